@@ -1,0 +1,29 @@
+"""Storage adapters, chosen by name (`KV_STORE`) through `STORES`.
+
+Adding an engine: write one module with a class that satisfies
+`kv.domain.Store`, and add one line to `STORES`. Factories import their
+module lazily, so a driver is only needed when its engine is chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kv.config import Settings
+from kv.domain import Store
+
+
+def _memory(settings: Settings) -> Store:
+    from kv.adapters.memory import InMemoryStore
+
+    return InMemoryStore()
+
+
+STORES: dict[str, Callable[[Settings], Store]] = {
+    "memory": _memory,
+}
+
+
+def build_store(settings: Settings) -> Store:
+    """The store named by `settings.store`; config already refused unknown names."""
+    return STORES[settings.store](settings)

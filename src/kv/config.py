@@ -1,0 +1,125 @@
+"""Settings, read once from the environment into a frozen object.
+
+A bad value raises ConfigError naming the variable; the entry points print
+it as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """A setting has a value the program cannot run with."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+class Env:
+    """Typed reads of environment variables that fail with the variable's name."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def text(self, name: str, default: str) -> str:
+        return self._environ.get(name, default).strip() or default
+
+    def integer(self, name: str, default: int, *, low: int, high: int) -> int:
+        raw = self.text(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(name, f"{raw!r} is not an integer") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"{value} is out of range {low}..{high}")
+        return value
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        raw = self.text(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"{raw!r} is not a number") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"{value} is out of range {low}..{high}")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self.text(name, "true" if default else "false").lower()
+        if raw in ("1", "true", "yes", "on"):
+            return True
+        if raw in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"{raw!r} is not a boolean (true/false)")
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default).lower()
+        if value not in choices:
+            raise ConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def names(self, name: str, default: str, choices: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma list of names, each one of `choices`, without repeats."""
+        raw = self.text(name, default).lower()
+        picked = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+        unknown = [part for part in picked if part not in choices]
+        if unknown or not picked:
+            raise ConfigError(name, f"{raw!r} is not a comma list of {', '.join(choices)}")
+        return picked
+
+    def port(self, name: str, default: int) -> int:
+        return self.integer(name, default, low=1, high=65535)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `kv-server` reads from its environment (see README, Configuration)."""
+
+    transports: tuple[str, ...] = ("http",)
+    host: str = "0.0.0.0"
+    http_port: int = 8080
+    grpc_port: int = 50051
+    store: str = "memory"
+    data_dir: Path = Path("./data")
+    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
+    log_level: str = "INFO"
+    idle_timeout: float = 15.0
+    shutdown_timeout: float = 10.0
+    sqlite_integrity_check: bool = False
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        transports: tuple[str, ...],
+        stores: tuple[str, ...],
+    ) -> Settings:
+        """Read and check every setting; `transports` and `stores` are the names known."""
+        env = Env(environ)
+        return cls(
+            transports=env.names("TRANSPORT", "http", transports),
+            host=env.text("KV_HOST", "0.0.0.0"),
+            http_port=env.port("KV_HTTP_PORT", 8080),
+            grpc_port=env.port("KV_GRPC_PORT", 50051),
+            store=env.choice("KV_STORE", "memory", stores),
+            data_dir=Path(env.text("KV_DATA_DIR", "./data")),
+            max_value_bytes=env.integer(
+                "KV_MAX_VALUE_BYTES", DEFAULT_MAX_VALUE_BYTES, low=1, high=64 * 1024 * 1024
+            ),
+            log_level=env.choice(
+                "KV_LOG_LEVEL", "info", tuple(x.lower() for x in LOG_LEVELS)
+            ).upper(),
+            idle_timeout=env.number("KV_IDLE_TIMEOUT", 15.0, low=0.1, high=3600.0),
+            shutdown_timeout=env.number("KV_SHUTDOWN_TIMEOUT", 10.0, low=0.0, high=600.0),
+            sqlite_integrity_check=env.flag("KV_SQLITE_INTEGRITY_CHECK", False),
+        )

@@ -1,0 +1,44 @@
+"""The domain's errors: every failure a KV operation can report to a caller.
+
+    KVError
+    ├── InvalidRequest        the request itself is wrong (bad key, bad precondition)
+    ├── ValueTooLarge         the value is over the size limit
+    ├── KeyNotFound           no entry at the key
+    ├── KeyExists             create-only write on a key that exists
+    ├── PreconditionFailed    the entry is not what the caller said it must be
+    └── StorageUnavailable    the store cannot be used; nothing was changed
+
+Transports map these to their protocol in one table each (HTTP status and
+error code; gRPC status code). Anything else that escapes is a bug and is
+reported as an internal error without details.
+"""
+
+from __future__ import annotations
+
+
+class KVError(Exception):
+    """Base class of every error the domain reports on purpose."""
+
+
+class InvalidRequest(KVError):
+    """The request cannot be served as sent: an empty or too long key, a bad revision."""
+
+
+class ValueTooLarge(KVError):
+    """The value, as compact JSON, is larger than the configured limit."""
+
+
+class KeyNotFound(KVError):
+    """There is no entry at the key."""
+
+
+class KeyExists(KVError):
+    """A create-only write found an entry at the key."""
+
+
+class PreconditionFailed(KVError):
+    """A conditional write found the entry in another state than the one required."""
+
+
+class StorageUnavailable(KVError):
+    """The store could not be read or written; a write that reports this was not applied."""

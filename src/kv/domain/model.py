@@ -1,0 +1,101 @@
+"""Values of the domain: entries, writes, preconditions and the limits on keys and values."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from kv.domain.errors import InvalidRequest, PreconditionFailed, ValueTooLarge
+
+JsonValue: TypeAlias = "str | int | float | bool | dict[str, JsonValue] | list[JsonValue] | None"
+
+MAX_KEY_BYTES = 1024
+DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored value with the store-wide revision of the write that last changed it."""
+
+    key: str
+    value: JsonValue
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed write as a store must apply it.
+
+    `entry` is the new entry, or None when `key` is deleted. `revision` is the
+    store's revision after this write, which the store keeps with the data.
+    """
+
+    key: str
+    entry: Entry | None
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """What the current entry must be for a conditional write to go ahead.
+
+    Built by one of the constructors: `at_revision(r)` (HTTP `If-Match: "r"`),
+    `exists()` (`If-Match: *`) or `absent()` (`If-None-Match: *`).
+    """
+
+    revision: int | None = None
+    must_exist: bool | None = None
+
+    @classmethod
+    def at_revision(cls, revision: int) -> Condition:
+        if revision < 1:
+            raise InvalidRequest(f"expected revision must be a positive integer, got {revision}")
+        return cls(revision=revision, must_exist=True)
+
+    @classmethod
+    def exists(cls) -> Condition:
+        return cls(must_exist=True)
+
+    @classmethod
+    def absent(cls) -> Condition:
+        return cls(must_exist=False)
+
+    def check(self, current: Entry | None) -> None:
+        """Raise PreconditionFailed unless `current` satisfies this condition."""
+        if self.must_exist is False and current is not None:
+            raise PreconditionFailed(f"key exists at revision {current.revision}")
+        if self.must_exist and current is None:
+            raise PreconditionFailed("key does not exist")
+        if self.revision is not None and current is not None and current.revision != self.revision:
+            raise PreconditionFailed(
+                f"expected revision {self.revision}, key is at revision {current.revision}"
+            )
+
+
+def validate_key(key: str) -> str:
+    """Return `key` if it is a non-empty string of at most MAX_KEY_BYTES in UTF-8."""
+    if not key:
+        raise InvalidRequest("key must not be empty")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidRequest("key must be valid UTF-8") from None
+    if size > MAX_KEY_BYTES:
+        raise InvalidRequest(f"key is {size} bytes; the limit is {MAX_KEY_BYTES}")
+    return key
+
+
+def encode_value(value: JsonValue) -> bytes:
+    """The compact JSON encoding of `value`: what the size limit and equality are measured on."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+            "utf-8"
+        )
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"value is not JSON: {exc}") from None
+
+
+def check_value_size(encoded: bytes, limit: int) -> None:
+    if len(encoded) > limit:
+        raise ValueTooLarge(f"value is {len(encoded)} bytes as compact JSON; the limit is {limit}")

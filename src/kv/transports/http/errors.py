@@ -1,0 +1,88 @@
+"""Every error the HTTP transport can answer with, mapped in one place.
+
+Domain errors map through `DOMAIN_ERRORS`; HTTP-only failures (unknown route,
+wrong method, wrong content type) through `HTTP_ERRORS`. The middleware turns
+both into `{"error": {"code": C, "message": M}}`; anything else is a bug, is
+logged with its traceback and answered 500 with nothing of the exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from kv.domain import (
+    InvalidRequest,
+    KeyExists,
+    KeyNotFound,
+    KVError,
+    PreconditionFailed,
+    StorageUnavailable,
+    ValueTooLarge,
+)
+from kv.logs import REQUEST_ID_HEADER, accept_request_id, request_id
+
+log = logging.getLogger("kv.http")
+
+DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
+    InvalidRequest: (400, "invalid_request"),
+    KeyNotFound: (404, "not_found"),
+    KeyExists: (409, "already_exists"),
+    PreconditionFailed: (412, "precondition_failed"),
+    ValueTooLarge: (413, "payload_too_large"),
+    StorageUnavailable: (503, "unavailable"),
+}
+
+HTTP_ERRORS: dict[int, str] = {
+    400: "invalid_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+RETRY_AFTER_SECONDS = "1"
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False)
+    response = web.Response(status=status, text=body, content_type="application/json")
+    if status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def domain_error_response(exc: KVError) -> web.Response:
+    status, code = DOMAIN_ERRORS[type(exc)]
+    return error_response(status, code, str(exc))
+
+
+def _http_error_response(exc: web.HTTPException) -> web.Response:
+    code = HTTP_ERRORS.get(exc.status, "internal" if exc.status >= 500 else "invalid_request")
+    response = error_response(exc.status, code, exc.reason if exc.text is None else exc.text)
+    if "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Set the request id, and answer every error as JSON with the status of its table."""
+    rid = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
+    request_id.set(rid)
+    try:
+        response = await handler(request)
+    except KVError as exc:
+        response = domain_error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        response = _http_error_response(exc)
+    except Exception:
+        log.exception("unhandled error serving %s %s", request.method, request.path)
+        response = error_response(500, "internal", "internal error; see the server log")
+    response.headers[REQUEST_ID_HEADER] = rid
+    return response

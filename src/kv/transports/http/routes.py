@@ -1,0 +1,173 @@
+"""The HTTP/JSON API: routes and handlers over KeyValueService (see README, REST API)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import quote, unquote
+
+from aiohttp import web
+
+from kv.domain import (
+    Condition,
+    Entry,
+    InvalidRequest,
+    JsonValue,
+    KeyValueService,
+    StorageUnavailable,
+    ValueTooLarge,
+)
+from kv.transports.http.errors import domain_error_response, error_middleware
+
+SERVICE = web.AppKey("service", KeyValueService)
+DRAINING = web.AppKey("draining", asyncio.Event)
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
+BODY_LIMIT = web.AppKey("body_limit", int)
+
+KEY_PREFIX = "/v1/kv/"
+JSON_TYPE = "application/json"
+# A request body holds the value plus `{"value": }` and whatever white space
+# the client adds: allow that much over the value limit before reading stops.
+BODY_SLACK_BYTES = 64 * 1024
+
+
+def _dumps(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _entry_response(
+    entry: Entry, status: int = 200, *, created: bool | None = None
+) -> web.Response:
+    document: dict[str, Any] = {"key": entry.key, "value": entry.value, "revision": entry.revision}
+    if created is not None:
+        document["created"] = created
+    response = web.Response(status=status, body=_dumps(document), content_type=JSON_TYPE)
+    response.headers["ETag"] = f'"{entry.revision}"'
+    if status == 201:
+        response.headers["Location"] = KEY_PREFIX + quote(entry.key, safe="")
+    return response
+
+
+def _key(request: web.Request) -> str:
+    """The key: the raw path after /v1/kv/, percent-decoded exactly once, strictly UTF-8."""
+    raw = request.rel_url.raw_path[len(KEY_PREFIX) :]
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest("key is not valid UTF-8 once percent-decoded") from None
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+async def _value(request: web.Request) -> JsonValue:
+    """The `value` of a `{"value": V}` body, read within the size and time limits."""
+    if request.content_type != JSON_TYPE or request.charset not in (None, "utf-8"):
+        raise web.HTTPUnsupportedMediaType(
+            text=f"Content-Type must be {JSON_TYPE}, got {request.content_type}"
+        )
+    limit = request.app[SERVICE].max_value_bytes
+    if request.content_length is not None and request.content_length > request.app[BODY_LIMIT]:
+        raise ValueTooLarge(
+            f"body of {request.content_length} bytes; values are limited to {limit}"
+        )
+    try:
+        async with asyncio.timeout(request.app[BODY_TIMEOUT]):
+            body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ValueTooLarge(f"body too large; values are limited to {limit} bytes") from None
+    except TimeoutError:
+        raise InvalidRequest("request body not received in time") from None
+    try:
+        document = json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidRequest(f"body is not JSON: {exc}") from None
+    if not isinstance(document, dict) or set(document) != {"value"}:
+        raise InvalidRequest('body must be a JSON object with exactly one field, "value"')
+    value: JsonValue = document["value"]
+    return value
+
+
+def _revision_tag(header: str, raw: str) -> int:
+    tag = raw.strip()
+    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+        return int(tag[1:-1])
+    raise InvalidRequest(f'{header} must be * or one entity tag like "5", got {raw!r}')
+
+
+def _condition(request: web.Request, *, none_match_allowed: bool) -> Condition | None:
+    if_match = request.headers.get("If-Match")
+    if_none_match = request.headers.get("If-None-Match")
+    if if_match is not None and if_none_match is not None:
+        raise InvalidRequest("send If-Match or If-None-Match, not both")
+    if if_match is not None:
+        if if_match.strip() == "*":
+            return Condition.exists()
+        return Condition.at_revision(_revision_tag("If-Match", if_match))
+    if if_none_match is not None:
+        if none_match_allowed and if_none_match.strip() == "*":
+            return Condition.absent()
+        raise InvalidRequest("If-None-Match is only supported as * on PUT")
+    return None
+
+
+def _wants_minimal(request: web.Request) -> bool:
+    prefer = request.headers.get("Prefer", "")
+    return any(part.strip() == "return=minimal" for part in prefer.replace(";", ",").split(","))
+
+
+async def get_entry(request: web.Request) -> web.Response:
+    return _entry_response(await request.app[SERVICE].get(_key(request)))
+
+
+async def put_entry(request: web.Request) -> web.Response:
+    key = _key(request)
+    condition = _condition(request, none_match_allowed=True)
+    result = await request.app[SERVICE].put(key, await _value(request), condition)
+    return _entry_response(result.entry, 201 if result.created else 200, created=result.created)
+
+
+async def create_entry(request: web.Request) -> web.Response:
+    key = _key(request)
+    entry = await request.app[SERVICE].create(key, await _value(request))
+    return _entry_response(entry, 201)
+
+
+async def delete_entry(request: web.Request) -> web.Response:
+    key = _key(request)
+    entry = await request.app[SERVICE].delete(key, _condition(request, none_match_allowed=False))
+    if _wants_minimal(request):
+        return web.Response(status=204)
+    return _entry_response(entry)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    if request.app[DRAINING].is_set():
+        return domain_error_response(StorageUnavailable("shutting down"))
+    await request.app[SERVICE].check()
+    return web.json_response({"status": "ready"})
+
+
+def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.Application:
+    """The aiohttp application serving the REST API over `service`."""
+    body_limit = service.max_value_bytes + BODY_SLACK_BYTES
+    app = web.Application(middlewares=[error_middleware], client_max_size=body_limit)
+    app[SERVICE] = service
+    app[BODY_LIMIT] = body_limit
+    app[DRAINING] = asyncio.Event()
+    app[BODY_TIMEOUT] = body_timeout
+    entries = app.router.add_resource(KEY_PREFIX + "{key:.*}")
+    entries.add_route("GET", get_entry)
+    entries.add_route("HEAD", get_entry)  # aiohttp sends the headers and drops the body
+    entries.add_route("PUT", put_entry)
+    entries.add_route("POST", create_entry)
+    entries.add_route("DELETE", delete_entry)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,1 @@
+"""The test client: scenarios that prove a KV service right, over HTTP or gRPC."""

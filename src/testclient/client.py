@@ -1,0 +1,96 @@
+"""KVClient: the port through which scenarios and the `kv` CLI talk to a KV service.
+
+It speaks only in the client's own terms: `KVEntry` and the errors below.
+Each implementation converts its protocol's errors into these in one place,
+so code written against KVClient cannot tell HTTP from gRPC.
+
+    KVClientError
+    ├── NotFound            no entry at the key
+    ├── AlreadyExists       create on a key that exists
+    ├── PreconditionFailed  expected revision not met
+    ├── Rejected            the service refused the request as invalid (bad key, too large)
+    └── Unavailable         the service cannot be reached, or its storage is down
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+
+class KVClientError(Exception):
+    """Base of every error a KVClient reports."""
+
+
+class NotFound(KVClientError):
+    """The service has no entry at the key."""
+
+
+class AlreadyExists(KVClientError):
+    """A create found an entry at the key."""
+
+
+class PreconditionFailed(KVClientError):
+    """The entry was not at the expected revision (or did not exist)."""
+
+
+class Rejected(KVClientError):
+    """The service refused the request: invalid key or body, value too large."""
+
+
+class Unavailable(KVClientError):
+    """The service could not be reached, or answered that it cannot serve now."""
+
+
+@dataclass(frozen=True, slots=True)
+class KVEntry:
+    """An entry as the service reported it."""
+
+    key: str
+    value: Any
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """The entry after a put, and whether the put created the key."""
+
+    entry: KVEntry
+    created: bool
+
+
+class KVClient(Protocol):
+    """The KV operations as a client sees them. Use as an async context manager."""
+
+    transport: str
+    """The protocol spoken: "http" or "grpc"."""
+
+    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
+        """Create or replace; with `expected_revision`, only if the entry is at it."""
+        ...
+
+    async def create(self, key: str, value: Any) -> KVEntry:
+        """Create only; AlreadyExists if the key has an entry."""
+        ...
+
+    async def get(self, key: str) -> KVEntry:
+        """The entry at `key`; NotFound if there is none."""
+        ...
+
+    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
+        """Remove `key` and return the entry it had; NotFound if there is none."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection(s)."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,106 @@
+"""HttpKVClient: KVClient over the REST API, on aiohttp's client."""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import quote
+
+import aiohttp
+from yarl import URL
+
+from testclient.client import (
+    AlreadyExists,
+    KVClientError,
+    KVEntry,
+    NotFound,
+    PreconditionFailed,
+    Rejected,
+    Unavailable,
+    Written,
+)
+
+# The one place HTTP statuses become the client's errors.
+STATUS_ERRORS: dict[int, type[KVClientError]] = {
+    400: Rejected,
+    404: NotFound,
+    409: AlreadyExists,
+    412: PreconditionFailed,
+    413: Rejected,
+    415: Rejected,
+    503: Unavailable,
+}
+
+
+class HttpKVClient:
+    """Talks to `kv-server`'s HTTP transport at `base_url` (e.g. http://localhost:8080)."""
+
+    transport = "http"
+
+    def __init__(
+        self, base_url: str, *, timeout: float = 10.0, request_id: str | None = None
+    ) -> None:
+        self._base = base_url.rstrip("/") + "/v1/kv/"
+        self._request_id = request_id
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            connector=aiohttp.TCPConnector(limit=100),
+        )
+
+    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
+        headers = {} if expected_revision is None else {"If-Match": f'"{expected_revision}"'}
+        document = await self._call("PUT", key, {"value": value}, headers)
+        return Written(_entry(document), bool(document["created"]))
+
+    async def create(self, key: str, value: Any) -> KVEntry:
+        return _entry(await self._call("POST", key, {"value": value}))
+
+    async def get(self, key: str) -> KVEntry:
+        return _entry(await self._call("GET", key))
+
+    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
+        headers = {} if expected_revision is None else {"If-Match": f'"{expected_revision}"'}
+        return _entry(await self._call("DELETE", key, headers=headers))
+
+    async def close(self) -> None:
+        await self._session.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _call(
+        self,
+        method: str,
+        key: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        url = self._base + quote(key, safe="")
+        sent = {"X-Request-ID": self._request_id or uuid.uuid4().hex, **(headers or {})}
+        try:
+            async with self._session.request(
+                method, URL(url, encoded=True), json=body, headers=sent
+            ) as response:
+                document: dict[str, Any] = await response.json(content_type=None)
+                if response.status >= 400:
+                    error_type = STATUS_ERRORS.get(response.status, KVClientError)
+                    message = document.get("error", {}).get("message", "")
+                    raise error_type(f"{method} {key!r}: {response.status} {message}")
+                return document
+        except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
+            raise Unavailable(f"{method} {key!r}: cannot reach {self._base}: {exc}") from exc
+        except ValueError as exc:
+            raise KVClientError(f"{method} {key!r}: answer is not JSON: {exc}") from exc
+
+
+def _entry(document: dict[str, Any]) -> KVEntry:
+    return KVEntry(str(document["key"]), document["value"], int(document["revision"]))
