@@ -1,0 +1,31 @@
+"""The storage adapters the contract suite runs over: add one line to prove a new engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from kv.adapters.memory import InMemoryStore
+from kv.domain import Store
+
+# name -> factory(directory for the store's files) -> a new, unopened store
+STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
+    "memory": lambda directory: InMemoryStore(),
+}
+
+
+@pytest.fixture(params=sorted(STORE_FACTORIES))
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+    """Makes stores of one engine, all over the same files (to reopen a durable store)."""
+    factory = STORE_FACTORIES[request.param]
+    return lambda: factory(tmp_path)
+
+
+@pytest.fixture
+async def store(store_factory: Callable[[], Store]) -> AsyncIterator[Store]:
+    opened = store_factory()
+    await opened.open()
+    yield opened
+    await opened.close()

@@ -1,0 +1,152 @@
+"""Starting real console scripts for end-to-end tests: free ports, readiness, stop by PID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+START_TIMEOUT = 20.0
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def script(name: str) -> str:
+    """The path of one of this project's console scripts in the running venv."""
+    return str(BIN / name)
+
+
+@dataclass
+class Process:
+    """A console script started in the background, stopped by its PID."""
+
+    args: list[str]
+    env: dict[str, str]
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> Process:
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(
+            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None
+        return self.popen.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def signal(self, signum: int) -> None:
+        assert self.popen is not None
+        if self.popen.poll() is None:
+            os.kill(self.popen.pid, signum)
+
+    def wait(self, timeout: float = 15.0) -> int:
+        assert self.popen is not None
+        return self.popen.wait(timeout)
+
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL if it does not exit in time; returns the exit status."""
+        assert self.popen is not None
+        if self.popen.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                return self.popen.wait(15)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+        return self.popen.wait(15)
+
+
+def wait_http_ok(url: str, process: Process, timeout: float = START_TIMEOUT) -> None:
+    """Poll `url` until it answers 200; fail with the process log if it exits or times out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.popen is not None
+        if process.popen.poll() is not None:
+            raise AssertionError(f"{process.args[0]} exited early:\n{process.log()}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} not ready after {timeout}s:\n{process.log()}")
+
+
+def wait_port_open(port: int, process: Process, timeout: float = START_TIMEOUT) -> None:
+    """Poll until something accepts connections on 127.0.0.1:`port`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.popen is not None
+        if process.popen.poll() is not None:
+            raise AssertionError(f"{process.args[0]} exited early:\n{process.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"port {port} not open after {timeout}s:\n{process.log()}")
+
+
+@dataclass
+class KvServer:
+    """A running `kv-server` and where to reach it."""
+
+    process: Process
+    http_port: int
+    grpc_port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+def start_kv_server(
+    tmp_path: Path, env: Mapping[str, str] | None = None, *, wait: bool = True
+) -> KvServer:
+    """Start `kv-server` on free loopback ports; waits for readiness unless `wait` is False."""
+    http_port, grpc_port = free_port(), free_port()
+    full_env = {
+        **os.environ,
+        "KV_HOST": "127.0.0.1",
+        "KV_HTTP_PORT": str(http_port),
+        "KV_GRPC_PORT": str(grpc_port),
+        "KV_DATA_DIR": str(tmp_path / "data"),
+        **(env or {}),
+    }
+    process = Process(
+        [script("kv-server")], full_env, tmp_path / f"kv-server-{http_port}.log"
+    ).start()
+    server = KvServer(process, http_port, grpc_port)
+    if wait:
+        transports = full_env.get("TRANSPORT", "http")
+        if "http" in transports:
+            wait_http_ok(server.url + "/readyz", process)
+        else:
+            wait_port_open(grpc_port, process)
+    return server
