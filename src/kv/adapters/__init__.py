@@ -19,8 +19,15 @@ def _memory(settings: Settings) -> Store:
     return InMemoryStore()
 
 
+def _sqlite(settings: Settings) -> Store:
+    from kv.adapters.sqlite import SqliteStore
+
+    return SqliteStore(settings.data_dir, integrity_check=settings.sqlite_integrity_check)
+
+
 STORES: dict[str, Callable[[Settings], Store]] = {
     "memory": _memory,
+    "sqlite": _sqlite,
 }
 
 
