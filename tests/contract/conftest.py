@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from kv.adapters.memory import InMemoryStore
+from kv.adapters.sqlite import SqliteStore
 from kv.domain import Store
 
 # name -> factory(directory for the store's files) -> a new, unopened store
 STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
     "memory": lambda directory: InMemoryStore(),
+    "sqlite": lambda directory: SqliteStore(directory / "data"),
 }
 
 
