@@ -42,6 +42,13 @@ def _http(service: KeyValueService, settings: Settings) -> Transport:
     return HttpTransport(service, settings)
 
 
+def _grpc(service: KeyValueService, settings: Settings) -> Transport:
+    from kv.transports.grpc import GrpcTransport
+
+    return GrpcTransport(service, settings)
+
+
 TRANSPORTS: dict[str, Callable[[KeyValueService, Settings], Transport]] = {
     "http": _http,
+    "grpc": _grpc,
 }

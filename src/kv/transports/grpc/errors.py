@@ -1,0 +1,39 @@
+"""Every domain error the gRPC transport can answer with, mapped to its status code in one place.
+
+The interceptor (`interceptor.py`) applies this table to whatever a servicer
+method raises. Anything not in it is a bug: it is logged with its traceback
+and the request id, and answered INTERNAL with nothing of the exception.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from kv.domain import (
+    InvalidRequest,
+    KeyExists,
+    KeyNotFound,
+    KVError,
+    PreconditionFailed,
+    StorageUnavailable,
+    ValueTooLarge,
+)
+
+DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
+    InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
+    KeyNotFound: grpc.StatusCode.NOT_FOUND,
+    KeyExists: grpc.StatusCode.ALREADY_EXISTS,
+    PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
+    ValueTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+INTERNAL_MESSAGE = "internal error; see the server log"
+
+
+def status_of(exc: KVError) -> grpc.StatusCode:
+    """The status code for a domain error (its closest mapped base class for a subclass)."""
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_ERRORS:
+            return DOMAIN_ERRORS[cls]
+    return grpc.StatusCode.INTERNAL

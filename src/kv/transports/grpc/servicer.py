@@ -1,0 +1,83 @@
+"""KeyValueServicer: the `kv.v1.KeyValue` methods over KeyValueService.
+
+Methods only translate messages; a domain error they raise is turned into
+its status code by the interceptor, through the table in `errors.py`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import grpc
+
+from kv.domain import Condition, InvalidRequest, JsonValue, KeyValueService
+from kv.transports.grpc.values import from_json, to_json
+from kv.v1 import kv_pb2, kv_pb2_grpc
+
+if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscriptable
+    Context = grpc.aio.ServicerContext[object, object]
+
+
+def _value(request: kv_pb2.PutRequest | kv_pb2.CreateRequest) -> JsonValue:
+    if not request.HasField("value"):
+        raise InvalidRequest("value is required")
+    return to_json(request.value)
+
+
+def _put_condition(request: kv_pb2.PutRequest) -> Condition | None:
+    if not request.HasField("expected_revision"):
+        return None
+    if request.expected_revision == 0:
+        return Condition.absent()
+    return Condition.at_revision(request.expected_revision)
+
+
+def _delete_condition(request: kv_pb2.DeleteRequest) -> Condition | None:
+    if not request.HasField("expected_revision"):
+        return None
+    if request.expected_revision == 0:
+        raise InvalidRequest("expected_revision 0 (must not exist) makes no sense on Delete")
+    return Condition.at_revision(request.expected_revision)
+
+
+class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
+    """Serves `kv.v1.KeyValue` (see proto/kv/v1/kv.proto) from `service`."""
+
+    def __init__(self, service: KeyValueService) -> None:
+        self._service = service
+
+    async def Put(self, request: kv_pb2.PutRequest, context: Context) -> kv_pb2.PutResponse:
+        """Create or replace; `expected_revision` 0 means the key must not exist."""
+        result = await self._service.put(request.key, _value(request), _put_condition(request))
+        entry = result.entry
+        return kv_pb2.PutResponse(
+            key=entry.key,
+            value=from_json(entry.value),
+            revision=entry.revision,
+            created=result.created,
+        )
+
+    async def Create(
+        self, request: kv_pb2.CreateRequest, context: Context
+    ) -> kv_pb2.CreateResponse:
+        """Create only: ALREADY_EXISTS when the key has an entry."""
+        entry = await self._service.create(request.key, _value(request))
+        return kv_pb2.CreateResponse(
+            key=entry.key, value=from_json(entry.value), revision=entry.revision
+        )
+
+    async def Get(self, request: kv_pb2.GetRequest, context: Context) -> kv_pb2.GetResponse:
+        """The entry at the key: NOT_FOUND when there is none."""
+        entry = await self._service.get(request.key)
+        return kv_pb2.GetResponse(
+            key=entry.key, value=from_json(entry.value), revision=entry.revision
+        )
+
+    async def Delete(
+        self, request: kv_pb2.DeleteRequest, context: Context
+    ) -> kv_pb2.DeleteResponse:
+        """Remove the key and answer the entry it had: NOT_FOUND when there is none."""
+        entry = await self._service.delete(request.key, _delete_condition(request))
+        return kv_pb2.DeleteResponse(
+            key=entry.key, value=from_json(entry.value), revision=entry.revision
+        )
