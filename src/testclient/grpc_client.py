@@ -1,0 +1,134 @@
+"""GrpcKVClient: KVClient over the `kv.v1.KeyValue` gRPC API, on grpc.aio."""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+from typing import Any, Self
+
+import grpc
+from google.protobuf import json_format, struct_pb2
+
+from kv.v1 import kv_pb2, kv_pb2_grpc
+from testclient.client import (
+    AlreadyExists,
+    KVClientError,
+    KVEntry,
+    NotFound,
+    PreconditionFailed,
+    Rejected,
+    Unavailable,
+    Written,
+)
+
+# The one place gRPC status codes become the client's errors. A failed
+# connection is UNAVAILABLE to grpc too; a call that times out is treated
+# like one the service could not answer.
+STATUS_ERRORS: dict[grpc.StatusCode, type[KVClientError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: Rejected,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: Rejected,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: PreconditionFailed,
+    grpc.StatusCode.UNAVAILABLE: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: Unavailable,
+}
+
+REQUEST_ID_KEY = "x-request-id"
+# Integers of at most this magnitude survive the trip as a double exactly.
+MAX_EXACT_INTEGER = 2**53
+
+
+class GrpcKVClient:
+    """Talks to `kv-server`'s gRPC transport at `target` (e.g. localhost:50051).
+
+    Create it inside a running event loop. Numbers travel as doubles: whole
+    ones come back as ints, like JSON over HTTP gives them; integers beyond
+    2**53 come back as the nearest float.
+    """
+
+    transport = "grpc"
+
+    def __init__(
+        self, target: str, *, timeout: float = 10.0, request_id: str | None = None
+    ) -> None:
+        self._target = target
+        self._timeout = timeout
+        self._request_id = request_id
+        # The server bounds what it sends; a value's encoding may exceed
+        # grpc's default 4 MiB receive limit.
+        self._channel = grpc.aio.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", -1)]
+        )
+        self._stub = kv_pb2_grpc.KeyValueStub(self._channel)  # type: ignore[no-untyped-call]
+
+    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
+        request = kv_pb2.PutRequest(
+            key=key, value=_to_value(value), expected_revision=expected_revision
+        )
+        response = await self._call("Put", key, request)
+        return Written(_entry(response), bool(response.created))
+
+    async def create(self, key: str, value: Any) -> KVEntry:
+        request = kv_pb2.CreateRequest(key=key, value=_to_value(value))
+        return _entry(await self._call("Create", key, request))
+
+    async def get(self, key: str) -> KVEntry:
+        return _entry(await self._call("Get", key, kv_pb2.GetRequest(key=key)))
+
+    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
+        request = kv_pb2.DeleteRequest(key=key, expected_revision=expected_revision)
+        return _entry(await self._call("Delete", key, request))
+
+    async def close(self) -> None:
+        await self._channel.close(grace=None)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def _call(self, method: str, key: str, request: Any) -> Any:
+        metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),)
+        try:
+            return await getattr(self._stub, method)(
+                request, timeout=self._timeout, metadata=metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            error_type = STATUS_ERRORS.get(exc.code(), KVClientError)
+            detail = f"{method} {key!r}: {exc.code().name} {exc.details() or ''}".rstrip()
+            if error_type is Unavailable:
+                detail += f" (target {self._target})"
+            raise error_type(detail) from exc
+
+
+def _to_value(value: Any) -> struct_pb2.Value:
+    try:
+        return json_format.ParseDict(value, struct_pb2.Value())
+    except (json_format.ParseError, OverflowError) as exc:
+        raise Rejected(f"value cannot be sent over gRPC: {exc}") from exc
+
+
+def _from_value(value: struct_pb2.Value) -> Any:
+    return _whole_numbers(json_format.MessageToDict(value))
+
+
+def _whole_numbers(document: Any) -> Any:
+    """`document` with every whole float of at most 2**53 made an int, as JSON would give it."""
+    if isinstance(document, float) and document.is_integer() and abs(document) <= MAX_EXACT_INTEGER:
+        return int(document)
+    if isinstance(document, dict):
+        return {name: _whole_numbers(item) for name, item in document.items()}
+    if isinstance(document, list):
+        return [_whole_numbers(item) for item in document]
+    return document
+
+
+def _entry(response: Any) -> KVEntry:
+    return KVEntry(str(response.key), _from_value(response.value), int(response.revision))
