@@ -18,6 +18,7 @@ class FakeDurableStore:
         self._committed = InMemoryStore()
         self._start_revision = start_revision
         self.pending: list[tuple[Change, asyncio.Future[None]]] = []
+        self.has_pending = asyncio.Event()
         self.broken = False
         self.closed = False
 
@@ -36,6 +37,7 @@ class FakeDurableStore:
             future.set_exception(StorageUnavailable("store is broken"))
         else:
             self.pending.append((change, future))
+            self.has_pending.set()
         return future
 
     async def check(self) -> None:
@@ -48,6 +50,7 @@ class FakeDurableStore:
             self._committed.commit(change)
             future.set_result(None)
         self.pending.clear()
+        self.has_pending.clear()
 
     def fail(self) -> None:
         """Fail every pending change and every later one (fail-stop)."""

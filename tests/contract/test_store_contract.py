@@ -62,7 +62,22 @@ async def test_keys_are_kept_exactly(store: Store, key: str) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [None, True, False, 0, -1, 2**53 + 1, 10**30, 1.5, 1e300, "", "é\n\"\\", [], {}, {"a": {"b": [1]}}],
+    [
+        None,
+        True,
+        False,
+        0,
+        -1,
+        2**53 + 1,
+        10**30,
+        1.5,
+        1e300,
+        "",
+        'é\n"\\',
+        [],
+        {},
+        {"a": {"b": [1]}},
+    ],
 )
 async def test_every_json_value_is_kept_exactly(store: Store, value: object) -> None:
     await store.commit(put("k", value, 1))

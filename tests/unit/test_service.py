@@ -1,4 +1,4 @@
-"""KeyValueService: the rules of every operation, over the in-memory store and a fake durable one."""
+"""KeyValueService: the rules of every operation, over the in-memory and a fake durable store."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ async def service() -> KeyValueService:
     return svc
 
 
-async def test_put_creates_then_replaces_with_increasing_revisions(service: KeyValueService) -> None:
+async def test_put_creates_then_replaces_with_increasing_revisions(
+    service: KeyValueService,
+) -> None:
     first = await service.put("k", "one")
     second = await service.put("k", "two")
     assert (first.created, first.entry.revision) == (True, 1)
@@ -44,7 +46,14 @@ async def test_put_of_the_stored_value_changes_nothing(service: KeyValueService)
 
 @pytest.mark.parametrize(
     ("stored", "new"),
-    [(1, 1.0), (1, True), (0, False), ({"a": 1, "b": 2}, {"b": 2, "a": 1}), ("1", 1), (None, "null")],
+    [
+        (1, 1.0),
+        (1, True),
+        (0, False),
+        ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+        ("1", 1),
+        (None, "null"),
+    ],
 )
 async def test_values_equal_in_python_but_not_in_json_are_a_change(
     service: KeyValueService, stored: object, new: object
@@ -117,12 +126,19 @@ def test_expected_revision_must_be_positive() -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["", "x" * 1025, "é" * 513, "\ud800"], ids=["empty", "1025-ascii", "1026-utf8", "surrogate"]
+    "key",
+    ["", "x" * 1025, "é" * 513, "\ud800"],
+    ids=["empty", "1025-ascii", "1026-utf8", "surrogate"],
 )
 async def test_bad_keys_are_refused_before_anything_changes(
     service: KeyValueService, key: str
 ) -> None:
-    for operation in (service.put(key, 1), service.create(key, 1), service.get(key), service.delete(key)):
+    for operation in (
+        service.put(key, 1),
+        service.create(key, 1),
+        service.get(key),
+        service.delete(key),
+    ):
         with pytest.raises(InvalidRequest):
             await operation
     assert service.revision == 0

@@ -64,7 +64,7 @@ def _reject_constant(name: str) -> None:
 
 async def _value(request: web.Request) -> JsonValue:
     """The `value` of a `{"value": V}` body, read within the size and time limits."""
-    if request.content_type != JSON_TYPE or request.charset not in (None, "utf-8"):
+    if request.content_type != JSON_TYPE or (request.charset or "utf-8").lower() != "utf-8":
         raise web.HTTPUnsupportedMediaType(
             text=f"Content-Type must be {JSON_TYPE}, got {request.content_type}"
         )
@@ -80,6 +80,8 @@ async def _value(request: web.Request) -> JsonValue:
         raise ValueTooLarge(f"body too large; values are limited to {limit} bytes") from None
     except TimeoutError:
         raise InvalidRequest("request body not received in time") from None
+    except ConnectionResetError:
+        raise InvalidRequest("connection closed before the body was received") from None
     try:
         document = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:

@@ -1,0 +1,163 @@
+"""The real `kv-server` and `kv` console scripts, as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.servers import KvServer, free_port, script, start_kv_server
+
+pytestmark = pytest.mark.e2e
+
+
+def kv(server: KvServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [script("kv"), "--url", server.url, *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_kv_cli_round_trip_and_exit_codes(kv_server: KvServer) -> None:
+    put = kv(kv_server, "put", "a/b c", '{"x": [1, "é"]}')
+    assert put.returncode == 0, put.stderr
+    assert json.loads(put.stdout) == {
+        "key": "a/b c",
+        "value": {"x": [1, "é"]},
+        "revision": 1,
+        "created": True,
+    }
+    got = kv(kv_server, "get", "a/b c")
+    assert json.loads(got.stdout)["value"] == {"x": [1, "é"]}
+    assert kv(kv_server, "create", "a/b c", "1").returncode == 1
+    assert kv(kv_server, "--if-revision", "7", "put", "a/b c", "1").returncode == 1
+    deleted = kv(kv_server, "delete", "a/b c")
+    assert json.loads(deleted.stdout)["revision"] == 1
+    missing = kv(kv_server, "get", "a/b c")
+    assert missing.returncode == 1
+    assert "404" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_kv_cli_usage_and_connection_errors_exit_2(kv_server: KvServer) -> None:
+    not_json = kv(kv_server, "put", "k", "hello")
+    assert not_json.returncode == 2
+    assert "not JSON" in not_json.stderr
+    assert kv(kv_server, "frobnicate", "k").returncode == 2
+    unreachable = subprocess.run(
+        [script("kv"), "--url", f"http://127.0.0.1:{free_port()}", "get", "k"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert unreachable.returncode == 2
+    assert "cannot reach" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+
+
+async def test_200_concurrent_puts_from_32_clients(kv_server: KvServer) -> None:
+    url = kv_server.url + "/v1/kv/contended"
+    results: list[dict[str, object]] = []
+
+    async def client(number: int) -> None:
+        async with aiohttp.ClientSession() as session:
+            for write in range(number, 200, 32):
+                async with session.put(url, json={"value": f"write-{write}"}) as response:
+                    assert response.status in (200, 201)
+                    results.append(await response.json())
+
+    await asyncio.gather(*(client(number) for number in range(32)))
+    revisions = [result["revision"] for result in results]
+    assert len(results) == 200
+    assert len(set(revisions)) == 200
+    highest = max(results, key=lambda result: result["revision"])  # type: ignore[arg-type, return-value]
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        served = await response.json()
+    assert served["value"] == highest["value"]
+    assert served["revision"] == highest["revision"]
+
+
+def test_one_json_log_line_per_request_with_its_request_id(kv_server: KvServer) -> None:
+    assert kv(kv_server, "get", "nothing-here").returncode == 1
+    request = subprocess.run(
+        ["curl", "-s", "-H", "X-Request-ID: e2e-trace-1", kv_server.url + "/v1/kv/x"],
+        capture_output=True,
+        timeout=10,
+        check=False,
+    )
+    assert request.returncode == 0
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and "e2e-trace-1" not in kv_server.process.log():
+        time.sleep(0.05)
+    lines = [json.loads(line) for line in kv_server.process.log().splitlines()]
+    [access] = [line for line in lines if line.get("request_id") == "e2e-trace-1"]
+    assert access["logger"] == "kv.access"
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/v1/kv/x", 404)
+    assert access["duration_ms"] >= 0
+    assert {"time", "level", "message"} <= set(access)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TRANSPORT", "carrier-pigeon"),
+        ("KV_HTTP_PORT", "99999"),
+        ("KV_STORE", "floppy"),
+        ("KV_MAX_VALUE_BYTES", "lots"),
+        ("KV_LOG_LEVEL", "shouty"),
+    ],
+)
+def test_a_bad_setting_stops_start_up_with_one_line_and_status_2(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    server = start_kv_server(tmp_path, {variable: value}, wait=False)
+    assert server.process.wait() == 2
+    output = server.process.log().strip()
+    assert len(output.splitlines()) == 1, output
+    assert output.startswith(f"kv-server: {variable}: ")
+
+
+def test_a_port_in_use_names_the_variable(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = start_kv_server(tmp_path, {"KV_HTTP_PORT": str(port)}, wait=False)
+        assert server.process.wait() == 2
+    assert "KV_HTTP_PORT: cannot listen on" in server.process.log()
+    assert "Traceback" not in server.process.log()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_exits_0_after_a_clean_shutdown(tmp_path: Path, signum: int) -> None:
+    server = start_kv_server(tmp_path)
+    assert kv(server, "put", "k", "1").returncode == 0
+    server.process.signal(signum)
+    assert server.process.wait() == 0
+    log = server.process.log()
+    assert '"message": "stopped"' in log
+    assert "Traceback" not in log
+
+
+def test_idle_and_slow_connections_are_closed(tmp_path: Path) -> None:
+    server = start_kv_server(tmp_path, {"KV_IDLE_TIMEOUT": "1"})
+    try:
+        for opening in (b"", b"GET /v1/kv/k HTTP/1.1\r\nHost:"):
+            with socket.create_connection(("127.0.0.1", server.http_port), timeout=10) as sock:
+                sock.sendall(opening)
+                started = time.monotonic()
+                assert sock.recv(1024) == b""  # closed by the server, not timed out here
+                assert time.monotonic() - started < 5
+    finally:
+        assert server.process.stop() == 0
