@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from kv.config import Env
 from testclient.client import KVClient
+from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
 
 
@@ -36,9 +37,14 @@ def _http(settings: ClientSettings) -> KVClient:
     return HttpKVClient(settings.kv_url, timeout=settings.timeout)
 
 
+def _grpc(settings: ClientSettings) -> KVClient:
+    return GrpcKVClient(settings.grpc_target, timeout=settings.timeout)
+
+
 # Adding a transport on the client side: one KVClient class, one line here.
 CLIENTS: dict[str, Callable[[ClientSettings], KVClient]] = {
     "http": _http,
+    "grpc": _grpc,
 }
 
 
