@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -47,9 +48,17 @@ HTTP_ERRORS: dict[int, str] = {
 RETRY_AFTER_SECONDS = "1"
 
 
+def compact_json(document: Any) -> bytes:
+    """The UTF-8 compact JSON every response body of this API is written in."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def json_response(document: Any, status: int = 200) -> web.Response:
+    return web.Response(status=status, body=compact_json(document), content_type="application/json")
+
+
 def error_response(status: int, code: str, message: str) -> web.Response:
-    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False)
-    response = web.Response(status=status, text=body, content_type="application/json")
+    response = json_response({"error": {"code": code, "message": message}}, status)
     if status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response

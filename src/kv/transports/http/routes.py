@@ -18,7 +18,7 @@ from kv.domain import (
     StorageUnavailable,
     ValueTooLarge,
 )
-from kv.transports.http.errors import domain_error_response, error_middleware
+from kv.transports.http.errors import domain_error_response, error_middleware, json_response
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
@@ -32,17 +32,13 @@ JSON_TYPE = "application/json"
 BODY_SLACK_BYTES = 64 * 1024
 
 
-def _dumps(document: Any) -> bytes:
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def _entry_response(
     entry: Entry, status: int = 200, *, created: bool | None = None
 ) -> web.Response:
     document: dict[str, Any] = {"key": entry.key, "value": entry.value, "revision": entry.revision}
     if created is not None:
         document["created"] = created
-    response = web.Response(status=status, body=_dumps(document), content_type=JSON_TYPE)
+    response = json_response(document, status)
     response.headers["ETag"] = f'"{entry.revision}"'
     if status == 201:
         response.headers["Location"] = KEY_PREFIX + quote(entry.key, safe="")
@@ -146,14 +142,14 @@ async def delete_entry(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
     if request.app[DRAINING].is_set():
         return domain_error_response(StorageUnavailable("shutting down"))
     await request.app[SERVICE].check()
-    return web.json_response({"status": "ready"})
+    return json_response({"status": "ready"})
 
 
 def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.Application:
