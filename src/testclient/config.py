@@ -18,8 +18,12 @@ class ClientSettings:
     transport: str = "http"
     kv_url: str = "http://localhost:8080"
     grpc_target: str = "localhost:50051"
+    host: str = "0.0.0.0"
     port: int = 8081
     timeout: float = 10.0
+    request_id: str | None = None
+    """Sent with every call so the KV service's log lines carry the caller's request id;
+    None: each call gets a new one. The test-client service sets it per request."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
@@ -28,17 +32,20 @@ class ClientSettings:
             transport=env.choice("TRANSPORT", "http", tuple(CLIENTS)),
             kv_url=env.text("KV_URL", "http://localhost:8080"),
             grpc_target=env.text("KV_GRPC_TARGET", "localhost:50051"),
+            host=env.text("KV_HOST", "0.0.0.0"),
             port=env.port("TESTCLIENT_PORT", 8081),
             timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
         )
 
 
 def _http(settings: ClientSettings) -> KVClient:
-    return HttpKVClient(settings.kv_url, timeout=settings.timeout)
+    return HttpKVClient(settings.kv_url, timeout=settings.timeout, request_id=settings.request_id)
 
 
 def _grpc(settings: ClientSettings) -> KVClient:
-    return GrpcKVClient(settings.grpc_target, timeout=settings.timeout)
+    return GrpcKVClient(
+        settings.grpc_target, timeout=settings.timeout, request_id=settings.request_id
+    )
 
 
 # Adding a transport on the client side: one KVClient class, one line here.

@@ -1,0 +1,103 @@
+"""Running scenarios: one fresh client per run, timing, clean-up, and the RESULT document."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from testclient.checks import Check, Checks
+from testclient.client import KVClientError, Unavailable
+from testclient.scenarios import SCENARIOS, Connect, ScenarioContext
+
+log = logging.getLogger("testclient.runner")
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    """What one run of a scenario found. `error` is set when the KV service could not be
+    reached: the scenario did not run to the end, so it neither passed nor truly failed."""
+
+    test: str
+    transport: str
+    duration_ms: float
+    checks: tuple[Check, ...]
+    error: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.error is None and bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def failed_checks(self) -> tuple[Check, ...]:
+        return tuple(check for check in self.checks if not check.passed)
+
+    def to_json(self) -> dict[str, Any]:
+        """The RESULT document of the test-client API."""
+        document: dict[str, Any] = {
+            "test": self.test,
+            "success": self.success,
+            "transport": self.transport,
+            "duration_ms": self.duration_ms,
+            "checks": [check.to_json() for check in self.checks],
+        }
+        if self.error is not None:
+            document["error"] = self.error
+        return document
+
+
+async def run_scenario(name: str, connect: Connect) -> ScenarioResult:
+    """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`."""
+    scenario = SCENARIOS[name]
+    checks = Checks()
+    error = None
+    started = time.perf_counter()
+    client = connect()
+    transport = client.transport
+    try:
+        async with client:
+            run = ScenarioContext(name, uuid.uuid4().hex[:12], client, checks, connect)
+            try:
+                await scenario(run)
+            except Unavailable:
+                raise
+            except KVClientError as exc:
+                # A step the scenario needs in order to go on failed: that is a
+                # finding about the service like any other check.
+                checks.record("every step ran", False, f"stopped by {type(exc).__name__}: {exc}")
+            finally:
+                await run.clean_up()
+    except Unavailable as exc:
+        error = f"KV service unavailable: {exc}"
+    result = ScenarioResult(
+        name,
+        transport,
+        round((time.perf_counter() - started) * 1000, 3),
+        checks.all,
+        error,
+    )
+    log.info(
+        "scenario finished",
+        extra={
+            "test": name,
+            "success": result.success,
+            "transport": transport,
+            "duration_ms": result.duration_ms,
+            "failed_checks": [check.name for check in result.failed_checks],
+            "error": error,
+        },
+    )
+    return result
+
+
+async def run_scenarios(names: list[str], connect: Connect) -> list[ScenarioResult]:
+    """Run `names` one after another; stop after the first that could not reach the service."""
+    results = []
+    for name in names:
+        result = await run_scenario(name, connect)
+        results.append(result)
+        if result.error is not None:
+            break
+    return results

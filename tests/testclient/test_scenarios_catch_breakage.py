@@ -1,0 +1,91 @@
+"""Every scenario passes against the real service and fails against the breakage it claims to catch.
+
+A scenario that cannot fail proves nothing: the table below names, for each
+store broken on purpose, the scenarios that must report failure against it,
+and every scenario appears in it at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from kv.adapters.memory import InMemoryStore
+from kv.domain import Store
+from testclient.runner import ScenarioResult, run_scenario, run_scenarios
+from testclient.scenarios import SCENARIOS
+from tests.testclient import broken_stores as broken
+from tests.testclient.conftest import ServeStore
+
+# breakage -> (the broken store, the scenarios that must fail against it)
+MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
+    "delete removes nothing": (broken.DeleteRemovesNothing, {"deletion"}),
+    "reads keep serving a deleted value": (broken.ServesDeletedValues, {"deletion"}),
+    "delete removes other keys too": (broken.DeleteRemovesNeighbours, {"deletion"}),
+    "a deleted key comes back later": (broken.ResurrectsDeleted, {"deletion"}),
+    "overwrite keeps the old value": (broken.OverwriteKeepsOld, {"overwrite", "conditional"}),
+    "reads one write behind": (
+        broken.ReadsOneWriteBehind,
+        {"deletion", "overwrite", "create_conflict", "conditional"},
+    ),
+    "a replace keeps the old revision": (
+        broken.ReplaceKeepsRevision,
+        {"overwrite", "conditional"},
+    ),
+    "concurrent writes applied out of revision order": (
+        broken.AppliesConcurrentWritesOutOfOrder,
+        {"overwrite"},
+    ),
+    "null object members dropped": (broken.DropsNullMembers, {"value_types"}),
+    "keys truncated to 255 characters": (broken.TruncatesKeys, {"key_encoding"}),
+    "a missing key reads as a key it prefixes": (broken.MatchesKeyPrefixes, {"missing_key"}),
+}
+
+
+def _failures(result: ScenarioResult) -> str:
+    return "\n".join(f"{check.name}: {check.detail}" for check in result.failed_checks)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_scenario_passes_against_the_real_service(serve_store: ServeStore, name: str) -> None:
+    connect = await serve_store(InMemoryStore())
+    result = await run_scenario(name, connect)
+    assert result.success, _failures(result)
+    assert result.error is None
+    assert len(result.checks) >= 3
+
+
+@pytest.mark.parametrize("breakage", MUST_FAIL)
+async def test_scenarios_fail_against_a_broken_store(
+    serve_store: ServeStore, breakage: str
+) -> None:
+    make_store, must_fail = MUST_FAIL[breakage]
+    connect = await serve_store(make_store())
+    for name in sorted(must_fail):
+        result = await run_scenario(name, connect)
+        assert not result.success, f"{name} passed against a store where {breakage}"
+        assert result.error is None, "a broken store is a failure, not an unreachable service"
+        assert result.failed_checks
+
+
+def test_every_scenario_is_shown_to_catch_something() -> None:
+    caught = set().union(*(scenarios for _, scenarios in MUST_FAIL.values()))
+    assert caught == set(SCENARIOS)
+
+
+async def test_runs_leave_no_keys_behind(serve_store: ServeStore) -> None:
+    store = broken.DictStore()
+    connect = await serve_store(store)
+    results = await run_scenarios(sorted(SCENARIOS), connect)
+    assert all(result.success for result in results)
+    assert store.entries == {}
+
+
+async def test_overlapping_runs_do_not_disturb_each_other(serve_store: ServeStore) -> None:
+    connect = await serve_store(InMemoryStore())
+    first, second = await asyncio.gather(
+        run_scenarios(sorted(SCENARIOS), connect), run_scenarios(sorted(SCENARIOS), connect)
+    )
+    assert all(result.success for result in first + second)
