@@ -65,8 +65,12 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 
 def domain_error_response(exc: KVError) -> web.Response:
-    status, code = DOMAIN_ERRORS[type(exc)]
-    return error_response(status, code, str(exc))
+    """The response for a domain error (its closest mapped base class for a subclass)."""
+    for cls in type(exc).__mro__:
+        if cls in DOMAIN_ERRORS:
+            status, code = DOMAIN_ERRORS[cls]
+            return error_response(status, code, str(exc))
+    return error_response(500, "internal", "internal error; see the server log")
 
 
 def _http_error_response(exc: web.HTTPException) -> web.Response:
