@@ -34,3 +34,12 @@ codegen: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+
+# Benchmarks (not part of `make test`; a few minutes): kv-server against bare aiohttp/grpc.aio
+# and a local etcd, on loopback; writes docs/benchmarks.md and docs/benchmarks.png.
+.PHONY: bench
+bench: $(STAMP)
+	command -v wrk >/dev/null && command -v etcd >/dev/null && command -v h2load >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq wrk etcd-server nghttp2-client; }
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

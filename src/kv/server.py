@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
@@ -55,11 +57,17 @@ async def _main(settings: Settings) -> None:
     await serve(bootstrap(settings), settings, stop)
 
 
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` to completion on the event loop every server of this project uses."""
+    with asyncio.Runner() as runner:
+        runner.run(main)
+
+
 def main() -> None:
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")
-        asyncio.run(_main(settings))
+        run_event_loop(_main(settings))
     except ConfigError as exc:
         print(f"kv-server: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)

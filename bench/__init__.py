@@ -1,0 +1,1 @@
+"""`make bench`: kv-server against the bare framework ceilings and etcd, on loopback."""
