@@ -101,3 +101,16 @@ async def run_scenarios(names: list[str], connect: Connect) -> list[ScenarioResu
         if result.error is not None:
             break
     return results
+
+
+def report(results: list[ScenarioResult]) -> dict[str, Any]:
+    """The document of a run of several scenarios: `{"success", "results"}`, and `"error"`
+    when the KV service could not be reached."""
+    document: dict[str, Any] = {
+        "success": bool(results) and all(result.success for result in results),
+        "results": [result.to_json() for result in results],
+    }
+    errors = [result.error for result in results if result.error is not None]
+    if errors:
+        document["error"] = errors[0]
+    return document

@@ -91,7 +91,7 @@ class ScenarioContext:
             except (NotFound, Rejected):
                 pass  # nothing there, or a key the service refuses and so never stored
             except Unavailable as exc:
-                log.warning("clean-up stopped: KV service unavailable", extra={"error": str(exc)})
+                log.info("clean-up stopped: KV service unavailable", extra={"error": str(exc)})
                 return
             except KVClientError as exc:
                 log.warning(
