@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint typecheck pytest run codegen clean
+.PHONY: test lint typecheck pytest test-docker run codegen clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+# The Docker stage: builds both images, runs docker-compose.yml with TRANSPORT=http and then grpc,
+# drives each stack from the host (curl, grpcurl) and removes it. Needs a running Docker engine;
+# without a registry, first: export PYTHON_IMAGE=$$(.ci/docker-setup.sh)  (README, Docker).
+test-docker: $(STAMP)
+	KV_DOCKER_TESTS=1 $(BIN)/pytest -v -m docker --no-cov tests/docker $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(BIN)/kv-server
