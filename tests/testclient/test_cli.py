@@ -1,0 +1,129 @@
+"""`kv-testclient`, as a console script: exit statuses, output, and the served API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from kv.domain import Store
+from testclient.scenarios import SCENARIOS
+from tests.inprocess import serve_in_process
+from tests.servers import KvServer, Process, free_port, script, wait_http_ok
+from tests.testclient.broken_stores import OverwriteKeepsOld
+
+pytestmark = pytest.mark.e2e
+RUN_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    status: int
+    stdout: str
+    stderr: str
+
+
+async def kv_testclient(*args: str, **env: str) -> Finished:
+    """Run `kv-testclient ARGS` to the end, with `env` over this process's environment."""
+    process = await asyncio.create_subprocess_exec(
+        script("kv-testclient"),
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), RUN_TIMEOUT)
+    assert process.returncode is not None
+    return Finished(process.returncode, stdout.decode(), stderr.decode())
+
+
+async def test_all_pass_against_kv_server_exit_0(kv_server: KvServer) -> None:
+    finished = await kv_testclient("run", KV_URL=kv_server.url)
+    assert finished.status == 0, finished.stdout + finished.stderr
+    lines = finished.stdout.splitlines()
+    for name in SCENARIOS:
+        assert any(line.startswith(f"PASS  {name} over http") for line in lines)
+    assert lines[-1] == f"{len(SCENARIOS)} of {len(SCENARIOS)} scenarios passed"
+
+
+async def test_json_output(kv_server: KvServer) -> None:
+    finished = await kv_testclient("run", "deletion", "overwrite", "--json", KV_URL=kv_server.url)
+    assert finished.status == 0
+    document = json.loads(finished.stdout)
+    assert document["success"] is True
+    assert [result["test"] for result in document["results"]] == ["deletion", "overwrite"]
+
+
+async def test_a_failed_scenario_exits_1_and_shows_expected_and_observed() -> None:
+    store: Store = OverwriteKeepsOld()
+    async with serve_in_process("http", store) as served:
+        finished = await kv_testclient(
+            "run", "overwrite", "deletion", KV_URL=served.client_settings.kv_url
+        )
+    assert finished.status == 1, finished.stdout + finished.stderr
+    assert "FAIL  overwrite over http" in finished.stdout
+    assert "PASS  deletion over http" in finished.stdout
+    assert "FAIL read back after write 2" in finished.stdout
+    assert 'expected {"key"' in finished.stdout
+    assert 'observed {"key"' in finished.stdout
+    assert '"value": "first"' in finished.stdout
+
+
+async def test_unreachable_kv_service_exits_2() -> None:
+    finished = await kv_testclient("run", KV_URL=f"http://127.0.0.1:{free_port()}")
+    assert finished.status == 2
+    assert finished.stdout.startswith("ERROR deletion over http: KV service unavailable")
+    assert "Traceback" not in finished.stderr
+
+
+async def test_unreachable_with_json_exits_2() -> None:
+    finished = await kv_testclient("run", "--json", KV_URL=f"http://127.0.0.1:{free_port()}")
+    assert finished.status == 2
+    document = json.loads(finished.stdout)
+    assert document["success"] is False
+    assert document["error"]
+
+
+async def test_unknown_scenario_exits_2_with_one_line() -> None:
+    finished = await kv_testclient("run", "no_such_scenario")
+    assert finished.status == 2
+    assert finished.stderr.strip().splitlines() == [
+        f"kv-testclient: unknown scenario no_such_scenario; known: {', '.join(SCENARIOS)}"
+    ]
+
+
+async def test_bad_setting_exits_2_with_one_line() -> None:
+    finished = await kv_testclient("run", TRANSPORT="carrier-pigeon")
+    assert finished.status == 2
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("kv-testclient: TRANSPORT:")
+
+
+def test_serves_the_api_and_stops_on_sigterm(kv_server: KvServer, tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KV_HOST": "127.0.0.1",
+        "TESTCLIENT_PORT": str(port),
+        "KV_URL": kv_server.url,
+    }
+    process = Process([script("kv-testclient")], env, tmp_path / "testclient.log").start()
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/healthz", process)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/test_deletion", method="POST")
+        with urllib.request.urlopen(request, timeout=RUN_TIMEOUT) as response:
+            assert response.status == 200
+            assert json.load(response)["success"] is True
+    finally:
+        process.signal(signal.SIGTERM)
+        status = process.wait()
+    assert status == 0, process.log()
+    lines = [json.loads(line) for line in process.log().splitlines()]
+    assert {"ready", "scenario finished", "stopped"} <= {line["message"] for line in lines}
