@@ -64,7 +64,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             raise
         except Exception:
             status = grpc.StatusCode.INTERNAL
-            log.exception("unhandled error serving %s", method)
+            log.exception("unhandled error serving %s", method, extra={"request_id": rid})
             await context.abort(status, INTERNAL_MESSAGE)
         finally:
             access_log.info(

@@ -1,0 +1,198 @@
+"""What only the gRPC transport does: metadata, status details, health, limits, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from kv.adapters.memory import InMemoryStore
+from kv.config import Settings
+from kv.domain import Entry, KeyValueService
+from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
+from kv.transports.grpc import GrpcTransport
+from kv.v1 import kv_pb2, kv_pb2_grpc
+from tests.fakes import FakeDurableStore
+from tests.inprocess import Served, serve_in_process
+from tests.servers import free_port
+
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+class ExplodingStore(InMemoryStore):
+    """A store with a bug: every read raises something that is not a domain error."""
+
+    async def get(self, key: str) -> Entry | None:
+        raise RuntimeError("secret internals")
+
+
+@pytest.fixture
+async def channel(served: Served) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(served.client_settings.grpc_target) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[Served]:
+    async with serve_in_process("grpc") as running:
+        yield running
+
+
+def stub(channel: grpc.aio.Channel) -> Any:
+    return kv_pb2_grpc.KeyValueStub(channel)  # type: ignore[no-untyped-call]
+
+
+async def health_of(channel: grpc.aio.Channel, service: str = "kv.v1.KeyValue") -> int:
+    checker = health_pb2_grpc.HealthStub(channel)
+    response = await checker.Check(health_pb2.HealthCheckRequest(service=service))
+    return int(response.status)
+
+
+async def eventually(channel: grpc.aio.Channel, status: int, seconds: float = 5.0) -> bool:
+    """Whether the health check reports `status` within `seconds` (the server polls every 1 s)."""
+    for _ in range(int(seconds / 0.05)):
+        if await health_of(channel) == status:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_request_id_is_echoed_and_logged(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kv.access")
+    call = stub(channel).Get(kv_pb2.GetRequest(key="nope"), metadata=(("x-request-id", "rid-42"),))
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await call
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert ("x-request-id", "rid-42") in tuple(await call.initial_metadata())
+    [line] = [r for r in caplog.records if r.name == "kv.access"]
+    assert line.request_id == "rid-42"  # type: ignore[attr-defined]
+    assert line.method == "/kv.v1.KeyValue/Get"  # type: ignore[attr-defined]
+    assert line.status == "NOT_FOUND"  # type: ignore[attr-defined]
+    assert line.duration_ms >= 0  # type: ignore[attr-defined]
+
+
+async def test_request_id_is_made_up_when_not_sent(channel: grpc.aio.Channel) -> None:
+    call = stub(channel).Put(kv_pb2.PutRequest(key="k", value=struct_pb2.Value(string_value="v")))
+    await call
+    metadata = dict(await call.initial_metadata())
+    assert len(metadata["x-request-id"]) == 32
+
+
+async def test_a_bug_is_internal_without_details(caplog: pytest.LogCaptureFixture) -> None:
+    async with serve_in_process("grpc", ExplodingStore()) as served:
+        target = served.client_settings.grpc_target
+        async with grpc.aio.insecure_channel(target) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub(channel).Get(
+                    kv_pb2.GetRequest(key="k"), metadata=(("x-request-id", "rid-bug"),)
+                )
+    assert raised.value.code() == grpc.StatusCode.INTERNAL
+    assert "secret" not in (raised.value.details() or "")
+    [error] = [r for r in caplog.records if r.name == "kv.grpc" and r.exc_info]
+    assert "secret internals" in str(error.exc_info[1])  # type: ignore[index]
+    assert error.request_id == "rid-bug"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "request_message",
+    [
+        kv_pb2.PutRequest(key="k"),
+        kv_pb2.CreateRequest(key="k"),
+        kv_pb2.PutRequest(key="k", value=struct_pb2.Value(number_value=math.nan)),
+        kv_pb2.PutRequest(key="k", value=struct_pb2.Value(number_value=math.inf)),
+        kv_pb2.PutRequest(
+            key="k",
+            value=struct_pb2.Value(list_value=struct_pb2.ListValue(values=[struct_pb2.Value()])),
+        ),
+        kv_pb2.DeleteRequest(key="k", expected_revision=0),
+    ],
+    ids=["put-no-value", "create-no-value", "nan", "infinity", "unset-item", "delete-rev-0"],
+)
+async def test_invalid_requests(channel: grpc.aio.Channel, request_message: Any) -> None:
+    method = type(request_message).__name__.removesuffix("Request")
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await getattr(stub(channel), method)(request_message)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_expected_revision_zero_on_put_means_must_not_exist(
+    channel: grpc.aio.Channel,
+) -> None:
+    value = struct_pb2.Value(string_value="v")
+    first = await stub(channel).Put(kv_pb2.PutRequest(key="z", value=value, expected_revision=0))
+    assert first.created
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await stub(channel).Put(kv_pb2.PutRequest(key="z", value=value, expected_revision=0))
+    assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_worst_case_encoding_at_the_size_limit_is_accepted(
+    served: Served,
+) -> None:
+    # "[0,0,...]" takes 2 bytes per item as JSON and 11 as protobuf: the
+    # message limit must still admit every value within the JSON limit.
+    value = [0] * ((DEFAULT_MAX_VALUE_BYTES - 1) // 2)
+    written = await served.client.put("list", value)
+    assert len(written.entry.value) == len(value)
+
+
+async def test_health_follows_the_storage() -> None:
+    store = FakeDurableStore()
+    async with serve_in_process("grpc", store) as served:
+        target = served.client_settings.grpc_target
+        async with grpc.aio.insecure_channel(target) as channel:
+            assert await health_of(channel) == SERVING
+            assert await health_of(channel, "") == SERVING
+            store.broken = True
+            assert await eventually(channel, NOT_SERVING)
+            assert await health_of(channel, "") == NOT_SERVING
+            store.broken = False
+            assert await eventually(channel, SERVING)
+
+
+async def test_drain_reports_not_serving_and_stop_lets_calls_finish() -> None:
+    store = FakeDurableStore()
+    async with serve_in_process("grpc", store) as served:
+        [transport] = served.app.transports
+        put = asyncio.create_task(served.client.put("slow", "v"))
+        for _ in range(500):
+            if store.pending:
+                break
+            await asyncio.sleep(0.01)
+        assert store.pending
+        async with grpc.aio.insecure_channel(served.client_settings.grpc_target) as channel:
+            transport.drain()
+            await asyncio.sleep(0)
+            assert await health_of(channel) == NOT_SERVING
+        stopping = asyncio.create_task(transport.stop())
+        await asyncio.sleep(0.1)
+        assert not put.done()
+        store.sync()  # the write becomes durable while the server is stopping
+        written = await put
+        assert written.created
+        await stopping
+
+
+async def test_a_port_in_use_is_an_oserror() -> None:
+    port = free_port()
+    settings = Settings(transports=("grpc",), host="127.0.0.1", grpc_port=port)
+    first = GrpcTransport(KeyValueService(InMemoryStore()), settings)
+    second = GrpcTransport(KeyValueService(InMemoryStore()), settings)
+    await first.start()
+    try:
+        with pytest.raises(OSError, match=f"127.0.0.1:{port}"):
+            await second.start()
+    finally:
+        first.drain()
+        await first.stop()
+        await second.stop()
