@@ -3,7 +3,7 @@
 #
 #   PYTHON_IMAGE=$(.ci/docker-setup.sh)     # then: docker compose build / make test-docker
 #
-# 1. Installs docker.io, docker-compose (v1) and mmdebstrap from Debian when `docker` is missing.
+# 1. Installs docker.io, docker-compose (v1), mmdebstrap and curl from Debian when one is missing.
 # 2. Starts `dockerd` in the background when no engine answers, and waits for it (bounded).
 #    The PID of a dockerd started here is written to $DOCKERD_PIDFILE, so the caller can stop
 #    exactly that process (and leave alone an engine that was already running).
@@ -30,13 +30,13 @@ if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 
 install_engine() {
     if command -v docker >/dev/null && command -v docker-compose >/dev/null \
-        && command -v mmdebstrap >/dev/null; then
+        && command -v mmdebstrap >/dev/null && command -v curl >/dev/null; then
         return
     fi
-    say "installing docker.io, docker-compose and mmdebstrap from Debian"
+    say "installing docker.io, docker-compose, mmdebstrap and curl from Debian"
     $SUDO apt-get update -qq >&2
     $SUDO env DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -qq docker.io docker-compose mmdebstrap >&2
+        apt-get install -y -qq docker.io docker-compose mmdebstrap curl >&2
 }
 
 start_engine() {

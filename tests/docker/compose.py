@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 COMMAND_TIMEOUT = 300.0  # seconds; a build of both images takes well under a minute here
 HEALTHY_TIMEOUT = 90.0
 PROJECT_LABEL = "com.docker.compose.project"
+# CI sets a prefix of its own, so that its exit trap can remove exactly its stacks if a run is cut.
+PROJECT_PREFIX = os.environ.get("KV_COMPOSE_PROJECT_PREFIX", "kvtest")
 
 
 def compose_command() -> list[str]:
@@ -66,7 +68,7 @@ class ComposeStack:
 
     transport: str
     extra_env: dict[str, str] = field(default_factory=dict)
-    project: str = field(default_factory=lambda: f"kvtest-{uuid.uuid4().hex[:10]}")
+    project: str = field(default_factory=lambda: f"{PROJECT_PREFIX}-{uuid.uuid4().hex[:10]}")
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
     testclient_port: int = field(default_factory=free_port)
