@@ -176,3 +176,30 @@ async def test_the_integrity_check_passes_a_healthy_database_and_refuses_a_damag
     path.write_bytes(bytes(data))
     with pytest.raises(ConfigError, match="KV_DATA_DIR"):
         await SqliteStore(tmp_path, integrity_check=True).open()
+
+
+async def test_a_batch_keeps_the_last_change_of_each_key_and_values_exactly(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(tmp_path)
+    await store.open()
+    values: list[Any] = [10**30, 2**53 + 1, 1e300, -0.5, "é\n\x00🔑", {"a": [None, True]}, []]
+    changes = [
+        put("put-then-delete", 1, 1),
+        Change("put-then-delete", None, 2),
+        put("\x00nul/key", "first", 3),
+        put("\x00nul/key", "second", 4),
+        *(put(f"value-{i}", value, 5 + i) for i, value in enumerate(values)),
+    ]
+    await asyncio.gather(*(store.commit(change) for change in changes))
+    await store.close()
+
+    reopened = SqliteStore(tmp_path)
+    assert await reopened.open() == 4 + len(values)
+    assert await reopened.get("put-then-delete") is None
+    assert await reopened.get("\x00nul/key") == Entry("\x00nul/key", "second", 4)
+    for i, value in enumerate(values):
+        entry = await reopened.get(f"value-{i}")
+        assert entry == Entry(f"value-{i}", value, 5 + i)
+        assert type(entry.value) is type(value)
+    await reopened.close()
