@@ -49,3 +49,10 @@ bench: $(STAMP)
 		{ apt-get update -qq && apt-get install -y -qq wrk etcd-server nghttp2-client; }
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Durable (KV_STORE=sqlite) against in-memory PUT throughput at 1, 16 and 64 clients, one run
+# (~30 s); prints a Markdown table (docs/benchmarks.md, "Durable store").
+.PHONY: bench-durable
+bench-durable: $(STAMP)
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+	$(BIN)/python -m bench.durable_put $(BENCH_DURABLE_ARGS)
