@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from kv.domain import Store
+from testclient.cli import main
 from testclient.scenarios import SCENARIOS
 from tests.inprocess import serve_in_process
 from tests.servers import KvServer, Process, free_port, script, wait_http_ok
@@ -127,3 +130,35 @@ def test_serves_the_api_and_stops_on_sigterm(kv_server: KvServer, tmp_path: Path
     assert status == 0, process.log()
     lines = [json.loads(line) for line in process.log().splitlines()]
     assert {"ready", "scenario finished", "stopped"} <= {line["message"] for line in lines}
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """`main` configures the root logger for its process; put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_main_in_process_exit_statuses(
+    kv_server: KvServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as passed:
+        main(["run", "missing_key", "-v", "--url", kv_server.url])
+    assert passed.value.code == 0
+    out = capsys.readouterr().out
+    assert "PASS  missing_key over http" in out
+    assert "  ok   read of a never-written key" in out
+
+    with pytest.raises(SystemExit) as unreachable:
+        main(["run", "deletion", "--url", f"http://127.0.0.1:{free_port()}"])
+    assert unreachable.value.code == 2
+    assert capsys.readouterr().out.startswith("ERROR deletion over http:")
+
+    with pytest.raises(SystemExit) as unknown:
+        main(["run", "no_such_scenario"])
+    assert unknown.value.code == 2
+    assert "unknown scenario no_such_scenario" in capsys.readouterr().err

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
 from kv.adapters.memory import InMemoryStore
+from kv.config import ConfigError
 from kv.domain import Store
 from testclient import config
 from testclient.client import KVClient
 from testclient.config import ClientSettings
 from testclient.scenarios import SCENARIOS
-from testclient.service import ConnectTo, create_app
+from testclient.service import ConnectTo, create_app, serve
 from tests.inprocess import serve_in_process
 from tests.servers import free_port
 from tests.testclient.broken_stores import OverwriteKeepsOld
@@ -184,3 +188,30 @@ async def test_healthz(app: Client) -> None:
     response = await app.get("/healthz")
     assert response.status == 200
     assert await response.json() == {"status": "ok"}
+
+
+async def test_serve_listens_until_stopped() -> None:
+    settings = ClientSettings(host="127.0.0.1", port=free_port())
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(settings, stop))
+    async with aiohttp.ClientSession() as session:
+        for _ in range(100):  # until it listens: at most ~5 s
+            try:
+                async with session.get(f"http://127.0.0.1:{settings.port}/healthz") as response:
+                    assert response.status == 200
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the test-client service did not start listening")
+    stop.set()
+    await asyncio.wait_for(serving, 15)
+
+
+async def test_serve_on_a_busy_port_names_the_variable() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        settings = ClientSettings(host="127.0.0.1", port=busy.getsockname()[1])
+        with pytest.raises(ConfigError, match="TESTCLIENT_PORT"):
+            await serve(settings, asyncio.Event())
