@@ -23,13 +23,19 @@ _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
 @dataclass(frozen=True)
 class LoadResult:
-    """Throughput, latency percentiles (milliseconds) and failed requests of one load run."""
+    """Throughput, latency percentiles (milliseconds) and failed requests of one load run.
+
+    `cpu_us_per_request` is the server's CPU time (all threads) over the
+    requests served, when the caller measured it: less sensitive to other
+    work on the machine than requests per second.
+    """
 
     requests_per_second: float
     p50_ms: float
     p99_ms: float
     requests: int
     errors: int
+    cpu_us_per_request: float | None = None
 
 
 def _milliseconds(text: str) -> float:

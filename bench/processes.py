@@ -41,6 +41,13 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> No
     raise RuntimeError(f"{process.args!r} did not listen on {port} in time; see {log}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of process `pid` and all its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Server:
     """A started server: its process (for RSS and stopping) and the ports it listens on."""

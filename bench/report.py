@@ -37,9 +37,12 @@ def _cell(result: LoadResult | None) -> str:
     if result is None:
         return "not measured"
     errors = f", **{result.errors} errors**" if result.errors else ""
+    cpu = (
+        "" if result.cpu_us_per_request is None else f", {result.cpu_us_per_request:.0f} µs CPU/req"
+    )
     return (
         f"{result.requests_per_second:,.0f}/s (p50 {result.p50_ms:.2f} ms, "
-        f"p99 {result.p99_ms:.2f} ms{errors})"
+        f"p99 {result.p99_ms:.2f} ms{cpu}{errors})"
     )
 
 

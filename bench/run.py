@@ -23,11 +23,13 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
 from bench import loads, report
-from bench.processes import HOST, Server, free_port, python_module, running
+from bench.processes import HOST, Server, cpu_seconds, free_port, python_module, running
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = 1000
@@ -162,6 +164,14 @@ def kv_server(name: str, **env: str) -> Iterator[Server]:
         yield server
 
 
+def measured(server: Server, load: Callable[[], loads.LoadResult]) -> loads.LoadResult:
+    """Run `load` and add the server's CPU time per request to its result."""
+    before = cpu_seconds(server.process.pid)
+    result = load()
+    spent = cpu_seconds(server.process.pid) - before
+    return replace(result, cpu_us_per_request=spent / max(result.requests, 1) * 1e6)
+
+
 def http_phase(results: Results, duration: float) -> None:
     with (
         kv_server("kv-http") as kv,
@@ -175,11 +185,10 @@ def http_phase(results: Results, duration: float) -> None:
             load_http(server.ports["http"])
         for operation in ("get", "put"):
             for name, server in (("kv", kv), ("ceiling", ceiling)):
-                results[f"{name}-http-{operation}"] = loads.wrk(
-                    f"http://{HOST}:{server.ports['http']}",
-                    f"kv_{operation}",
-                    duration=duration,
-                    keys=KEYS,
+                url = f"http://{HOST}:{server.ports['http']}"
+                results[f"{name}-http-{operation}"] = measured(
+                    server,
+                    partial(loads.wrk, url, f"kv_{operation}", duration=duration, keys=KEYS),
                 )
 
 
@@ -205,11 +214,18 @@ def etcd_phase(results: Results, duration: float) -> None:
             "--log-level",
             "error",
         ]
-        with running("etcd", command, ports={"client": client}):
+        with running("etcd", command, ports={"client": client}) as etcd:
             load_etcd(client)
             for operation in ("get", "put"):
-                results[f"etcd-{operation}"] = loads.wrk(
-                    f"http://{HOST}:{client}", f"etcd_{operation}", duration=duration, keys=KEYS
+                results[f"etcd-{operation}"] = measured(
+                    etcd,
+                    partial(
+                        loads.wrk,
+                        f"http://{HOST}:{client}",
+                        f"etcd_{operation}",
+                        duration=duration,
+                        keys=KEYS,
+                    ),
                 )
 
 
@@ -219,8 +235,9 @@ def durable_phase(results: Results, duration: float) -> None:
         kv_server("kv-sqlite", KV_STORE="sqlite", KV_DATA_DIR=data) as kv,
     ):
         load_http(kv.ports["http"])
-        results["kv-sqlite-put"] = loads.wrk(
-            f"http://{HOST}:{kv.ports['http']}", "kv_put", duration=duration, keys=KEYS
+        url = f"http://{HOST}:{kv.ports['http']}"
+        results["kv-sqlite-put"] = measured(
+            kv, partial(loads.wrk, url, "kv_put", duration=duration, keys=KEYS)
         )
 
 
@@ -245,8 +262,8 @@ def grpc_phase(results: Results, duration: float) -> None:
         for operation, message in (("put", put), ("get", get)):
             for name, server in (("kv", kv), ("ceiling", ceiling)):
                 url = f"http://{HOST}:{server.ports['grpc']}/kv.v1.KeyValue/{operation.title()}"
-                results[f"{name}-grpc-{operation}"] = loads.h2load_grpc(
-                    url, message, duration=duration
+                results[f"{name}-grpc-{operation}"] = measured(
+                    server, partial(loads.h2load_grpc, url, message, duration=duration)
                 )
 
 

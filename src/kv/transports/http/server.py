@@ -16,11 +16,22 @@ log = logging.getLogger("kv.http")
 
 
 class JsonAccessLogger(AbstractAccessLogger):
-    """One structured line per request: id, method, path, status and duration."""
+    """One structured line per request: id, method, path, status and duration.
+
+    The record is made and handed to the handlers directly: `Logger.info`
+    would also walk the stack to find the caller's file and line, which the
+    access log does not print and which cost about as much as formatting.
+    """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        self.logger.info(
+        record = self.logger.makeRecord(
+            self.logger.name,
+            logging.INFO,
+            __file__,
+            0,
             "request",
+            (),
+            None,
             extra={
                 "request_id": response.headers.get(REQUEST_ID_HEADER, "-"),
                 "method": request.method,
@@ -30,6 +41,7 @@ class JsonAccessLogger(AbstractAccessLogger):
                 "remote": request.remote,
             },
         )
+        self.logger.handle(record)
 
     @property
     def enabled(self) -> bool:
