@@ -16,7 +16,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kv.adapters.memory import InMemoryStore
 from kv.config import Settings
 from kv.domain import Entry, KeyValueService
-from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
 from kv.transports.grpc import GrpcTransport
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.fakes import FakeDurableStore
@@ -134,16 +133,6 @@ async def test_expected_revision_zero_on_put_means_must_not_exist(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await stub(channel).Put(kv_pb2.PutRequest(key="z", value=value, expected_revision=0))
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-
-
-async def test_worst_case_encoding_at_the_size_limit_is_accepted(
-    served: Served,
-) -> None:
-    # "[0,0,...]" takes 2 bytes per item as JSON and 11 as protobuf: the
-    # message limit must still admit every value within the JSON limit.
-    value = [0] * ((DEFAULT_MAX_VALUE_BYTES - 1) // 2)
-    written = await served.client.put("list", value)
-    assert len(written.entry.value) == len(value)
 
 
 async def test_health_follows_the_storage() -> None:
