@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,36 +77,50 @@ class Process:
         return self.popen.wait(15)
 
 
-def wait_http_ok(url: str, process: Process, timeout: float = START_TIMEOUT) -> None:
-    """Poll `url` until it answers 200; fail with the process log if it exits or times out."""
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(ready: Callable[[], bool], what: str, process: Process, timeout: float) -> None:
+    """Poll `ready` until true; fail with the process log if it exits first or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.popen is not None
         if process.popen.poll() is not None:
             raise AssertionError(f"{process.args[0]} exited early:\n{process.log()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
+        if ready():
+            return
         time.sleep(0.05)
-    raise AssertionError(f"{url} not ready after {timeout}s:\n{process.log()}")
+    raise AssertionError(f"{what} not ready after {timeout}s:\n{process.log()}")
+
+
+def wait_http_ok(url: str, process: Process, timeout: float = START_TIMEOUT) -> None:
+    """Poll `url` until it answers 200."""
+    wait_until(lambda: _http_ok(url), url, process, timeout)
 
 
 def wait_port_open(port: int, process: Process, timeout: float = START_TIMEOUT) -> None:
     """Poll until something accepts connections on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.popen is not None
-        if process.popen.poll() is not None:
-            raise AssertionError(f"{process.args[0]} exited early:\n{process.log()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"port {port} not open after {timeout}s:\n{process.log()}")
+    wait_until(lambda: _port_open(port), f"port {port}", process, timeout)
+
+
+def run_kv(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the `kv` CLI with `args` and capture what it prints."""
+    return subprocess.run(
+        [script("kv"), *args], capture_output=True, text=True, timeout=30, check=False
+    )
 
 
 @dataclass

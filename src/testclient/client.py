@@ -60,6 +60,24 @@ class Written:
     created: bool
 
 
+class ClosingClient:
+    """`async with` support for a client: closes it on the way out."""
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
 class KVClient(Protocol):
     """The KV operations as a client sees them. Use as an async context manager."""
 

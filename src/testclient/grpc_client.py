@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import grpc
 from google.protobuf import json_format, struct_pb2
@@ -12,6 +11,7 @@ from google.protobuf import json_format, struct_pb2
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from testclient.client import (
     AlreadyExists,
+    ClosingClient,
     KVClientError,
     KVEntry,
     NotFound,
@@ -39,7 +39,7 @@ REQUEST_ID_KEY = "x-request-id"
 MAX_EXACT_INTEGER = 2**53
 
 
-class GrpcKVClient:
+class GrpcKVClient(ClosingClient):
     """Talks to `kv-server`'s gRPC transport at `target` (e.g. localhost:50051).
 
     Create it inside a running event loop. Numbers travel as doubles: whole
@@ -82,17 +82,6 @@ class GrpcKVClient:
 
     async def close(self) -> None:
         await self._channel.close(grace=None)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def _call(self, method: str, key: str, request: Any) -> Any:
         metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
@@ -14,6 +13,7 @@ from yarl import URL
 
 from testclient.client import (
     AlreadyExists,
+    ClosingClient,
     KVClientError,
     KVEntry,
     NotFound,
@@ -35,7 +35,7 @@ STATUS_ERRORS: dict[int, type[KVClientError]] = {
 }
 
 
-class HttpKVClient:
+class HttpKVClient(ClosingClient):
     """Talks to `kv-server`'s HTTP transport at `base_url` (e.g. http://localhost:8080)."""
 
     transport = "http"
@@ -67,17 +67,6 @@ class HttpKVClient:
 
     async def close(self) -> None:
         await self._session.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def _call(
         self,

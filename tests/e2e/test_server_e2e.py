@@ -13,19 +13,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.servers import KvServer, free_port, script, start_kv_server
+from tests.servers import KvServer, free_port, run_kv, start_kv_server
 
 pytestmark = pytest.mark.e2e
 
 
 def kv(server: KvServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [script("kv"), "--url", server.url, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_kv("--url", server.url, *args)
 
 
 def test_kv_cli_round_trip_and_exit_codes(kv_server: KvServer) -> None:
@@ -54,13 +48,7 @@ def test_kv_cli_usage_and_connection_errors_exit_2(kv_server: KvServer) -> None:
     assert not_json.returncode == 2
     assert "not JSON" in not_json.stderr
     assert kv(kv_server, "frobnicate", "k").returncode == 2
-    unreachable = subprocess.run(
-        [script("kv"), "--url", f"http://127.0.0.1:{free_port()}", "get", "k"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    unreachable = run_kv("--url", f"http://127.0.0.1:{free_port()}", "get", "k")
     assert unreachable.returncode == 2
     assert "cannot reach" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from testclient.client import KVClient, NotFound
 from testclient.config import ClientSettings, connect
-from tests.servers import KvServer, free_port, script, start_kv_server
+from tests.servers import KvServer, free_port, run_kv, script, start_kv_server
 
 pytestmark = pytest.mark.e2e
 
@@ -38,13 +38,7 @@ def client(server: KvServer, transport: str) -> KVClient:
 
 
 def kv(server: KvServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [script("kv"), "--transport", "grpc", "--target", server.grpc_target, *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_kv("--transport", "grpc", "--target", server.grpc_target, *args)
 
 
 def test_grpc_only_serves_grpc_and_no_http(grpc_only: KvServer) -> None:
@@ -73,13 +67,7 @@ def test_kv_cli_over_grpc_exit_codes(grpc_only: KvServer) -> None:
     assert missing.returncode == 1
     assert "NOT_FOUND" in missing.stderr
     assert "Traceback" not in missing.stderr
-    unreachable = subprocess.run(
-        [script("kv"), "--transport", "grpc", "--target", f"127.0.0.1:{free_port()}", "get", "k"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    unreachable = run_kv("--transport", "grpc", "--target", f"127.0.0.1:{free_port()}", "get", "k")
     assert unreachable.returncode == 2
     assert "UNAVAILABLE" in unreachable.stderr
 
