@@ -133,6 +133,32 @@ def test_kv_answers_from_the_host(stack: ComposeStack) -> None:
         grpcurl(stack.grpc_target, "kv.v1.KeyValue/Delete", {"key": key})
 
 
+def test_data_survives_down_and_up_without_v(stack: ComposeStack) -> None:
+    # compose's default store is sqlite on the named volume kv-data: `down` removes the
+    # containers but not the volume, so a new `kv` container finds every acknowledged write.
+    key = f"docker/durable/{stack.project}"
+    value = {"kept": stack.transport}
+    if stack.transport == "http":
+        url = f"{stack.kv_url}/v1/kv/{key}"
+        headers = ["-H", "Content-Type: application/json"]
+        status, put = curl("-X", "PUT", *headers, "--data", json.dumps({"value": value}), url)
+        assert status == 201, put
+    else:
+        put = grpcurl(stack.grpc_target, "kv.v1.KeyValue/Put", {"key": key, "value": value})
+    old_container = stack.container("kv")
+
+    stack.down(volumes=False)
+    stack.up()
+
+    assert stack.container("kv") != old_container
+    if stack.transport == "http":
+        status, got = curl(f"{stack.kv_url}/v1/kv/{key}")
+        assert status == 200, got
+    else:
+        got = grpcurl(stack.grpc_target, "kv.v1.KeyValue/Get", {"key": key})
+    assert (got["value"], int(got["revision"])) == (value, int(put["revision"]))
+
+
 def test_sigterm_stops_each_container_gracefully(stack: ComposeStack) -> None:
     # `docker stop` sends SIGTERM to PID 1 and SIGKILL after the grace period: exit 0 (not 137)
     # means the process itself received SIGTERM, drained and exited cleanly.
