@@ -16,6 +16,7 @@ from kv.domain.model import (
     JsonValue,
     check_value_size,
     encode_value,
+    same_value,
     validate_key,
 )
 from kv.domain.ports import Store
@@ -101,7 +102,7 @@ class KeyValueService:
         def plan(current: Entry | None) -> Plan[PutResult]:
             if condition is not None:
                 condition.check(current)
-            if current is not None and encode_value(current.value) == encoded:
+            if current is not None and same_value(current.value, value, encoded):
                 return None, PutResult(current, created=False)
             change = self._next_change(key, value)
             assert change.entry is not None

@@ -8,7 +8,6 @@ logged with its traceback and answered 500 with nothing of the exception.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -25,6 +24,7 @@ from kv.domain import (
     ValueTooLarge,
 )
 from kv.logs import REQUEST_ID_HEADER, accept_request_id, request_id
+from kv.transports.http.codec import write_json
 
 log = logging.getLogger("kv.http")
 
@@ -50,7 +50,7 @@ RETRY_AFTER_SECONDS = "1"
 
 def compact_json(document: Any) -> bytes:
     """The UTF-8 compact JSON every response body of this API is written in."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return write_json(document)
 
 
 def json_response(document: Any, status: int = 200) -> web.Response:
