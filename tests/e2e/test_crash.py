@@ -79,6 +79,16 @@ async def write_until_killed(
     return count
 
 
+async def every_writer_acknowledged(acked: Acknowledged, cycle: int) -> None:
+    """Wait (bounded) until each writer has had a write of this cycle acknowledged."""
+    deadline = time.monotonic() + WRITE_TIME_LIMIT
+    while time.monotonic() < deadline:
+        started = {key.split("/")[1] for key in acked.writes if f"/c{cycle}/" in key}
+        if len(started) == WRITERS:
+            return
+        await asyncio.sleep(0.01)
+
+
 async def check_every_write(url: str, acked: Acknowledged, keys: list[str]) -> None:
     limit = asyncio.Semaphore(CHECK_CONCURRENCY)
     lost: list[str] = []
@@ -125,7 +135,8 @@ async def test_no_acknowledged_write_is_lost_when_the_server_is_killed(tmp_path:
                     asyncio.create_task(write_until_killed(session, server.url, w, cycle, acked))
                     for w in range(WRITERS)
                 ]
-                await asyncio.sleep(random.uniform(0.4, 0.9))
+                await every_writer_acknowledged(acked, cycle)
+                await asyncio.sleep(random.uniform(0.2, 0.6))
                 server.process.signal(signal.SIGKILL)
                 counts = await asyncio.gather(*writers)
             assert server.process.wait() == -signal.SIGKILL
