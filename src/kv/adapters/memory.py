@@ -3,15 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 
-from kv.domain import Change, Entry
+import orjson
+
+from kv.domain import Change, Entry, JsonValue
+from kv.domain.model import encode_value
+
+REVISION_BYTES = 8
+# 19 digits in a row: the shortest text of an integer that may not fit 64 bits,
+# which orjson would read back as a float.
+_LONG_DIGIT_RUN = re.compile(rb"\d{19}")
+
+
+def _pack(revision: int, value: JsonValue) -> bytes:
+    return revision.to_bytes(REVISION_BYTES, "little") + encode_value(value)
+
+
+def _unpack(key: str, packed: bytes) -> Entry:
+    text = memoryview(packed)[REVISION_BYTES:]
+    # A string holds no number, whatever digits it has; anything else with a
+    # long run of digits may hold an integer beyond 64 bits.
+    exact = text[0] == ord('"') or _LONG_DIGIT_RUN.search(text) is None
+    value = orjson.loads(text) if exact else json.loads(bytes(text))
+    return Entry(key, value, int.from_bytes(packed[:REVISION_BYTES], "little"))
 
 
 class InMemoryStore:
-    """A `Store` that keeps everything in one dict. Commits complete at once."""
+    """A `Store` that keeps everything in one dict. Commits complete at once.
+
+    Each key maps to one bytes object: the revision (8 bytes) and the value's
+    compact JSON. One untracked object per key instead of an Entry, its
+    revision int and the value's objects: about 190 bytes of RSS per key with
+    16-byte keys and 32-byte strings instead of 300 (`python -m bench.rss`).
+    Reading a value back costs a JSON decode (a microsecond for small values)
+    and gives an equal value: compact JSON round-trips every JSON value
+    exactly, and integers beyond 64 bits are decoded by the standard library.
+    """
 
     def __init__(self) -> None:
-        self._entries: dict[str, Entry] = {}
+        self._entries: dict[str, bytes] = {}
         self._revision = 0
 
     async def open(self) -> int:
@@ -21,13 +53,14 @@ class InMemoryStore:
         return None
 
     async def get(self, key: str) -> Entry | None:
-        return self._entries.get(key)
+        packed = self._entries.get(key)
+        return None if packed is None else _unpack(key, packed)
 
     def commit(self, change: Change) -> asyncio.Future[None]:
         if change.entry is None:
             self._entries.pop(change.key, None)
         else:
-            self._entries[change.key] = change.entry
+            self._entries[change.key] = _pack(change.entry.revision, change.entry.value)
         self._revision = change.revision
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         done.set_result(None)
