@@ -11,10 +11,11 @@ import itertools
 import json
 import logging
 import sys
+import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import ClassVar, TextIO
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -52,6 +53,7 @@ class _RequestIds:
 
 
 _new_request_id = _RequestIds()
+_START = time.time()
 
 
 # Attributes every LogRecord has: anything else on a record came in `extra=`.
@@ -67,6 +69,47 @@ class _RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = request_id.get()
         return True
+
+
+class RequestRecord(logging.LogRecord):
+    """A log record made cheaply, for the one line logged per request.
+
+    `LogRecord.__init__` looks up the thread, the process, the source file
+    and module of the call: about a third of the access log's cost, for
+    fields the JSON lines do not print. This record copies fixed values for
+    those (formatters read them from the record's __dict__) and sets only the
+    name, level, message, time and the request's own fields, so it goes
+    through the logging machinery (levels, filters, handlers, caplog) like
+    any other record.
+    """
+
+    _FIXED: ClassVar[dict[str, object]] = {
+        "args": (),
+        "levelno": logging.INFO,
+        "levelname": "INFO",
+        "exc_info": None,
+        "exc_text": None,
+        "stack_info": None,
+        "pathname": "-",
+        "filename": "-",
+        "module": "-",
+        "funcName": "-",
+        "lineno": 0,
+        "thread": None,
+        "threadName": None,
+        "process": None,
+        "processName": None,
+    }
+
+    def __init__(self, logger: logging.Logger, message: str, **fields: object) -> None:
+        # Deliberately not calling LogRecord.__init__ (see the class docstring).
+        self.__dict__.update(self._FIXED)
+        self.name = logger.name
+        self.msg = message
+        self.created = time.time()
+        self.msecs = (self.created - int(self.created)) * 1000
+        self.relativeCreated = (self.created - _START) * 1000
+        self.__dict__.update(fields)
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -150,6 +193,10 @@ def configure_logging(level: str, service: str) -> None:
     handler = BatchingStreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
     handler.setFormatter(JsonLineFormatter(service))
+    # The lines print none of these: skip looking them up for every record.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -1,0 +1,78 @@
+"""The cheap logging path: batched writes, cheap request records, same JSON lines."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+
+from kv.logs import BatchingStreamHandler, JsonLineFormatter, RequestRecord
+
+
+class CountingStream(io.StringIO):
+    """A text stream that counts the writes made to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def _logger(stream: CountingStream) -> logging.Logger:
+    handler = BatchingStreamHandler(stream)
+    handler.setFormatter(JsonLineFormatter("test"))
+    logger = logging.getLogger(f"test.batching.{id(stream)}")
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+async def test_lines_of_one_loop_iteration_are_written_together_in_the_next() -> None:
+    stream = CountingStream()
+    logger = _logger(stream)
+    logger.info("one")
+    logger.info("two")
+    assert stream.getvalue() == ""
+    await asyncio.sleep(0)
+    assert stream.writes == 1
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "one",
+        "two",
+    ]
+
+
+async def test_a_warning_is_written_at_once_with_the_lines_before_it() -> None:
+    stream = CountingStream()
+    logger = _logger(stream)
+    logger.info("before")
+    logger.warning("careful")
+    assert [json.loads(line)["message"] for line in stream.getvalue().splitlines()] == [
+        "before",
+        "careful",
+    ]
+
+
+def test_outside_an_event_loop_each_line_is_written_at_once() -> None:
+    stream = CountingStream()
+    _logger(stream).info("now")
+    assert json.loads(stream.getvalue())["message"] == "now"
+
+
+def test_a_request_record_is_a_complete_log_record() -> None:
+    logger = logging.getLogger("kv.access")
+    record = RequestRecord(logger, "request", request_id="r-1", status=200)
+    line = json.loads(JsonLineFormatter("kv").format(record))
+    assert line["logger"] == "kv.access"
+    assert line["level"] == "INFO"
+    assert (line["request_id"], line["status"], line["service"]) == ("r-1", 200, "kv")
+    assert "time" in line
+    # What pytest's caplog and the default formatters read from every record:
+    default = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s:%(filename)s:%(lineno)d %(message)s %(thread)s"
+    )
+    assert "INFO kv.access" in default.format(record)
