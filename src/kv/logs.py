@@ -83,6 +83,7 @@ class RequestRecord(logging.LogRecord):
     any other record.
     """
 
+    fields: dict[str, object]
     _FIXED: ClassVar[dict[str, object]] = {
         "args": (),
         "levelno": logging.INFO,
@@ -110,6 +111,7 @@ class RequestRecord(logging.LogRecord):
         self.msecs = (self.created - int(self.created)) * 1000
         self.relativeCreated = (self.created - _START) * 1000
         self.__dict__.update(fields)
+        self.fields = fields
 
 
 class JsonLineFormatter(logging.Formatter):
@@ -125,6 +127,8 @@ class JsonLineFormatter(logging.Formatter):
         super().__init__()
         self._service = service
         self._encoder = json.JSONEncoder(default=str)
+        self._second = -1
+        self._second_text = ""
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, object] = {
@@ -134,17 +138,38 @@ class JsonLineFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
             "service": self._service,
         }
-        for name, value in record.__dict__.items():
-            if name not in _RECORD_ATTRIBUTES:
-                document[name] = value
+        if type(record) is RequestRecord:
+            # Its extras are known: no need to sift through every attribute.
+            document.update(record.fields)
+        else:
+            for name, value in record.__dict__.items():
+                if name not in _RECORD_ATTRIBUTES:
+                    document[name] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             document["exc_info"] = record.exc_text
         if record.stack_info:
             document["stack_info"] = self.formatStack(record.stack_info)
-        document["time"] = datetime.fromtimestamp(record.created, UTC).isoformat()
+        document["time"] = self._utc_time(record.created)
         return self._encoder.encode(document)
+
+    def _utc_time(self, created: float) -> str:
+        """`datetime.fromtimestamp(created, UTC).isoformat()`, the date part made once a second.
+
+        Same rounding as datetime (microseconds rounded half to even, carried
+        into the second), so the text is the same, at a quarter of the cost.
+        """
+        second = int(created)
+        micro = round((created - second) * 1_000_000)
+        if micro == 1_000_000:
+            second, micro = second + 1, 0
+        if second != self._second:
+            self._second = second
+            self._second_text = datetime.fromtimestamp(second, UTC).isoformat()[: -len("+00:00")]
+        if micro:
+            return f"{self._second_text}.{micro:06d}+00:00"
+        return f"{self._second_text}+00:00"
 
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -6,6 +6,9 @@ import asyncio
 import io
 import json
 import logging
+from datetime import UTC, datetime
+
+import pytest
 
 from kv.logs import BatchingStreamHandler, JsonLineFormatter, RequestRecord
 
@@ -76,3 +79,14 @@ def test_a_request_record_is_a_complete_log_record() -> None:
         "%(asctime)s %(levelname)s %(name)s:%(filename)s:%(lineno)d %(message)s %(thread)s"
     )
     assert "INFO kv.access" in default.format(record)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [1_700_000_000.0, 1_700_000_000.9999995, 1_700_000_000.0000005, 1_763_771_000.123456, 0.25],
+)
+def test_the_time_is_the_isoformat_of_datetime(created: float) -> None:
+    record = RequestRecord(logging.getLogger("kv.access"), "request")
+    record.created = created
+    line = json.loads(JsonLineFormatter("kv").format(record))
+    assert line["time"] == datetime.fromtimestamp(created, UTC).isoformat()
