@@ -1,10 +1,11 @@
 """`make bench`: kv-server against the bare framework ceilings and etcd, in one run, on loopback.
 
-    python -m bench.run [--duration SECONDS] [--only http,etcd,durable,grpc,rss]
+    python -m bench.run [--duration SECONDS] [--only http,etcd,durable,grpc,rss] [--write]
 
 Each phase starts its servers on free loopback ports, loads them for a
-bounded time with wrk or h2load, and stops them by PID. The results are
-written to docs/benchmarks.md (between markers) and docs/benchmarks.png.
+bounded time with wrk or h2load, and stops them by PID. The table is
+printed; after a run of every phase (or with --write) it is also written to
+docs/benchmarks.md (between markers) with the chart docs/benchmarks.png.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def post_all(port: int, requests: Iterator[tuple[str, str, bytes]]) -> None:
 
 
 def load_http(port: int) -> None:
+    """PUT the KEYS keys the wrk scripts read, so that every GET finds its key."""
     post_all(
         port,
         (
@@ -132,6 +134,8 @@ def load_http(port: int) -> None:
 
 
 def load_etcd(port: int) -> None:
+    """The same keys and values into etcd, through its JSON gateway (base64 bytes)."""
+
     def b64(text: str) -> str:
         return base64.b64encode(text.encode()).decode()
 
@@ -149,18 +153,16 @@ def load_etcd(port: int) -> None:
 
 
 @contextmanager
-def kv_server(name: str, **env: str) -> Iterator[Server]:
-    ports = (
-        {"http": free_port()} if env.get("TRANSPORT", "http") == "http" else {"grpc": free_port()}
-    )
-    settings = {
-        "KV_HOST": HOST,
-        "KV_HTTP_PORT": str(ports.get("http", free_port())),
-        "KV_GRPC_PORT": str(ports.get("grpc", free_port())),
-        **env,
-    }
+def kv_server(name: str, transport: str = "http", **env: str) -> Iterator[Server]:
+    """kv-server serving `transport` on a free loopback port, with `env` added to its environment.
+
+    Its log (one JSON line per request) goes to a file, as a deployment's would.
+    """
+    port = free_port()
+    variable = {"http": "KV_HTTP_PORT", "grpc": "KV_GRPC_PORT"}[transport]
+    settings = {"KV_HOST": HOST, "TRANSPORT": transport, variable: str(port), **env}
     kv = shutil.which("kv-server", path=str(Path(sys.executable).parent))
-    with running(name, [kv or "kv-server"], ports=ports, env=settings) as server:
+    with running(name, [kv or "kv-server"], ports={transport: port}, env=settings) as server:
         yield server
 
 
@@ -250,7 +252,7 @@ def grpc_phase(results: Results, duration: float) -> None:
     get = kv_pb2.GetRequest(key=bench_key(0)).SerializeToString()
     put = kv_pb2.PutRequest(key=bench_key(0), value=value).SerializeToString()
     with (
-        kv_server("kv-grpc", TRANSPORT="grpc") as kv,
+        kv_server("kv-grpc", "grpc") as kv,
         running(
             "ceiling-grpc",
             python_module("bench.ceiling_grpc", str(port := free_port())),
@@ -354,6 +356,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per load (8)")
     parser.add_argument("--only", default=",".join(PHASES), help="comma list of phases")
+    parser.add_argument(
+        "--write", action="store_true", help="write docs/ even when only some phases ran"
+    )
     arguments = parser.parse_args()
     phases = [phase.strip() for phase in arguments.only.split(",") if phase.strip()]
     unknown = set(phases) - set(PHASES)
@@ -373,14 +378,14 @@ def main() -> None:
             rss = rss_per_key()
         else:
             runners[phase](results, arguments.duration)
-    for name, result in results.items():
-        print(f"{name:18} {result}", file=sys.stderr)
-    if rss is not None:
-        print(f"rss per key        {rss:.1f} B", file=sys.stderr)
+    print(report.table(COMPARISONS, results, NAMES, rss, RSS_TARGET_BYTES))
+    if phases != list(PHASES) and not arguments.write:
+        print("bench: not every phase ran; docs/ left as they are (--write to write them)")
+        return
     command = (
         "make bench"
-        if phases == list(PHASES)
-        else "python -m bench.run " + shlex.join(sys.argv[1:])
+        if len(sys.argv) == 1
+        else shlex.join(["python", "-m", "bench.run", *sys.argv[1:]])
     )
     write_report(results, rss, command, arguments.duration)
 
