@@ -60,7 +60,11 @@ class Server:
 def running(
     name: str, command: list[str], *, ports: Mapping[str, int], env: Mapping[str, str] | None = None
 ) -> Iterator[Server]:
-    """Run `command` until the block ends; wait until every port in `ports` listens."""
+    """Run `command` until the block ends; wait until every port in `ports` listens.
+
+    Its output goes to a log file in the temporary directory, kept (and named
+    in the error) only when something failed.
+    """
     log = Path(tempfile.gettempdir()) / f"kv-bench-{name}-{os.getpid()}.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -70,10 +74,12 @@ def running(
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parent.parent,
         )
+    failed = True
     try:
         for port in ports.values():
             wait_listening(port, process, log)
         yield Server(process, ports)
+        failed = False
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -81,6 +87,8 @@ def running(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+    if not failed:
+        log.unlink()
 
 
 def python_module(module: str, *args: str) -> list[str]:
