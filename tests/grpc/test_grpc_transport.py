@@ -72,7 +72,7 @@ async def test_request_id_is_echoed_and_logged(
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await call
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
-    assert ("x-request-id", "rid-42") in tuple(await call.initial_metadata())
+    assert ("x-request-id", "rid-42") in tuple(await call.trailing_metadata())
     [line] = [r for r in caplog.records if r.name == "kv.access"]
     assert line.request_id == "rid-42"  # type: ignore[attr-defined]
     assert line.method == "/kv.v1.KeyValue/Get"  # type: ignore[attr-defined]
@@ -83,7 +83,7 @@ async def test_request_id_is_echoed_and_logged(
 async def test_request_id_is_made_up_when_not_sent(channel: grpc.aio.Channel) -> None:
     call = stub(channel).Put(kv_pb2.PutRequest(key="k", value=struct_pb2.Value(string_value="v")))
     await call
-    metadata = dict(await call.initial_metadata())
+    metadata = dict(await call.trailing_metadata())
     assert len(metadata["x-request-id"]) == 32
 
 

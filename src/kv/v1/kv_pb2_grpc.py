@@ -41,7 +41,7 @@ class KeyValueStub:
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
-    server makes one up otherwise, and returns it in the initial metadata.
+    server makes one up otherwise, and returns it in the trailing metadata.
 
     Every write is complete (and, for a durable store, on disk) before its
     answer is sent.
@@ -91,7 +91,7 @@ class KeyValueServicer:
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
-    server makes one up otherwise, and returns it in the initial metadata.
+    server makes one up otherwise, and returns it in the trailing metadata.
 
     Every write is complete (and, for a durable store, on disk) before its
     answer is sent.
@@ -173,7 +173,7 @@ class KeyValue:
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
-    server makes one up otherwise, and returns it in the initial metadata.
+    server makes one up otherwise, and returns it in the trailing metadata.
 
     Every write is complete (and, for a durable store, on disk) before its
     answer is sent.

@@ -2,7 +2,7 @@
 
 The gRPC counterpart of the HTTP transport's error middleware and access
 logger: it takes the request id from the `x-request-id` metadata (or makes
-one up) into `kv.logs.request_id`, returns it in the initial metadata,
+one up) into `kv.logs.request_id`, returns it in the trailing metadata,
 answers a domain error with its status code from `errors.DOMAIN_ERRORS`
 and anything else with INTERNAL, and logs one `kv.access` line per call.
 Streaming methods (health Watch, reflection) pass through untouched.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import grpc
 
 from kv.domain import KVError
-from kv.logs import GRPC_REQUEST_ID_KEY, accept_request_id, request_id
+from kv.logs import GRPC_REQUEST_ID_KEY, RequestRecord, accept_request_id, request_id
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, status_of
 
 log = logging.getLogger("kv.grpc")
@@ -49,7 +49,9 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
         started = time.perf_counter()
         rid = accept_request_id(_offered_request_id(context))
         request_id.set(rid)
-        await context.send_initial_metadata(((GRPC_REQUEST_ID_KEY, rid),))
+        # Sent with the status: a separate send of initial metadata would cost
+        # one more C-core operation and loop wake-up per call (about 40 µs).
+        context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, rid),))
         status = grpc.StatusCode.OK
         try:
             return await behavior(request, context)
@@ -67,17 +69,20 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
             log.exception("unhandled error serving %s", method, extra={"request_id": rid})
             await context.abort(status, INTERNAL_MESSAGE)
         finally:
-            access_log.info(
-                "request",
-                extra={
-                    "transport": "grpc",
-                    "request_id": rid,
-                    "method": method,
-                    "status": status.name,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "remote": context.peer(),
-                },
-            )
+            if access_log.isEnabledFor(logging.INFO):
+                # A RequestRecord, not Logger.info: no stack walk or full LogRecord.
+                access_log.handle(
+                    RequestRecord(
+                        access_log,
+                        "request",
+                        transport="grpc",
+                        request_id=rid,
+                        method=method,
+                        status=status.name,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                        remote=context.peer(),
+                    )
+                )
 
     return call
 
