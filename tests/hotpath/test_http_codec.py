@@ -50,3 +50,17 @@ def test_refuses_what_is_not_json(body: bytes) -> None:
 def test_writes_compact_utf8() -> None:
     written = write_json({"key": "é/x", "value": [1, 0.5, None], "revision": 3})
     assert written == '{"key":"é/x","value":[1,0.5,null],"revision":3}'.encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"value": "value-00000000000000000000000042"}',
+        b'{"value": ["value-00000000000000000000000042", 1.5]}',
+        b'{"value": {"a": [18446744073709551615, 0.5, 123456789012345678901234567890]}}',
+    ],
+)
+def test_long_digit_runs_in_strings_and_beside_floats_read_as_the_standard_library(
+    body: bytes,
+) -> None:
+    assert repr(read_json(body)) == repr(_stdlib(body))
