@@ -10,12 +10,14 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import sys
 import time
 import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import ClassVar, TextIO
+from json.encoder import encode_basestring_ascii
+from typing import Any, ClassVar, TextIO
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -127,6 +129,7 @@ class JsonLineFormatter(logging.Formatter):
         super().__init__()
         self._service = service
         self._encoder = json.JSONEncoder(default=str)
+        self._service_pair = f'"service": {self._encoder.encode(service)}'
         self._second = -1
         self._second_text = ""
 
@@ -154,6 +157,38 @@ class JsonLineFormatter(logging.Formatter):
         document["time"] = self._utc_time(record.created)
         return self._encoder.encode(document)
 
+    def format_request(self, logger: str, message: str, fields: dict[str, Any]) -> str:
+        """The line `format` writes for a `RequestRecord` of these, made now, without one.
+
+        `fields` holds the request id and the request's own fields. When they
+        are all strings, numbers or None (as a request's are), the line is
+        put together from pieces, each written as the standard encoder
+        writes it: the same text in a sixth of the time.
+        """
+        request = fields.get("request_id", "-")
+        pairs = _json_pairs(fields)
+        request_text = _json_scalar(request)
+        created = time.time()
+        if pairs is None or request_text is None:
+            document: dict[str, Any] = {
+                "level": "INFO",
+                "logger": logger,
+                "message": message,
+                "request_id": request,
+                "service": self._service,
+            }
+            document.update(fields)
+            document["time"] = self._utc_time(created)
+            return self._encoder.encode(document)
+        head = (
+            f'{{"level": "INFO", "logger": {encode_basestring_ascii(logger)}, '
+            f'"message": {encode_basestring_ascii(message)}, "request_id": '
+        )
+        return (
+            f"{head}{request_text}, {self._service_pair}{pairs}, "
+            f'"time": "{self._utc_time(created)}"}}'
+        )
+
     def _utc_time(self, created: float) -> str:
         """`datetime.fromtimestamp(created, UTC).isoformat()`, the date part made once a second.
 
@@ -170,6 +205,46 @@ class JsonLineFormatter(logging.Formatter):
         if micro:
             return f"{self._second_text}.{micro:06d}+00:00"
         return f"{self._second_text}+00:00"
+
+
+_JSON_KEYS: dict[str, str] = {}
+
+
+def _json_scalar(value: object) -> str | None:
+    """`value` as `json.JSONEncoder()` writes it, for a string, a finite number or None."""
+    if type(value) is str:
+        return encode_basestring_ascii(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    if value is None:
+        return "null"
+    return None
+
+
+# Fields a request line writes in other places (so not where `fields` has them).
+_LINE_FIELDS = frozenset({"level", "logger", "message", "service", "time"})
+
+
+def _json_pairs(fields: dict[str, Any]) -> str | None:
+    """`, "name": value` for each field but the request id, as the standard encoder writes it.
+
+    None when a value is not a scalar or a name is one the line sets itself.
+    """
+    pieces = []
+    for name, value in fields.items():
+        if name == "request_id":
+            continue  # written at its place near the start of the line
+        text = _json_scalar(value)
+        if text is None or name in _LINE_FIELDS:
+            return None
+        key = _JSON_KEYS.get(name)
+        if key is None:  # the few names of the request lines, made once each
+            key = _JSON_KEYS.setdefault(name, f", {encode_basestring_ascii(name)}: ")
+        pieces.append(key)
+        pieces.append(text)
+    return "".join(pieces)
 
 
 class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -205,12 +280,78 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except RuntimeError:  # no event loop in this thread
             self.flush()
 
+    def emit_line(self, line: str) -> None:
+        """Hold one formatted INFO line, as `emit` does with a record's."""
+        self._held.append(line)
+        if len(self._held) > 1:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:
+            self.flush()
+
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             if self._held:
                 lines, self._held = self._held, []
                 self.stream.write("\n".join(lines) + "\n")
             super().flush()
+
+
+def _sole_json_handler(logger: logging.Logger) -> BatchingStreamHandler | None:
+    """The handler every INFO record of `logger` goes to, if it is one of ours and alone.
+
+    That is, no logger on the way filters records and exactly one handler
+    takes them: a `BatchingStreamHandler` writing `JsonLineFormatter` lines
+    and filtering nothing but the request id in. Anything else (a test's
+    caplog, a second handler, a filter) makes this None.
+    """
+    found: BatchingStreamHandler | None = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or current.disabled:
+            return None
+        for handler in current.handlers:
+            if found is not None or type(handler) is not BatchingStreamHandler:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    if (
+        found is None
+        or found.level > logging.INFO
+        or type(found.formatter) is not JsonLineFormatter
+        or any(type(kept) is not _RequestIdFilter for kept in found.filters)
+    ):
+        return None
+    return found
+
+
+def log_request(logger: logging.Logger, message: str, **fields: Any) -> None:
+    """Log the one INFO line of a served request: `fields` (with its request_id) after the usual.
+
+    Where `configure_logging` set logging up, the line is formatted from
+    the fields and handed to the handler: no record and no trip through
+    the logging machinery (locks, filters, the handler chain), which cost
+    more than the rest of the line. Anywhere else (a test's caplog, another
+    handler or a filter on the way) a `RequestRecord` goes through logging
+    as any record does. Either way the line is the same.
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handler = _sole_json_handler(logger)
+    if handler is None:
+        logger.handle(RequestRecord(logger, message, **fields))
+        return
+    formatter = handler.formatter
+    assert isinstance(formatter, JsonLineFormatter)
+    try:
+        line = formatter.format_request(logger.name, message, fields)
+    except Exception:
+        handler.handleError(RequestRecord(logger, message, **fields))
+        return
+    handler.emit_line(line)
 
 
 def configure_logging(level: str, service: str) -> None:

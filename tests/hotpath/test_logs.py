@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from kv.logs import BatchingStreamHandler, JsonLineFormatter, RequestRecord
+from kv.logs import BatchingStreamHandler, JsonLineFormatter, RequestRecord, log_request
 
 
 class CountingStream(io.StringIO):
@@ -90,3 +90,63 @@ def test_the_time_is_the_isoformat_of_datetime(created: float) -> None:
     record.created = created
     line = json.loads(JsonLineFormatter("kv").format(record))
     assert line["time"] == datetime.fromtimestamp(created, UTC).isoformat()
+
+
+REQUEST_FIELDS: dict[str, object] = {
+    "request_id": "r-\u00e9-\ud800",
+    "method": "GET",
+    "path": "/v1/kv/\u00e9",
+    "status": 200,
+    "duration_ms": 0.125,
+    "remote": "127.0.0.1",
+}
+
+
+def json_time(line: str) -> float:
+    """The time of a JSON log line, as a timestamp."""
+    return datetime.fromisoformat(json.loads(line)["time"]).timestamp()
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {},
+        {"request_id": 7, "remote": None, "duration_ms": float("nan")},
+        {"extra": [1, 2]},
+        {"service": "not-this-one"},
+        {"request_id": "r-\u00e9"},
+    ],
+)
+def test_a_request_line_written_directly_is_the_text_of_its_record(
+    changed: dict[str, object],
+) -> None:
+    stream = CountingStream()
+    logger = _logger(stream)
+    fields = {**REQUEST_FIELDS, **changed}
+    log_request(logger, "request", **fields)
+    record = RequestRecord(logger, "request", **fields)
+    record.created = json_time(stream.getvalue())
+    assert stream.getvalue() == JsonLineFormatter("test").format(record) + "\n"
+
+
+def test_a_request_line_reaches_every_handler_when_there_are_several() -> None:
+    stream = CountingStream()
+    logger = _logger(stream)
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    logger.addHandler(Keep())
+    log_request(logger, "request", **REQUEST_FIELDS)
+    assert [(record.getMessage(), record.status) for record in seen] == [("request", 200)]  # type: ignore[attr-defined]
+    assert json.loads(stream.getvalue())["status"] == 200
+
+
+def test_a_request_line_is_not_written_below_the_loggers_level() -> None:
+    stream = CountingStream()
+    logger = _logger(stream)
+    logger.setLevel(logging.WARNING)
+    log_request(logger, "request", **REQUEST_FIELDS)
+    assert stream.getvalue() == ""

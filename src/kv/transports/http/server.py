@@ -9,7 +9,7 @@ from aiohttp.abc import AbstractAccessLogger
 
 from kv.config import Settings
 from kv.domain import KeyValueService
-from kv.logs import REQUEST_ID_HEADER, RequestRecord
+from kv.logs import REQUEST_ID_HEADER, log_request
 from kv.transports.http.routes import DRAINING, create_app
 
 log = logging.getLogger("kv.http")
@@ -18,13 +18,13 @@ log = logging.getLogger("kv.http")
 class JsonAccessLogger(AbstractAccessLogger):
     """One structured line per request: id, method, path, status and duration.
 
-    The record is a `RequestRecord` handed to the handlers directly:
-    `Logger.info` would also walk the stack for the caller's file and line
-    and fill in a full LogRecord, none of which the line prints.
+    Through `kv.logs.log_request`, not `Logger.info`, which would also walk
+    the stack for the caller's file and line and fill in a full LogRecord,
+    none of which the line prints.
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        record = RequestRecord(
+        log_request(
             self.logger,
             "request",
             request_id=response.headers.get(REQUEST_ID_HEADER, "-"),
@@ -34,7 +34,6 @@ class JsonAccessLogger(AbstractAccessLogger):
             duration_ms=round(time * 1000, 3),
             remote=request.remote,
         )
-        self.logger.handle(record)
 
     @property
     def enabled(self) -> bool:
