@@ -87,6 +87,21 @@ async def test_request_id_is_made_up_when_not_sent(channel: grpc.aio.Channel) ->
     assert len(metadata["x-request-id"]) == 32
 
 
+async def test_health_checks_have_request_ids_and_access_lines(
+    channel: grpc.aio.Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="kv.access")
+    checker = health_pb2_grpc.HealthStub(channel)
+    call = checker.Check(
+        health_pb2.HealthCheckRequest(service=""), metadata=(("x-request-id", "rid-health"),)
+    )
+    assert (await call).status == SERVING
+    assert ("x-request-id", "rid-health") in tuple(await call.trailing_metadata())
+    [line] = [r for r in caplog.records if r.name == "kv.access"]
+    assert line.method == "/grpc.health.v1.Health/Check"  # type: ignore[attr-defined]
+    assert line.status == "OK"  # type: ignore[attr-defined]
+
+
 async def test_a_bug_is_internal_without_details(caplog: pytest.LogCaptureFixture) -> None:
     async with serve_in_process("grpc", ExplodingStore()) as served:
         target = served.client_settings.grpc_target

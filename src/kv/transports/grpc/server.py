@@ -15,13 +15,13 @@ from grpc_reflection.v1alpha import reflection
 
 from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
-from kv.transports.grpc.interceptor import RequestInterceptor
-from kv.transports.grpc.servicer import KeyValueServicer
-from kv.v1 import kv_pb2, kv_pb2_grpc
+from kv.transports.grpc.calls import unary_call
+from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
+from kv.v1 import kv_pb2_grpc
 
 log = logging.getLogger("kv.grpc")
 
-SERVICE_NAME = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"].full_name
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 # The health service answers for the server as a whole ("") and for the KV service.
 HEALTH_SERVICES = ("", SERVICE_NAME)
 HEALTH_POLL_SECONDS = 1.0
@@ -38,6 +38,12 @@ def max_message_bytes(max_value_bytes: int) -> int:
     return PROTOBUF_EXPANSION * max_value_bytes + MESSAGE_SLACK_BYTES
 
 
+class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
+    """grpc.health.v1.Health, whose Check has the request id and access line of every call."""
+
+    Check = unary_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Check)
+
+
 class GrpcTransport:
     """The gRPC listener on `KV_HOST:KV_GRPC_PORT`: KeyValue, grpc.health.v1 and reflection."""
 
@@ -47,10 +53,9 @@ class GrpcTransport:
         self._service = service
         self._settings = settings
         self._port = settings.grpc_port
-        self._health = health_aio.HealthServicer()
+        self._health = HealthServicer()
         limit = max_message_bytes(settings.max_value_bytes)
         self._server = grpc.aio.server(
-            interceptors=[RequestInterceptor()],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -68,7 +73,7 @@ class GrpcTransport:
         reflection.enable_server_reflection(
             (
                 SERVICE_NAME,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                HEALTH_SERVICE_NAME,
                 reflection.SERVICE_NAME,
             ),
             self._server,

@@ -1,7 +1,8 @@
 """KeyValueServicer: the `kv.v1.KeyValue` methods over KeyValueService.
 
-Methods only translate messages; a domain error they raise is turned into
-its status code by the interceptor, through the table in `errors.py`.
+Methods only translate messages; `unary_call` (calls.py) gives each its
+request id and access line, and turns a domain error it raises into its
+status code through the table in `errors.py`.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from typing import TYPE_CHECKING
 import grpc
 
 from kv.domain import Condition, InvalidRequest, JsonValue, KeyValueService
+from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.values import from_json, to_json
 from kv.v1 import kv_pb2, kv_pb2_grpc
 
 if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscriptable
     Context = grpc.aio.ServicerContext[object, object]
+
+SERVICE_NAME = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"].full_name
 
 
 def _value(request: kv_pb2.PutRequest | kv_pb2.CreateRequest) -> JsonValue:
@@ -46,6 +50,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     def __init__(self, service: KeyValueService) -> None:
         self._service = service
 
+    @unary_call(SERVICE_NAME)
     async def Put(self, request: kv_pb2.PutRequest, context: Context) -> kv_pb2.PutResponse:
         """Create or replace; `expected_revision` 0 means the key must not exist."""
         result = await self._service.put(request.key, _value(request), _put_condition(request))
@@ -57,6 +62,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
             created=result.created,
         )
 
+    @unary_call(SERVICE_NAME)
     async def Create(
         self, request: kv_pb2.CreateRequest, context: Context
     ) -> kv_pb2.CreateResponse:
@@ -66,6 +72,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
             key=entry.key, value=from_json(entry.value), revision=entry.revision
         )
 
+    @unary_call(SERVICE_NAME)
     async def Get(self, request: kv_pb2.GetRequest, context: Context) -> kv_pb2.GetResponse:
         """The entry at the key: NOT_FOUND when there is none."""
         entry = await self._service.get(request.key)
@@ -73,6 +80,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
             key=entry.key, value=from_json(entry.value), revision=entry.revision
         )
 
+    @unary_call(SERVICE_NAME)
     async def Delete(
         self, request: kv_pb2.DeleteRequest, context: Context
     ) -> kv_pb2.DeleteResponse:
