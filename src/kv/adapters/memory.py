@@ -45,6 +45,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self._entries: dict[str, bytes] = {}
         self._revision = 0
+        self._done: asyncio.Future[None] | None = None
 
     async def open(self) -> int:
         return self._revision
@@ -62,8 +63,21 @@ class InMemoryStore:
         else:
             self._entries[change.key] = _pack(change.entry.revision, change.entry.value)
         self._revision = change.revision
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
+        return self._done_future()
+
+    def _done_future(self) -> asyncio.Future[None]:
+        """A completed future of the running loop, the same one for every commit.
+
+        A done future cannot change: awaiting it, reading its result,
+        cancelling it (a no-op) or adding a callback (run once, soon) behave
+        the same whoever else holds it, so one per loop serves every commit
+        instead of a new one per write.
+        """
+        loop = asyncio.get_running_loop()
+        done = self._done
+        if done is None or done.get_loop() is not loop:
+            done = self._done = loop.create_future()
+            done.set_result(None)
         return done
 
     async def check(self) -> None:
