@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
@@ -10,6 +11,7 @@ from aiohttp.abc import AbstractAccessLogger
 from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.logs import REQUEST_ID_HEADER, log_request
+from kv.transports.http.errors import STARTED
 from kv.transports.http.routes import DRAINING, create_app
 
 log = logging.getLogger("kv.http")
@@ -24,6 +26,8 @@ class JsonAccessLogger(AbstractAccessLogger):
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        started = request.get(STARTED)
+        seconds = time if started is None else perf_counter() - started
         log_request(
             self.logger,
             "request",
@@ -31,7 +35,7 @@ class JsonAccessLogger(AbstractAccessLogger):
             method=request.method,
             path=request.path,
             status=response.status,
-            duration_ms=round(time * 1000, 3),
+            duration_ms=round(seconds * 1000, 3),
             remote=request.remote,
         )
 
