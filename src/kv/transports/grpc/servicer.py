@@ -7,11 +7,11 @@ status code through the table in `errors.py`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from kv.domain import Condition, InvalidRequest, JsonValue, KeyValueService
+from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.values import from_json, to_json
 from kv.v1 import kv_pb2, kv_pb2_grpc
@@ -20,6 +20,11 @@ if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscri
     Context = grpc.aio.ServicerContext[object, object]
 
 SERVICE_NAME = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"].full_name
+
+
+def _entry_fields(entry: Entry) -> dict[str, Any]:
+    """The key, value and revision every response carries."""
+    return {"key": entry.key, "value": from_json(entry.value), "revision": entry.revision}
 
 
 def _value(request: kv_pb2.PutRequest | kv_pb2.CreateRequest) -> JsonValue:
@@ -55,12 +60,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         """Create or replace; `expected_revision` 0 means the key must not exist."""
         result = await self._service.put(request.key, _value(request), _put_condition(request))
         entry = result.entry
-        return kv_pb2.PutResponse(
-            key=entry.key,
-            value=from_json(entry.value),
-            revision=entry.revision,
-            created=result.created,
-        )
+        return kv_pb2.PutResponse(**_entry_fields(entry), created=result.created)
 
     @unary_call(SERVICE_NAME)
     async def Create(
@@ -68,17 +68,13 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     ) -> kv_pb2.CreateResponse:
         """Create only: ALREADY_EXISTS when the key has an entry."""
         entry = await self._service.create(request.key, _value(request))
-        return kv_pb2.CreateResponse(
-            key=entry.key, value=from_json(entry.value), revision=entry.revision
-        )
+        return kv_pb2.CreateResponse(**_entry_fields(entry))
 
     @unary_call(SERVICE_NAME)
     async def Get(self, request: kv_pb2.GetRequest, context: Context) -> kv_pb2.GetResponse:
         """The entry at the key: NOT_FOUND when there is none."""
         entry = await self._service.get(request.key)
-        return kv_pb2.GetResponse(
-            key=entry.key, value=from_json(entry.value), revision=entry.revision
-        )
+        return kv_pb2.GetResponse(**_entry_fields(entry))
 
     @unary_call(SERVICE_NAME)
     async def Delete(
@@ -86,6 +82,4 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     ) -> kv_pb2.DeleteResponse:
         """Remove the key and answer the entry it had: NOT_FOUND when there is none."""
         entry = await self._service.delete(request.key, _delete_condition(request))
-        return kv_pb2.DeleteResponse(
-            key=entry.key, value=from_json(entry.value), revision=entry.revision
-        )
+        return kv_pb2.DeleteResponse(**_entry_fields(entry))
