@@ -269,25 +269,20 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
-        self._held.append(line)
         if record.levelno >= logging.WARNING:
+            self._held.append(line)
             self.flush()
-            return
+        else:
+            self.emit_line(line)
+
+    def emit_line(self, line: str) -> None:
+        """Hold one formatted INFO line until the event loop's next iteration."""
+        self._held.append(line)
         if len(self._held) > 1:
             return  # a write is already scheduled for the lines held
         try:
             asyncio.get_running_loop().call_soon(self.flush)
         except RuntimeError:  # no event loop in this thread
-            self.flush()
-
-    def emit_line(self, line: str) -> None:
-        """Hold one formatted INFO line, as `emit` does with a record's."""
-        self._held.append(line)
-        if len(self._held) > 1:
-            return
-        try:
-            asyncio.get_running_loop().call_soon(self.flush)
-        except RuntimeError:
             self.flush()
 
     def flush(self) -> None:
