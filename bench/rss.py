@@ -10,10 +10,10 @@ and the dict, and nothing of a server's buffers.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import gc
 import json
-import sys
 from pathlib import Path
 
 from kv.adapters.memory import InMemoryStore
@@ -57,8 +57,9 @@ async def measure(keys: int) -> dict[str, float]:
 
 
 def main() -> None:
-    keys = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    print(json.dumps(asyncio.run(measure(keys))))
+    parser = argparse.ArgumentParser(description="RSS per key of the in-memory store, as JSON.")
+    parser.add_argument("keys", nargs="?", type=int, default=1_000_000, help="keys to load")
+    print(json.dumps(asyncio.run(measure(parser.parse_args().keys))))
 
 
 if __name__ == "__main__":
