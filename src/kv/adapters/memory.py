@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-
-import orjson
 
 from kv.domain import Change, Entry, JsonValue
 from kv.domain.model import encode_value
+from kv.json_codec import read_json
 
 REVISION_BYTES = 8
-# 19 digits in a row: the shortest text of an integer that may not fit 64 bits,
-# which orjson would read back as a float.
-_LONG_DIGIT_RUN = re.compile(rb"\d{19}")
 
 
 def _pack(revision: int, value: JsonValue) -> bytes:
@@ -22,11 +16,7 @@ def _pack(revision: int, value: JsonValue) -> bytes:
 
 
 def _unpack(key: str, packed: bytes) -> Entry:
-    text = memoryview(packed)[REVISION_BYTES:]
-    # A string holds no number, whatever digits it has; anything else with a
-    # long run of digits may hold an integer beyond 64 bits.
-    exact = text[0] == ord('"') or _LONG_DIGIT_RUN.search(text) is None
-    value = orjson.loads(text) if exact else json.loads(bytes(text))
+    value = read_json(memoryview(packed)[REVISION_BYTES:])
     return Entry(key, value, int.from_bytes(packed[:REVISION_BYTES], "little"))
 
 

@@ -24,8 +24,8 @@ from kv.domain import (
     StorageUnavailable,
     ValueTooLarge,
 )
+from kv.json_codec import write_json
 from kv.logs import REQUEST_ID_HEADER, accept_request_id, request_id
-from kv.transports.http.codec import write_json
 
 log = logging.getLogger("kv.http")
 

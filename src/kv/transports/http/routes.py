@@ -17,7 +17,7 @@ from kv.domain import (
     StorageUnavailable,
     ValueTooLarge,
 )
-from kv.transports.http.codec import read_json
+from kv.json_codec import read_json
 from kv.transports.http.errors import domain_error_response, error_middleware, json_response
 
 SERVICE = web.AppKey("service", KeyValueService)

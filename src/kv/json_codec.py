@@ -1,4 +1,7 @@
-"""JSON in and out of the HTTP transport: orjson where it gives the same answer, else stdlib.
+"""JSON in and out of the service: orjson where it gives the same answer, else stdlib.
+
+Used by the HTTP transport for bodies and by the in-memory store for the
+values it keeps as compact JSON.
 
 orjson is several times faster than the standard library, but not the same
 in two ways that matter here, so it is only used where it cannot differ:
@@ -42,7 +45,7 @@ def _holds_float(document: Any) -> bool:
     return False
 
 
-def read_json(body: bytes) -> Any:
+def read_json(body: bytes | memoryview) -> Any:
     """The document in `body`; ValueError (or RecursionError) when it is not JSON."""
     try:
         document = orjson.loads(body)
@@ -50,10 +53,15 @@ def read_json(body: bytes) -> Any:
         pass  # the standard library decides, with its own message
     else:
         # orjson reads an integer too long for 64 bits as a float: only a
-        # document that holds a float and a long run of digits may hold one.
-        if _LONG_DIGIT_RUN.search(body) is None or not _holds_float(document):
+        # document that holds a float and a long run of digits may hold one
+        # (a string, whatever digits it has, holds no number at all).
+        if (
+            type(document) is str
+            or _LONG_DIGIT_RUN.search(body) is None
+            or not _holds_float(document)
+        ):
             return document
-    return json.loads(body, parse_constant=_reject_constant)
+    return json.loads(bytes(body), parse_constant=_reject_constant)
 
 
 def write_json(document: Any) -> bytes:

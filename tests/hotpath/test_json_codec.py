@@ -1,4 +1,4 @@
-"""The HTTP transport's JSON codec answers exactly as the standard library would."""
+"""kv.json_codec (HTTP bodies, the in-memory store's values) answers exactly as the stdlib would."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kv.transports.http.codec import read_json, write_json
+from kv.json_codec import read_json, write_json
 
 
 def _stdlib(body: bytes) -> Any:
@@ -33,6 +33,20 @@ def _stdlib(body: bytes) -> Any:
 )
 def test_reads_what_the_standard_library_reads(body: bytes) -> None:
     assert repr(read_json(body)) == repr(_stdlib(body))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'"12345678901234567890123"',
+        b"123456789012345678901234567890",
+        b"[1.5, 123456789012345678901234567890]",
+        b'{"n": 0.5, "big": -123456789012345678901234}',
+    ],
+)
+def test_reads_a_memoryview_as_the_standard_library_reads_its_bytes(body: bytes) -> None:
+    # The in-memory store hands its packed values over as memoryviews.
+    assert repr(read_json(memoryview(b"xx" + body)[2:])) == repr(_stdlib(body))
 
 
 def test_integers_beyond_64_bits_keep_every_digit() -> None:
