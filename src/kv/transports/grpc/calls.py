@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 
 from kv.domain import KVError
-from kv.logs import GRPC_REQUEST_ID_KEY, RequestRecord, accept_request_id, request_id
+from kv.logs import GRPC_REQUEST_ID_KEY, accept_request_id, log_request, request_id
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, status_of
 
 log = logging.getLogger("kv.grpc")
@@ -52,20 +52,16 @@ def _offered_request_id(context: Context) -> str | None:
 
 
 def _log_access(rid: str, method: str, status: grpc.StatusCode, started: float, peer: str) -> None:
-    if access_log.isEnabledFor(logging.INFO):
-        # A RequestRecord, not Logger.info: no stack walk or full LogRecord.
-        access_log.handle(
-            RequestRecord(
-                access_log,
-                "request",
-                transport="grpc",
-                request_id=rid,
-                method=method,
-                status=status.name,
-                duration_ms=round((time.perf_counter() - started) * 1000, 3),
-                remote=peer,
-            )
-        )
+    log_request(
+        access_log,
+        "request",
+        transport="grpc",
+        request_id=rid,
+        method=method,
+        status=status.name,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        remote=peer,
+    )
 
 
 def unary_call(
