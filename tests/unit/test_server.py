@@ -18,7 +18,7 @@ async def test_shutdown_reports_not_ready_and_finishes_requests_in_flight() -> N
     store = FakeDurableStore()
     app = bootstrap(settings, store=store)
     stop = asyncio.Event()
-    server = asyncio.create_task(serve(app, settings, stop))
+    server = asyncio.create_task(serve(app, stop))
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
         for _ in range(100):

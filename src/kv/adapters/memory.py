@@ -47,6 +47,10 @@ class InMemoryStore:
         packed = self._entries.get(key)
         return None if packed is None else _unpack(key, packed)
 
+    def key_count(self) -> int:
+        """The keys held (the `kv_keys` metric)."""
+        return len(self._entries)
+
     def commit(self, change: Change) -> asyncio.Future[None]:
         if change.entry is None:
             self._entries.pop(change.key, None)

@@ -30,6 +30,8 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,8 +112,11 @@ class SqliteStore:
         *,
         integrity_check: bool = False,
         connection_class: type[sqlite3.Connection] = sqlite3.Connection,
+        on_commit: Callable[[int, float], None] = lambda changes, seconds: None,
     ) -> None:
-        """`connection_class`: the sqlite3 connection type (tests inject faults with it)."""
+        """`connection_class`: the sqlite3 connection type (tests inject faults with it);
+        `on_commit(changes, seconds)`: told of each transaction written and synced (metrics)."""
+        self._on_commit = on_commit
         self._data_dir = data_dir
         self._path = data_dir / DATABASE_FILE
         self._integrity_check = integrity_check
@@ -173,6 +178,10 @@ class SqliteStore:
 
     async def get(self, key: str) -> Entry | None:
         return self._entries.get(key)
+
+    def key_count(self) -> int:
+        """The keys held (the `kv_keys` metric)."""
+        return len(self._entries)
 
     def commit(self, change: Change) -> asyncio.Future[None]:
         """Queue `change` for the writer; the future completes once it is synced and visible."""
@@ -292,6 +301,7 @@ class SqliteStore:
 
     def _write_batch(self, connection: sqlite3.Connection, batch: list[_Pending]) -> None:
         if self._failure is None:
+            started = time.perf_counter()
             try:
                 self._write_transaction(connection, batch)
             except Exception as exc:  # any failure: stop writing, see the class docstring
@@ -299,6 +309,7 @@ class SqliteStore:
                 self._failure = StorageUnavailable(f"storage write failed: {exc}")
         assert self._loop is not None
         if self._failure is None:
+            self._on_commit(len(batch), time.perf_counter() - started)
             self._transactions += 1
             self._changes_written += len(batch)
             self._loop.call_soon_threadsafe(self._complete, batch)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -15,11 +14,12 @@ from grpc_reflection.v1alpha import reflection
 
 from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
+from kv.observability import Observability, get_logger
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
 from kv.v1 import kv_pb2_grpc
 
-log = logging.getLogger("kv.grpc")
+log = get_logger("kv.grpc")
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 # The health service answers for the server as a whole ("") and for the KV service.
@@ -39,7 +39,11 @@ def max_message_bytes(max_value_bytes: int) -> int:
 
 
 class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
-    """grpc.health.v1.Health, whose Check has the request id and access line of every call."""
+    """grpc.health.v1.Health, whose Check is observed as every call is (request scope)."""
+
+    def __init__(self, observability: Observability) -> None:
+        super().__init__()
+        self.observability = observability
 
     Check = unary_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Check)
 
@@ -49,11 +53,13 @@ class GrpcTransport:
 
     name = "grpc"
 
-    def __init__(self, service: KeyValueService, settings: Settings) -> None:
+    def __init__(
+        self, service: KeyValueService, settings: Settings, observability: Observability
+    ) -> None:
         self._service = service
         self._settings = settings
-        self._port = settings.grpc_port
-        self._health = HealthServicer()
+        self._port = settings.ports[self.name]
+        self._health = HealthServicer(observability)
         limit = max_message_bytes(settings.max_value_bytes)
         self._server = grpc.aio.server(
             options=[
@@ -67,7 +73,7 @@ class GrpcTransport:
         )
         # Generated code has no annotations.
         kv_pb2_grpc.add_KeyValueServicer_to_server(  # type: ignore[no-untyped-call]
-            KeyValueServicer(service), self._server
+            KeyValueServicer(service, observability), self._server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
@@ -142,7 +148,7 @@ class GrpcTransport:
             usable = await self._storage_usable()
             if usable != serving:
                 if serving is not None:
-                    log.warning("storage %s", "usable again" if usable else "not usable")
+                    log.warning("storage usable again" if usable else "storage not usable")
                 serving = usable
                 await self._set_health(serving=usable)
             await asyncio.sleep(HEALTH_POLL_SECONDS)

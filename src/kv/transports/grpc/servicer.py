@@ -1,7 +1,7 @@
 """KeyValueServicer: the `kv.v1.KeyValue` methods over KeyValueService.
 
 Methods only translate messages; `unary_call` (calls.py) gives each its
-request id and access line, and turns a domain error it raises into its
+request scope (request id, metrics, access line), and turns a domain error it raises into its
 status code through the table in `errors.py`.
 """
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
+from kv.observability import Observability
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.values import from_json, to_json
 from kv.v1 import kv_pb2, kv_pb2_grpc
@@ -52,8 +53,9 @@ def _delete_condition(request: kv_pb2.DeleteRequest) -> Condition | None:
 class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     """Serves `kv.v1.KeyValue` (see proto/kv/v1/kv.proto) from `service`."""
 
-    def __init__(self, service: KeyValueService) -> None:
+    def __init__(self, service: KeyValueService, observability: Observability) -> None:
         self._service = service
+        self.observability = observability
 
     @unary_call(SERVICE_NAME)
     async def Put(self, request: kv_pb2.PutRequest, context: Context) -> kv_pb2.PutResponse:

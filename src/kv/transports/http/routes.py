@@ -18,7 +18,14 @@ from kv.domain import (
     ValueTooLarge,
 )
 from kv.json_codec import read_json
-from kv.transports.http.errors import domain_error_response, error_middleware, json_response
+from kv.observability import Observability
+from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from kv.transports.http.errors import (
+    OBSERVABILITY,
+    domain_error_response,
+    error_middleware,
+    json_response,
+)
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
@@ -153,11 +160,23 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
-def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.Application:
+async def metrics(request: web.Request) -> web.Response:
+    """Every transport's request metrics and the store's, in the Prometheus text format."""
+    body = request.app[OBSERVABILITY].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
+def create_app(
+    service: KeyValueService,
+    *,
+    body_timeout: float = 15.0,
+    observability: Observability | None = None,
+) -> web.Application:
     """The aiohttp application serving the REST API over `service`."""
     body_limit = service.max_value_bytes + BODY_SLACK_BYTES
     app = web.Application(middlewares=[error_middleware], client_max_size=body_limit)
     app[SERVICE] = service
+    app[OBSERVABILITY] = observability if observability is not None else Observability()
     app[BODY_LIMIT] = body_limit
     app[DRAINING] = asyncio.Event()
     app[BODY_TIMEOUT] = body_timeout
@@ -169,4 +188,5 @@ def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.A
     entries.add_route("DELETE", delete_entry)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     return app

@@ -1,47 +1,13 @@
-"""HttpTransport: runs the REST app on its own listener, logs each request, drains on stop."""
+"""HttpTransport: runs the REST app on its own listener, drains on stop."""
 
 from __future__ import annotations
 
-import logging
-from time import perf_counter
-
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
 from kv.config import Settings
 from kv.domain import KeyValueService
-from kv.logs import REQUEST_ID_HEADER, log_request
-from kv.transports.http.errors import STARTED
+from kv.observability import Observability
 from kv.transports.http.routes import DRAINING, create_app
-
-log = logging.getLogger("kv.http")
-
-
-class JsonAccessLogger(AbstractAccessLogger):
-    """One structured line per request: id, method, path, status and duration.
-
-    Through `kv.logs.log_request`, not `Logger.info`, which would also walk
-    the stack for the caller's file and line and fill in a full LogRecord,
-    none of which the line prints.
-    """
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        started = request.get(STARTED)
-        seconds = time if started is None else perf_counter() - started
-        log_request(
-            self.logger,
-            "request",
-            request_id=response.headers.get(REQUEST_ID_HEADER, "-"),
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            duration_ms=round(seconds * 1000, 3),
-            remote=request.remote,
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)
 
 
 class HttpTransport:
@@ -49,13 +15,19 @@ class HttpTransport:
 
     name = "http"
 
-    def __init__(self, service: KeyValueService, settings: Settings) -> None:
-        self._app = create_app(service, body_timeout=settings.idle_timeout)
-        self._settings = settings
+    def __init__(
+        self, service: KeyValueService, settings: Settings, observability: Observability
+    ) -> None:
+        self._app = create_app(
+            service, body_timeout=settings.idle_timeout, observability=observability
+        )
+        self._host = settings.host
+        self._port = settings.ports[self.name]
         self._runner = web.AppRunner(
             self._app,
-            access_log_class=JsonAccessLogger,
-            access_log=logging.getLogger("kv.access"),
+            # Each request's access line is written by its request scope
+            # (kv.observability.scope), as KV_ACCESS_LOG says.
+            access_log=None,
             # Also closes a connection that never sends a request: aiohttp arms
             # this timer when the connection opens, not only between requests.
             keepalive_timeout=settings.idle_timeout,
@@ -65,11 +37,11 @@ class HttpTransport:
 
     @property
     def address(self) -> str:
-        return f"http://{self._settings.host}:{self._settings.http_port}"
+        return f"http://{self._host}:{self._port}"
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._settings.http_port)
+        site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
 
     def drain(self) -> None:
