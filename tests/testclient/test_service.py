@@ -14,11 +14,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from kv.adapters.memory import InMemoryStore
-from kv.config import ConfigError
 from kv.domain import Store
 from testclient import config
 from testclient.client import KVClient
-from testclient.config import ClientSettings
+from testclient.config import ClientSettings, ConfigError
 from testclient.scenarios import SCENARIOS
 from testclient.service import ConnectTo, create_app, serve
 from tests.inprocess import serve_in_process
