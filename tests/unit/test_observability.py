@@ -98,7 +98,10 @@ def test_an_exception_escaping_the_scope_is_logged_once_and_counted_as_internal(
     [access] = access_lines(log_lines)
     assert access["outcome"] == "internal"
     text = metrics.render().decode()
-    assert 'kv_requests_total{operation="op",outcome="internal",transport="test"} 1.0' in text
+    assert (
+        'kv_request_duration_seconds_count{operation="op",outcome="internal",transport="test"} 1.0'
+        in text
+    )
 
 
 def test_a_cancelled_request_is_no_error(log_lines: Lines) -> None:
@@ -139,11 +142,9 @@ async def test_one_metrics_endpoint_counts_every_transport_of_the_process() -> N
             assert response.status == 201
         async with http.get("/metrics") as response:
             text = await response.text()
-    assert (
-        'kv_requests_total{operation="/kv.v1.KeyValue/Put",outcome="OK",transport="grpc"} 1.0'
-        in text
-    )
-    assert 'kv_requests_total{operation="PUT /v1/kv/{key}",outcome="201",transport="http"}' in text
+    count = 'kv_request_duration_seconds_count{{operation="{}",outcome="{}",transport="{}"}} 1.0'
+    assert count.format("/kv.v1.KeyValue/Put", "OK", "grpc") in text
+    assert count.format("PUT /v1/kv/{key}", "201", "http") in text
     assert "kv_keys 2.0" in text
 
 
@@ -181,3 +182,15 @@ def test_lines_are_json_with_the_same_fields_from_structlog_and_from_logging() -
     assert (first["level"], second["level"]) == ("info", "warning")
     assert first["request_id"] == second["request_id"] == "rid-json"
     assert first["time"].endswith("Z")
+
+
+def test_request_latencies_are_a_cumulative_histogram() -> None:
+    metrics = Metrics()
+    for seconds in (0.0001, 0.0005, 0.003, 9.0):
+        metrics.observe_request("t", "op", "OK", seconds)
+    text = metrics.render().decode()
+    series = 'kv_request_duration_seconds_{}{{{}operation="op",outcome="OK",transport="t"}} {}'
+    for le, count in (("0.0005", 2), ("0.001", 2), ("0.005", 3), ("2.5", 3), ("+Inf", 4)):
+        assert series.format("bucket", f'le="{le}",', f"{count:.1f}") in text
+    assert series.format("count", "", "4.0") in text
+    assert series.format("sum", "", "9.0036") in text
