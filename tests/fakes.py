@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from kv.adapters.memory import InMemoryStore
-from kv.domain import Entry, StorageUnavailable, Write, Written
+from kv.domain import Entry, Listing, StorageUnavailable, Write, Written
 
 
 class FakeDurableStore:
@@ -31,6 +31,11 @@ class FakeDurableStore:
 
     async def get(self, key: str) -> Entry | None:
         return await self._committed.get(key)
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        return await self._committed.list(prefix, after=after, limit=limit, keys_only=keys_only)
 
     async def write(self, write: Write) -> Written:
         if self.broken:
