@@ -65,3 +65,17 @@ class FakeDurableStore:
         for _, future in self.pending:
             future.set_exception(StorageUnavailable("sync failed"))
         self.pending.clear()
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it: expiry tested without sleeping."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock forward (async, as a real clock's stand-in must wait)."""
+        self.now += seconds

@@ -110,8 +110,9 @@ class SqliteStore:
         self._entries = KeyDirectory()
         # Follows the staged state (what writes decide on), not the durable one.
         self._expiry = ExpiryIndex()
+        # (The index is replaced at open: look it up at each call.)
         self._sweeper = ExpirySweeper(
-            self._expire_due, self._expiry.next_due, clock, sweep_interval
+            self._expire_due, lambda: self._expiry.next_due(), clock, sweep_interval
         )
         self._staged: dict[str, tuple[Entry | None, asyncio.Future[None]]] = {}
         self._revision = 0
