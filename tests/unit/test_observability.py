@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -194,3 +195,23 @@ def test_request_latencies_are_a_cumulative_histogram() -> None:
         assert series.format("bucket", f'le="{le}",', f"{count:.1f}") in text
     assert series.format("count", "", "4.0") in text
     assert series.format("sum", "", "9.0036") in text
+
+
+async def test_the_sqlite_store_reports_its_commits_and_keys(tmp_path: Path) -> None:
+    ports = {name: free_port() for name in TRANSPORTS}
+    settings = Settings(host="127.0.0.1", ports=ports, store="sqlite", data_dir=tmp_path)
+    app = bootstrap(settings)
+    async with (
+        serving(app),
+        aiohttp.ClientSession(f"http://127.0.0.1:{ports['http']}") as http,
+    ):
+        for key in ("a", "b", "c"):
+            async with http.put(f"/v1/kv/{key}", json={"value": key}) as response:
+                assert response.status == 201
+        text = app.observability.metrics.render().decode()
+    batches = next(
+        line for line in text.splitlines() if line.startswith("kv_store_commit_batch_size_sum")
+    )
+    assert float(batches.split()[-1]) == 3.0  # three changes, in however many transactions
+    assert "kv_store_commit_duration_seconds_count" in text
+    assert "kv_keys 3.0" in text
