@@ -25,7 +25,7 @@ from kv.domain import (
     Write,
 )
 from kv.domain.model import encode_value
-from tests.contract.conftest import DURABLE
+from tests.contract.conftest import Engine
 
 
 def put(key: str, value: JsonValue, condition: Condition | None = None) -> Write:
@@ -142,10 +142,12 @@ async def test_every_json_value_is_kept_exactly(store: Store, value: JsonValue) 
     assert repr(entry.value) == repr(value)  # 1, 1.0 and True are == in Python; not here
 
 
-async def test_two_services_over_one_store_write_one_history(store: Store) -> None:
+async def test_two_services_over_one_store_write_one_history(
+    store: Store, other_store: Store
+) -> None:
     """Concurrent writers through two services: every change gets its own revision, and
     exactly one of the creates and one of each round of conditional puts wins."""
-    services = [KeyValueService(store), KeyValueService(store)]
+    services = [KeyValueService(store), KeyValueService(other_store)]
     outcomes = await asyncio.gather(
         *(services[i % 2].create("race", i) for i in range(20)), return_exceptions=True
     )
@@ -186,9 +188,9 @@ async def test_the_service_over_the_store(store_factory: Callable[[], Store]) ->
 
 
 async def test_a_durable_store_keeps_entries_and_revision_across_reopen(
-    store_factory: Callable[[], Store], store_name: str
+    store_factory: Callable[[], Store], store_name: str, engine: Engine
 ) -> None:
-    if store_name not in DURABLE:
+    if not engine.durable:
         pytest.skip(f"the {store_name} store is not durable by design")
     store = store_factory()
     await store.open()
