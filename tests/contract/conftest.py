@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -38,52 +37,36 @@ class RealClock:
         await asyncio.sleep(seconds)
 
 
-@dataclass(frozen=True)
-class Engine:
-    """A storage engine under contract, and what it claims beyond the port."""
-
-    # (directory for the store's files, clock) -> a new, unopened store. Stores
-    # made by one test share their files or server (to reopen a durable store).
-    factory: Callable[[Path, StoreClock], Store]
-    durable: bool = False  # keeps its data across close and reopen
-    real_time: bool = False  # expires on its own clock (etcd leases), not the test's
-    shared: bool = False  # several store objects may be open over the same data at once
-
-
-# Adding an engine to the contract suite: one line here.
-ENGINES: dict[str, Engine] = {
-    "memory": Engine(
-        lambda directory, clock: InMemoryStore(clock=clock, sweep_interval=SWEEP_INTERVAL)
-    ),
-    "sqlite": Engine(
-        lambda directory, clock: SqliteStore(
-            directory / "data", clock=clock, sweep_interval=SWEEP_INTERVAL
-        ),
-        durable=True,
+# name -> factory(directory for the store's files, clock) -> a new, unopened store.
+# Stores made by one test share their files (to reopen a durable store).
+STORE_FACTORIES: dict[str, Callable[[Path, StoreClock], Store]] = {
+    "memory": lambda directory, clock: InMemoryStore(clock=clock, sweep_interval=SWEEP_INTERVAL),
+    "sqlite": lambda directory, clock: SqliteStore(
+        directory / "data", clock=clock, sweep_interval=SWEEP_INTERVAL
     ),
 }
+# Engines that keep their data across close and reopen.
+DURABLE = {"sqlite"}
+# Engines whose expiry follows real time, not a clock the test can move.
+REAL_TIME: set[str] = set()
 
 
-@pytest.fixture(params=sorted(ENGINES))
+@pytest.fixture(params=sorted(STORE_FACTORIES))
 def store_name(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     return name
 
 
 @pytest.fixture
-def engine(store_name: str) -> Engine:
-    return ENGINES[store_name]
+def clock(store_name: str) -> StoreClock:
+    return RealClock() if store_name in REAL_TIME else FakeClock()
 
 
 @pytest.fixture
-def clock(engine: Engine) -> StoreClock:
-    return RealClock() if engine.real_time else FakeClock()
-
-
-@pytest.fixture
-def store_factory(engine: Engine, tmp_path: Path, clock: StoreClock) -> Callable[[], Store]:
+def store_factory(store_name: str, tmp_path: Path, clock: StoreClock) -> Callable[[], Store]:
     """Makes stores of one engine, all over the same files (to reopen a durable store)."""
-    return lambda: engine.factory(tmp_path, clock)
+    factory = STORE_FACTORIES[store_name]
+    return lambda: factory(tmp_path, clock)
 
 
 @pytest.fixture
@@ -94,13 +77,17 @@ async def store(store_factory: Callable[[], Store]) -> AsyncIterator[Store]:
     await opened.close()
 
 
+# Engines where several store objects may be open over the same data at once
+# (as replicas are): the two-services test then gives each service its own.
+SHARED: set[str] = set()
+
+
 @pytest.fixture
 async def other_store(
-    engine: Engine, store: Store, store_factory: Callable[[], Store]
+    store_name: str, store: Store, store_factory: Callable[[], Store]
 ) -> AsyncIterator[Store]:
-    """A second store object over `store`'s data where the engine allows it (as a second
-    replica would have), else `store` itself."""
-    if not engine.shared:
+    """A second store object over `store`'s data where the engine allows it, else `store`."""
+    if store_name not in SHARED:
         yield store
         return
     opened = store_factory()
