@@ -120,12 +120,14 @@ async def run_one(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in SCENARIOS:
         raise web.HTTPNotFound(text=f"no test named {name!r}; GET /tests lists them")
-    result = await run_scenario(name, *_connect(request))
+    connect, each = _connect(request)
+    result = await run_scenario(name, connect, replicas=each)
     return _json(result.to_json(), unreachable=result.error is not None)
 
 
 async def run_all(request: web.Request) -> web.Response:
-    document = report(await run_scenarios(list(SCENARIOS), *_connect(request)))
+    connect, each = _connect(request)
+    document = report(await run_scenarios(list(SCENARIOS), connect, replicas=each))
     return _json(document, unreachable="error" in document)
 
 
