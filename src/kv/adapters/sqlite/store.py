@@ -75,9 +75,9 @@ class SqliteStore:
     ) -> None:
         """`connection_class`: the sqlite3 connection type (tests inject faults with it).
 
-        `on_commit(changes, seconds)`: told of each transaction written and synced (metrics).
-
         `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
+        `on_commit(changes, seconds)`: told of each transaction written and synced (metrics),
+        in the writer thread.
         """
         self._on_commit = on_commit
         self._data_dir = data_dir
@@ -163,12 +163,12 @@ class SqliteStore:
         # Let the writer's last completions (scheduled on this loop) run.
         await asyncio.sleep(0)
 
-    def key_count(self) -> int:
-        """The keys held (the `kv_keys` metric)."""
-        return len(self._entries)
-
     async def get(self, key: str) -> Entry | None:
         return self._entries.get(key, self._clock())
+
+    def key_count(self) -> int:
+        """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""
+        return len(self._entries)
 
     async def list(
         self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False

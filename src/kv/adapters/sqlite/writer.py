@@ -53,11 +53,11 @@ class GroupCommitWriter:
         loop: asyncio.AbstractEventLoop,
         on_durable: Callable[[Batch], None],
         on_failed: Callable[[Batch, KVError], None],
-        on_commit: Callable[[int, float], None] = lambda changes, seconds: None,
+        on_commit: Callable[[int, float], None],
     ) -> None:
-        """`on_commit(changes, seconds)`: told of each transaction written and synced."""
-        self._on_commit = on_commit
+        """`on_commit(changes, seconds)` is called in this thread after each transaction synced."""
         self._connection = connection
+        self._on_commit = on_commit
         self._loop = loop
         self._on_durable = on_durable
         self._on_failed = on_failed
