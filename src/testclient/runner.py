@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,9 @@ class ScenarioResult:
         return document
 
 
-async def run_scenario(name: str, connect: Connect) -> ScenarioResult:
+async def run_scenario(
+    name: str, connect: Connect, parameters: Mapping[str, str] | None = None
+) -> ScenarioResult:
     """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`."""
     scenario = SCENARIOS[name]
     checks = Checks()
@@ -58,7 +61,7 @@ async def run_scenario(name: str, connect: Connect) -> ScenarioResult:
     transport = client.transport
     try:
         async with client:
-            run = ScenarioContext(name, uuid.uuid4().hex[:12], client, checks, connect)
+            run = ScenarioContext(name, uuid.uuid4().hex[:12], client, checks, connect, parameters)
             try:
                 await scenario(run)
             except Unavailable:
@@ -92,11 +95,13 @@ async def run_scenario(name: str, connect: Connect) -> ScenarioResult:
     return result
 
 
-async def run_scenarios(names: list[str], connect: Connect) -> list[ScenarioResult]:
+async def run_scenarios(
+    names: list[str], connect: Connect, parameters: Mapping[str, str] | None = None
+) -> list[ScenarioResult]:
     """Run `names` one after another; stop after the first that could not reach the service."""
     results = []
     for name in names:
-        result = await run_scenario(name, connect)
+        result = await run_scenario(name, connect, parameters)
         results.append(result)
         if result.error is not None:
             break

@@ -5,7 +5,8 @@
     POST /tests/run       run them all: {"success", "results": [RESULT, ...]}
     GET  /healthz         liveness
 
-`?transport=http|grpc` picks the client for one call. Errors of this API are
+`?transport=http|grpc` picks the client for one call; every other query
+parameter is handed to the scenarios (e.g. `?seconds=5` for linearizability). Errors of this API are
 `{"success": false, "error": TEXT}`, like a RESULT that could not be produced.
 """
 
@@ -81,6 +82,11 @@ def _connect(request: web.Request) -> Connect:
     return lambda: connect_to(settings, transport)
 
 
+def _parameters(request: web.Request) -> dict[str, str]:
+    """The scenario parameters of this request: its query, less `transport`."""
+    return {name: value for name, value in request.query.items() if name != "transport"}
+
+
 def _json(document: dict[str, Any], *, unreachable: bool) -> web.Response:
     return web.json_response(document, status=503 if unreachable else 200)
 
@@ -93,12 +99,12 @@ async def run_one(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in SCENARIOS:
         raise web.HTTPNotFound(text=f"no test named {name!r}; GET /tests lists them")
-    result = await run_scenario(name, _connect(request))
+    result = await run_scenario(name, _connect(request), _parameters(request))
     return _json(result.to_json(), unreachable=result.error is not None)
 
 
 async def run_all(request: web.Request) -> web.Response:
-    document = report(await run_scenarios(list(SCENARIOS), _connect(request)))
+    document = report(await run_scenarios(list(SCENARIOS), _connect(request), _parameters(request)))
     return _json(document, unreachable="error" in document)
 
 

@@ -200,3 +200,39 @@ class MatchesKeyPrefixes(DictStore):
         if key in self.entries:
             return self.entries[key]
         return next((self.entries[k] for k in sorted(self.entries) if k.startswith(key)), None)
+
+
+class ReadsFromLaggingCopy(DictStore):
+    """Every other read is served from a copy that applies each change LAG seconds late
+    (a replica behind a load balancer, read without a quorum)."""
+
+    LAG = 0.05
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copy: dict[str, Entry] = {}
+        self.reads = 0
+
+    async def get(self, key: str) -> Entry | None:
+        self.reads += 1
+        return (self.copy if self.reads % 2 else self.entries).get(key)
+
+    def apply(self, change: Change) -> None:
+        super().apply(change)
+        asyncio.get_running_loop().call_later(self.LAG, self._copy, change)
+
+    def _copy(self, change: Change) -> None:
+        if change.entry is None:
+            self.copy.pop(change.key, None)
+        else:
+            self.copy[change.key] = change.entry
+
+
+class AcknowledgesBeforeApplying(DictStore):
+    """A commit completes at once, and its change becomes visible to reads LAG seconds later."""
+
+    LAG = 0.05
+
+    def commit(self, change: Change) -> asyncio.Future[None]:
+        asyncio.get_running_loop().call_later(self.LAG, self.apply, change)
+        return _completed()

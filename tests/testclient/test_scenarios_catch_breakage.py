@@ -28,7 +28,12 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
     "overwrite keeps the old value": (broken.OverwriteKeepsOld, {"overwrite", "conditional"}),
     "reads one write behind": (
         broken.ReadsOneWriteBehind,
-        {"deletion", "overwrite", "create_conflict", "conditional"},
+        {"deletion", "overwrite", "create_conflict", "conditional", "linearizability"},
+    ),
+    "reads served from a lagging copy": (broken.ReadsFromLaggingCopy, {"linearizability"}),
+    "writes acknowledged before reads see them": (
+        broken.AcknowledgesBeforeApplying,
+        {"linearizability"},
     ),
     "a replace keeps the old revision": (
         broken.ReplaceKeepsRevision,

@@ -29,6 +29,8 @@ class Violation:
     ignored: frozenset[int] = frozenset()
     """Indexes into `operations` of those whose results the window could not use
     (they straddle its edges): shown for context, counted as possibly applied."""
+    scope: str = "key"
+    """"key": one key's history; "revisions": the store-wide revision order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,11 @@ def revision_order(history: Sequence[Operation]) -> list[Violation]:
         other = by_revision.setdefault(op.observed.revision, op)
         if other is not op:
             violations.append(
-                Violation(f"two writes got revision {op.observed.revision}", (other, op))
+                Violation(
+                    f"two writes got revision {op.observed.revision}",
+                    (other, op),
+                    scope="revisions",
+                )
             )
     seen = sorted((op for op in history if op.observed is not None), key=lambda op: op.completed)
     completions = [op.completed for op in seen]
@@ -199,6 +205,7 @@ def revision_order(history: Sequence[Operation]) -> list[Violation]:
                     f"{earlier.observed.revision} was seen got revision "
                     f"{write.observed.revision}",
                     (earlier, write),
+                    scope="revisions",
                 )
             )
     return violations

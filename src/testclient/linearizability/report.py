@@ -27,10 +27,10 @@ def _text(value: Any) -> str:
     return text if len(text) <= VALUE_LIMIT else text[:VALUE_LIMIT] + "..."
 
 
-def describe_operation(op: Operation, origin: float) -> str:
-    """One operation: who, when, what it asked, what it got."""
+def describe_operation(op: Operation, origin: float, *, key: bool = True) -> str:
+    """One operation: who, when, what it asked (its key too unless `key` is false), what it got."""
     ended = "?" if math.isinf(op.completed) else f"{op.completed - origin:+.4f}"
-    call = f"{op.kind.value} {op.key}"
+    call = f"{op.kind.value} {op.key}" if key else op.kind.value
     if op.kind in (Kind.PUT, Kind.CREATE):
         call += f" {_text(op.value)}"
     if op.expected_revision is not None:
@@ -50,23 +50,25 @@ def describe_operation(op: Operation, origin: float) -> str:
 def describe_violation(violation: Violation, origin: float) -> str:
     """The reason, then the operations of the window in invocation order."""
     lines = [violation.reason + ":"]
-    for index, op in enumerate(violation.operations[:SHOWN_OPERATIONS]):
+    one_key = len({op.key for op in violation.operations}) == 1
+    shown = sorted(enumerate(violation.operations), key=lambda item: item[1].invoked)
+    for index, op in shown[:SHOWN_OPERATIONS]:
         note = "  (straddles the window: counted as possibly applied)"
-        lines.append(
-            "  " + describe_operation(op, origin) + (note if index in violation.ignored else "")
-        )
+        line = describe_operation(op, origin, key=not one_key)
+        lines.append("  " + line + (note if index in violation.ignored else ""))
     hidden = len(violation.operations) - SHOWN_OPERATIONS
     if hidden > 0:
         lines.append(f"  ... and {hidden} more operations")
     return "\n".join(lines)
 
 
-def describe_verdict(verdict: Verdict, history: Sequence[Operation]) -> str:
-    """What was checked and, when some part is not linearizable, the first violations."""
+def describe_verdict(verdict: Verdict, history: Sequence[Operation], note: str = "") -> str:
+    """What was checked (and `note`) and, when some part is not linearizable, the first
+    violations."""
     origin = min((op.invoked for op in history), default=0.0)
     head = (
         f"{verdict.operations} operations ({verdict.unknown} with unknown outcome) "
-        f"of {verdict.clients} clients on {verdict.keys} keys"
+        f"of {verdict.clients} clients on {verdict.keys} keys{note}"
     )
     if verdict.linearizable:
         return head + ": linearizable"

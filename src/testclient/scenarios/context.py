@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
@@ -29,10 +29,19 @@ class ScenarioContext:
     """
 
     def __init__(
-        self, name: str, run_id: str, client: KVClient, checks: Checks, connect: Connect
+        self,
+        name: str,
+        run_id: str,
+        client: KVClient,
+        checks: Checks,
+        connect: Connect,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         self.client = client
         self.checks = checks
+        self.parameters: Mapping[str, str] = parameters or {}
+        """Scenario parameters by name (`?seconds=5`, `--set seconds=5`); each scenario
+        reads the ones it knows and ignores the rest."""
         self._connect = connect
         self._prefix = f"{KEY_ROOT}/{name}/{run_id}/"
         self._keys: list[str] = []
