@@ -142,10 +142,12 @@ class Recorder:
 
 
 async def _work(
-    recorder: Recorder, keys: list[str], deadline: float, limit: int, seed: int
+    recorder: Recorder, keys: list[str], deadline: float, budget: list[int], seed: int
 ) -> None:
+    """Call until the deadline or until the clients' shared `budget` of calls is spent."""
     rng = random.Random(seed)
-    while time.monotonic() < deadline and len(recorder.history) < limit:
+    while time.monotonic() < deadline and budget[0] > 0:
+        budget[0] -= 1
         await recorder.call(rng.choice(KINDS), rng.choice(keys), rng)
 
 
@@ -177,9 +179,9 @@ async def linearizability(run: ScenarioContext) -> None:
             for n in range(wanted.clients)
         ]
         deadline = time.monotonic() + wanted.seconds
-        seed = random.randrange(2**32)
+        seed, budget = random.randrange(2**32), [wanted.operations]
         await asyncio.gather(
-            *(_work(r, keys, deadline, wanted.operations, seed + r.number) for r in recorders)
+            *(_work(r, keys, deadline, budget, seed + r.number) for r in recorders)
         )
     took = time.monotonic() - started
     if history and all(op.pending for op in history):
