@@ -19,6 +19,7 @@ from kv.domain import (
 )
 from kv.json_codec import read_json
 from kv.transports.http.errors import domain_error_response, error_middleware, json_response
+from kv.transports.http.openapi import describe_routes, openapi_json
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
@@ -169,4 +170,6 @@ def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.A
     entries.add_route("DELETE", delete_entry)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/openapi.json", openapi_json)
+    describe_routes(app)  # last: after every route
     return app
