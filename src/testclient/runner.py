@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import structlog
 
 from testclient.checks import Check, Checks
 from testclient.client import KVClientError, Unavailable
 from testclient.scenarios import SCENARIOS, Connect, ScenarioContext
 
-log = logging.getLogger("testclient.runner")
+log = structlog.stdlib.get_logger("testclient.runner")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +51,18 @@ class ScenarioResult:
 
 
 async def run_scenario(
-    name: str, connect: Connect, parameters: Mapping[str, str] | None = None
+    name: str,
+    connect: Connect,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    replicas: Sequence[Connect] = (),
 ) -> ScenarioResult:
-    """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`."""
+    """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`,
+    with its `parameters` (see ScenarioContext.parameters).
+
+    `replicas` opens a client per replica of the service (the first is usually
+    `connect` itself); none given: the service is the one `connect` reaches.
+    """
     scenario = SCENARIOS[name]
     checks = Checks()
     error = None
@@ -61,7 +71,9 @@ async def run_scenario(
     transport = client.transport
     try:
         async with client:
-            run = ScenarioContext(name, uuid.uuid4().hex[:12], client, checks, connect, parameters)
+            run = ScenarioContext(
+                name, uuid.uuid4().hex[:12], client, checks, connect, parameters, replicas=replicas
+            )
             try:
                 await scenario(run)
             except Unavailable:
@@ -83,25 +95,27 @@ async def run_scenario(
     )
     log.info(
         "scenario finished",
-        extra={
-            "test": name,
-            "success": result.success,
-            "transport": transport,
-            "duration_ms": result.duration_ms,
-            "failed_checks": [check.name for check in result.failed_checks],
-            "error": error,
-        },
+        test=name,
+        success=result.success,
+        transport=transport,
+        duration_ms=result.duration_ms,
+        failed_checks=[check.name for check in result.failed_checks],
+        error=error,
     )
     return result
 
 
 async def run_scenarios(
-    names: list[str], connect: Connect, parameters: Mapping[str, str] | None = None
+    names: list[str],
+    connect: Connect,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    replicas: Sequence[Connect] = (),
 ) -> list[ScenarioResult]:
     """Run `names` one after another; stop after the first that could not reach the service."""
     results = []
     for name in names:
-        result = await run_scenario(name, connect, parameters)
+        result = await run_scenario(name, connect, parameters, replicas=replicas)
         results.append(result)
         if result.error is not None:
             break

@@ -15,6 +15,7 @@ from testclient.scenarios.key_encoding import key_encoding
 from testclient.scenarios.linearizability import linearizability
 from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
+from testclient.scenarios.replicas import replicas
 from testclient.scenarios.value_types import value_types
 
 SCENARIOS: dict[str, Scenario] = {
@@ -26,6 +27,7 @@ SCENARIOS: dict[str, Scenario] = {
     "value_types": value_types,
     "key_encoding": key_encoding,
     "linearizability": linearizability,
+    "replicas": replicas,
 }
 
 __all__ = ["SCENARIOS", "Connect", "Scenario", "ScenarioContext"]

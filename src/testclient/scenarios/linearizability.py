@@ -6,8 +6,10 @@ bounded time, recording when each call was invoked and completed (one
 monotonic clock) and what it returned, revisions included. The history is
 then checked by `testclient.linearizability`: every key's operations must be
 explained by one order consistent with real time, and revisions must rise in
-real-time order across keys. A call that ended Unavailable (timed out, or
-the service could not answer) counts as possibly applied.
+real-time order across keys. A call that ended OutcomeUnknown or Unavailable
+(timed out, or the service could not answer) counts as possibly applied.
+With several replicas (a comma list in KV_URL), client n talks to replica n
+modulo their number.
 
 Parameters (query string of `POST /test_linearizability`, or `kv-testclient
 run linearizability --set NAME=VALUE`): `seconds` (default 3), `clients`
@@ -29,6 +31,7 @@ from testclient.client import (
     KVClient,
     KVClientError,
     NotFound,
+    OutcomeUnknown,
     PreconditionFailed,
     Unavailable,
 )
@@ -45,7 +48,9 @@ from testclient.linearizability import (
 from testclient.scenarios.context import ScenarioContext
 
 # Errors after which the client cannot know whether the call took effect.
-OUTCOME_UNKNOWN: tuple[type[KVClientError], ...] = (Unavailable,)
+# Unavailable too: a timeout or a dropped connection after the request was sent
+# reports it, and the write may have been applied.
+OUTCOME_UNKNOWN: tuple[type[KVClientError], ...] = (OutcomeUnknown, Unavailable)
 OUTCOMES: dict[type[KVClientError], Outcome] = {
     NotFound: Outcome.NOT_FOUND,
     AlreadyExists: Outcome.EXISTS,
@@ -175,7 +180,7 @@ async def linearizability(run: ScenarioContext) -> None:
     started = time.monotonic()
     async with AsyncExitStack() as stack:
         recorders = [
-            Recorder(n, await stack.enter_async_context(run.fresh_client()), history)
+            Recorder(n, await stack.enter_async_context(run.replica_client(n)), history)
             for n in range(wanted.clients)
         ]
         deadline = time.monotonic() + wanted.seconds
