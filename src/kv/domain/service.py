@@ -14,6 +14,7 @@ from kv.domain.model import (
     Condition,
     Entry,
     JsonValue,
+    check_nesting,
     check_value_size,
     encode_value,
     same_value,
@@ -137,6 +138,12 @@ class KeyValueService:
         return await self._write(validate_key(key), plan)
 
     def _encode(self, value: JsonValue) -> bytes:
+        """The compact JSON of a value a client sent, once it passed every value rule.
+
+        Nesting is checked first: the encoder recurses, and must never see
+        a value deeper than the limit.
+        """
+        check_nesting(value)
         encoded = encode_value(value)
         check_value_size(encoded, self._max_value_bytes)
         return encoded

@@ -21,12 +21,13 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 
 from kv.domain import KVError
 from kv.logs import GRPC_REQUEST_ID_KEY, accept_request_id, log_request, request_id
+from kv.transports.grpc.admission import Admission, Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, status_of
 
 log = logging.getLogger("kv.grpc")
@@ -38,7 +39,14 @@ if TYPE_CHECKING:
 else:
     Context = grpc.aio.ServicerContext
 
-Servicer = TypeVar("Servicer")
+
+class Admitted(Protocol):
+    """A servicer whose calls are counted and refused by an `Admission`."""
+
+    admission: Admission
+
+
+Servicer = TypeVar("Servicer", bound=Admitted)
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Method = Callable[[Servicer, Request, Context], Awaitable[Response]]
@@ -70,7 +78,8 @@ def unary_call(
     """Decorate a unary-unary method of `service` (its full name, e.g. `kv.v1.KeyValue`).
 
     The method's name is the RPC's; what the method raises is answered
-    through the one table in `errors.py`.
+    through the one table in `errors.py`; a request its admission refused
+    (a `Refusal` instead of a message) is answered with the refusal's code.
     """
 
     def decorate(
@@ -87,7 +96,12 @@ def unary_call(
             # one more C-core operation and loop wake-up per call (about 40 µs).
             context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, rid),))
             status = grpc.StatusCode.OK
+            admission = servicer.admission
+            admission.enter()
             try:
+                if isinstance(request, Refusal):
+                    status = request.code
+                    await context.abort(request.code, request.message)
                 return await behavior(servicer, request, context)
             except KVError as exc:
                 status = status_of(exc)
@@ -103,6 +117,7 @@ def unary_call(
                 log.exception("unhandled error serving %s", method, extra={"request_id": rid})
                 await context.abort(status, INTERNAL_MESSAGE)
             finally:
+                admission.leave()
                 _log_access(rid, method, status, started, context.peer())
 
         return call

@@ -81,7 +81,7 @@ async def _value(request: web.Request) -> JsonValue:
         raise InvalidRequest("connection closed before the body was received") from None
     try:
         document = read_json(body)
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
     if not isinstance(document, dict) or set(document) != {"value"}:
         raise InvalidRequest('body must be a JSON object with exactly one field, "value"')
