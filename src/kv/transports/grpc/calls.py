@@ -27,7 +27,8 @@ import grpc
 
 from kv.domain import KVError
 from kv.logs import GRPC_REQUEST_ID_KEY, accept_request_id, log_request, request_id
-from kv.transports.grpc.admission import Admission, Refusal
+from kv.transports.admission import Admission
+from kv.transports.grpc.admission import Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, status_of
 
 log = logging.getLogger("kv.grpc")

@@ -15,7 +15,8 @@ from grpc_reflection.v1alpha import reflection
 
 from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
-from kv.transports.grpc.admission import Admission
+from kv.transports.admission import Admission
+from kv.transports.grpc.admission import guarded_deserializer
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
 from kv.v1 import kv_pb2
@@ -53,7 +54,9 @@ def _add_key_value_service(
         response = getattr(kv_pb2, method.output_type.name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
-            request_deserializer=admission.deserializer(request.FromString, method.input_type.name),
+            request_deserializer=guarded_deserializer(
+                admission, request.FromString, method.input_type.name
+            ),
             response_serializer=response.SerializeToString,
         )
     server.add_generic_rpc_handlers(
@@ -167,9 +170,7 @@ class GrpcTransport:
         if self._watch is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout_at(deadline):
-                await self._admission.idle.wait()
+        await self._admission.wait_idle(deadline)
         await self._server.stop(grace=max(0.0, deadline - loop.time()))
 
     async def _storage_usable(self) -> bool:

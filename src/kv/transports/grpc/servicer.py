@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
-from kv.transports.grpc.admission import Admission
+from kv.transports.admission import Admission
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.values import from_json, to_json
 from kv.v1 import kv_pb2, kv_pb2_grpc

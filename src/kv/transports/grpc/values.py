@@ -40,55 +40,56 @@ def to_json(
     and objects more than `max_depth` deep; ValueTooLarge as soon as it holds
     more than `max_items` values (each takes at least two bytes of compact
     JSON, so `max_items` bounds the work spent on a value too large to keep).
-    Walked with a stack, not recursion: whatever protobuf parsed, this cannot
-    exhaust the interpreter's recursion limit.
+    Walked with a stack of containers, not recursion: whatever protobuf
+    parsed, this cannot exhaust the interpreter's recursion limit.
     """
-    root: list[JsonValue] = [None]
-    # (message, where its JSON goes: a list and index or a dict and key, its depth)
-    pending: list[tuple[struct_pb2.Value, Any, Any, int]] = [(value, root, 0, 0)]
+    limit = max_items if max_items is not None else 2**63
+    root: list[JsonValue] = []
+    # Containers still to fill: its items as protobuf, the dict or list they go
+    # to (with their names for an object), and its depth.
+    pending: list[tuple[Any, Any, list[str] | None, int]] = [([value], root, None, 0)]
     items = 0
     while pending:
-        message, parent, slot, depth = pending.pop()
-        items += 1
-        if max_items is not None and items > max_items:
-            raise ValueTooLarge(
-                f"value holds more than {max_items} items: over the limit as compact JSON"
-            )
-        kind = message.WhichOneof("kind")
-        if kind == "string_value":
-            parent[slot] = message.string_value
-        elif kind == "number_value":
-            parent[slot] = whole_number(message.number_value)
-        elif kind == "bool_value":
-            parent[slot] = message.bool_value
-        elif kind == "null_value":
-            parent[slot] = None
-        elif kind == "struct_value" or kind == "list_value":
-            if depth >= max_depth:
-                raise InvalidRequest(
-                    f"value nests more than {max_depth} levels of arrays and objects"
-                )
-            if kind == "struct_value":
-                fields = message.struct_value.fields
-                names = sorted(fields)
-                container: Any = dict.fromkeys(names)  # keys in order, values filled below
-                pending.extend((fields[name], container, name, depth + 1) for name in names)
+        messages, container, names, depth = pending.pop()
+        items += len(messages)
+        if items > limit:
+            raise ValueTooLarge(f"value holds more than {limit} items: over the limit as JSON")
+        for index, message in enumerate(messages):
+            kind = message.WhichOneof("kind")
+            if kind == "number_value":
+                item: JsonValue = whole_number(message.number_value)
+            elif kind == "string_value":
+                item = message.string_value
+            elif kind == "bool_value":
+                item = message.bool_value
+            elif kind == "null_value":
+                item = None
+            elif kind == "list_value" or kind == "struct_value":
+                if depth >= max_depth:
+                    raise InvalidRequest(
+                        f"value nests more than {max_depth} levels of arrays and objects"
+                    )
+                if kind == "list_value":
+                    item = []
+                    pending.append((message.list_value.values, item, None, depth + 1))
+                else:
+                    fields = message.struct_value.fields
+                    keys = sorted(fields)
+                    item = {}
+                    pending.append(([fields[key] for key in keys], item, keys, depth + 1))
             else:
-                values = message.list_value.values
-                container = [None] * len(values)
-                pending.extend(
-                    (item, container, index, depth + 1) for index, item in enumerate(values)
+                raise InvalidRequest(
+                    "value is not set (a google.protobuf.Value needs one of its kinds)"
                 )
-            parent[slot] = container
-        else:
-            raise InvalidRequest(
-                "value is not set (a google.protobuf.Value needs one of its kinds)"
-            )
+            if names is None:
+                container.append(item)
+            else:
+                container[names[index]] = item
     return root[0]
 
 
 def from_json(document: JsonValue) -> struct_pb2.Value:
-    """`document` as a `Value` (built with a stack, not recursion)."""
+    """`document` as a `Value` (built with a stack of containers, not recursion)."""
     value = struct_pb2.Value()
     pending: list[tuple[struct_pb2.Value, JsonValue]] = [(value, document)]
     while pending:
@@ -102,7 +103,28 @@ def _fill(
     document: JsonValue,
     pending: list[tuple[struct_pb2.Value, JsonValue]],
 ) -> None:
-    """Set `value` from `document`; the items of a container are left on `pending`."""
+    """Set `value` from `document`; the containers inside it are left on `pending`."""
+    if isinstance(document, dict):
+        fields = value.struct_value.fields
+        value.struct_value.SetInParent()  # an empty object is still an object
+        for name, item in document.items():
+            if isinstance(item, dict | list):
+                pending.append((fields[name], item))
+            else:
+                _set_scalar(fields[name], item)
+    elif isinstance(document, list):
+        items = value.list_value.values
+        value.list_value.SetInParent()
+        for item in document:
+            if isinstance(item, dict | list):
+                pending.append((items.add(), item))
+            else:
+                _set_scalar(items.add(), item)
+    else:
+        _set_scalar(value, document)
+
+
+def _set_scalar(value: struct_pb2.Value, document: str | int | float | bool | None) -> None:
     # bool before int: True is an int to Python.
     if document is None:
         value.null_value = struct_pb2.NULL_VALUE
@@ -116,13 +138,5 @@ def _fill(
             raise InvalidRequest(
                 "value holds an integer too large for gRPC (a double); read it over HTTP"
             ) from None
-    elif isinstance(document, str):
-        value.string_value = document
-    elif isinstance(document, dict):
-        fields = value.struct_value.fields
-        value.struct_value.SetInParent()  # an empty object is still an object
-        pending.extend((fields[name], item) for name, item in document.items())
     else:
-        items = value.list_value.values
-        value.list_value.SetInParent()
-        pending.extend((items.add(), item) for item in document)
+        value.string_value = document
