@@ -5,12 +5,15 @@ before the servicer method runs, and answers UNKNOWN (with the exception's
 class in its details) when that raises. `guarded_deserializer` wraps the
 generated parser so that it never raises: a call that cannot be taken on is
 handed to the method as a `Refusal`, which `unary_call` (calls.py) answers
-with its status code and an access line like any other call:
+with its status code and an access line like any other call, and a message
+taken on as `Admitted`, which `unary_call` unwraps:
 
-- the server is shutting down, or already serving its limit of calls:
-  UNAVAILABLE (nothing was done, safe to retry), without parsing the
-  message, so that a burst of large messages cannot hold more than the
-  limit parsed at once;
+- the server is shutting down, or already serving its limit of calls or of
+  request bytes: UNAVAILABLE (nothing was done, safe to retry), without
+  parsing the message. Parsed, a message can take 25 times its size (a
+  `ListValue` of empty `Value`s: 2 bytes each on the wire, about 50 in
+  memory), and the parsed message lives until its call ends, so the bytes
+  of calls in progress are what bounds the server's memory;
 - the bytes are not a valid message (corrupt wire bytes, a string field that
   is not UTF-8, nesting past protobuf's own limit): INVALID_ARGUMENT.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -31,6 +34,14 @@ from google.protobuf.message import DecodeError
 from kv.transports.admission import Admission
 
 Message = TypeVar("Message")
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted(Generic[Message]):
+    """A parsed request and the size of its message, which it holds of the admission."""
+
+    message: Message
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +54,18 @@ class Refusal:
 
 def guarded_deserializer(
     admission: Admission, parse: Callable[[bytes], Message], name: str
-) -> Callable[[bytes], Message | Refusal]:
+) -> Callable[[bytes], Admitted[Message] | Refusal]:
     """`parse` (a message class's `FromString`), refusing instead of raising."""
     malformed = Refusal(
         grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: not a valid {name} message"
     )
 
-    def deserialize(raw: bytes) -> Message | Refusal:
-        refusal = admission.refusal()
+    def deserialize(raw: bytes) -> Admitted[Message] | Refusal:
+        refusal = admission.refusal(len(raw))
         if refusal is not None:
             return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
         try:
-            return parse(raw)
+            return Admitted(parse(raw), len(raw))
         except DecodeError:
             return malformed
 

@@ -84,9 +84,11 @@ class GrpcTransport:
         self._service = service
         self._settings = settings
         self._port = settings.grpc_port
-        self._admission = Admission(settings.max_concurrent_requests)
-        self._health = HealthServicer(self._admission)
         limit = max_message_bytes(settings.max_value_bytes)
+        # One largest message at a time, or any number of smaller ones within
+        # its size (admission.py: parsed, a message can take 25 times its size).
+        self._admission = Admission(settings.max_concurrent_requests, max_bytes=limit)
+        self._health = HealthServicer(self._admission)
         write_timeout_ms = int(settings.write_timeout * 1000)
         self._server = grpc.aio.server(
             options=[
