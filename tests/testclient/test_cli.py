@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,16 +149,6 @@ def test_serves_the_api_and_stops_on_sigterm(kv_server: KvServer, tmp_path: Path
     assert access["logger"] == "testclient.access"
     assert (access["method"], access["path"], access["status"]) == ("POST", "/test_deletion", 200)
     assert {"time", "level", "duration_ms"} <= set(access)
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """`main` configures the root logger for its process; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 @pytest.mark.usefixtures("restore_logging")
