@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from testclient.linearizability.history import Kind, Operation, Outcome, value_text
 from testclient.linearizability.model import ABSENT, ANY
-from testclient.linearizability.search import linearizable
+from testclient.linearizability.search import PreparedSteps, linearizable
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +93,10 @@ def _window(ops: Sequence[Operation], start: float, end: float) -> tuple[list[Op
     return window, ignored
 
 
-def _fails(ops: Sequence[Operation], start: float, end: float) -> bool:
+def _fails(ops: Sequence[Operation], start: float, end: float, prepared: PreparedSteps) -> bool:
     window, _ = _window(ops, start, end)
     initial = frozenset([ABSENT if start == -math.inf else ANY])
-    return not linearizable(window, initial)
+    return not linearizable(window, initial, prepared)
 
 
 def minimal_window(key: str, ops: Sequence[Operation]) -> Violation:
@@ -108,11 +108,12 @@ def minimal_window(key: str, ops: Sequence[Operation]) -> Violation:
     fails on its own and proves the whole history wrong. Both searches are
     binary: a window that fails still fails when it grows.
     """
+    prepared: PreparedSteps = {}
     ends = sorted({op.completed for op in ops if not op.pending})
     lo, hi = 0, len(ends) - 1
     while lo < hi:
         mid = (lo + hi) // 2
-        if _fails(ops, -math.inf, ends[mid]):
+        if _fails(ops, -math.inf, ends[mid], prepared):
             hi = mid
         else:
             lo = mid + 1
@@ -121,12 +122,12 @@ def minimal_window(key: str, ops: Sequence[Operation]) -> Violation:
     # Galloping back from the end: small windows are cheap to search whether
     # they fail or not, while a long window that fails is searched exhaustively.
     lo, hi, back = 0, len(starts) - 1, 1
-    while hi - back > 0 and not _fails(ops, starts[hi - back], end):
+    while hi - back > 0 and not _fails(ops, starts[hi - back], end, prepared):
         hi, back = hi - back - 1, back * 2
     lo = max(hi - back, 0)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _fails(ops, starts[mid], end):
+        if _fails(ops, starts[mid], end, prepared):
             lo = mid
         else:
             hi = mid - 1

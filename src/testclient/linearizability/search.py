@@ -18,22 +18,34 @@ by the number of distinct (bitmask, states) pairs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 
-from testclient.linearizability.history import Operation
+from testclient.linearizability.history import Operation, Outcome
 from testclient.linearizability.model import States, Step, step
 
+PreparedSteps = MutableMapping[tuple[int, float, Outcome], Step]
+"""Steps already made, by (client, invocation, outcome): one call of one client."""
 
-def linearizable(ops: Sequence[Operation], initial: States) -> bool:
+
+def linearizable(
+    ops: Sequence[Operation], initial: States, prepared: PreparedSteps | None = None
+) -> bool:
     """Whether some order of `ops` consistent with real time explains every result.
 
     Operations whose outcome is unknown end at infinity, so they may take
     effect at any point after their invocation; the model lets them be no-ops.
+    `prepared` keeps the steps made for one history across several searches.
     """
     count = len(ops)
     if count == 0:
         return True
-    steps = [Step.of(op) for op in ops]
+    prepared = {} if prepared is None else prepared
+    steps = []
+    for op in ops:
+        made = prepared.get((op.client, op.invoked, op.outcome))
+        if made is None:
+            made = prepared[(op.client, op.invoked, op.outcome)] = Step.of(op)
+        steps.append(made)
     # Events: (time, 0 for a call / 1 for a return, op). A call at the same
     # instant as a return sorts first: the two count as concurrent.
     events = sorted(
