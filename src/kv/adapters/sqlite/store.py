@@ -6,6 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
@@ -70,11 +71,15 @@ class SqliteStore:
         connection_class: type[sqlite3.Connection] = sqlite3.Connection,
         clock: Clock = time.time,
         sweep_interval: float = SWEEP_INTERVAL_SECONDS,
+        on_commit: Callable[[int, float], None] = lambda changes, seconds: None,
     ) -> None:
         """`connection_class`: the sqlite3 connection type (tests inject faults with it).
 
         `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
+        `on_commit(changes, seconds)`: told of each transaction written and synced (metrics),
+        in the writer thread.
         """
+        self._on_commit = on_commit
         self._data_dir = data_dir
         self._integrity_check = integrity_check
         self._connection_class = connection_class
@@ -130,7 +135,7 @@ class SqliteStore:
         self._expiry = ExpiryIndex(list(loaded.entries.values()))
         self._revision = self._durable_revision = loaded.revision
         self._writer = GroupCommitWriter(
-            loaded.connection, self._loop, self._on_durable, self._on_failed
+            loaded.connection, self._loop, self._on_durable, self._on_failed, self._on_commit
         )
         self._writer.start()
         # Entries that expired while the store was closed go now, each at a revision of its own.
@@ -160,6 +165,10 @@ class SqliteStore:
 
     async def get(self, key: str) -> Entry | None:
         return self._entries.get(key, self._clock())
+
+    def key_count(self) -> int:
+        """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""
+        return len(self._entries)
 
     async def list(
         self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False

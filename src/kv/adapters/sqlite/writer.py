@@ -7,6 +7,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,8 +53,11 @@ class GroupCommitWriter:
         loop: asyncio.AbstractEventLoop,
         on_durable: Callable[[Batch], None],
         on_failed: Callable[[Batch, KVError], None],
+        on_commit: Callable[[int, float], None],
     ) -> None:
+        """`on_commit(changes, seconds)` is called in this thread after each transaction synced."""
         self._connection = connection
+        self._on_commit = on_commit
         self._loop = loop
         self._on_durable = on_durable
         self._on_failed = on_failed
@@ -106,6 +110,7 @@ class GroupCommitWriter:
         else:
             # Only the last change of each key in the batch matters on disk.
             rows = {pending.row.key: pending.row for pending in batch}.values()
+            started = time.perf_counter()
             try:
                 write_transaction(self._connection, rows, batch[-1].row.revision)
             except CommitFailed as exc:
@@ -118,6 +123,7 @@ class GroupCommitWriter:
                 )
                 self.failure = failure
         if failure is None:
+            self._on_commit(len(batch), time.perf_counter() - started)
             self.transactions += 1
             self.changes_written += len(batch)
             self._loop.call_soon_threadsafe(self._on_durable, batch)
