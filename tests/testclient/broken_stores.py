@@ -251,7 +251,9 @@ class ReadsFromLaggingCopy(DictStore):
     """Every other read is served from a copy that applies each change LAG seconds late
     (a replica behind a load balancer, read without a quorum)."""
 
-    LAG = 0.05
+    # Far longer than a call takes even on a loaded machine, so that a stale answer falls
+    # after the write it misses completed, where no order can explain it.
+    LAG = 0.3
 
     def __init__(self) -> None:
         super().__init__()
@@ -276,7 +278,9 @@ class ReadsFromLaggingCopy(DictStore):
 class AcknowledgesBeforeApplying(DictStore):
     """A write is answered at once, and its change becomes visible LAG seconds later."""
 
-    LAG = 0.05
+    # Far longer than a call takes even on a loaded machine, so that a stale answer falls
+    # after the write it misses completed, where no order can explain it.
+    LAG = 0.3
 
     def apply(self, change: Change) -> None:
         asyncio.get_running_loop().call_later(self.LAG, super().apply, change)
