@@ -1,11 +1,11 @@
-"""The per-call work every unary method shares: its request scope and error mapping.
+"""The per-call work every unary method shares: admission, request scope, error mapping.
 
 The gRPC counterpart of the HTTP transport's error middleware, as a
-decorator on each unary servicer method (`unary_call`): it serves the call
-in its `request_scope` (request id from the `x-request-id` metadata or made
-up, returned in the trailing metadata; metrics; access line), answers a
-domain error with its status code from `errors.DOMAIN_ERRORS` and anything
-else with INTERNAL.
+decorator on each unary servicer method (`unary_call`): it holds the call's
+share of the server's admission, serves the call in its `request_scope`
+(request id from the `x-request-id` metadata or made up, returned in the
+trailing metadata; metrics; access line), answers a domain error with its
+status code from `errors.DOMAIN_ERRORS` and anything else with INTERNAL.
 
 A decorator rather than a `grpc.aio.ServerInterceptor`: with an interceptor,
 grpc.aio runs the handler look-up of every call as a coroutine through it
@@ -23,6 +23,8 @@ import grpc
 
 from kv.domain import KVError
 from kv.observability import Observability
+from kv.transports.admission import Admission
+from kv.transports.grpc.admission import Admitted, Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, SERVER_ERRORS, status_of
 
 GRPC_REQUEST_ID_KEY = "x-request-id"
@@ -34,13 +36,14 @@ else:
     Context = grpc.aio.ServicerContext
 
 
-class Observed(Protocol):
-    """A servicer whose calls are observed: it holds the transport's `Observability`."""
+class ObservedServicer(Protocol):
+    """A servicer whose calls are admitted by an `Admission` and observed (`Observability`)."""
 
+    admission: Admission
     observability: Observability
 
 
-Servicer = TypeVar("Servicer", bound=Observed)
+Servicer = TypeVar("Servicer", bound=ObservedServicer)
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Method = Callable[[Servicer, Request, Context], Awaitable[Response]]
@@ -59,7 +62,11 @@ def unary_call(
     """Decorate a unary-unary method of `service` (its full name, e.g. `kv.v1.KeyValue`).
 
     The method's name is the RPC's; what the method raises is answered
-    through the one table in `errors.py`.
+    through the one table in `errors.py`. The request comes as the server's
+    admission left it (admission.py): a `Refusal`, answered with its code,
+    or `Admitted`, whose message the method gets and whose size the call
+    holds of the admission until it ends; the health service's requests
+    come unwrapped and hold nothing.
     """
 
     def decorate(
@@ -68,31 +75,42 @@ def unary_call(
         method = f"/{service}/{behavior.__name__}"
 
         @functools.wraps(behavior)
-        async def call(servicer: Servicer, request: Request, context: Context) -> Response:
-            # The scope ends (metrics, access line) before the answer is sent,
-            # so a client that has its answer can find the call's line.
-            with servicer.observability.request_scope(
-                "grpc", method, _offered_request_id(context), peer=context.peer()
-            ) as scope:
-                # Sent with the status: a separate send of initial metadata would
-                # cost one more C-core operation and loop wake-up per call.
-                context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, scope.request_id),))
-                try:
-                    response = await behavior(servicer, request, context)
-                except KVError as exc:
-                    status, details = status_of(exc), str(exc)
-                except grpc.aio.AbortError:  # the method aborted (and answered) the call itself
-                    status = context.code() or grpc.StatusCode.UNKNOWN
+        async def call(
+            servicer: Servicer, request: Request | Admitted[Request] | Refusal, context: Context
+        ) -> Response:
+            admission = servicer.admission
+            size = request.size if isinstance(request, Admitted) else 0
+            admission.enter(size)
+            try:
+                # The scope ends (metrics, access line) before the answer is
+                # sent, so a client that has its answer can find the call's line.
+                with servicer.observability.request_scope(
+                    "grpc", method, _offered_request_id(context), peer=context.peer()
+                ) as scope:
+                    # Sent with the status: a separate send of initial metadata would
+                    # cost one more C-core operation and loop wake-up per call.
+                    context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, scope.request_id),))
+                    try:
+                        if isinstance(request, Refusal):
+                            status, details = request.code, request.message
+                        else:
+                            message = request.message if isinstance(request, Admitted) else request
+                            response = await behavior(servicer, message, context)
+                            scope.answered(grpc.StatusCode.OK.name)
+                            return response
+                    except KVError as exc:
+                        status, details = status_of(exc), str(exc)
+                    except grpc.aio.AbortError:  # the method aborted (and answered) the call
+                        status = context.code() or grpc.StatusCode.UNKNOWN
+                        scope.answered(status.name, server_error=status in SERVER_ERRORS)
+                        raise
+                    except Exception:
+                        scope.unexpected_error()
+                        status, details = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
                     scope.answered(status.name, server_error=status in SERVER_ERRORS)
-                    raise
-                except Exception:
-                    scope.unexpected_error()
-                    status, details = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
-                else:
-                    scope.answered(grpc.StatusCode.OK.name)
-                    return response
-                scope.answered(status.name, server_error=status in SERVER_ERRORS)
-            return await context.abort(status, details)  # raises AbortError
+                return await context.abort(status, details)  # raises AbortError
+            finally:
+                admission.leave(size)
 
         return call
 

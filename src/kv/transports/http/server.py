@@ -1,13 +1,22 @@
-"""HttpTransport: runs the REST app on its own listener, drains on stop."""
+"""HttpTransport: runs the REST app on its own listener, logs each request, drains on stop."""
 
 from __future__ import annotations
+
+import asyncio
 
 from aiohttp import web
 
 from kv.config import Settings
 from kv.domain import KeyValueService
-from kv.observability import Observability
+from kv.observability import Observability, get_logger
+from kv.transports.admission import Admission
+from kv.transports.http.limits import ConnectionWatch
+from kv.transports.http.protocol import KVAppRunner
 from kv.transports.http.routes import DRAINING, create_app
+
+log = get_logger("kv.http")
+
+CUT_OFF_SECONDS = 0.1
 
 
 class HttpTransport:
@@ -18,12 +27,16 @@ class HttpTransport:
     def __init__(
         self, service: KeyValueService, settings: Settings, observability: Observability
     ) -> None:
+        self._admission = Admission(settings.max_concurrent_requests)
         self._app = create_app(
-            service, body_timeout=settings.idle_timeout, observability=observability
+            service,
+            body_timeout=settings.idle_timeout,
+            admission=self._admission,
+            observability=observability,
         )
-        self._host = settings.host
+        self._settings = settings
         self._port = settings.ports[self.name]
-        self._runner = web.AppRunner(
+        self._runner = KVAppRunner(
             self._app,
             # Each request's access line is written by its request scope
             # (kv.observability.scope), as KV_ACCESS_LOG says.
@@ -31,23 +44,57 @@ class HttpTransport:
             # Also closes a connection that never sends a request: aiohttp arms
             # this timer when the connection opens, not only between requests.
             keepalive_timeout=settings.idle_timeout,
-            shutdown_timeout=settings.shutdown_timeout,
+            # What aiohttp's own shutdown gives each connection still open
+            # after `stop` has waited for the requests in progress: only
+            # those that outlived KV_SHUTDOWN_TIMEOUT, already cut.
+            shutdown_timeout=CUT_OFF_SECONDS,
             handle_signals=False,
         )
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        return f"http://{self._settings.host}:{self._port}"
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        site = web.TCPSite(self._runner, self._settings.host, self._port)
         await site.start()
+        assert self._runner.server is not None
+        watch = ConnectionWatch(self._runner.server, self._settings.write_timeout)
+        self._watch = asyncio.create_task(watch.run(), name="http-write-timeout")
 
     def drain(self) -> None:
-        """Report not ready, so that balancers stop sending new requests."""
+        """Report not ready, and answer every request not yet in progress 503."""
         self._app[DRAINING].set()
+        self._admission.draining = True
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish (up to the shutdown timeout)."""
+        """Serve the requests in progress to the end, then stop; all within the shutdown timeout.
+
+        Not aiohttp's `cleanup` alone: it first marks every connection closing
+        (`RequestHandler.close`), after which aiohttp drops whatever bytes
+        arrive on it, so a request whose body was still uploading at SIGTERM
+        could never be read to its end; and it waits up to its timeout twice
+        per connection. Here the listener stops, requests in progress finish
+        (each response closing its connection), and only what outlives
+        KV_SHUTDOWN_TIMEOUT is cut before aiohttp closes the rest (idle
+        keep-alive connections).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.shutdown_timeout
+        self.drain()
+        for site in list(self._runner.sites):
+            await site.stop()
+        if not await self._admission.wait_idle(deadline):
+            log.warning(
+                "shutdown timeout: cutting the requests still in progress",
+                requests=self._admission.in_progress,
+            )
+            server = self._runner.server
+            for connection in server.connections if server is not None else ():
+                if connection.transport is not None:
+                    connection.transport.abort()
+        if self._watch is not None:
+            self._watch.cancel()
         await self._runner.cleanup()
