@@ -9,6 +9,7 @@ from kv.config import Env
 from testclient.client import KVClient
 from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
+from testclient.resp_client import RespKVClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class ClientSettings:
     transport: str = "http"
     kv_url: str = "http://localhost:8080"
     grpc_target: str = "localhost:50051"
+    resp_url: str = "redis://localhost:6379"
     host: str = "0.0.0.0"
     port: int = 8081
     timeout: float = 10.0
@@ -32,6 +34,7 @@ class ClientSettings:
             transport=env.choice("TRANSPORT", "http", tuple(CLIENTS)),
             kv_url=env.text("KV_URL", "http://localhost:8080"),
             grpc_target=env.text("KV_GRPC_TARGET", "localhost:50051"),
+            resp_url=env.text("KV_RESP_URL", "redis://localhost:6379"),
             host=env.text("KV_HOST", "0.0.0.0"),
             port=env.port("TESTCLIENT_PORT", 8081),
             timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
@@ -48,10 +51,15 @@ def _grpc(settings: ClientSettings) -> KVClient:
     )
 
 
+def _resp(settings: ClientSettings) -> KVClient:
+    return RespKVClient(settings.resp_url, timeout=settings.timeout)
+
+
 # Adding a transport on the client side: one KVClient class, one line here.
 CLIENTS: dict[str, Callable[[ClientSettings], KVClient]] = {
     "http": _http,
     "grpc": _grpc,
+    "resp": _resp,
 }
 
 
