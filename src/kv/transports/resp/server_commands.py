@@ -107,6 +107,8 @@ async def quit_(session: Session, args: Arguments) -> Reply:
 
 
 def _command_info(name: bytes, command: Command) -> Reply:
+    """The ten fields of Redis 7's COMMAND reply; ACL categories, tips, key specs and
+    subcommands are empty (no ACLs, no cluster, subcommands checked by the handler)."""
     return [
         name.lower(),
         command.arity,
@@ -114,6 +116,10 @@ def _command_info(name: bytes, command: Command) -> Reply:
         command.first_key,
         command.last_key,
         command.key_step,
+        [],
+        [],
+        [],
+        [],
     ]
 
 
