@@ -162,9 +162,6 @@ async def info(session: Session, args: Arguments) -> Reply:
         f"redis_version:{REDIS_VERSION}",
         f"kv_version:{_kv_version()}",
         "redis_mode:standalone",
-        "",
-        "# Keyspace",
-        f"kv_revision:{session.service.revision}",
     ]
     return "\r\n".join(lines) + "\r\n"
 
