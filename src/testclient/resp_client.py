@@ -23,6 +23,7 @@ from testclient.client import (
     KVClientError,
     KVEntry,
     NotFound,
+    OutcomeUnknown,
     PreconditionFailed,
     Rejected,
     Unavailable,
@@ -36,6 +37,7 @@ ERROR_CODES: dict[str, type[KVClientError]] = {
     "EXISTS": AlreadyExists,
     "CONFLICT": PreconditionFailed,
     "TRYAGAIN": Unavailable,
+    "OUTCOMEUNKNOWN": OutcomeUnknown,
 }
 
 
@@ -87,7 +89,10 @@ class RespKVClient(ClosingClient):
         except ResponseError as exc:
             code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
             raise ERROR_CODES.get(code, Rejected)(f"{command} {key!r}: {exc}") from exc
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        except RedisTimeoutError as exc:
+            # Sent, and no reply in time: as the other clients treat their deadline.
+            raise OutcomeUnknown(f"{command} {key!r}: {exc} (url {self._url})") from exc
+        except (RedisConnectionError, OSError) as exc:
             raise Unavailable(f"{command} {key!r}: {exc} (url {self._url})") from exc
         return _fields(reply)
 

@@ -105,13 +105,17 @@ async def test_kv_commands_carry_json_revisions_and_conditions(client: redis.Red
         (("KV.PUT", "k", "1", "SOMETIMES"), "syntax"),
         (("KV.DELETE", "k", "IFABSENT"), "syntax"),
         (("KV.GET", ""), "empty"),
-        (("SET", "k", "v", "EX", "10"), "expir"),
-        (("SET", "k", "v", "KEEPTTL"), "expir"),
-        (("EXPIRE", "k", "10"), "expir"),
-        (("TTL", "k"), "expir"),
-        (("PTTL", "k"), "expir"),
-        (("PERSIST", "k"), "expir"),
-        (("SCAN", "0"), "SCAN is not supported"),
+        (("SET", "k", "v", "EX", "0"), "invalid expire time"),
+        (("SET", "k", "v", "EX", "x"), "not an integer"),
+        (("SET", "k", "v", "EX", "10", "KEEPTTL"), "syntax"),
+        (("SET", "k", "v", "EXAT", "10"), "EXAT and PXAT are not supported"),
+        (("SET", "k", "v", "EX", "31536001"), "ttl must be"),
+        (("EXPIRE", "k", "10", "NX"), "not supported"),
+        (("KV.PUT", "k", "1", "TTL", "0"), "ttl must be"),
+        (("SCAN", "0", "MATCH", "a*b*"), "prefix followed by one"),
+        (("SCAN", "0", "COUNT", "0"), "syntax"),
+        (("SCAN", "12345"), "invalid cursor"),
+        (("SCAN", "x"), "invalid cursor"),
         (("NOSUCHCOMMAND", "a", "b"), "unknown command 'NOSUCHCOMMAND'"),
         (("GET",), "wrong number of arguments for 'get'"),
         (("GET", "a", "b"), "wrong number of arguments"),
@@ -166,3 +170,60 @@ async def test_the_kv_client_sees_what_redis_commands_wrote(
     first = await kv.get(key)
     await client.set(key, "again")
     assert (await kv.get(key)).revision > first.revision
+
+
+async def test_expiry_commands(client: redis.Redis, served: Served) -> None:
+    key, other, missing = unique(), unique(), unique()
+    assert await client.set(key, "v", ex=100) is True
+    assert 99 <= await client.ttl(key) <= 100
+    assert 99_000 <= await client.pttl(key) <= 100_000
+    assert (await served.client.get(key)).value == "v"
+    assert await client.set(key, "w", keepttl=True) is True
+    assert await client.ttl(key) > 0
+    assert await client.get(key) == "w"
+    assert await client.persist(key) == 1
+    assert await client.ttl(key) == -1
+    assert await client.persist(key) == 0
+    assert await client.expire(key, 50) == 1
+    assert 49 <= await client.ttl(key) <= 50
+    assert await client.pexpire(key, 1500) == 1
+    assert await client.ttl(key) == 2  # milliseconds round up to whole seconds
+    assert await client.set(key, "x") is True  # a SET without expiry clears it
+    assert await client.ttl(key) == -1
+    assert await client.set(other, "y", px=2500) is True
+    assert await client.ttl(other) == 3
+    assert await client.expire(other, 0) == 1  # an expiry not in the future deletes
+    assert await client.exists(other) == 0
+    assert (await client.ttl(missing), await client.pttl(missing)) == (-2, -2)
+    assert await client.expire(missing, 10) == 0
+
+
+async def test_kv_put_with_ttl_answers_the_seconds_left(client: redis.Redis) -> None:
+    key = unique()
+    put = await client.execute_command("KV.PUT", key, '"v"', "IFABSENT", "TTL", 60)
+    fields = put if isinstance(put, dict) else dict(zip(put[::2], put[1::2], strict=True))
+    assert 59 <= int(fields["ttl"]) <= 60
+    created = await client.execute_command("KV.CREATE", unique(), "1", "TTL", 5)
+    assert "ttl" in (created if isinstance(created, dict) else created[::2])
+
+
+async def test_scan_pages_through_a_prefix(client: redis.Redis) -> None:
+    prefix = unique("scan") + ":"
+    keys = {f"{prefix}{n:03d}" for n in range(25)}
+    for key in keys:
+        await client.set(key, "v")
+    await client.set(prefix[:-1], "not under the prefix")
+    seen: list[str] = []
+    cursor: int | str = 0
+    pages = 0
+    while True:
+        cursor, page = await client.execute_command(
+            "SCAN", cursor, "MATCH", f"{prefix}*", "COUNT", 10
+        )
+        seen += page
+        pages += 1
+        if cursor in ("0", 0):
+            break
+    assert sorted(seen) == sorted(keys)
+    assert pages == 3
+    assert [key async for key in client.scan_iter(match=f"{prefix}*")] == sorted(keys)

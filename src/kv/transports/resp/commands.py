@@ -19,6 +19,7 @@ from kv.transports.resp.errors import (
     command_error_reply,
     domain_error_reply,
 )
+from kv.transports.resp.expiry import EXPIRY_COMMANDS
 from kv.transports.resp.keyspace import KEYSPACE_COMMANDS
 from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
@@ -28,7 +29,12 @@ from kv.transports.resp.session import Command, Session
 log = logging.getLogger("kv.resp")
 access_log = logging.getLogger("kv.access")
 
-COMMANDS: dict[bytes, Command] = {**SERVER_COMMANDS, **KEYSPACE_COMMANDS, **KV_COMMANDS}
+COMMANDS: dict[bytes, Command] = {
+    **SERVER_COMMANDS,
+    **KEYSPACE_COMMANDS,
+    **EXPIRY_COMMANDS,
+    **KV_COMMANDS,
+}
 
 # How many arguments an "unknown command" error quotes, as Redis does.
 QUOTED_ARGUMENTS = 3

@@ -7,13 +7,15 @@ itself (unknown command, wrong number of arguments, bad syntax) are
 (`ERR` unless they say otherwise). Anything else is a bug: logged with its
 traceback and answered `-ERR internal error` with nothing of the exception.
 
-    code          meaning                                         from
-    ERR           the request is wrong (syntax, arity, key, value) InvalidRequest, ValueTooLarge
-    NOTFOUND      no entry at the key (KV.* commands only)         KeyNotFound
-    EXISTS        create-only write found the key                  KeyExists
-    CONFLICT      the entry is not at the revision required        PreconditionFailed
-    TRYAGAIN      storage unavailable; nothing changed, retry      StorageUnavailable
-    UNCERTAIN     not confirmed in time; may or may not be applied OutcomeUnknown
+    code            meaning                                    from
+    ERR             the request is wrong (syntax, arity, key,  InvalidRequest, ValueTooLarge
+                    value)
+    NOTFOUND        no entry at the key (KV.* commands only)   KeyNotFound
+    EXISTS          create-only write found the key            KeyExists
+    CONFLICT        the entry is not at the revision required  PreconditionFailed
+    TRYAGAIN        storage unavailable; nothing changed       StorageUnavailable
+    OUTCOMEUNKNOWN  not confirmed in time; it may or may not   OutcomeUnknown
+                    have been applied: read before retrying
 
 The Redis commands (GET, SET NX, ...) answer "no such key" and "condition
 not met" with a null reply as Redis does; only the `KV.*` commands, which
@@ -27,6 +29,7 @@ from kv.domain import (
     KeyExists,
     KeyNotFound,
     KVError,
+    OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
     ValueTooLarge,
@@ -40,6 +43,7 @@ DOMAIN_ERRORS: dict[type[KVError], str] = {
     KeyExists: "EXISTS",
     PreconditionFailed: "CONFLICT",
     StorageUnavailable: "TRYAGAIN",
+    OutcomeUnknown: "OUTCOMEUNKNOWN",
 }
 
 INTERNAL = RespError("ERR", "internal error; see the server log")

@@ -8,7 +8,7 @@ text both ways, so every JSON value round-trips exactly.
 
 from __future__ import annotations
 
-from kv.domain import Entry, InvalidRequest, JsonValue
+from kv.domain import Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.json_codec import read_json, write_json
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.replies import Reply
@@ -56,16 +56,18 @@ def revision_of(word: bytes) -> int:
         raise CommandError("revision must be an integer") from None
 
 
-def entry_reply(entry: Entry, *, created: bool | None = None) -> Reply:
-    """A KV.* answer: key, value (JSON text), revision, and `created` for KV.PUT.
-
-    A map in RESP3; a flat array of field, value, ... in RESP2.
-    """
+def entry_reply(service: KeyValueService, entry: Entry, *, created: bool | None = None) -> Reply:
+    """A KV.* answer: key, value (JSON text), revision, `ttl` (seconds left) when the
+    entry expires, and `created` for KV.PUT. A map in RESP3; a flat array of field,
+    value, ... in RESP2."""
     reply: dict[str, Reply] = {
         "key": entry.key,
         "value": write_json(entry.value),
         "revision": entry.revision,
     }
+    ttl = service.ttl_left(entry)
+    if ttl is not None:
+        reply["ttl"] = ttl
     if created is not None:
         reply["created"] = int(created)
     return reply
