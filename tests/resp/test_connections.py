@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import hiredis
 
+from kv.transports.resp import RespTransport
 from tests.inprocess import Served, serve_in_process
 
 # Generous: the machine is shared; nothing here measures time.
@@ -132,3 +133,19 @@ async def test_drain_answers_what_was_received_then_closes(served: Served) -> No
         replies = [await client.reply() for _ in range(count - 1)]
         assert replies == [b"OK"] * (count - 1)
         assert await client.closed_by_server()
+
+
+async def test_a_client_that_does_not_read_its_replies_is_disconnected() -> None:
+    async with serve_in_process("resp", idle_timeout=0.5) as served:
+        transport = served.app.transports[0]
+        assert isinstance(transport, RespTransport)
+        async with wire(served) as client:
+            await client.send(command("SET", "big", "x" * 500_000))
+            assert await client.reply() == b"OK"
+            # 50 MB of replies asked for, none read: the server must give up on the client.
+            await client.send(command("GET", "big") * 100)
+            for _ in range(int(DEADLINE / 0.05)):
+                if not transport.connections:
+                    break
+                await asyncio.sleep(0.05)
+            assert transport.connections == 0

@@ -11,8 +11,9 @@ client holds the server's memory or a worker for ever:
 - requests: at most `limits.max_pipelined` parsed and not yet answered;
   beyond that the connection stops reading until the worker catches up;
 - idle: a connection with nothing in flight and nothing received for
-  `limits.idle_timeout` is closed; writes: a client that does not read its
-  replies for `limits.write_timeout` is disconnected;
+  `limits.idle_timeout` is closed; writes: replies go out in batches of at
+  most REPLY_BATCH_BYTES, and a client that does not read them for
+  `limits.write_timeout` is disconnected;
 - drain: on shutdown, requests already received are answered, then the
   connection is closed.
 """
@@ -38,6 +39,9 @@ log = logging.getLogger("kv.resp")
 # quiet before the connection is closed, and how much more is read meanwhile.
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 64 * 1024 * 1024
+# Replies gathered before they are written: pipelined small replies go out
+# together, and a connection never holds more than about this much of them.
+REPLY_BATCH_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,26 +181,33 @@ class RespConnection(asyncio.Protocol):
             self._transport.abort()
 
     async def _answer_pending(self) -> None:
-        """Answer every parsed request in order; each batch of replies goes out in one write."""
+        """Answer every parsed request in order, writing replies in batches of up to
+        REPLY_BATCH_BYTES, and waiting (up to the write timeout) while the client does
+        not read them: what a connection holds of its replies stays bounded."""
         try:
             while self._pending:
-                replies = []
-                while self._pending:
-                    reply = await execute(self.session, self._pending.popleft())
-                    replies.append(encode(reply, self.session.protocol))
+                replies: list[bytes] = []
+                size = 0
+                while self._pending and size < REPLY_BATCH_BYTES:
+                    reply = encode(
+                        await execute(self.session, self._pending.popleft()),
+                        self.session.protocol,
+                    )
+                    replies.append(reply)
+                    size += len(reply)
                     if self.session.quitting:
                         self._pending.clear()
                         self._draining = True
                 if self.transport.is_closing():
                     return
                 self.transport.write(b"".join(replies))
-                if self._reading_paused and not self._draining:
-                    self._reading_paused = False
-                    self.transport.resume_reading()
                 if self._writable is not None:
                     await asyncio.wait_for(
                         asyncio.shield(self._writable), self._limits.write_timeout
                     )
+                if self._reading_paused and not self._draining and not self._pending:
+                    self._reading_paused = False
+                    self.transport.resume_reading()
         except (TimeoutError, ConnectionResetError):
             log.info("client not reading its replies; disconnected", extra=self._peer())
             self.abort()

@@ -58,6 +58,11 @@ class RespTransport:
         """The port listened on: the one bound, once started (useful with port 0)."""
         return self._port
 
+    @property
+    def connections(self) -> int:
+        """How many client connections are open."""
+        return len(self._connections)
+
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._all_closed = asyncio.Event()
