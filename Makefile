@@ -33,10 +33,12 @@ test-docker: $(STAMP)
 run: $(STAMP)
 	$(BIN)/kv-server
 
-# The one command that makes src/kv/v1/ from the proto; its output is committed,
-# and tests/grpc/test_codegen.py fails when it is out of date.
+# The commands that make src/kv/v1/ and src/kv/etcdpb/ (etcd's API, vendored) from the protos;
+# their output is committed, and tests/grpc/test_codegen.py and tests/etcd/test_etcd_codegen.py
+# fail when it is out of date.
 codegen: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src --grpc_python_out=src proto/kv/v1/kv.proto
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src --grpc_python_out=src proto/kv/etcdpb/kv.proto proto/kv/etcdpb/rpc.proto
 
 clean:
 	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
