@@ -11,17 +11,27 @@ from kv.adapters.memory import InMemoryStore
 from kv.adapters.sqlite import SqliteStore
 from kv.domain import Store
 
-# name -> factory(directory for the store's files) -> a new, unopened store
+# name -> factory(directory for the store's files) -> a new, unopened store.
+# Stores made by one test share their files (to reopen a durable store), and
+# a test may open two at once only if the engine allows several clients.
 STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
     "memory": lambda directory: InMemoryStore(),
     "sqlite": lambda directory: SqliteStore(directory / "data"),
 }
+# Engines that keep their data across close and reopen.
+DURABLE = {"sqlite"}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
-def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], Store]:
+def store_name(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def store_factory(store_name: str, tmp_path: Path) -> Callable[[], Store]:
     """Makes stores of one engine, all over the same files (to reopen a durable store)."""
-    factory = STORE_FACTORIES[request.param]
+    factory = STORE_FACTORIES[store_name]
     return lambda: factory(tmp_path)
 
 

@@ -9,27 +9,34 @@ changes one thing of it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
-from kv.domain import Change, Entry
+from kv.domain import Decision, Entry, Write, Written
 
 
-def _completed() -> asyncio.Future[None]:
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done.set_result(None)
-    return done
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a write does to the dict: `key` gets `entry`, or is removed when it is None."""
+
+    key: str
+    entry: Entry | None
+    revision: int
 
 
 class DictStore:
-    """A correct Store over a dict that tests can inspect; commits complete at once."""
+    """A correct Store over a dict that tests can inspect; writes complete at once.
+
+    `write` decides on what `get` returns and hands the change to `apply`:
+    a broken store overrides one of the two (or `write` itself).
+    """
 
     def __init__(self) -> None:
         self.entries: dict[str, Entry] = {}
         self.revision = 0
 
-    async def open(self) -> int:
-        return self.revision
+    async def open(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None
@@ -37,16 +44,24 @@ class DictStore:
     async def get(self, key: str) -> Entry | None:
         return self.entries.get(key)
 
-    def commit(self, change: Change) -> asyncio.Future[None]:
-        self.apply(change)
-        return _completed()
+    async def write(self, write: Write) -> Written:
+        written = self.decide(write, await self.get(write.key))
+        if written.decision is not Decision.UNCHANGED:
+            self.apply(Change(write.key, written.entry, written.revision))
+        return written
+
+    def decide(self, write: Write, current: Entry | None) -> Written:
+        """The answer to `write` on `current`, taking the next revision for a change."""
+        decision = write.decide(current)
+        if decision is not Decision.UNCHANGED:
+            self.revision += 1
+        return Written.apply(write, current, decision, self.revision)
 
     def apply(self, change: Change) -> None:
         if change.entry is None:
             self.entries.pop(change.key, None)
         else:
             self.entries[change.key] = change.entry
-        self.revision = change.revision
 
     async def check(self) -> None:
         return None
@@ -148,13 +163,17 @@ class AppliesConcurrentWritesOutOfOrder(DictStore):
         super().__init__()
         self.batch: list[tuple[Change, asyncio.Future[None]]] = []
 
-    def commit(self, change: Change) -> asyncio.Future[None]:
+    async def write(self, write: Write) -> Written:
+        written = self.decide(write, await self.get(write.key))
+        if written.decision is Decision.UNCHANGED:
+            return written
         loop = asyncio.get_running_loop()
         if not self.batch:
             loop.call_later(self.WINDOW, self._flush)
         future: asyncio.Future[None] = loop.create_future()
-        self.batch.append((change, future))
-        return future
+        self.batch.append((Change(write.key, written.entry, written.revision), future))
+        await future
+        return written
 
     def _flush(self) -> None:
         batch, self.batch = self.batch, []

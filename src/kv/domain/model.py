@@ -1,4 +1,4 @@
-"""Values of the domain: entries, writes, preconditions and the limits on keys and values."""
+"""Values of the domain: entries, preconditions and the limits on keys and values."""
 
 from __future__ import annotations
 
@@ -16,24 +16,15 @@ DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A stored value with the store-wide revision of the write that last changed it."""
+    """A stored value with the store-wide revision of the write that last changed it.
+
+    `expires_at`: when the entry expires (Unix seconds), None when it does not.
+    """
 
     key: str
     value: JsonValue
     revision: int
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One committed write as a store must apply it.
-
-    `entry` is the new entry, or None when `key` is deleted. `revision` is the
-    store's revision after this write, which the store keeps with the data.
-    """
-
-    key: str
-    entry: Entry | None
-    revision: int
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,302 @@
+"""SqliteStore: a durable `Store`, synced to disk before a write is acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from sortedcontainers import SortedDict
+
+from kv.adapters.sqlite.database import (
+    DATABASE_FILE,
+    CommitFailed,
+    Row,
+    open_database,
+    write_transaction,
+)
+from kv.domain import (
+    Decision,
+    Entry,
+    KVError,
+    OutcomeUnknown,
+    StorageUnavailable,
+    Write,
+    Written,
+)
+
+log = logging.getLogger("kv.sqlite")
+
+# A batch bigger than this is split: it bounds the transaction (values may be
+# 1 MiB each) without making anyone wait for more than one extra sync.
+MAX_BATCH = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A change waiting for the writer, and the future completed once it is durable."""
+
+    row: Row
+    entry: Entry | None
+    done: asyncio.Future[None]
+
+
+_CLOSE = None  # the queue item that tells the writer to stop
+
+
+class SqliteStore:
+    """A durable `Store` on Python's sqlite3: group commit in a writer thread, reads from memory.
+
+    Writes: `write` decides the write on the event loop, in one synchronous
+    step (no await between reading the current entry and taking the next
+    revision: the event loop is the lock; the store belongs to the loop that
+    opened it), queues the change and waits until it is durable. One writer
+    thread owns the write connection; it takes everything waiting on the
+    queue at that moment and writes it as ONE transaction with ONE sync
+    (group commit), so concurrent writers share the cost of an fsync instead
+    of queueing for one each.
+
+    Staged changes: a change queued but not yet durable is "staged". Later
+    writes decide on top of it (so conditions and revisions chain), and a
+    write whose answer depends on a staged change (an unchanged put, a
+    refused create) waits for that change to be durable before answering.
+
+    Reads: the whole key directory (every key with its entry) is kept in
+    memory, loaded at `open` and updated on the event loop when a batch is
+    durable and *before* its writers are answered. So `get` never touches
+    the disk on the event loop, and sees exactly the durable changes. This is
+    Bitcask's keydir: the disk is for surviving restarts, memory for
+    serving; the data set must fit in memory.
+
+    Faults are fail-stop, as PostgreSQL does after a failed fsync: once a
+    transaction fails, what is on disk is no longer known, so every later
+    write fails with StorageUnavailable (never sent) and `check` reports the
+    store unusable until the process is restarted (and reloads the disk). A
+    batch whose COMMIT failed is answered OutcomeUnknown (its WAL frames may
+    have reached the disk, and would then be recovered at the next start); a
+    batch that failed before COMMIT is answered StorageUnavailable.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        integrity_check: bool = False,
+        connection_class: type[sqlite3.Connection] = sqlite3.Connection,
+    ) -> None:
+        """`connection_class`: the sqlite3 connection type (tests inject faults with it)."""
+        self._data_dir = data_dir
+        self._integrity_check = integrity_check
+        self._connection_class = connection_class
+        self._entries: SortedDict[str, Entry] = SortedDict()
+        self._staged: dict[str, tuple[Entry | None, asyncio.Future[None]]] = {}
+        self._revision = 0
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._failure: KVError | None = None
+        self._closed = False
+        self._transactions = 0
+        self._changes_written = 0
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._data_dir / DATABASE_FILE
+
+    @property
+    def revision(self) -> int:
+        """The revision of the last change decided (staged or durable)."""
+        return self._revision
+
+    @property
+    def transactions(self) -> int:
+        """Transactions (one sync each) committed since `open`: group commit at work."""
+        return self._transactions
+
+    @property
+    def changes_written(self) -> int:
+        """Changes made durable since `open`."""
+        return self._changes_written
+
+    async def open(self) -> None:
+        """Open (or create) the database, load every entry, start the writer.
+
+        Raises ConfigError naming KV_DATA_DIR when the directory cannot be
+        written or the file is not a usable database.
+        """
+        self._loop = asyncio.get_running_loop()
+        loaded = await asyncio.to_thread(
+            open_database,
+            self._data_dir,
+            integrity_check=self._integrity_check,
+            connection_class=self._connection_class,
+        )
+        self._entries = SortedDict(loaded.entries)
+        self._revision = loaded.revision
+        self._writer = threading.Thread(
+            target=self._write_loop,
+            args=(loaded.connection,),
+            name="kv-sqlite-writer",
+            daemon=True,
+        )
+        self._writer.start()
+        log.info(
+            "sqlite store open",
+            extra={
+                "path": str(self.path),
+                "entries": len(self._entries),
+                "revision": self._revision,
+            },
+        )
+
+    async def close(self) -> None:
+        """Write everything queued, stop the writer and close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._writer is None:
+            return
+        self._queue.put(_CLOSE)
+        await asyncio.to_thread(self._writer.join)
+        # Let the writer's last completions (scheduled on this loop) run.
+        await asyncio.sleep(0)
+
+    async def get(self, key: str) -> Entry | None:
+        return self._entries.get(key)
+
+    async def write(self, write: Write) -> Written:
+        """Decide `write` on the latest (staged) entry, queue the change, answer once durable."""
+        self._refuse_if_unusable()
+        staged = self._staged.get(write.key)
+        current, waiting = staged if staged is not None else (self._entries.get(write.key), None)
+        try:
+            decision = write.decide(current)
+        except KVError:
+            if waiting is not None:
+                await self._durable(waiting)
+            raise
+        if decision is Decision.UNCHANGED:
+            if waiting is not None:
+                await self._durable(waiting)
+            return Written.apply(write, current, decision, self._revision)
+        self._revision += 1
+        written = Written.apply(write, current, decision, self._revision)
+        await self._durable(self._queue_change(written, write))
+        return written
+
+    async def check(self) -> None:
+        """Raise StorageUnavailable once a write has failed, or when the store is not open."""
+        if self._failure is not None:
+            raise StorageUnavailable(
+                f"the sqlite store stopped after a failed write: {self._failure}"
+            )
+        if self._closed or self._writer is None or not self._writer.is_alive():
+            raise StorageUnavailable("the sqlite store is not open")
+
+    def _refuse_if_unusable(self) -> None:
+        if self._failure is not None:
+            raise StorageUnavailable(
+                f"the sqlite store stopped after a failed write: {self._failure}"
+            )
+        if self._closed or self._writer is None:
+            raise StorageUnavailable("the sqlite store is not open")
+
+    def _queue_change(self, written: Written, write: Write) -> asyncio.Future[None]:
+        assert self._loop is not None
+        done: asyncio.Future[None] = self._loop.create_future()
+        # Decoded here, not in the writer, so the writer thread spends its time
+        # in SQLite (which releases the GIL) rather than in Python.
+        value_json = None if written.entry is None else write.value_json.decode("utf-8")
+        self._queue.put(_Pending(Row(write.key, value_json, written.revision), written.entry, done))
+        self._staged[write.key] = (written.entry, done)
+        return done
+
+    @staticmethod
+    async def _durable(done: asyncio.Future[None]) -> None:
+        """Wait for a queued change; its failure raised as a fresh error for this caller."""
+        try:
+            # Shielded: a caller that goes away must not cancel the store's future.
+            await asyncio.shield(done)
+        except (StorageUnavailable, OutcomeUnknown) as exc:
+            # A fresh instance: one raised in many tasks would collect all their tracebacks.
+            raise type(exc)(str(exc)) from None
+
+    # --- the writer thread --------------------------------------------------
+
+    def _write_loop(self, connection: sqlite3.Connection) -> None:
+        try:
+            closing = False
+            while not closing:
+                batch: list[_Pending] = []
+                item = self._queue.get()
+                while item is not _CLOSE:
+                    batch.append(item)
+                    if len(batch) >= MAX_BATCH:
+                        break
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                else:
+                    closing = True
+                if batch:
+                    self._write_batch(connection, batch)
+        finally:
+            connection.close()
+
+    def _write_batch(self, connection: sqlite3.Connection, batch: list[_Pending]) -> None:
+        failure: KVError | None = None
+        if self._failure is not None:
+            failure = StorageUnavailable(f"not written: an earlier write failed: {self._failure}")
+        else:
+            # Only the last change of each key in the batch matters on disk.
+            rows = {pending.row.key: pending.row for pending in batch}.values()
+            try:
+                write_transaction(connection, rows, batch[-1].row.revision)
+            except CommitFailed as exc:
+                failure = OutcomeUnknown(f"storage commit failed; the write may be applied: {exc}")
+            except Exception as exc:  # any failure: stop writing, see the class docstring
+                failure = StorageUnavailable(f"storage write failed: {exc}")
+            if failure is not None:
+                log.error(
+                    "sqlite write failed; the store refuses writes until restarted: %s", failure
+                )
+                self._failure = failure
+        assert self._loop is not None
+        if failure is None:
+            self._transactions += 1
+            self._changes_written += len(batch)
+            self._loop.call_soon_threadsafe(self._complete, batch)
+        else:
+            self._loop.call_soon_threadsafe(self._fail, batch, failure)
+
+    # --- completions (run on the event loop) --------------------------------
+
+    def _complete(self, batch: list[_Pending]) -> None:
+        # Every change is visible before any writer hears of its own.
+        for pending in batch:
+            key = pending.row.key
+            if pending.entry is None:
+                self._entries.pop(key, None)
+            else:
+                self._entries[key] = pending.entry
+            self._unstage(key, pending.done)
+        for pending in batch:
+            if not pending.done.done():
+                pending.done.set_result(None)
+
+    def _fail(self, batch: list[_Pending], failure: KVError) -> None:
+        for pending in batch:
+            self._unstage(pending.row.key, pending.done)
+            if not pending.done.done():
+                pending.done.set_exception(type(failure)(str(failure)))
+
+    def _unstage(self, key: str, done: asyncio.Future[None]) -> None:
+        staged = self._staged.get(key)
+        if staged is not None and staged[1] is done:
+            del self._staged[key]
