@@ -10,6 +10,7 @@ import pytest
 from kv.adapters.memory import InMemoryStore
 from kv.adapters.sqlite import SqliteStore
 from kv.domain import Store
+from tests.etcd.cluster import etcd_store
 
 # name -> factory(directory for the store's files) -> a new, unopened store.
 # Stores made by one test share their files (to reopen a durable store), and
@@ -17,9 +18,10 @@ from kv.domain import Store
 STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
     "memory": lambda directory: InMemoryStore(),
     "sqlite": lambda directory: SqliteStore(directory / "data"),
+    "etcd": etcd_store,
 }
 # Engines that keep their data across close and reopen.
-DURABLE = {"sqlite"}
+DURABLE = {"sqlite", "etcd"}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))

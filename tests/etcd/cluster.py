@@ -1,4 +1,4 @@
-"""A real etcd cluster on loopback for tests: free ports, data in a temporary directory, stop by PID.
+"""A real etcd cluster on loopback for tests: free ports, data in a temporary dir, stop by PID.
 
 Debian's `etcd-server` (3.4) provides `etcd`; `.ci/run` installs it. Without it a test skips
 with the reason, except in CI (CI=true), where a missing etcd is a failure.
@@ -6,9 +6,11 @@ with the reason, except in CI (CI=true), where a missing etcd is a failure.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from kv.adapters.etcd import EtcdStore
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
 from tests.servers import Process, free_port
 
@@ -146,3 +149,31 @@ class EtcdCluster:
         for member in self.members:
             if member.process is not None:
                 member.process.stop()
+
+
+_shared: list[EtcdCluster] = []
+
+
+def shared_cluster() -> EtcdCluster:
+    """One cluster for every test of the session that only reads and writes (started on first
+    use, stopped by `stop_shared_cluster` at the end of the session); each test takes a prefix
+    of its own. Tests that kill members start a cluster of their own."""
+    if not _shared:
+        _shared.append(EtcdCluster(Path(tempfile.mkdtemp(prefix="kv-etcd-"))).start())
+    return _shared[0]
+
+
+def stop_shared_cluster() -> None:
+    while _shared:
+        cluster = _shared.pop()
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
+
+
+def etcd_store(directory: Path, *, timeout: float = 10.0) -> EtcdStore:
+    """An EtcdStore over the shared cluster, under a prefix that only `directory`'s test uses.
+
+    The deadline is generous: tests run on a loaded machine, and a slow fsync is not a fault.
+    """
+    tag = hashlib.sha256(str(directory).encode()).hexdigest()[:16]
+    return EtcdStore(shared_cluster().endpoints, prefix=f"/kv-test/{tag}/", timeout=timeout)

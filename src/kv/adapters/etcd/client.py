@@ -1,0 +1,125 @@
+"""EtcdClient: one gRPC channel over every etcd member, a deadline on each call, safe retries.
+
+Failover is gRPC's own: the channel's target names every member
+(`ipv4:a:p,b:p,c:p`) and its `round_robin` policy spreads calls over the
+members it is connected to, leaving out one that stopped answering and taking
+it back once it reconnects (with a short reconnect backoff, so a restarted
+member is used again within a second). Names in KV_ETCD_ENDPOINTS are
+resolved once, when the store opens (docs/etcd.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import grpc
+
+from kv.adapters.etcd.errors import read_failure, write_failure
+from kv.domain import KVError, StorageUnavailable
+from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
+
+T = TypeVar("T")
+
+_CHANNEL_OPTIONS = [
+    ("grpc.lb_policy_name", "round_robin"),
+    # A member that comes back is reconnected within a second, not after grpc's default 1-120 s.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    # A member that vanished without closing its connections is noticed within seconds;
+    # etcd accepts a ping every 5 s or more (--grpc-keepalive-min-time).
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    # Answers carry whole values (1 MiB by default, twice in a prev_kv answer).
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+]
+# Sent with every call: a member that has lost its leader refuses at once ("no leader"),
+# before proposing anything, instead of holding the call until raft times out.
+_METADATA = (("hasleader", "true"),)
+# How long the retries of one operation may take, in deadlines of one call.
+RETRY_BUDGET = 3
+RETRY_PAUSE = 0.05
+
+
+async def channel_target(endpoints: Sequence[str]) -> str:
+    """A gRPC target naming every member by address: `ipv4:a:p,b:p` (or `ipv6:` when only v6)."""
+    loop = asyncio.get_running_loop()
+    v4: list[str] = []
+    v6: list[str] = []
+    for endpoint in endpoints:
+        host, _, port = endpoint.rpartition(":")
+        try:
+            infos = await loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"etcd endpoint {endpoint} cannot be resolved: {exc}"
+            ) from None
+        v4 += {f"{info[4][0]}:{port}" for info in infos if info[0] == socket.AF_INET}
+        v6 += {f"[{info[4][0]}]:{port}" for info in infos if info[0] == socket.AF_INET6}
+    if v4:
+        return "ipv4:" + ",".join(dict.fromkeys(v4))
+    return "ipv6:" + ",".join(dict.fromkeys(v6))
+
+
+class EtcdClient:
+    """The calls the etcd store makes: a linearizable range, and a transaction.
+
+    Each call has a deadline of `timeout` seconds. A read is retried on any
+    failure while `RETRY_BUDGET` deadlines last; a write only while etcd proves
+    it was not applied (kv.adapters.etcd.errors), else OutcomeUnknown at once.
+    """
+
+    def __init__(self, endpoints: Sequence[str], *, timeout: float) -> None:
+        self._endpoints = tuple(endpoints)
+        self._timeout = timeout
+        self._channel: grpc.aio.Channel | None = None
+        self._kv: rpc_pb2_grpc.KVStub | None = None
+
+    async def open(self) -> None:
+        target = await channel_target(self._endpoints)
+        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._kv = rpc_pb2_grpc.KVStub(self._channel)  # type: ignore[no-untyped-call]
+
+    async def close(self) -> None:
+        channel, self._channel, self._kv = self._channel, None, None
+        if channel is not None:
+            await channel.close(grace=None)
+
+    async def range(self, request: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:
+        """A linearizable read (etcd's default: it confirms with a quorum that it is current)."""
+        kv = self._stub()
+        return await self._retry(lambda timeout: kv.Range(request, **self._call(timeout)), False)
+
+    async def read_txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
+        """A transaction with no write in any branch: retried as a read."""
+        kv = self._stub()
+        return await self._retry(lambda timeout: kv.Txn(request, **self._call(timeout)), False)
+
+    async def txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
+        """A transaction that may write: OutcomeUnknown unless its failure proves it not applied."""
+        kv = self._stub()
+        return await self._retry(lambda timeout: kv.Txn(request, **self._call(timeout)), True)
+
+    def _stub(self) -> rpc_pb2_grpc.KVStub:
+        if self._kv is None:
+            raise StorageUnavailable("the etcd store is closed")
+        return self._kv
+
+    def _call(self, timeout: float) -> dict[str, object]:
+        return {"timeout": timeout, "metadata": _METADATA}
+
+    async def _retry(self, call: Callable[[float], Awaitable[T]], writes: bool) -> T:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._timeout * RETRY_BUDGET
+        while True:
+            try:
+                return await call(max(min(self._timeout, give_up - loop.time()), RETRY_PAUSE))
+            except grpc.aio.AioRpcError as exc:
+                error: KVError = write_failure(exc) if writes else read_failure(exc)
+                # Only what is proven not applied is retried (OutcomeUnknown is not).
+                if type(error) is not StorageUnavailable or loop.time() + RETRY_PAUSE >= give_up:
+                    raise error from exc
+            await asyncio.sleep(RETRY_PAUSE)
