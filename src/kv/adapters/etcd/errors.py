@@ -16,8 +16,9 @@ import grpc
 
 from kv.domain import KVError, OutcomeUnknown, StorageUnavailable, ValueTooLarge
 
-# grpc's own message when no member could be connected to: the call never left the client.
-_NOT_SENT_PREFIX = "failed to connect to all addresses"
+# grpc's own messages when no member could be connected to: the call never left the client
+# (round_robin's picker, and pick_first's, in grpc-core).
+_NOT_SENT_PREFIXES = ("connections to all backends failing", "failed to connect to all addresses")
 
 # etcd's refusals made before a request is proposed to raft (etcd's rpctypes/error.go and
 # v3rpc/interceptor.go, 3.4): the write was not applied and will not be.
@@ -44,7 +45,7 @@ def read_failure(exc: grpc.aio.AioRpcError) -> StorageUnavailable:
 def _refused(exc: grpc.aio.AioRpcError) -> KVError | None:
     """The error for a write etcd proves it did not apply, or None when it may have."""
     details = _details(exc)
-    if details.startswith(_NOT_SENT_PREFIX):
+    if details.startswith(_NOT_SENT_PREFIXES):
         return StorageUnavailable(f"no etcd member reachable: {details}")
     error = _REFUSED.get(details)
     return None if error is None else error(f"etcd refused the write: {details}")
