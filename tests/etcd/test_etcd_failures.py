@@ -33,7 +33,8 @@ class FakeEtcd(rpc_pb2_grpc.KVServicer):
 
     async def _answer(self, name: str, context: grpc.aio.ServicerContext) -> None:  # type: ignore[type-arg]
         self.calls.append(name)
-        self.metadata.append({m.key: str(m.value) for m in context.invocation_metadata() or ()})
+        received = context.invocation_metadata() or ()
+        self.metadata.append({key: str(value) for key, value in received})
         if self.hang:
             await asyncio.sleep(30)
         if self.failure is not None and self.failures_left > 0:
