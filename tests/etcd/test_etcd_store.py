@@ -82,3 +82,21 @@ async def test_a_put_of_the_stored_value_reads_back_the_stored_revision(store: E
     assert again.decision is Decision.UNCHANGED
     assert again.entry == first.entry
     assert again.revision == first.revision
+
+
+async def test_an_entry_with_a_ttl_is_on_an_etcd_lease_and_keeps_its_expiry(
+    tmp_path: Path,
+) -> None:
+    prefix = f"/kv-lease-{tmp_path.name}/"
+    store = EtcdStore(shared_cluster().endpoints, prefix=prefix, timeout=10)
+    await store.open()
+    written = await store.write(Write.put("t", "v", b'"v"', ttl=600))
+    plain = await store.write(Write.put("p", "v", b'"v"'))
+    await store.close()
+    timed, untimed = await raw_range(f"{prefix}t".encode()), await raw_range(f"{prefix}p".encode())
+    assert timed.kvs[0].lease != 0  # etcd removes it when the lease expires
+    assert written.entry is not None
+    assert timed.kvs[0].value == b'\x00expires_at=%r\n"v"' % written.entry.expires_at
+    assert (untimed.kvs[0].lease, untimed.kvs[0].value) == (0, b'"v"')
+    assert plain.entry is not None
+    assert plain.entry.expires_at is None

@@ -77,14 +77,16 @@ class EtcdClient:
         self._timeout = timeout
         self._channel: grpc.aio.Channel | None = None
         self._kv: rpc_pb2_grpc.KVStub | None = None
+        self._lease: rpc_pb2_grpc.LeaseStub | None = None
 
     async def open(self) -> None:
         target = await channel_target(self._endpoints)
         self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._kv = rpc_pb2_grpc.KVStub(self._channel)  # type: ignore[no-untyped-call]
+        self._lease = rpc_pb2_grpc.LeaseStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
-        channel, self._channel, self._kv = self._channel, None, None
+        channel, self._channel, self._kv, self._lease = self._channel, None, None, None
         if channel is not None:
             await channel.close(grace=None)
 
@@ -102,6 +104,39 @@ class EtcdClient:
         """A transaction that may write: OutcomeUnknown unless its failure proves it not applied."""
         kv = self._stub()
         return await self._retry(lambda timeout: kv.Txn(request, **self._call(timeout)), True)
+
+    async def grant(self, ttl: int) -> int:
+        """A new lease of `ttl` seconds (etcd may round it up to its minimum); its id.
+
+        A grant changes no key, so any failure is StorageUnavailable for the write that
+        wanted it: that write was not sent.
+        """
+        lease, grant = self._leases(), rpc_pb2.LeaseGrantRequest(TTL=ttl)
+        try:
+            response: rpc_pb2.LeaseGrantResponse = await self._retry(
+                lambda timeout: lease.LeaseGrant(grant, **self._call(timeout)), True
+            )
+        except KVError as exc:
+            raise StorageUnavailable(f"etcd granted no lease: {exc}") from exc
+        return response.ID
+
+    async def revoke(self, lease_id: int) -> None:
+        """Revoke a lease: etcd deletes its keys at a revision of their own.
+
+        A lease already gone (expired, revoked) is no error. Any other failure is
+        StorageUnavailable for the write that wanted the revoke: that write was not sent.
+        """
+        lease, revoke = self._leases(), rpc_pb2.LeaseRevokeRequest(ID=lease_id)
+        try:
+            await lease.LeaseRevoke(revoke, **self._call(self._timeout))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.NOT_FOUND:
+                raise StorageUnavailable(f"etcd revoked no lease: {exc.details()}") from exc
+
+    def _leases(self) -> rpc_pb2_grpc.LeaseStub:
+        if self._lease is None:
+            raise StorageUnavailable("the etcd store is closed")
+        return self._lease
 
     def _stub(self) -> rpc_pb2_grpc.KVStub:
         if self._kv is None:
