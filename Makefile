@@ -14,9 +14,13 @@ $(STAMP): pyproject.toml
 
 test: lint typecheck pytest
 
+# lint-imports: the contracts of [tool.importlinter] in pyproject.toml (the test client
+# imports only kv.v1 of the server; the domain no framework; adapters and transports
+# not each other).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -43,7 +47,7 @@ codegen: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src --grpc_python_out=src proto/kv/etcdpb/kv.proto proto/kv/etcdpb/rpc.proto
 
 clean:
-	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache .import_linter_cache src/*.egg-info
 
 # Benchmarks (not part of `make test`; a few minutes): kv-server against bare aiohttp/grpc.aio
 # and a local etcd, on loopback; writes docs/benchmarks.md and docs/benchmarks.png.
