@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.etcd.cluster import EtcdCluster, shared_cluster
-from tests.servers import KvServer, start_kv_server
+from tests.servers import KvServer, script, start_kv_server
 
 pytestmark = pytest.mark.e2e
 
@@ -19,8 +21,9 @@ pytestmark = pytest.mark.e2e
 def start_replicas(
     tmp_path: Path, cluster: EtcdCluster, count: int = 2, timeout: str = "10"
 ) -> list[KvServer]:
-    """`count` kv-server processes over `cluster`, under a prefix of this test's own."""
+    """`count` kv-server processes over `cluster` (HTTP and gRPC), under a prefix of this test's."""
     env = {
+        "TRANSPORT": "http,grpc",
         "KV_STORE": "etcd",
         "KV_ETCD_ENDPOINTS": ",".join(cluster.endpoints),
         "KV_ETCD_PREFIX": f"/kv-replicas-{tmp_path.name}/",
@@ -91,3 +94,31 @@ async def test_revisions_are_one_sequence_and_conditions_hold_across_replicas(
         assert same["revision"] > max(revisions)
         status, again = await call(http, "PUT", b + "once", json={"value": 3})
         assert again["revision"] == same["revision"]  # the same value changes nothing
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_every_test_client_scenario_passes_over_two_replicas(
+    replicas: list[KvServer], transport: str
+) -> None:
+    """The test client's full run, `replicas` included (writes through each, reads through both)."""
+    result = subprocess.run(
+        [
+            script("kv-testclient"),
+            "run",
+            "--json",
+            "--transport",
+            transport,
+            "--url",
+            ",".join(replica.url for replica in replicas),
+            "--target",
+            ",".join(replica.grpc_target for replica in replicas),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    report = json.loads(result.stdout)
+    assert result.returncode == 0, json.dumps(report, indent=1)
+    assert report["success"]
+    assert "replicas" in {scenario["test"] for scenario in report["results"]}
