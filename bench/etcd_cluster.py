@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench.loads import BENCH_DIR, CONNECTIONS, LoadResult, parse_wrk
-from bench.processes import HOST, free_port
+from bench.processes import HOST, Server, cpu_seconds, free_port
 from bench.run import KEYS, kv_server, load_etcd, load_http, running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,11 +31,12 @@ MEMBERS = 3
 
 
 @contextmanager
-def etcd_cluster(data: Path) -> Iterator[list[int]]:
-    """MEMBERS etcd members on loopback; yields their client ports."""
+def etcd_cluster(data: Path) -> Iterator[list[Server]]:
+    """MEMBERS etcd members on loopback (each Server's port "client")."""
     clients = [free_port() for _ in range(MEMBERS)]
     peers = [free_port() for _ in range(MEMBERS)]
     initial = ",".join(f"m{n}=http://{HOST}:{peers[n]}" for n in range(MEMBERS))
+    members: list[Server] = []
     with ExitStack() as stack:
         for n in range(MEMBERS):
             client, peer = f"http://{HOST}:{clients[n]}", f"http://{HOST}:{peers[n]}"
@@ -47,8 +48,10 @@ def etcd_cluster(data: Path) -> Iterator[list[int]]:
                 *("--initial-cluster", initial, "--initial-cluster-state", "new"),
                 *("--log-level", "error", "--logger", "zap"),
             ]
-            stack.enter_context(running(f"etcd-m{n}", command, ports={"client": clients[n]}))
-        yield clients
+            members.append(
+                stack.enter_context(running(f"etcd-m{n}", command, ports={"client": clients[n]}))
+            )
+        yield members
 
 
 def wrk(urls: list[str], script: str, duration: float) -> LoadResult:
@@ -75,12 +78,32 @@ def wrk(urls: list[str], script: str, duration: float) -> LoadResult:
     )
 
 
-def measure(duration: float) -> dict[str, LoadResult]:
-    results: dict[str, LoadResult] = {}
+# name -> (the load's result, kv-server CPU µs per request, etcd CPU µs per request: 3 members)
+Results = dict[str, tuple[LoadResult, float | None, float]]
+
+
+def measured(
+    urls: list[str], script: str, duration: float, kv: list[Server], etcd: list[Server]
+) -> tuple[LoadResult, float | None, float]:
+    """`wrk(...)` with the CPU time kv-server (all replicas) and etcd (all members) spent on it."""
+
+    def cpu(servers: list[Server]) -> float:
+        return sum(cpu_seconds(server.process.pid) for server in servers)
+
+    kv_before, etcd_before = cpu(kv), cpu(etcd)
+    result = wrk(urls, script, duration)
+    requests = max(result.requests, 1)
+    kv_us = (cpu(kv) - kv_before) / requests * 1e6 if kv else None
+    return result, kv_us, (cpu(etcd) - etcd_before) / requests * 1e6
+
+
+def measure(duration: float) -> Results:
+    results: Results = {}
     with (
         tempfile.TemporaryDirectory(prefix="kv-bench-etcd-cluster-") as data,
-        etcd_cluster(Path(data)) as clients,
+        etcd_cluster(Path(data)) as members,
     ):
+        clients = [member.ports["client"] for member in members]
         endpoints = ",".join(f"{HOST}:{port}" for port in clients)
         env = {"KV_STORE": "etcd", "KV_ETCD_ENDPOINTS": endpoints}
         with kv_server("kv-etcd-1", **env) as one, kv_server("kv-etcd-2", **env) as two:
@@ -88,30 +111,37 @@ def measure(duration: float) -> dict[str, LoadResult]:
             load_etcd(clients[0])
             gateway = [f"http://{HOST}:{clients[0]}"]
             replicas = [f"http://{HOST}:{s.ports['http']}" for s in (one, two)]
-            for operation in ("get", "put"):
-                results[f"etcd-gateway-{operation}"] = wrk(gateway, f"etcd_{operation}", duration)
-                results[f"kv-1-{operation}"] = wrk(replicas[:1], f"kv_{operation}", duration)
-                results[f"kv-2-{operation}"] = wrk(replicas, f"kv_{operation}", duration)
+            for op in ("get", "put"):
+                results[f"etcd-gateway-{op}"] = measured(
+                    gateway, f"etcd_{op}", duration, [], members
+                )
+                results[f"kv-1-{op}"] = measured(replicas[:1], f"kv_{op}", duration, [one], members)
+                results[f"kv-2-{op}"] = measured(
+                    replicas, f"kv_{op}", duration, [one, two], members
+                )
     return results
 
 
-def table(results: dict[str, LoadResult], duration: float, command: str) -> str:
+def table(results: Results, duration: float, command: str) -> str:
     rows = [
-        "| operation | server | requests/s | p50 ms | p99 ms | errors | / gateway |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| operation | server | requests/s | p50 ms | p99 ms | errors | / gateway "
+        "| kv CPU µs/req | etcd CPU µs/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for operation in ("get", "put"):
-        base = results[f"etcd-gateway-{operation}"]
+        base = results[f"etcd-gateway-{operation}"][0]
         for name, label in (
             ("etcd-gateway", "etcd JSON gateway (one member)"),
             ("kv-1", "kv-server, 1 replica"),
             ("kv-2", "kv-server, 2 replicas"),
         ):
-            r = results[f"{name}-{operation}"]
+            r, kv_us, etcd_us = results[f"{name}-{operation}"]
             ratio = r.requests_per_second / base.requests_per_second
+            kv_cpu = "-" if kv_us is None else f"{kv_us:.0f}"
             rows.append(
                 f"| {operation.upper()} | {label} | {r.requests_per_second:,.0f} | "
-                f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {ratio:.2f}x |"
+                f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {ratio:.2f}x | "
+                f"{kv_cpu} | {etcd_us:.0f} |"
             )
     load = os.getloadavg()[0]
     return "\n".join(
@@ -123,7 +153,9 @@ def table(results: dict[str, LoadResult], duration: float, command: str) -> str:
             "bytes, 32-byte values; one "
             f"3-member etcd 3.4 cluster on loopback for every row; load average {load:.2f} at "
             "the start. Everything (3 etcd members, the kv replicas, wrk) shares the machine's "
-            "cores, so a second replica adds CPU contention, not CPU. See docs/etcd.md.",
+            "cores, so a second replica adds CPU contention, not CPU. CPU columns: the CPU time "
+            "the kv-server replicas, and the three etcd members together, spent per request "
+            "(from /proc, all threads). See docs/etcd.md.",
             "",
             *rows,
         ]

@@ -56,16 +56,38 @@ class FakeEtcd(rpc_pb2_grpc.KVServicer):
         )
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[tuple[FakeEtcd, str]]:
-    servicer = FakeEtcd()
+async def serve(servicer: FakeEtcd) -> tuple[grpc.aio.Server, str]:
     server = grpc.aio.server()
     rpc_pb2_grpc.add_KVServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     port = free_port()
     server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
-    yield servicer, f"127.0.0.1:{port}"
+    return server, f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeEtcd, str]]:
+    servicer = FakeEtcd()
+    server, endpoint = await serve(servicer)
+    yield servicer, endpoint
     await server.stop(grace=None)
+
+
+async def test_a_member_without_a_leader_is_left_for_the_next() -> None:
+    """A member cut off from the others answers "no leader" to everything: move on."""
+    cut_off = FakeEtcd(failure=(grpc.StatusCode.UNAVAILABLE, "etcdserver: no leader"))
+    healthy = FakeEtcd()
+    servers = [await serve(cut_off), await serve(healthy)]
+    store = await opened([endpoint for _, endpoint in servers], deadline=10)
+    try:
+        assert (await store.write(PUT)).revision == 8
+        assert await store.get("k") is None
+        assert cut_off.calls == ["Txn"]
+        assert healthy.calls == ["Txn", "Range"]
+    finally:
+        await store.close()
+        for server, _ in servers:
+            await server.stop(grace=None)
 
 
 async def opened(endpoints: list[str], deadline: float) -> EtcdStore:

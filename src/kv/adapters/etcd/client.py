@@ -1,11 +1,13 @@
 """EtcdClient: one gRPC channel over every etcd member, a deadline on each call, safe retries.
 
 Failover is gRPC's own: the channel's target names every member
-(`ipv4:a:p,b:p,c:p`) and its `round_robin` policy spreads calls over the
-members it is connected to, leaving out one that stopped answering and taking
-it back once it reconnects (with a short reconnect backoff, so a restarted
-member is used again within a second). Names in KV_ETCD_ENDPOINTS are
-resolved once, when the store opens (docs/etcd.md).
+(`ipv4:a:p,b:p,c:p`) and its `pick_first` policy sends every call to the
+first member it can connect to, moving to the next when that one goes away
+(with a short reconnect backoff). One member for all calls, not
+`round_robin` over all: etcd batches the quorum check of concurrent
+linearizable reads per member, and spreading them over three members
+doubled etcd's CPU per read in `make bench-etcd` (docs/etcd.md). Names in
+KV_ETCD_ENDPOINTS are resolved once, when the store opens.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from typing import TypeVar
 
 import grpc
 
-from kv.adapters.etcd.errors import read_failure, write_failure
+from kv.adapters.etcd.errors import NO_LEADER, read_failure, write_failure
 from kv.domain import KVError, StorageUnavailable
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
 
 T = TypeVar("T")
 
 _CHANNEL_OPTIONS = [
-    ("grpc.lb_policy_name", "round_robin"),
-    # A member that comes back is reconnected within a second, not after grpc's default 1-120 s.
+    ("grpc.lb_policy_name", "pick_first"),
+    # A lost member is replaced, and one that comes back reconnected, within a second, not after
+    # grpc's default backoff of 1-120 s.
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
@@ -44,8 +47,8 @@ RETRY_BUDGET = 3
 RETRY_PAUSE = 0.05
 
 
-async def channel_target(endpoints: Sequence[str]) -> str:
-    """A gRPC target naming every member by address: `ipv4:a:p,b:p` (or `ipv6:` when only v6)."""
+async def member_addresses(endpoints: Sequence[str]) -> tuple[str, list[str]]:
+    """Every member's address for a gRPC target: ("ipv4", ["a:p", ...]) (or "ipv6" when only v6)."""
     loop = asyncio.get_running_loop()
     v4: list[str] = []
     v6: list[str] = []
@@ -60,8 +63,8 @@ async def channel_target(endpoints: Sequence[str]) -> str:
         v4 += {f"{info[4][0]}:{port}" for info in infos if info[0] == socket.AF_INET}
         v6 += {f"[{info[4][0]}]:{port}" for info in infos if info[0] == socket.AF_INET6}
     if v4:
-        return "ipv4:" + ",".join(dict.fromkeys(v4))
-    return "ipv6:" + ",".join(dict.fromkeys(v6))
+        return "ipv4", list(dict.fromkeys(v4))
+    return "ipv6", list(dict.fromkeys(v6))
 
 
 class EtcdClient:
@@ -75,35 +78,54 @@ class EtcdClient:
     def __init__(self, endpoints: Sequence[str], *, timeout: float) -> None:
         self._endpoints = tuple(endpoints)
         self._timeout = timeout
+        self._scheme, self._addresses = "ipv4", list[str]()
         self._channel: grpc.aio.Channel | None = None
         self._kv: rpc_pb2_grpc.KVStub | None = None
         self._lease: rpc_pb2_grpc.LeaseStub | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
-        target = await channel_target(self._endpoints)
+        self._scheme, self._addresses = await member_addresses(self._endpoints)
+        self._connect()
+
+    def _connect(self) -> None:
+        target = f"{self._scheme}:{','.join(self._addresses)}"
         self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._kv = rpc_pb2_grpc.KVStub(self._channel)  # type: ignore[no-untyped-call]
         self._lease = rpc_pb2_grpc.LeaseStub(self._channel)  # type: ignore[no-untyped-call]
+
+    def _move_on(self, failed: grpc.aio.Channel | None) -> None:
+        """The member in use has no leader: put the next one first, on a new channel.
+
+        pick_first keeps a connection that works, and a member cut off from the
+        others answers every call with "no leader"; only a new channel moves on.
+        Once per channel: concurrent calls that saw the same member refuse move once.
+        """
+        if failed is None or failed is not self._channel or len(self._addresses) < 2:
+            return
+        self._addresses = self._addresses[1:] + self._addresses[:1]
+        self._connect()
+        closing = asyncio.get_running_loop().create_task(failed.close(grace=self._timeout))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
         channel, self._channel, self._kv, self._lease = self._channel, None, None, None
         if channel is not None:
             await channel.close(grace=None)
+        await asyncio.gather(*self._closing)
 
     async def range(self, request: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:
         """A linearizable read (etcd's default: it confirms with a quorum that it is current)."""
-        kv = self._stub()
-        return await self._retry(lambda timeout: kv.Range(request, **self._call(timeout)), False)
-
-    async def read_txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
-        """A transaction with no write in any branch: retried as a read."""
-        kv = self._stub()
-        return await self._retry(lambda timeout: kv.Txn(request, **self._call(timeout)), False)
+        return await self._retry(
+            lambda timeout: self._stub().Range(request, **self._call(timeout)), False
+        )
 
     async def txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
         """A transaction that may write: OutcomeUnknown unless its failure proves it not applied."""
-        kv = self._stub()
-        return await self._retry(lambda timeout: kv.Txn(request, **self._call(timeout)), True)
+        return await self._retry(
+            lambda timeout: self._stub().Txn(request, **self._call(timeout)), True
+        )
 
     async def grant(self, ttl: int) -> int:
         """A new lease of `ttl` seconds (etcd may round it up to its minimum); its id.
@@ -111,10 +133,10 @@ class EtcdClient:
         A grant changes no key, so any failure is StorageUnavailable for the write that
         wanted it: that write was not sent.
         """
-        lease, grant = self._leases(), rpc_pb2.LeaseGrantRequest(TTL=ttl)
+        grant = rpc_pb2.LeaseGrantRequest(TTL=ttl)
         try:
             response: rpc_pb2.LeaseGrantResponse = await self._retry(
-                lambda timeout: lease.LeaseGrant(grant, **self._call(timeout)), True
+                lambda timeout: self._leases().LeaseGrant(grant, **self._call(timeout)), True
             )
         except KVError as exc:
             raise StorageUnavailable(f"etcd granted no lease: {exc}") from exc
@@ -150,9 +172,12 @@ class EtcdClient:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._timeout * RETRY_BUDGET
         while True:
+            channel = self._channel
             try:
                 return await call(max(min(self._timeout, give_up - loop.time()), RETRY_PAUSE))
             except grpc.aio.AioRpcError as exc:
+                if exc.details() == NO_LEADER:
+                    self._move_on(channel)
                 error: KVError = write_failure(exc) if writes else read_failure(exc)
                 # Only what is proven not applied is retried (OutcomeUnknown is not).
                 if type(error) is not StorageUnavailable or loop.time() + RETRY_PAUSE >= give_up:

@@ -20,11 +20,13 @@ from kv.domain import KVError, OutcomeUnknown, StorageUnavailable, ValueTooLarge
 # (round_robin's picker, and pick_first's, in grpc-core).
 _NOT_SENT_PREFIXES = ("connections to all backends failing", "failed to connect to all addresses")
 
+NO_LEADER = "etcdserver: no leader"
+
 # etcd's refusals made before a request is proposed to raft (etcd's rpctypes/error.go and
 # v3rpc/interceptor.go, 3.4): the write was not applied and will not be.
 _REFUSED: dict[str, type[KVError]] = {
     # a member without a leader, asked with the `hasleader` metadata kv always sends
-    "etcdserver: no leader": StorageUnavailable,
+    NO_LEADER: StorageUnavailable,
     "etcdserver: too many requests": StorageUnavailable,
     "etcdserver: mvcc: database space exceeded": StorageUnavailable,
     "etcdserver: not capable": StorageUnavailable,
