@@ -122,7 +122,7 @@ def measure(duration: float) -> Results:
     return results
 
 
-def table(results: Results, duration: float, command: str) -> str:
+def table(results: Results, duration: float, command: str, load: float) -> str:
     rows = [
         "| operation | server | requests/s | p50 ms | p99 ms | errors | / gateway "
         "| kv CPU µs/req | etcd CPU µs/req |",
@@ -143,7 +143,6 @@ def table(results: Results, duration: float, command: str) -> str:
                 f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.errors} | {ratio:.2f}x | "
                 f"{kv_cpu} | {etcd_us:.0f} |"
             )
-    load = os.getloadavg()[0]
     return "\n".join(
         [
             "## kv over a 3-member etcd cluster",
@@ -179,7 +178,8 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="update docs/benchmarks.md")
     args = parser.parse_args()
     command = "python -m bench.etcd_cluster" + (f" --duration {args.duration:g}")
-    section = table(measure(args.duration), args.duration, command)
+    load = os.getloadavg()[0]
+    section = table(measure(args.duration), args.duration, command, load)
     print(section)
     if args.write:
         write_section(section)
