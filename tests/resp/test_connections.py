@@ -136,7 +136,7 @@ async def test_drain_answers_what_was_received_then_closes(served: Served) -> No
 
 
 async def test_a_client_that_does_not_read_its_replies_is_disconnected() -> None:
-    async with serve_in_process("resp", idle_timeout=0.5) as served:
+    async with serve_in_process("resp", write_timeout=0.5) as served:
         transport = served.app.transports[0]
         assert isinstance(transport, RespTransport)
         async with wire(served) as client:

@@ -41,7 +41,7 @@ class RespTransport:
             max_request_bytes=service.max_value_bytes + MAX_KEY_BYTES + REQUEST_SLACK_BYTES,
             max_pipelined=MAX_PIPELINED,
             idle_timeout=settings.idle_timeout,
-            write_timeout=settings.idle_timeout,
+            write_timeout=settings.write_timeout,
         )
         self._client_ids = itertools.count(1)
         self._connections: set[RespConnection] = set()
