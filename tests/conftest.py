@@ -12,6 +12,7 @@ from structlog.processors import format_exc_info
 from structlog.testing import capture_logs
 
 from kv.observability.logs import name_the_logger
+from tests.etcd.cluster import stop_shared_cluster
 from tests.servers import KvServer, start_kv_server
 
 
@@ -29,3 +30,10 @@ def log_lines() -> Iterator[list[dict[str, Any]]]:
     id bound when it was logged, an `exception` traceback, and the line's own fields."""
     with capture_logs(processors=[name_the_logger, merge_contextvars, format_exc_info]) as lines:
         yield lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_the_shared_etcd_cluster() -> Iterator[None]:
+    """Stops the etcd cluster that tests over etcd share, if one was started (by PID)."""
+    yield
+    stop_shared_cluster()

@@ -53,6 +53,7 @@ async def serve_in_process(
         transport=transport,
         kv_url=f"http://127.0.0.1:{ports['http']}",
         grpc_target=f"127.0.0.1:{ports['grpc']}",
+        resp_url=f"redis://127.0.0.1:{ports['resp']}",
         timeout=30.0,
     )
     async with serving(app), connect(client_settings) as client:

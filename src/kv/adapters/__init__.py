@@ -31,9 +31,18 @@ def _sqlite(settings: Settings, metrics: Metrics) -> Store:
     )
 
 
+def _etcd(settings: Settings, metrics: Metrics) -> Store:
+    from kv.adapters.etcd import EtcdStore
+
+    return EtcdStore(
+        settings.etcd_endpoints, prefix=settings.etcd_prefix, timeout=settings.etcd_timeout
+    )
+
+
 STORES: dict[str, Callable[[Settings, Metrics], Store]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "etcd": _etcd,
 }
 
 

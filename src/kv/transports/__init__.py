@@ -69,6 +69,9 @@ TRANSPORTS: dict[str, RegisteredTransport] = {
     "grpc": RegisteredTransport(
         "kv.transports.grpc:GrpcTransport", PortSetting("KV_GRPC_PORT", 50051)
     ),
+    "resp": RegisteredTransport(
+        "kv.transports.resp:RespTransport", PortSetting("KV_RESP_PORT", 6379)
+    ),
 }
 
 
