@@ -95,7 +95,7 @@ class Settings:
     idle_timeout: float = 15.0
     shutdown_timeout: float = 10.0
     sqlite_integrity_check: bool = False
-    max_concurrent_requests: int = 64
+    max_concurrent_requests: int = 32
     write_timeout: float = 30.0
 
     @classmethod
@@ -125,7 +125,7 @@ class Settings:
             shutdown_timeout=env.number("KV_SHUTDOWN_TIMEOUT", 10.0, low=0.0, high=600.0),
             sqlite_integrity_check=env.flag("KV_SQLITE_INTEGRITY_CHECK", False),
             max_concurrent_requests=env.integer(
-                "KV_MAX_CONCURRENT_REQUESTS", 64, low=1, high=100_000
+                "KV_MAX_CONCURRENT_REQUESTS", 32, low=1, high=100_000
             ),
             write_timeout=env.number("KV_WRITE_TIMEOUT", 30.0, low=0.1, high=3600.0),
         )
