@@ -1,4 +1,4 @@
-"""Malformed and hostile gRPC input: every one INVALID_ARGUMENT with a clean message and an access line.
+"""Malformed and hostile gRPC input: INVALID_ARGUMENT, a clean message and an access line.
 
 Finding 6 of issue 11 (and finding 3 over gRPC), and their neighbours.
 """

@@ -76,6 +76,7 @@ def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
 ) -> None:
     server = start_both(tmp_path, KV_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT))
     outcomes: Counter[str] = Counter()
+    warmed_up = asyncio.Event()
 
     async def client(number: int, stop: asyncio.Event) -> None:
         async with grpc.aio.insecure_channel(server.grpc_target) as channel:
@@ -86,6 +87,8 @@ def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
                 try:
                     await stub.Put(value, timeout=TIMEOUT)
                     outcomes["OK"] += 1
+                    if outcomes["OK"] >= 200:
+                        warmed_up.set()
                 except grpc.aio.AioRpcError as error:
                     outcomes[error.code().name] += 1
                     if error.code() == grpc.StatusCode.UNAVAILABLE:
@@ -94,8 +97,7 @@ def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
     async def run() -> float:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(client(number, stop)) for number in range(20)]
-        while outcomes["OK"] < 200:
-            await asyncio.sleep(0.01)
+        await warmed_up.wait()
         took = await asyncio.to_thread(terminate_and_time, server)
         stop.set()
         await asyncio.gather(*tasks)

@@ -1,4 +1,4 @@
-"""Raw bytes on the wire, as a hostile client sends them: HTTP/1.1 and gRPC without a client library's help."""
+"""Raw bytes on the wire, as a hostile client sends them: HTTP/1.1 and gRPC, no client library."""
 
 from __future__ import annotations
 
