@@ -5,25 +5,26 @@ from __future__ import annotations
 import asyncio
 
 from kv.adapters.memory import InMemoryStore
-from kv.domain import Change, Entry, StorageUnavailable
+from kv.domain import Entry, Listing, StorageUnavailable, Write, Written
 
 
 class FakeDurableStore:
-    """A Store whose commits stay pending until the test calls `sync()` (or `fail()`).
+    """A Store whose writes stay pending until the test calls `sync()` (or `fail()`).
 
-    Lets tests see what a durable store's callers see while a sync is under way.
+    Lets tests see what a durable store's callers see while a sync is under
+    way. Pending writes are decided and applied in arrival order at `sync`
+    (by an InMemoryStore, the reference), and answered then.
     """
 
-    def __init__(self, start_revision: int = 0) -> None:
+    def __init__(self) -> None:
         self._committed = InMemoryStore()
-        self._start_revision = start_revision
-        self.pending: list[tuple[Change, asyncio.Future[None]]] = []
+        self.pending: list[tuple[Write, asyncio.Future[Written]]] = []
         self.has_pending = asyncio.Event()
         self.broken = False
         self.closed = False
 
-    async def open(self) -> int:
-        return self._start_revision
+    async def open(self) -> None:
+        return None
 
     async def close(self) -> None:
         self.closed = True
@@ -31,30 +32,50 @@ class FakeDurableStore:
     async def get(self, key: str) -> Entry | None:
         return await self._committed.get(key)
 
-    def commit(self, change: Change) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        return await self._committed.list(prefix, after=after, limit=limit, keys_only=keys_only)
+
+    async def write(self, write: Write) -> Written:
         if self.broken:
-            future.set_exception(StorageUnavailable("store is broken"))
-        else:
-            self.pending.append((change, future))
-            self.has_pending.set()
-        return future
+            raise StorageUnavailable("store is broken")
+        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
+        self.pending.append((write, future))
+        self.has_pending.set()
+        return await asyncio.shield(future)
 
     async def check(self) -> None:
         if self.broken:
             raise StorageUnavailable("store is broken")
 
     def sync(self) -> None:
-        """Make every pending change durable, in order."""
-        for change, future in self.pending:
-            self._committed.commit(change)
-            future.set_result(None)
+        """Carry out every pending write, in order, and answer each."""
+        for write, future in self.pending:
+            try:
+                future.set_result(self._committed.apply(write))
+            except Exception as exc:  # a domain error is the write's answer
+                future.set_exception(exc)
         self.pending.clear()
         self.has_pending.clear()
 
     def fail(self) -> None:
-        """Fail every pending change and every later one (fail-stop)."""
+        """Fail every pending write and every later one (fail-stop); nothing is applied."""
         self.broken = True
         for _, future in self.pending:
             future.set_exception(StorageUnavailable("sync failed"))
         self.pending.clear()
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it: expiry tested without sleeping."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock forward (async, as a real clock's stand-in must wait)."""
+        self.now += seconds

@@ -1,7 +1,6 @@
 """JSON in and out of the service: orjson where it gives the same answer, else stdlib.
 
-Used by the HTTP transport for bodies and by the in-memory store for the
-values it keeps as compact JSON.
+Used by the HTTP transport for bodies.
 
 orjson is several times faster than the standard library, but not the same
 in two ways that matter here, so it is only used where it cannot differ:

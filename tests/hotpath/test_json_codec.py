@@ -45,7 +45,7 @@ def test_reads_what_the_standard_library_reads(body: bytes) -> None:
     ],
 )
 def test_reads_a_memoryview_as_the_standard_library_reads_its_bytes(body: bytes) -> None:
-    # The in-memory store hands its packed values over as memoryviews.
+    # A slice of a larger buffer is read without copying it first.
     assert repr(read_json(memoryview(b"xx" + body)[2:])) == repr(_stdlib(body))
 
 

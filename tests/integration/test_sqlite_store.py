@@ -12,11 +12,25 @@ import pytest
 
 from kv.adapters.sqlite import DATABASE_FILE, SqliteStore
 from kv.config import ConfigError
-from kv.domain import Change, Entry, KeyValueService, StorageUnavailable
+from kv.domain import (
+    Condition,
+    Entry,
+    KeyExists,
+    KeyValueService,
+    OutcomeUnknown,
+    StorageUnavailable,
+    Write,
+)
+from kv.domain.model import encode_value
 
 
-def put(key: str, value: Any, revision: int) -> Change:
-    return Change(key, Entry(key, value, revision), revision)
+def put(key: str, value: Any, condition: Condition | None = None) -> Write:
+    return Write.put(key, value, encode_value(value), condition)
+
+
+async def write_all(store: SqliteStore, writes: list[Write]) -> list[Any]:
+    """Start every write at once (so they queue together), and gather their answers."""
+    return await asyncio.gather(*(store.write(write) for write in writes), return_exceptions=True)
 
 
 async def test_entries_and_revision_survive_reopen_when_the_last_write_is_a_delete(
@@ -29,7 +43,8 @@ async def test_entries_and_revision_survive_reopen_when_the_last_write_is_a_dele
     await service.stop()
 
     reopened = SqliteStore(tmp_path)
-    assert await reopened.open() == 51
+    await reopened.open()
+    assert reopened.revision == 51
     assert await reopened.get("k7") is None
     assert await reopened.get("k49") is not None
     assert sum([await reopened.get(f"k{i}") is not None for i in range(50)]) == 49
@@ -53,47 +68,55 @@ async def test_writes_waiting_together_share_one_transaction(tmp_path: Path) -> 
     store = SqliteStore(tmp_path, connection_class=GatedConnection)
     await store.open()
     armed.set()
-    futures = [store.commit(put(f"k{i}", i, i)) for i in range(1, 201)]
+    writes = asyncio.ensure_future(write_all(store, [put(f"k{i}", i) for i in range(1, 201)]))
+    await asyncio.to_thread(first_commit_reached.wait, 5)
     release_first_commit.set()
-    await asyncio.gather(*futures)
+    await writes
 
     # The first write may have gone alone; the 199 that queued behind its sync go in one.
     assert store.changes_written == 200
     assert store.transactions <= 2
     await store.close()
     reopened = SqliteStore(tmp_path)
-    assert await reopened.open() == 200
+    await reopened.open()
+    assert reopened.revision == 200
     assert await reopened.get("k200") == Entry("k200", 200, 200)
     await reopened.close()
 
 
-def failing_disk() -> tuple[type[sqlite3.Connection], threading.Event]:
-    """A connection class whose COMMIT fails like a failed fsync once the event is set."""
+def failing_disk(statement: str = "COMMIT") -> tuple[type[sqlite3.Connection], threading.Event]:
+    """A connection class whose `statement` fails like a failed write once the event is set."""
     broken = threading.Event()
 
     class FailingConnection(sqlite3.Connection):
         def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
-            if sql == "COMMIT" and broken.is_set():
+            if sql.startswith(statement) and broken.is_set():
                 raise sqlite3.OperationalError("disk I/O error")
             return super().execute(sql, *args)
 
     return FailingConnection, broken
 
 
-async def test_a_failed_write_stops_the_store_and_applies_nothing(tmp_path: Path) -> None:
-    connection_class, broken = failing_disk()
+@pytest.mark.parametrize(
+    ("statement", "error"),
+    [("COMMIT", OutcomeUnknown), ("INSERT INTO entries", StorageUnavailable)],
+    ids=["commit-fails-outcome-unknown", "statement-fails-unavailable"],
+)
+async def test_a_failed_write_stops_the_store(
+    tmp_path: Path, statement: str, error: type[Exception]
+) -> None:
+    """A failed COMMIT may be on disk (OutcomeUnknown); a failure before it is not."""
+    connection_class, broken = failing_disk(statement)
     store = SqliteStore(tmp_path, connection_class=connection_class)
     await store.open()
-    await store.commit(put("kept", "before", 1))
+    await store.write(put("kept", "before"))
 
     broken.set()
-    failed = [store.commit(put("kept", "after", 2)), store.commit(put("new", "x", 3))]
-    for future in failed:
-        with pytest.raises(StorageUnavailable):
-            await future
+    failed = await write_all(store, [put("kept", "after"), put("new", "x")])
+    assert [type(result) for result in failed] == [error, error]
     broken.clear()  # the disk "recovers", but the store no longer trusts it
     with pytest.raises(StorageUnavailable):
-        await store.commit(put("later", "y", 4))
+        await store.write(put("later", "y"))
     with pytest.raises(StorageUnavailable):
         await store.check()
     assert await store.get("kept") == Entry("kept", "before", 1)
@@ -101,7 +124,8 @@ async def test_a_failed_write_stops_the_store_and_applies_nothing(tmp_path: Path
     await store.close()
 
     reopened = SqliteStore(tmp_path)
-    assert await reopened.open() == 1
+    await reopened.open()
+    assert reopened.revision == 1
     assert await reopened.get("kept") == Entry("kept", "before", 1)
     assert await reopened.get("new") is None
     assert await reopened.get("later") is None
@@ -109,7 +133,7 @@ async def test_a_failed_write_stops_the_store_and_applies_nothing(tmp_path: Path
     await reopened.close()
 
 
-async def test_the_service_reports_storage_unavailable_for_a_failed_write(tmp_path: Path) -> None:
+async def test_the_service_reports_a_failed_write_and_refuses_later_ones(tmp_path: Path) -> None:
     connection_class, broken = failing_disk()
     service = KeyValueService(SqliteStore(tmp_path, connection_class=connection_class))
     await service.start()
@@ -118,11 +142,48 @@ async def test_the_service_reports_storage_unavailable_for_a_failed_write(tmp_pa
     results = await asyncio.gather(
         *(service.put("k", i) for i in range(2, 10)), return_exceptions=True
     )
-    assert all(isinstance(result, StorageUnavailable) for result in results)
+    assert all(isinstance(result, OutcomeUnknown | StorageUnavailable) for result in results)
+    assert isinstance(results[0], OutcomeUnknown)
+    with pytest.raises(StorageUnavailable):
+        await service.put("k", 10)
     assert (await service.get("k")).value == 1
     with pytest.raises(StorageUnavailable):
         await service.check()
     await service.stop()
+
+
+async def test_writes_decide_on_staged_changes_and_answer_only_once_durable(
+    tmp_path: Path,
+) -> None:
+    """While a change waits for its sync, later writes chain on it, and nobody hears early."""
+    release = threading.Event()
+
+    class HeldConnection(sqlite3.Connection):
+        def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+            if sql == "COMMIT":
+                release.wait(30)
+            return super().execute(sql, *args)
+
+    release.set()
+    store = SqliteStore(tmp_path, connection_class=HeldConnection)
+    await store.open()
+    release.clear()
+    first = asyncio.ensure_future(store.write(put("k", 1)))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(store.write(put("k", 2, Condition.at_revision(1))))
+    conflict = asyncio.ensure_future(store.write(Write.create("k", 3, b"3")))
+    same = asyncio.ensure_future(store.write(put("k", 2)))
+    await asyncio.sleep(0.01)
+    assert not any(task.done() for task in (first, second, conflict, same))
+    assert await store.get("k") is None  # readers see only durable changes
+    release.set()
+    assert (await first).revision == 1
+    assert (await second).revision == 2
+    assert (await same).revision == 2
+    with pytest.raises(KeyExists):
+        await conflict
+    assert await store.get("k") == Entry("k", 2, 2)
+    await store.close()
 
 
 async def test_a_closed_store_refuses_commits(tmp_path: Path) -> None:
@@ -130,7 +191,7 @@ async def test_a_closed_store_refuses_commits(tmp_path: Path) -> None:
     await store.open()
     await store.close()
     with pytest.raises(StorageUnavailable):
-        await store.commit(put("k", 1, 1))
+        await store.write(put("k", 1))
     with pytest.raises(StorageUnavailable):
         await store.check()
 
@@ -161,11 +222,12 @@ async def test_the_integrity_check_passes_a_healthy_database_and_refuses_a_damag
 ) -> None:
     store = SqliteStore(tmp_path)
     await store.open()
-    await asyncio.gather(*(store.commit(put(f"key-{i:05}", "v" * 200, i)) for i in range(1, 2001)))
+    await write_all(store, [put(f"key-{i:05}", "v" * 200) for i in range(1, 2001)])
     await store.close()
 
     healthy = SqliteStore(tmp_path, integrity_check=True)
-    assert await healthy.open() == 2000
+    await healthy.open()
+    assert healthy.revision == 2000
     await healthy.close()
 
     # Overwrite the middle of the file (b-tree pages of the entries table).
@@ -184,18 +246,20 @@ async def test_a_batch_keeps_the_last_change_of_each_key_and_values_exactly(
     store = SqliteStore(tmp_path)
     await store.open()
     values: list[Any] = [10**30, 2**53 + 1, 1e300, -0.5, "é\n\x00🔑", {"a": [None, True]}, []]
-    changes = [
-        put("put-then-delete", 1, 1),
-        Change("put-then-delete", None, 2),
-        put("\x00nul/key", "first", 3),
-        put("\x00nul/key", "second", 4),
-        *(put(f"value-{i}", value, 5 + i) for i, value in enumerate(values)),
+    writes = [
+        put("put-then-delete", 1),
+        Write.delete("put-then-delete"),
+        put("\x00nul/key", "first"),
+        put("\x00nul/key", "second"),
+        *(put(f"value-{i}", value) for i, value in enumerate(values)),
     ]
-    await asyncio.gather(*(store.commit(change) for change in changes))
+    await write_all(store, writes)
+    assert store.transactions <= 2  # they queued together
     await store.close()
 
     reopened = SqliteStore(tmp_path)
-    assert await reopened.open() == 4 + len(values)
+    await reopened.open()
+    assert reopened.revision == 4 + len(values)
     assert await reopened.get("put-then-delete") is None
     assert await reopened.get("\x00nul/key") == Entry("\x00nul/key", "second", 4)
     for i, value in enumerate(values):
@@ -203,3 +267,64 @@ async def test_a_batch_keeps_the_last_change_of_each_key_and_values_exactly(
         assert entry == Entry(f"value-{i}", value, 5 + i)
         assert type(entry.value) is type(value)
     await reopened.close()
+
+
+async def test_a_database_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A data dir written before ttl existed opens, keeps its entries and takes ttls."""
+    connection = sqlite3.connect(tmp_path / DATABASE_FILE)
+    connection.executescript(
+        """
+        CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision INTEGER NOT NULL)
+            WITHOUT ROWID;
+        CREATE TABLE store (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL);
+        INSERT INTO entries VALUES ('old', '{"a":[1]}', 3);
+        INSERT INTO store VALUES (1, 4);
+        PRAGMA user_version = 1;
+        """
+    )
+    connection.close()
+
+    store = SqliteStore(tmp_path)
+    await store.open()
+    assert store.revision == 4
+    assert await store.get("old") == Entry("old", {"a": [1]}, 3)
+    written = await store.write(Write.put("new", 1, b"1", ttl=100))
+    await store.close()
+
+    reopened = SqliteStore(tmp_path)
+    await reopened.open()
+    assert await reopened.get("new") == written.entry
+    assert written.entry is not None
+    assert written.entry.expires_at is not None
+    await reopened.close()
+    check = sqlite3.connect(tmp_path / DATABASE_FILE)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    check.close()
+
+
+async def test_the_value_json_of_the_write_is_what_is_stored(tmp_path: Path) -> None:
+    """The store writes the bytes the service made (once), not an encoding of its own."""
+    store = SqliteStore(tmp_path)
+    await store.open()
+    # Not compact on purpose: only these exact bytes can have produced the row below.
+    await store.write(Write.put("k", {"a": [1, "é"]}, '{"a": [1, "é"]}'.encode()))
+    await store.close()
+    database = sqlite3.connect(tmp_path / DATABASE_FILE)
+    [(stored,)] = database.execute("SELECT value FROM entries WHERE key = 'k'").fetchall()
+    database.close()
+    assert stored == '{"a": [1, "é"]}'
+
+
+async def test_each_transaction_is_reported_and_keys_are_counted(tmp_path: Path) -> None:
+    commits: list[tuple[int, float]] = []
+    store = SqliteStore(
+        tmp_path, on_commit=lambda changes, seconds: commits.append((changes, seconds))
+    )
+    await store.open()
+    await write_all(store, [put(f"k{i}", i) for i in range(20)])
+    await store.write(Write.delete("k0"))
+    assert sum(changes for changes, _ in commits) == store.changes_written == 21
+    assert len(commits) == store.transactions
+    assert all(seconds >= 0 for _, seconds in commits)
+    assert store.key_count() == 19
+    await store.close()

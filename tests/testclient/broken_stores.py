@@ -9,44 +9,85 @@ changes one thing of it.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import time
+from dataclasses import dataclass, replace
 from typing import Any
 
-from kv.domain import Change, Entry
+from kv.domain import Decision, Entry, Listing, Write, Written
+from kv.domain.ttl import Clock
 
 
-def _completed() -> asyncio.Future[None]:
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done.set_result(None)
-    return done
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a write does to the dict: `key` gets `entry`, or is removed when it is None."""
+
+    key: str
+    entry: Entry | None
+    revision: int
 
 
 class DictStore:
-    """A correct Store over a dict that tests can inspect; commits complete at once."""
+    """A correct Store over a dict that tests can inspect; writes complete at once.
 
-    def __init__(self) -> None:
+    `write` decides on what `get` returns and hands the change to `apply`;
+    `get` and `list` show what `visible` allows (expiry); `list` pages over
+    `sorted_keys`. A broken store overrides one of these (or `write` itself).
+    Expired entries are hidden, and removed (at a revision of their own) by
+    the next write to their key; written for clarity, not speed.
+    """
+
+    def __init__(self, *, clock: Clock = time.time) -> None:
         self.entries: dict[str, Entry] = {}
         self.revision = 0
+        self.clock = clock
 
-    async def open(self) -> int:
-        return self.revision
+    async def open(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None
 
-    async def get(self, key: str) -> Entry | None:
-        return self.entries.get(key)
+    def visible(self, entry: Entry) -> bool:
+        return not entry.expired(self.clock())
 
-    def commit(self, change: Change) -> asyncio.Future[None]:
-        self.apply(change)
-        return _completed()
+    async def get(self, key: str) -> Entry | None:
+        entry = self.entries.get(key)
+        return entry if entry is not None and self.visible(entry) else None
+
+    def sorted_keys(self, prefix: str) -> list[str]:
+        return sorted(key for key in self.entries if key.startswith(prefix))
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        keys = [key for key in self.sorted_keys(prefix) if after is None or key > after]
+        entries = [self.entries[key] for key in keys if self.visible(self.entries[key])]
+        if keys_only:
+            entries = [replace(entry, value=None) for entry in entries]
+        return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)
+
+    async def write(self, write: Write) -> Written:
+        stored = self.entries.get(write.key)
+        if stored is not None and not self.visible(stored):
+            self.revision += 1
+            self.apply(Change(write.key, None, self.revision))
+        written = self.decide(write, await self.get(write.key))
+        if written.decision is not Decision.UNCHANGED:
+            self.apply(Change(write.key, written.entry, written.revision))
+        return written
+
+    def decide(self, write: Write, current: Entry | None) -> Written:
+        """The answer to `write` on `current`, taking the next revision for a change."""
+        decision = write.decide(current)
+        if decision is not Decision.UNCHANGED:
+            self.revision += 1
+        return Written.apply(write, current, decision, self.revision, self.clock())
 
     def apply(self, change: Change) -> None:
         if change.entry is None:
             self.entries.pop(change.key, None)
         else:
             self.entries[change.key] = change.entry
-        self.revision = change.revision
 
     async def check(self) -> None:
         return None
@@ -148,13 +189,17 @@ class AppliesConcurrentWritesOutOfOrder(DictStore):
         super().__init__()
         self.batch: list[tuple[Change, asyncio.Future[None]]] = []
 
-    def commit(self, change: Change) -> asyncio.Future[None]:
+    async def write(self, write: Write) -> Written:
+        written = self.decide(write, await self.get(write.key))
+        if written.decision is Decision.UNCHANGED:
+            return written
         loop = asyncio.get_running_loop()
         if not self.batch:
             loop.call_later(self.WINDOW, self._flush)
         future: asyncio.Future[None] = loop.create_future()
-        self.batch.append((change, future))
-        return future
+        self.batch.append((Change(write.key, written.entry, written.revision), future))
+        await future
+        return written
 
     def _flush(self) -> None:
         batch, self.batch = self.batch, []

@@ -5,17 +5,19 @@ from kv.domain.errors import (
     KeyExists,
     KeyNotFound,
     KVError,
+    OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
     ValueTooLarge,
 )
-from kv.domain.model import Change, Condition, Entry, JsonValue
+from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
 from kv.domain.ports import Store
 from kv.domain.service import KeyValueService, PutResult
+from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
-    "Change",
     "Condition",
+    "Decision",
     "Entry",
     "InvalidRequest",
     "JsonValue",
@@ -23,9 +25,15 @@ __all__ = [
     "KeyExists",
     "KeyNotFound",
     "KeyValueService",
+    "Listing",
+    "OutcomeUnknown",
+    "Page",
     "PreconditionFailed",
     "PutResult",
     "StorageUnavailable",
     "Store",
     "ValueTooLarge",
+    "Write",
+    "WriteKind",
+    "Written",
 ]

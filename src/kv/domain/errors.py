@@ -6,7 +6,8 @@
     ├── KeyNotFound           no entry at the key
     ├── KeyExists             create-only write on a key that exists
     ├── PreconditionFailed    the entry is not what the caller said it must be
-    └── StorageUnavailable    the store cannot be used; nothing was changed
+    ├── StorageUnavailable    the store cannot be used; nothing was changed
+    └── OutcomeUnknown        the store did not confirm a write; it may or may not be applied
 
 Transports map these to their protocol in one table each (HTTP status and
 error code; gRPC status code). Anything else that escapes is a bug and is
@@ -42,3 +43,12 @@ class PreconditionFailed(KVError):
 
 class StorageUnavailable(KVError):
     """The store could not be read or written; a write that reports this was not applied."""
+
+
+class OutcomeUnknown(KVError):
+    """A write was sent to the store but not confirmed: it may or may not have been applied.
+
+    A deadline passed, a connection was lost or a leader changed after the
+    write left for the store. Unlike StorageUnavailable, the caller must not
+    assume nothing changed: read the key (or retry with a condition) to find out.
+    """

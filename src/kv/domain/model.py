@@ -1,4 +1,4 @@
-"""Values of the domain: entries, writes, preconditions and the limits on keys and values."""
+"""Values of the domain: entries, preconditions and the limits on keys and values."""
 
 from __future__ import annotations
 
@@ -22,23 +22,40 @@ _Container: TypeAlias = "dict[str, JsonValue] | list[JsonValue]"
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """A stored value with the store-wide revision of the write that last changed it."""
+    """A stored value with the store-wide revision of the write that last changed it.
+
+    `expires_at`: when the entry expires (Unix seconds), None when it does not.
+    """
 
     key: str
     value: JsonValue
     revision: int
+    expires_at: float | None = None
+
+    def expired(self, now: float) -> bool:
+        """Whether the entry has expired at `now` (Unix seconds): from then on nobody sees it."""
+        return self.expires_at is not None and self.expires_at <= now
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """One committed write as a store must apply it.
+class Page:
+    """One page of a listing: entries in key order, the cursor of the next page, the revision.
 
-    `entry` is the new entry, or None when `key` is deleted. `revision` is the
-    store's revision after this write, which the store keeps with the data.
+    `next_cursor` is None on the last page. `revision` is the store's
+    revision when the page was read.
     """
 
-    key: str
-    entry: Entry | None
+    entries: tuple[Entry, ...]
+    next_cursor: str | None
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a store answers for a range of keys: the entries, whether more follow, the revision."""
+
+    entries: tuple[Entry, ...]
+    more: bool
     revision: int
 
 

@@ -5,37 +5,81 @@ Adapters in `kv.adapters` implement it; the domain never imports them.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Protocol
 
-from kv.domain.model import Change, Entry
+from kv.domain.model import Entry, Listing
+from kv.domain.writes import Write, Written
 
 
 class Store(Protocol):
-    """Keeps entries and the store-wide revision; the durable ones keep them across restarts.
+    """Keeps entries and the store-wide revision, and carries out conditional writes atomically.
 
-    The service calls `commit` with its lock held and in revision order, so a
-    store needs no lock of its own for ordering. Contract, proven for every
-    adapter by `tests/contract/test_store_contract.py`:
+    The store, not the service, owns the revision and the atomicity of a
+    write, so that any number of services (in one process or in many, over
+    a shared engine such as etcd) can write to one store. The contract,
+    proven for every adapter by `tests/contract/test_store_contract.py`:
 
-    - `open` loads the store and returns the highest revision it ever committed
-      (0 when new); `close` releases it after the last commit is durable.
-    - `get` returns the entry as of the last *completed* commit, never a change
-      whose commit has not completed.
-    - `commit` must not block: it queues `change` after every change committed
-      before it and returns a future that completes once the change is durable
-      and visible to `get`, or fails with StorageUnavailable. Commits complete in
-      the order they were made; once one fails, every later one fails too, so a
-      caller that saw its own commit succeed knows all earlier ones did.
-    - `check` raises StorageUnavailable when the store cannot serve (readiness).
+    **Revision.** One counter for the whole store, kept with the data: every
+    write that changes something (a put or create that stores a value, a
+    delete, later an expiry) takes the next revision, which is above every
+    revision the store ever answered, across restarts. An entry carries the
+    revision of the write that last changed it. Revisions need not start at
+    1 or be dense (etcd's are its own), only strictly increasing.
+
+    **`write(write)`: one atomic step.** The store reads the current entry of
+    `write.key`, calls `write.decide(current)` (the domain's rules: condition,
+    create-only, delete of nothing, same value), and applies the decision at
+    the next revision, with no other write to the key (or any revision)
+    in between. It answers a `Written` only once the change is durable (for a
+    durable engine) and visible to every later `get`. A decision that
+    depends on a change not yet durable waits for it too, so no caller is told
+    of a state a crash could still undo. `decide`'s errors (KeyExists,
+    KeyNotFound, PreconditionFailed) propagate as they are: nothing changed.
+
+    **`get(key)`**: the entry as of a completed write (never one whose
+    durability is still pending), or None.
+
+    **`list(prefix, after=, limit=, keys_only=)`**: up to `limit` entries
+    whose keys start with `prefix` and sort strictly after `after` (None:
+    from the first), in key order (Python's str order: code points, which
+    is UTF-8 byte order), as of completed writes; `more` says whether
+    another such entry follows; `revision` is the store's revision the page
+    was read at (every change it shows is at or below it). With
+    `keys_only` the entries' values may be left out (None). A page costs
+    O(log n + limit), never a scan of the store.
+
+    **Expiry.** A write with `ttl` stores an entry with `expires_at` = the
+    store's time when it applies the write + ttl; a write without one clears
+    any expiry. From `expires_at` on, no `get`, `list` or `decide` sees the
+    entry (checked on read, not left to a sweeper). Its removal is a change
+    at a revision of its own, made by the store itself (in the background,
+    bounded, stopped by `close`; and at the latest before the next write to
+    the key is decided); a durable store that opens finds entries that
+    expired while it was closed removed, with their removals' revisions.
+
+    **Errors.** `StorageUnavailable`: the write was NOT applied and never
+    will be (the store is down, closed, or refused it before it was sent);
+    safe to retry. `OutcomeUnknown`: the write was sent and not confirmed (a
+    deadline, a lost connection, a leader change): it may or may not have
+    been applied, and may still be. A store must never report
+    StorageUnavailable for a write it cannot prove was not applied.
+
+    **Lifecycle.** `open` loads or connects (a bad data directory raises
+    `kv.config.ConfigError`); `close` returns once every write answered is
+    durable and background work has stopped. `check` raises
+    StorageUnavailable when the store cannot serve (readiness).
     """
 
-    async def open(self) -> int: ...
+    async def open(self) -> None: ...
 
     async def close(self) -> None: ...
 
     async def get(self, key: str) -> Entry | None: ...
 
-    def commit(self, change: Change) -> asyncio.Future[None]: ...
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing: ...
+
+    async def write(self, write: Write) -> Written: ...
 
     async def check(self) -> None: ...

@@ -1,32 +1,32 @@
-"""KeyValueService: every KV operation, its validation, locking and idempotency."""
+"""KeyValueService: every KV operation and its validation, over any `Store`."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
-from typing import TypeVar
 
-from kv.domain.errors import KeyExists, KeyNotFound, KVError
+from kv.domain.cursors import (
+    DEFAULT_LIMIT,
+    make_cursor,
+    read_cursor,
+    validate_limit,
+    validate_prefix,
+)
+from kv.domain.errors import KeyNotFound
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
-    Change,
     Condition,
     Entry,
     JsonValue,
+    Page,
     check_nesting,
     check_value_size,
     encode_value,
-    same_value,
     validate_key,
 )
 from kv.domain.ports import Store
-
-T = TypeVar("T")
-
-# What a write decides from the current entry: the change to commit (None for
-# none) and what the operation returns once that change is durable.
-Plan = tuple[Change | None, T]
+from kv.domain.ttl import Clock, seconds_left, validate_ttl
+from kv.domain.writes import Write
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,39 +40,36 @@ class PutResult:
 class KeyValueService:
     """The KV operations, over any `Store`.
 
-    One lock covers each read-modify-write, so concurrent writes to a key are
-    applied one after another and every write gets the next store-wide
-    revision. The lock is not held while a durable store syncs: the change is
-    queued in order, the lock released, and the caller answered only when its
-    change (and so every earlier one) is durable. Writes queued but not yet
-    durable are "staged": later writers decide on top of them, and any answer
-    that depends on one waits for it, so no caller is told of a state that a
-    crash could still undo. Readers see only completed commits.
+    The service validates requests (key, value size, condition) and
+    describes each write as a `Write`; the store carries it out atomically
+    and assigns its revision (see `kv.domain.ports.Store`). The service holds
+    no counter and no lock, so several services (in one process, or replicas
+    over a shared store) can write to one store at once.
 
     Every operation is idempotent in effect: a put of the value already
     stored changes nothing and keeps the revision; a second delete finds no
     key and changes nothing.
     """
 
-    def __init__(self, store: Store, *, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        clock: Clock = time.time,
+    ) -> None:
+        """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry)."""
         self._store = store
         self._max_value_bytes = max_value_bytes
-        self._lock = asyncio.Lock()
-        self._revision = 0
-        self._staged: dict[str, tuple[Entry | None, asyncio.Future[None]]] = {}
+        self._clock = clock
 
     @property
     def max_value_bytes(self) -> int:
         return self._max_value_bytes
 
-    @property
-    def revision(self) -> int:
-        """The revision of the last write made (staged or durable)."""
-        return self._revision
-
     async def start(self) -> None:
-        """Open the store and continue its revision counter."""
-        self._revision = await self._store.open()
+        """Open the store."""
+        await self._store.open()
 
     async def stop(self) -> None:
         """Close the store; every write already answered is durable before this returns."""
@@ -90,52 +87,81 @@ class KeyValueService:
         return entry
 
     async def put(
-        self, key: str, value: JsonValue, condition: Condition | None = None
+        self,
+        key: str,
+        value: JsonValue,
+        condition: Condition | None = None,
+        *,
+        ttl: int | None = None,
     ) -> PutResult:
         """Store `value` at `key`, creating or replacing it.
 
-        A put of the value already stored (same compact JSON) changes nothing
-        and returns the entry with its revision unchanged. With a condition,
-        PreconditionFailed when the current entry does not satisfy it.
+        With `ttl` (whole seconds, 1 to 31,536,000) the entry expires that
+        long after the write; without, it never expires (any expiry it had is
+        cleared). A put of the value already stored (same compact JSON), with
+        no ttl on either side, changes nothing and returns the entry with its
+        revision unchanged; a put with a ttl always sets a new expiry, a
+        change with a new revision. With a condition, PreconditionFailed when
+        the current entry does not satisfy it. StorageUnavailable: not
+        applied; OutcomeUnknown: maybe applied.
         """
-        encoded = self._encode(value)
+        write = Write.put(
+            validate_key(key), value, self._encode(value), condition, ttl=validate_ttl(ttl)
+        )
+        written = await self._store.write(write)
+        assert written.entry is not None
+        return PutResult(written.entry, created=written.previous is None)
 
-        def plan(current: Entry | None) -> Plan[PutResult]:
-            if condition is not None:
-                condition.check(current)
-            if current is not None and same_value(current.value, value, encoded):
-                return None, PutResult(current, created=False)
-            change = self._next_change(key, value)
-            assert change.entry is not None
-            return change, PutResult(change.entry, created=current is None)
+    async def create(self, key: str, value: JsonValue, *, ttl: int | None = None) -> Entry:
+        """Store `value` at `key` only if there is no entry there; KeyExists otherwise.
 
-        return await self._write(validate_key(key), plan)
-
-    async def create(self, key: str, value: JsonValue) -> Entry:
-        """Store `value` at `key` only if there is no entry there; KeyExists otherwise."""
-        self._encode(value)
-
-        def plan(current: Entry | None) -> Plan[Entry]:
-            if current is not None:
-                raise KeyExists(f"key exists at revision {current.revision}")
-            change = self._next_change(key, value)
-            assert change.entry is not None
-            return change, change.entry
-
-        return await self._write(validate_key(key), plan)
+        `ttl` as for `put`.
+        """
+        write = Write.create(validate_key(key), value, self._encode(value), ttl=validate_ttl(ttl))
+        written = await self._store.write(write)
+        assert written.entry is not None
+        return written.entry
 
     async def delete(self, key: str, condition: Condition | None = None) -> Entry:
-        """Remove `key` and return the entry it had; KeyNotFound when there is none."""
+        """Remove `key` and return the entry it had; KeyNotFound when there is none.
 
-        def plan(current: Entry | None) -> Plan[Entry]:
-            if condition is not None:
-                condition.check(current)
-            if current is None:
-                raise KeyNotFound(f"no such key: {key!r}")
-            self._revision += 1
-            return Change(key, None, self._revision), current
+        With a condition, PreconditionFailed when the current entry does not
+        satisfy it.
+        """
+        written = await self._store.write(Write.delete(validate_key(key), condition))
+        assert written.previous is not None
+        return written.previous
 
-        return await self._write(validate_key(key), plan)
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        keys_only: bool = False,
+    ) -> Page:
+        """A page of the entries whose keys start with `prefix`, in key order (UTF-8 byte order).
+
+        `limit`: at most this many entries (1 to 1000). `cursor`: the
+        `next_cursor` of the previous page (None: the first page); a cursor
+        that is malformed or was made for another prefix is InvalidRequest.
+        A key that exists and is not written while the pages are read is on
+        exactly one of them; `next_cursor` is None on the last page. With
+        `keys_only`, entries carry no value (None). Expired entries are never
+        listed. `revision`: the store's revision the page was read at.
+        """
+        prefix = validate_prefix(prefix)
+        limit = validate_limit(limit)
+        after = None if cursor is None else read_cursor(cursor, prefix)
+        listing = await self._store.list(prefix, after=after, limit=limit, keys_only=keys_only)
+        next_cursor = None
+        if listing.more and listing.entries:
+            next_cursor = make_cursor(prefix, listing.entries[-1].key)
+        return Page(listing.entries, next_cursor, listing.revision)
+
+    def ttl_left(self, entry: Entry) -> int | None:
+        """The whole seconds `entry` has left before it expires, rounded up; None: no expiry."""
+        return seconds_left(entry, self._clock())
 
     def _encode(self, value: JsonValue) -> bytes:
         """The compact JSON of a value a client sent, once it passed every value rule.
@@ -147,48 +173,3 @@ class KeyValueService:
         encoded = encode_value(value)
         check_value_size(encoded, self._max_value_bytes)
         return encoded
-
-    def _next_change(self, key: str, value: JsonValue) -> Change:
-        self._revision += 1
-        return Change(key, Entry(key, value, self._revision), self._revision)
-
-    async def _write(self, key: str, plan: Callable[[Entry | None], Plan[T]]) -> T:
-        failure: KVError | None = None
-        async with self._lock:
-            current, durable = await self._current(key)
-            try:
-                change, result = plan(current)
-            except KVError as exc:
-                failure = exc
-            else:
-                if change is not None:
-                    durable = self._commit(change)
-        if durable is not None and not durable.done():
-            # Shielded: a caller that goes away must not cancel the store's future.
-            await asyncio.shield(durable)
-        if durable is not None:
-            durable.result()
-        if failure is not None:
-            raise failure
-        return result
-
-    async def _current(self, key: str) -> tuple[Entry | None, asyncio.Future[None] | None]:
-        """The entry writers decide on: the staged one if any (with its future), else the stored."""
-        staged = self._staged.get(key)
-        if staged is not None:
-            return staged
-        return await self._store.get(key), None
-
-    def _commit(self, change: Change) -> asyncio.Future[None]:
-        durable = self._store.commit(change)
-        if not durable.done():
-            key = change.key
-            self._staged[key] = (change.entry, durable)
-
-            def unstage(future: asyncio.Future[None]) -> None:
-                staged = self._staged.get(key)
-                if staged is not None and staged[1] is future:
-                    del self._staged[key]
-
-            durable.add_done_callback(unstage)
-        return durable

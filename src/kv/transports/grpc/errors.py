@@ -14,6 +14,7 @@ from kv.domain import (
     KeyExists,
     KeyNotFound,
     KVError,
+    OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
     ValueTooLarge,
@@ -26,6 +27,7 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
     ValueTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+    OutcomeUnknown: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 INTERNAL_MESSAGE = "internal error; see the server log"

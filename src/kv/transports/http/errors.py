@@ -20,6 +20,7 @@ from kv.domain import (
     KeyExists,
     KeyNotFound,
     KVError,
+    OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
     ValueTooLarge,
@@ -36,6 +37,7 @@ DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     PreconditionFailed: (412, "precondition_failed"),
     ValueTooLarge: (413, "payload_too_large"),
     StorageUnavailable: (503, "unavailable"),
+    OutcomeUnknown: (504, "outcome_unknown"),
 }
 
 HTTP_ERRORS: dict[int, str] = {

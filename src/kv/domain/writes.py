@@ -1,0 +1,144 @@
+"""A conditional write and its rules, as values a store can carry out atomically.
+
+The service validates a request and describes it as a `Write`; the store
+carries it out in one atomic step: it reads the current entry, asks
+`Write.decide` what the write does to it, applies that at the next
+store-wide revision and answers a `Written`. `decide` is a pure function of
+the current entry, so a local store calls it under its own lock, and a
+remote one (etcd) can express the same rules as the compares of a
+transaction, then call `decide` on the entry it read back to learn which
+error a failed compare means.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from kv.domain.errors import KeyExists, KeyNotFound
+from kv.domain.model import Condition, Entry, JsonValue, same_value
+
+
+class WriteKind(enum.Enum):
+    """What a write asks for."""
+
+    PUT = "put"  # create or replace (with an optional condition)
+    CREATE = "create"  # create only: KeyExists when the key has an entry
+    DELETE = "delete"  # remove (with an optional condition): KeyNotFound when absent
+
+
+class Decision(enum.Enum):
+    """What a write does to the current entry, once its rules allow it."""
+
+    UNCHANGED = "unchanged"  # nothing changes: no revision is used
+    STORE = "store"  # the key gets the write's value at the next revision
+    REMOVE = "remove"  # the key is removed at the next revision
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One validated write: the key, the new value (with its compact JSON), condition and ttl.
+
+    `value_json` is the value's compact UTF-8 JSON, made once by the service
+    (it measured the size limit on it): a store that keeps JSON stores these
+    bytes instead of encoding the value again, and the same-value rule
+    compares them. `ttl`: the entry expires `ttl` seconds after the store
+    applies the write (None: it never expires, and any expiry it had is
+    cleared). Build one with `put`, `create` or `delete`.
+    """
+
+    kind: WriteKind
+    key: str
+    value: JsonValue = None
+    value_json: bytes = b""
+    condition: Condition | None = None
+    ttl: int | None = None
+
+    @classmethod
+    def put(
+        cls,
+        key: str,
+        value: JsonValue,
+        value_json: bytes,
+        condition: Condition | None = None,
+        *,
+        ttl: int | None = None,
+    ) -> Write:
+        return cls(WriteKind.PUT, key, value, value_json, condition, ttl)
+
+    @classmethod
+    def create(
+        cls, key: str, value: JsonValue, value_json: bytes, *, ttl: int | None = None
+    ) -> Write:
+        return cls(WriteKind.CREATE, key, value, value_json, ttl=ttl)
+
+    @classmethod
+    def delete(cls, key: str, condition: Condition | None = None) -> Write:
+        return cls(WriteKind.DELETE, key, condition=condition)
+
+    def decide(self, current: Entry | None) -> Decision:
+        """What this write does to `current` (None: no entry at the key).
+
+        Raises PreconditionFailed when the condition is not met, KeyExists
+        for a create over an entry and KeyNotFound for a delete of nothing:
+        then nothing changes. A put of the value already stored (the same
+        compact JSON) is UNCHANGED, keeping the entry and its revision, when
+        neither the entry nor the put has a ttl: a put with a ttl sets a new
+        expiry and a put without one clears the entry's, and each is a
+        change (etcd likewise gives a put with a new lease a new revision).
+
+        The caller passes the entry as it is at this moment: an expired
+        entry is no entry (the store removes it first, at its own revision).
+        """
+        if self.condition is not None:
+            self.condition.check(current)
+        if self.kind is WriteKind.DELETE:
+            if current is None:
+                raise KeyNotFound(f"no such key: {self.key!r}")
+            return Decision.REMOVE
+        if current is None:
+            return Decision.STORE
+        if self.kind is WriteKind.CREATE:
+            raise KeyExists(f"key exists at revision {current.revision}")
+        if (
+            self.ttl is None
+            and current.expires_at is None
+            and same_value(current.value, self.value, self.value_json)
+        ):
+            return Decision.UNCHANGED
+        return Decision.STORE
+
+    def entry(self, revision: int, now: float) -> Entry:
+        """The entry this write stores when it is applied at `revision`, at time `now`."""
+        expires_at = None if self.ttl is None else now + self.ttl
+        return Entry(self.key, self.value, revision, expires_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a store answers for a write it carried out.
+
+    `previous`: the entry before the write (None: there was none). `entry`:
+    the entry after it (None: the key is gone). `revision`: the store-wide
+    revision the write was applied at; for an UNCHANGED write, the revision
+    of the entry it left as it was.
+    """
+
+    decision: Decision
+    previous: Entry | None
+    entry: Entry | None
+    revision: int
+
+    @classmethod
+    def apply(
+        cls, write: Write, current: Entry | None, decision: Decision, revision: int, now: float
+    ) -> Written:
+        """The answer for `write` with `decision` on `current`, the change made at `revision`.
+
+        `now`: the store's time when it applies the write (the ttl counts from it).
+        """
+        if decision is Decision.UNCHANGED:
+            assert current is not None
+            return cls(decision, current, current, current.revision)
+        entry = write.entry(revision, now) if decision is Decision.STORE else None
+        return cls(decision, current, entry, revision)
