@@ -12,6 +12,7 @@ from testclient.scenarios.context import Connect, Scenario, ScenarioContext
 from testclient.scenarios.create_conflict import create_conflict
 from testclient.scenarios.deletion import deletion
 from testclient.scenarios.key_encoding import key_encoding
+from testclient.scenarios.linearizability import linearizability
 from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
 from testclient.scenarios.replicas import replicas
@@ -25,6 +26,7 @@ SCENARIOS: dict[str, Scenario] = {
     "missing_key": missing_key,
     "value_types": value_types,
     "key_encoding": key_encoding,
+    "linearizability": linearizability,
     "replicas": replicas,
 }
 

@@ -22,6 +22,7 @@ from kv.json_codec import read_json
 from kv.transports.admission import Admission
 from kv.transports.http.errors import domain_error_response, error_middleware, json_response
 from kv.transports.http.limits import ADMISSION, admission_middleware
+from kv.transports.http.openapi import describe_routes, openapi_json
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
@@ -202,4 +203,6 @@ def create_app(
     entries.add_route("DELETE", delete_entry)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/openapi.json", openapi_json)
+    describe_routes(app)  # last: after every route
     return app
