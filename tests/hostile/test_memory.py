@@ -47,10 +47,11 @@ BOUND_MB = 300.0
 # machine (159 then 197 MB, or 160 then 163 MB), so the test allows 25%: a
 # leak would grow by a whole round's worth.
 HTTP_SECOND_ROUND_GROWTH = 1.25
-# gRPC's own buffers of 16 concurrent 5.5 MB uploads (about 150 MB) come on
-# top of the one message parsed at a time: the bound reached so far, see
-# docs/hardening.md ("What is left").
-GRPC_BOUND_MB = 400.0
+# gRPC's own buffers of 16 concurrent 5.5 MB uploads (grpc's core and a
+# Python copy: up to 185 MB) come on top of the one message parsed at a time
+# (about 150 MB): the bound reached so far, see docs/hardening.md ("What is
+# left"). Measured: 290 to 370 MB.
+GRPC_BOUND_MB = 450.0
 RUNAWAY_MB = 1000.0  # the watchdog's line: stop the server, the test has failed anyway
 
 
@@ -168,7 +169,8 @@ def http_round(server: KvServer, baseline_fds: int) -> None:
 
 
 def test_300_http_clients_that_never_read(tmp_path: Path) -> None:
-    server = start_both(tmp_path, KV_WRITE_TIMEOUT="2")
+    # The connections answered only 503s are closed as idle.
+    server = start_both(tmp_path, KV_WRITE_TIMEOUT="2", KV_IDLE_TIMEOUT="2")
     big = b'{"value": "%s"}' % (b"x" * (DEFAULT_MAX_VALUE_BYTES - 2))
     try:
         assert statuses(exchange(server.http_port, json_put("/v1/kv/big", big))) == [201]
