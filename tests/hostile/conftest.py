@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,19 @@ import pytest
 
 from tests.servers import KvServer, start_kv_server
 
-BOTH = {"TRANSPORT": "http,grpc"}
+# Every request's access line (KV_ACCESS_LOG, once h10-core's request scope is in).
+BOTH = {"TRANSPORT": "http,grpc", "KV_ACCESS_LOG": "all"}
+
+
+def access_lines(log: str) -> list[tuple[str, str]]:
+    """(method, status) of each access line: the fields of either log format of this project."""
+    lines = []
+    for line in log.splitlines():
+        entry = json.loads(line)
+        if entry.get("logger") == "kv.access":
+            method = entry.get("method", entry.get("operation", ""))
+            lines.append((str(method), str(entry.get("status", entry.get("outcome", "")))))
+    return lines
 
 
 @pytest.fixture(scope="module")

@@ -5,12 +5,12 @@ Finding 6 of issue 11 (and finding 3 over gRPC), and their neighbours.
 
 from __future__ import annotations
 
-import json
 import time
 
 import grpc
 import pytest
 
+from tests.hostile.conftest import access_lines
 from tests.hostile.wire import (
     NULL_VALUE,
     exchange,
@@ -64,9 +64,8 @@ def test_malformed_messages_are_invalid_argument_with_an_access_line(
 def _wait_for_access_line(server: KvServer, method: str, status: str) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        for line in server.process.log().splitlines():
-            entry = json.loads(line)
-            if entry.get("method") == method and entry.get("status") == status:
+        for logged_method, logged_status in access_lines(server.process.log()):
+            if logged_method.endswith(method) and logged_status == status:
                 return
         time.sleep(0.05)
     raise AssertionError(f"no access line for {method} {status}:\n{server.process.log()}")
