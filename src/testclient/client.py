@@ -91,7 +91,7 @@ class KVClient(Protocol):
     """The KV operations as a client sees them. Use as an async context manager."""
 
     transport: str
-    """The protocol spoken: "http" or "grpc"."""
+    """The protocol spoken: "http", "grpc" or "resp"."""
 
     async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
         """Create or replace; with `expected_revision`, only if the entry is at it."""
