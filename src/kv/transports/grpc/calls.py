@@ -81,6 +81,7 @@ def unary_call(
             admission = servicer.admission
             size = request.size if isinstance(request, Admitted) else 0
             admission.enter(size)
+            message: object = None
             try:
                 # The scope ends (metrics, access line) before the answer is
                 # sent, so a client that has its answer can find the call's line.
@@ -108,6 +109,14 @@ def unary_call(
                         scope.unexpected_error()
                         status, details = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
                     scope.answered(status.name, server_error=status in SERVER_ERRORS)
+                # Aborted here, without the request: grpc keeps the AbortError in
+                # the call's state, which its traceback's frames (this one) refer
+                # back to, so the parsed request (up to 25 times the message's
+                # size) would otherwise live until the garbage collector's next
+                # full pass. Not in the except clauses either: the AbortError
+                # would keep the error as its context.
+                del request
+                message = None
                 return await context.abort(status, details)  # raises AbortError
             finally:
                 admission.leave(size)

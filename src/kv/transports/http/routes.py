@@ -36,7 +36,7 @@ DRAINING = web.AppKey("draining", asyncio.Event)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 BODY_LIMIT = web.AppKey("body_limit", int)
 
-DEFAULT_ADMISSION_LIMIT = 64
+DEFAULT_ADMISSION_LIMIT = 32
 KEY_PREFIX = "/v1/kv/"
 JSON_TYPE = "application/json"
 # A request body holds the value plus `{"value": }` and whatever white space
