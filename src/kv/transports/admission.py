@@ -25,6 +25,7 @@ class Admission:
         self.in_progress = 0
         self.bytes_in_progress = 0
         self.draining = False
+        self.entered = 0  # requests ever taken on or refused (each `enter`)
         self.idle = asyncio.Event()  # set while no request is in progress
         self.idle.set()
 
@@ -43,6 +44,7 @@ class Admission:
         return None
 
     def enter(self, size: int = 0) -> None:
+        self.entered += 1
         self.in_progress += 1
         self.bytes_in_progress += size
         self.idle.clear()

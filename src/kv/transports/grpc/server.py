@@ -36,6 +36,12 @@ WORST_BYTES_PER_ITEM = 11
 # The key (1024 bytes and its framing), the framing of the value and list
 # (at most 5 bytes each), the expected revision and ttl: well within 4 KiB.
 MESSAGE_FRAMING_BYTES = 4096
+# While draining, the server keeps answering UNAVAILABLE until no call has
+# come for this long (or half the shutdown timeout has passed): grpc's core
+# resets the calls it holds but has not handed to the server yet with
+# CANCELLED when the server stops (grpc/grpc#41785), so those are let in
+# and refused first (docs/hardening.md, "Shutdown").
+DRAIN_QUIET_SECONDS = 0.3
 
 
 def max_message_bytes(max_value_bytes: int) -> int:
@@ -163,13 +169,16 @@ class GrpcTransport:
         """Finish the calls in progress, then stop; all within the shutdown timeout.
 
         Calls that arrive meanwhile are refused UNAVAILABLE by the admission
-        (safe to retry) rather than left for grpc to cancel. Only once none
-        is in progress, or the time is up, is the server stopped, with what
-        is left of the timeout as its grace: a call it still cancels then is
-        one that outlived the timeout.
+        (safe to retry) rather than left for grpc to cancel, until calls stop
+        coming (`DRAIN_QUIET_SECONDS`) or half the timeout has passed. Only
+        then, once none is in progress or the time is up, is the server
+        stopped, with what is left of the timeout as its grace: a call it
+        still cancels then is one that outlived the timeout, or one that
+        reached grpc's core in the last instant (docs/hardening.md).
         """
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.shutdown_timeout
+        started = loop.time()
+        deadline = started + self._settings.shutdown_timeout
         if self._shutdown is None:
             self.drain()
         assert self._shutdown is not None
@@ -177,8 +186,17 @@ class GrpcTransport:
         if self._watch is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
+        await self._refuse_until_quiet(started + self._settings.shutdown_timeout / 2)
         await self._admission.wait_idle(deadline)
         await self._server.stop(grace=max(0.0, deadline - loop.time()))
+
+    async def _refuse_until_quiet(self, until: float) -> None:
+        """Keep answering until no call came for `DRAIN_QUIET_SECONDS`, or the loop time `until`."""
+        loop = asyncio.get_running_loop()
+        seen = -1
+        while seen != self._admission.entered and loop.time() < until:
+            seen = self._admission.entered
+            await asyncio.sleep(min(DRAIN_QUIET_SECONDS, max(0.0, until - loop.time())))
 
     async def _storage_usable(self) -> bool:
         try:
