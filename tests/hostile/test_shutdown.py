@@ -116,7 +116,7 @@ def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
     # These clients retry every 10 ms however long the shutdown lasts: a call
     # that reaches grpc's core in the instant the server finally stops is
     # reset CANCELLED by the core before the server sees it (nothing was
-    # done; grpc/grpc#41785): 0-6 of them per run, see docs/hardening.md.
+    # done; grpc/grpc#41785): 0-17 of them per run, see docs/hardening.md.
     assert set(outcomes) <= {"OK", "UNAVAILABLE", "CANCELLED"}, outcomes
     print(f"gRPC calls around SIGTERM: {dict(outcomes)}; served: {dict(answered)}")
 
