@@ -25,6 +25,7 @@ import grpc
 import pytest
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
+from kv.transports.grpc.server import max_item_tags
 from tests.hostile.conftest import start_both
 from tests.hostile.wire import (
     exchange,
@@ -47,11 +48,15 @@ BOUND_MB = 300.0
 # machine (159 then 197 MB, or 160 then 163 MB), so the test allows 25%: a
 # leak would grow by a whole round's worth.
 HTTP_SECOND_ROUND_GROWTH = 1.25
-# gRPC's own buffers of 16 concurrent 5.5 MB uploads (grpc's core and a
-# Python copy: up to 185 MB) come on top of the one message parsed at a time
-# (about 150 MB): the bound reached so far, see docs/hardening.md ("What is
-# left"). Measured: 290 to 370 MB.
-GRPC_BOUND_MB = 450.0
+# gRPC: a further round may raise the peak by 10% (issue 11). How many of the
+# 16 uploads grpc holds at once when a message is parsed varies from round to
+# round (peaks of 112 then 162 MB), so the peak is first set by two rounds,
+# and a third may raise it by at most 10%: a leak would add a round's worth.
+# With the most items the server parses, in messages as large as it takes, a
+# round's peak varies more (183 to 271 MB; a third round 13-17% above the
+# second in 2 of 4 runs): 25% there, as for HTTP. See docs/hardening.md.
+GRPC_FURTHER_ROUND_GROWTH = 1.10
+GRPC_PARSED_FURTHER_ROUND_GROWTH = 1.25
 RUNAWAY_MB = 1000.0  # the watchdog's line: stop the server, the test has failed anyway
 
 
@@ -78,16 +83,21 @@ def watchdog(server: KvServer) -> Iterator[None]:
         thread.join()
 
 
-def worst_case_put(size: int) -> bytes:
+def worst_case_put(size: int, items: int | None = None) -> bytes:
     """A PutRequest of about `size` bytes holding a list of unset `Value`s, 2 bytes each.
 
     The costliest message per byte to parse: each empty `Value` is a message
-    of its own for protobuf, about 50 bytes in memory.
+    of its own for protobuf, about 50 bytes in memory. With `items`, only so
+    many, and the rest of `size` an unknown field: the most items the server
+    parses (`max_item_tags`), in a message as large as it accepts.
     """
-    count = (size - 64) // 2
-    items = b"\x0a\x00" * count  # ListValue.values: an empty Value
-    value = b"\x32" + varint(len(items)) + items  # Value.list_value
-    return put_request(b"worst-case", value)
+    count = (size - 64) // 2 if items is None else items
+    body = b"\x0a\x00" * count  # ListValue.values: an empty Value
+    value = b"\x32" + varint(len(body)) + body  # Value.list_value
+    message = put_request(b"worst-case", value)
+    if items is not None:
+        message += field(1000, b"x" * (size - len(message) - 16))
+    return message
 
 
 def max_message_bytes() -> int:
@@ -106,28 +116,37 @@ def grpc_round(server: KvServer, message: bytes, calls: int = 16) -> Counter[grp
         return Counter(pool.map(lambda _: one(), range(calls)))
 
 
-def test_16_concurrent_worst_case_grpc_messages(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("items", "growth"),
+    [
+        (None, GRPC_FURTHER_ROUND_GROWTH),
+        (max_item_tags(DEFAULT_MAX_VALUE_BYTES) - 8, GRPC_PARSED_FURTHER_ROUND_GROWTH),
+    ],
+    ids=["most-items", "most-items-parsed"],
+)
+def test_16_concurrent_worst_case_grpc_messages(
+    tmp_path: Path, items: int | None, growth: float
+) -> None:
     server = start_both(tmp_path)
-    message = worst_case_put(max_message_bytes())
+    message = worst_case_put(max_message_bytes(), items)
+    assert len(message) <= max_message_bytes()
     try:
         with watchdog(server):
-            first = grpc_round(server, message)
-            first_peak = peak_rss_mb(server.process.pid)
-            second = grpc_round(server, message)
-            second_peak = peak_rss_mb(server.process.pid)
+            outcomes, peaks = [], []
+            for _ in range(3):
+                outcomes.append(grpc_round(server, message))
+                peaks.append(peak_rss_mb(server.process.pid))
+        print(f"gRPC: peak RSS after each round {[round(peak) for peak in peaks]} MB; {outcomes}")
         # Refused as too large (more items than a value within the limit can
         # hold), or as busy: never anything else.
-        for outcome in (first, second):
+        for outcome in outcomes:
             assert set(outcome) <= {
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 grpc.StatusCode.UNAVAILABLE,
             }, outcome
             assert outcome[grpc.StatusCode.RESOURCE_EXHAUSTED] >= 1
-        print(f"gRPC: peak RSS {first_peak:.0f} MB, then {second_peak:.0f} MB; {first} {second}")
-        # How much of gRPC's buffering overlaps the one parse varies from round
-        # to round; the bound holds for the worst of them.
-        assert first_peak < GRPC_BOUND_MB
-        assert second_peak < GRPC_BOUND_MB
+        assert peaks[-1] < BOUND_MB
+        assert peaks[2] <= peaks[1] * growth
         # The server still serves, and a value at the limit is still accepted.
         at_limit = field(6, b"".join(field(1, b"\x11" + bytes(8)) for _ in range(1000)))
         assert (

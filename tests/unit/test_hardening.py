@@ -4,17 +4,19 @@ the gRPC message limit and the HTTP write timeout (end to end in tests/hostile).
 from __future__ import annotations
 
 import asyncio
+import json
+import struct
 from dataclasses import dataclass, field
 
 import grpc
 import pytest
 
-from kv.domain import InvalidRequest, ValueTooLarge
+from kv.domain import InvalidRequest, JsonValue, ValueTooLarge
 from kv.domain.model import MAX_NESTING, check_nesting
 from kv.json_codec import nesting_depth, read_json
 from kv.transports.admission import Admission
 from kv.transports.grpc.admission import Admitted, Refusal, guarded_deserializer
-from kv.transports.grpc.server import max_message_bytes
+from kv.transports.grpc.server import max_item_tags, max_message_bytes
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.http.limits import ConnectionWatch
 from kv.v1 import kv_pb2
@@ -100,6 +102,40 @@ def test_the_guarded_deserializer_refuses_instead_of_raising() -> None:
     busy = parse(b"")
     assert isinstance(busy, Refusal)
     assert busy.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_the_guarded_deserializer_refuses_more_items_than_a_value_can_hold_unparsed() -> None:
+    parsed: list[bytes] = []
+
+    def parse(raw: bytes) -> kv_pb2.PutRequest:
+        parsed.append(raw)
+        return kv_pb2.PutRequest.FromString(raw)
+
+    guarded = guarded_deserializer(Admission(1), parse, "PutRequest", max_item_tags=5)
+    within = kv_pb2.PutRequest(key="k", value=from_json([None] * 4))  # 5 tags: the key and 4 items
+    assert isinstance(guarded(within.SerializeToString()), Admitted)
+    beyond = kv_pb2.PutRequest(key="k", value=from_json([None] * 5))
+    refused = guarded(beyond.SerializeToString())
+    assert isinstance(refused, Refusal)
+    assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert parsed == [within.SerializeToString()]
+
+
+def test_a_value_within_the_limit_has_at_most_max_item_tags_bytes_0x0a() -> None:
+    # The encodings richest in 0x0a per byte of JSON: newlines, list items,
+    # doubles made of 0x0a bytes; each at the limit, with a key of newlines.
+    limit = 1024
+    newline_double = struct.unpack("<d", b"\n" * 8)[0]
+    values: list[JsonValue] = [
+        "\n" * ((limit - 2) // 2),
+        [0] * ((limit - 1) // 2),
+        [newline_double] * ((limit - 1) // (len(repr(newline_double)) + 1)),
+        {str(number): "\n" for number in range(limit // 12)},
+    ]
+    for value in values:
+        assert len(json.dumps(value, separators=(",", ":"))) <= limit
+        message = kv_pb2.PutRequest(key="\n" * 1024, value=from_json(value))
+        assert message.SerializeToString().count(b"\n") <= max_item_tags(limit)
 
 
 @dataclass

@@ -14,6 +14,13 @@ taken on as `Admitted`, which `unary_call` unwraps:
   `ListValue` of empty `Value`s: 2 bytes each on the wire, about 50 in
   memory), and the parsed message lives until its call ends, so the bytes
   of calls in progress are what bounds the server's memory;
+- the message holds more bytes 0x0a than a value within the limit can:
+  RESOURCE_EXHAUSTED, without parsing it. Every item of a list and every
+  member of a struct starts with that byte (field 1, length-delimited), so
+  their count bounds what the parse costs (about 50 bytes per item); and
+  every 0x0a in a valid value's encoding (an item's tag, a newline in a
+  string, a byte of a length or of a double) stands for at least two bytes
+  of its compact JSON, so a value within the limit always passes;
 - the bytes are not a valid message (corrupt wire bytes, a string field that
   is not UTF-8, nesting past protobuf's own limit): INVALID_ARGUMENT.
 
@@ -52,18 +59,34 @@ class Refusal:
     message: str
 
 
+ITEM_TAG = b"\n"  # field 1, length-delimited: ListValue.values and Struct.fields
+
+
 def guarded_deserializer(
-    admission: Admission, parse: Callable[[bytes], Message], name: str
+    admission: Admission,
+    parse: Callable[[bytes], Message],
+    name: str,
+    max_item_tags: int | None = None,
 ) -> Callable[[bytes], Admitted[Message] | Refusal]:
-    """`parse` (a message class's `FromString`), refusing instead of raising."""
+    """`parse` (a message class's `FromString`), refusing instead of raising.
+
+    A message with more than `max_item_tags` bytes 0x0a is refused as too
+    large before it is parsed (see the module's docstring).
+    """
     malformed = Refusal(
         grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: not a valid {name} message"
+    )
+    too_many_items = Refusal(
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        f"value too large: holds more items than a value within the limit can ({max_item_tags})",
     )
 
     def deserialize(raw: bytes) -> Admitted[Message] | Refusal:
         refusal = admission.refusal(len(raw))
         if refusal is not None:
             return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
+        if max_item_tags is not None and raw.count(ITEM_TAG) > max_item_tags:
+            return too_many_items
         try:
             return Admitted(parse(raw), len(raw))
         except DecodeError:

@@ -49,8 +49,13 @@ def max_message_bytes(max_value_bytes: int) -> int:
     return WORST_BYTES_PER_ITEM * ((max_value_bytes - 1) // 2) + MESSAGE_FRAMING_BYTES
 
 
+def max_item_tags(max_value_bytes: int) -> int:
+    """The most bytes 0x0a a message may hold (admission.py): a value's, and its key's."""
+    return max_value_bytes // 2 + MESSAGE_FRAMING_BYTES
+
+
 def _add_key_value_service(
-    server: grpc.aio.Server, servicer: KeyValueServicer, admission: Admission
+    server: grpc.aio.Server, servicer: KeyValueServicer, admission: Admission, max_value_bytes: int
 ) -> None:
     """Serve `kv.v1.KeyValue` as the generated code does, each request parsed by `admission`."""
     service = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"]
@@ -61,7 +66,10 @@ def _add_key_value_service(
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=guarded_deserializer(
-                admission, request.FromString, method.input_type.name
+                admission,
+                request.FromString,
+                method.input_type.name,
+                max_item_tags(max_value_bytes),
             ),
             response_serializer=response.SerializeToString,
         )
@@ -123,6 +131,7 @@ class GrpcTransport:
             self._server,
             KeyValueServicer(service, self._admission, observability),
             self._admission,
+            settings.max_value_bytes,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
