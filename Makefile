@@ -14,9 +14,13 @@ $(STAMP): pyproject.toml
 
 test: lint typecheck pytest
 
+# lint-imports: the contracts of [tool.importlinter] in pyproject.toml (the test client
+# imports only kv.v1 of the server; the domain no framework; adapters and transports
+# not each other).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

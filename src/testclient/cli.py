@@ -14,12 +14,12 @@ import json
 import signal
 import sys
 from dataclasses import replace
+from functools import partial
 
-from kv.config import ConfigError
-from kv.logs import configure_logging
-from testclient.config import CLIENTS, ClientSettings, connect
+from testclient.config import CLIENTS, ClientSettings, ConfigError, connect, replicas
+from testclient.logs import configure_logging
 from testclient.runner import ScenarioResult, report, run_scenarios
-from testclient.scenarios import SCENARIOS
+from testclient.scenarios import SCENARIOS, Connect
 from testclient.service import serve
 
 # 2 also stands for a usage or configuration error: nothing was proven either way.
@@ -38,9 +38,13 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON document")
     run.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
     run.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
-    run.add_argument("--url", default=settings.kv_url, help="HTTP base URL (KV_URL)")
     run.add_argument(
-        "--target", default=settings.grpc_target, help="gRPC host:port (KV_GRPC_TARGET)"
+        "--url", default=settings.kv_url, help="HTTP base URL, or a comma list of replicas (KV_URL)"
+    )
+    run.add_argument(
+        "--target",
+        default=settings.grpc_target,
+        help="gRPC host:port, or a comma list of replicas (KV_GRPC_TARGET)",
     )
     return parser
 
@@ -80,7 +84,13 @@ def _run(args: argparse.Namespace, settings: ClientSettings) -> int:
         return EXIT_ERROR
     settings = replace(settings, kv_url=args.url, grpc_target=args.target)
     names = args.names or list(SCENARIOS)
-    results = asyncio.run(run_scenarios(names, lambda: connect(settings, args.transport)))
+    results = asyncio.run(
+        run_scenarios(
+            names,
+            lambda: connect(settings, args.transport),
+            _connect_each(replicas(settings, args.transport), args.transport),
+        )
+    )
     if args.json:
         print(json.dumps(report(results), ensure_ascii=False, indent=2))
     else:
@@ -89,6 +99,10 @@ def _run(args: argparse.Namespace, settings: ClientSettings) -> int:
         passed = sum(result.success for result in results)
         print(f"{passed} of {len(results)} scenarios passed")
     return _exit_status(results)
+
+
+def _connect_each(each: tuple[ClientSettings, ...], transport: str) -> list[Connect]:
+    return [partial(connect, replica, transport) for replica in each]
 
 
 async def _serve(settings: ClientSettings) -> None:
@@ -104,9 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         settings = ClientSettings.from_env()
         args = _parser(settings).parse_args(argv)
         if args.command == "run":
-            configure_logging("WARNING", "testclient")
+            configure_logging("WARNING")
             sys.exit(_run(args, settings))
-        configure_logging("INFO", "testclient")
+        configure_logging("INFO")
         asyncio.run(_serve(settings))
     except ConfigError as exc:
         print(f"kv-testclient: {exc}", file=sys.stderr)

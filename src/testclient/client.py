@@ -9,7 +9,10 @@ so code written against KVClient cannot tell HTTP from gRPC.
     ├── AlreadyExists       create on a key that exists
     ├── PreconditionFailed  expected revision not met
     ├── Rejected            the service refused the request as invalid (bad key, too large)
-    └── Unavailable         the service cannot be reached, or its storage is down
+    ├── Unavailable         the service cannot be reached, or its storage is down: nothing changed
+    └── OutcomeUnknown      the write was sent but not confirmed in time: it may or may not
+                            have been applied (HTTP 504 `outcome_unknown`, gRPC
+                            DEADLINE_EXCEEDED, or the call's own deadline passed)
 """
 
 from __future__ import annotations
@@ -41,6 +44,12 @@ class Rejected(KVClientError):
 
 class Unavailable(KVClientError):
     """The service could not be reached, or answered that it cannot serve now."""
+
+
+class OutcomeUnknown(KVClientError):
+    """The request was sent, and no answer said whether it was applied: the service's
+    storage did not confirm in time, or the call's deadline passed. Read before retrying
+    a write that is not idempotent."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,19 +1,26 @@
-"""Where the clients find the KV service, and where the test-client service listens."""
+"""Where the clients find the KV service (one replica or several); where the test client listens."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
-from kv.config import Env
 from testclient.client import KVClient
+from testclient.environment import ConfigError, Env, split_list
 from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
+
+__all__ = ["CLIENTS", "REPLICA_ADDRESSES", "ClientSettings", "ConfigError", "connect", "replicas"]
 
 
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
-    """The client side's settings (see README, Configuration)."""
+    """The client side's settings (see docs/configuration.md).
+
+    `kv_url` and `grpc_target` each name one address, or a comma list of the
+    addresses of replicas of one service: `replicas()` splits them.
+    """
 
     transport: str = "http"
     kv_url: str = "http://localhost:8080"
@@ -30,21 +37,27 @@ class ClientSettings:
         env = Env(environ)
         return cls(
             transport=env.choice("TRANSPORT", "http", tuple(CLIENTS)),
-            kv_url=env.text("KV_URL", "http://localhost:8080"),
-            grpc_target=env.text("KV_GRPC_TARGET", "localhost:50051"),
+            kv_url=env.urls("KV_URL", "http://localhost:8080"),
+            grpc_target=env.targets("KV_GRPC_TARGET", "localhost:50051"),
             host=env.text("KV_HOST", "0.0.0.0"),
             port=env.port("TESTCLIENT_PORT", 8081),
             timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
         )
 
 
+def _first(addresses: str) -> str:
+    return split_list(addresses)[0]
+
+
 def _http(settings: ClientSettings) -> KVClient:
-    return HttpKVClient(settings.kv_url, timeout=settings.timeout, request_id=settings.request_id)
+    return HttpKVClient(
+        _first(settings.kv_url), timeout=settings.timeout, request_id=settings.request_id
+    )
 
 
 def _grpc(settings: ClientSettings) -> KVClient:
     return GrpcKVClient(
-        settings.grpc_target, timeout=settings.timeout, request_id=settings.request_id
+        _first(settings.grpc_target), timeout=settings.timeout, request_id=settings.request_id
     )
 
 
@@ -54,7 +67,30 @@ CLIENTS: dict[str, Callable[[ClientSettings], KVClient]] = {
     "grpc": _grpc,
 }
 
+# The setting that names a transport's replicas (a comma list); a transport
+# without a line here has one address, so one replica.
+REPLICA_ADDRESSES: dict[str, str] = {
+    "http": "kv_url",
+    "grpc": "grpc_target",
+}
+
+
+def _only(field: str, address: str) -> dict[str, Any]:
+    return {field: address}
+
 
 def connect(settings: ClientSettings, transport: str | None = None) -> KVClient:
-    """A new KVClient for `transport` (default: the configured one). Call inside a running loop."""
+    """A new KVClient for `transport` (default: the configured one), on its first replica.
+
+    Call it inside a running event loop.
+    """
     return CLIENTS[transport or settings.transport](settings)
+
+
+def replicas(settings: ClientSettings, transport: str | None = None) -> tuple[ClientSettings, ...]:
+    """One settings object per replica that `transport`'s setting names, each naming only it."""
+    field = REPLICA_ADDRESSES.get(transport or settings.transport)
+    if field is None:
+        return (settings,)
+    addresses: tuple[str, ...] = split_list(getattr(settings, field))
+    return tuple(replace(settings, **_only(field, address)) for address in addresses)

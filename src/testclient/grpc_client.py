@@ -15,6 +15,7 @@ from testclient.client import (
     KVClientError,
     KVEntry,
     NotFound,
+    OutcomeUnknown,
     PreconditionFailed,
     Rejected,
     Unavailable,
@@ -22,8 +23,9 @@ from testclient.client import (
 )
 
 # The one place gRPC status codes become the client's errors. A failed
-# connection is UNAVAILABLE to grpc too; a call that times out is treated
-# like one the service could not answer.
+# connection is UNAVAILABLE to grpc too. DEADLINE_EXCEEDED is the server's
+# `outcome_unknown`, or this call's own deadline passing: either way the
+# request may have been applied.
 STATUS_ERRORS: dict[grpc.StatusCode, type[KVClientError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: Rejected,
     grpc.StatusCode.RESOURCE_EXHAUSTED: Rejected,
@@ -31,7 +33,7 @@ STATUS_ERRORS: dict[grpc.StatusCode, type[KVClientError]] = {
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.FAILED_PRECONDITION: PreconditionFailed,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
-    grpc.StatusCode.DEADLINE_EXCEEDED: Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: OutcomeUnknown,
 }
 
 REQUEST_ID_KEY = "x-request-id"

@@ -17,13 +17,14 @@ from testclient.client import (
     KVClientError,
     KVEntry,
     NotFound,
+    OutcomeUnknown,
     PreconditionFailed,
     Rejected,
     Unavailable,
     Written,
 )
 
-# The one place HTTP statuses become the client's errors.
+# The one place HTTP statuses, and failures before any answer, become the client's errors.
 STATUS_ERRORS: dict[int, type[KVClientError]] = {
     400: Rejected,
     404: NotFound,
@@ -32,7 +33,18 @@ STATUS_ERRORS: dict[int, type[KVClientError]] = {
     413: Rejected,
     415: Rejected,
     503: Unavailable,
+    504: OutcomeUnknown,
 }
+# First match wins. A connection that could not be made sent nothing; a call
+# that ran out of time after connecting may have been applied, as gRPC's
+# DEADLINE_EXCEEDED; a connection lost is UNAVAILABLE to gRPC, so here too.
+FAILURE_ERRORS: tuple[tuple[type[BaseException], type[KVClientError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, Unavailable),
+    (TimeoutError, OutcomeUnknown),
+    (aiohttp.ClientError, Unavailable),
+    (ConnectionError, Unavailable),
+)
+_FAILURES = tuple(kind for kind, _ in FAILURE_ERRORS)
 
 
 class HttpKVClient(ClosingClient):
@@ -94,8 +106,11 @@ class HttpKVClient(ClosingClient):
                     message = document.get("error", {}).get("message", "")
                     raise error_type(f"{method} {key!r}: {response.status} {message}")
                 return document
-        except (aiohttp.ClientError, TimeoutError, ConnectionError) as exc:
-            raise Unavailable(f"{method} {key!r}: cannot reach {self._base}: {exc}") from exc
+        except _FAILURES as exc:
+            error_type = next(error for kind, error in FAILURE_ERRORS if isinstance(exc, kind))
+            problem = "cannot reach" if error_type is Unavailable else "no answer in time from"
+            detail = f"{type(exc).__name__} {exc}".rstrip()
+            raise error_type(f"{method} {key!r}: {problem} {self._base}: {detail}") from exc
         except ValueError as exc:
             raise KVClientError(f"{method} {key!r}: answer is not JSON: {exc}") from exc
 

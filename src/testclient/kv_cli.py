@@ -13,7 +13,6 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from kv.config import ConfigError
 from testclient.client import (
     AlreadyExists,
     KVClientError,
@@ -22,7 +21,7 @@ from testclient.client import (
     PreconditionFailed,
     Written,
 )
-from testclient.config import CLIENTS, ClientSettings, connect
+from testclient.config import CLIENTS, ClientSettings, ConfigError, connect
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 

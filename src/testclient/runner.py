@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import structlog
 
 from testclient.checks import Check, Checks
 from testclient.client import KVClientError, Unavailable
 from testclient.scenarios import SCENARIOS, Connect, ScenarioContext
 
-log = logging.getLogger("testclient.runner")
+log = structlog.stdlib.get_logger("testclient.runner")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +50,14 @@ class ScenarioResult:
         return document
 
 
-async def run_scenario(name: str, connect: Connect) -> ScenarioResult:
-    """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`."""
+async def run_scenario(
+    name: str, connect: Connect, replicas: Sequence[Connect] = ()
+) -> ScenarioResult:
+    """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`.
+
+    `replicas` opens a client per replica of the service (the first is usually
+    `connect` itself); none given: the service is the one `connect` reaches.
+    """
     scenario = SCENARIOS[name]
     checks = Checks()
     error = None
@@ -58,7 +66,7 @@ async def run_scenario(name: str, connect: Connect) -> ScenarioResult:
     transport = client.transport
     try:
         async with client:
-            run = ScenarioContext(name, uuid.uuid4().hex[:12], client, checks, connect)
+            run = ScenarioContext(name, uuid.uuid4().hex[:12], client, checks, connect, replicas)
             try:
                 await scenario(run)
             except Unavailable:
@@ -80,23 +88,23 @@ async def run_scenario(name: str, connect: Connect) -> ScenarioResult:
     )
     log.info(
         "scenario finished",
-        extra={
-            "test": name,
-            "success": result.success,
-            "transport": transport,
-            "duration_ms": result.duration_ms,
-            "failed_checks": [check.name for check in result.failed_checks],
-            "error": error,
-        },
+        test=name,
+        success=result.success,
+        transport=transport,
+        duration_ms=result.duration_ms,
+        failed_checks=[check.name for check in result.failed_checks],
+        error=error,
     )
     return result
 
 
-async def run_scenarios(names: list[str], connect: Connect) -> list[ScenarioResult]:
+async def run_scenarios(
+    names: list[str], connect: Connect, replicas: Sequence[Connect] = ()
+) -> list[ScenarioResult]:
     """Run `names` one after another; stop after the first that could not reach the service."""
     results = []
     for name in names:
-        result = await run_scenario(name, connect)
+        result = await run_scenario(name, connect, replicas)
         results.append(result)
         if result.error is not None:
             break

@@ -12,24 +12,26 @@
 from __future__ import annotations
 
 import asyncio
-import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
+import structlog
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler
 
-from kv.config import ConfigError
-from kv.logs import REQUEST_ID_HEADER, accept_request_id, request_id
-from kv.transports.http.server import JsonAccessLogger
 from testclient import config
 from testclient.client import KVClient
-from testclient.config import CLIENTS, ClientSettings
+from testclient.config import CLIENTS, ClientSettings, ConfigError, replicas
+from testclient.logs import REQUEST_ID_HEADER, accept_request_id, request_id
 from testclient.runner import report, run_scenario, run_scenarios
 from testclient.scenarios import SCENARIOS, Connect
 
-log = logging.getLogger("testclient.service")
+log = structlog.stdlib.get_logger("testclient.service")
+access_log = structlog.stdlib.get_logger("testclient.access")
 
 ConnectTo = Callable[[ClientSettings, str | None], KVClient]
 """Opens a KVClient for settings and a transport name: `testclient.config.connect`."""
@@ -46,9 +48,34 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"success": False, "error": message}, status=status)
 
 
+STARTED = web.RequestKey("started", float)
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One `testclient.access` line per request: request id, method, path, status, duration."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        started = request.get(STARTED)
+        seconds = time if started is None else _now() - started
+        access_log.info(
+            "request",
+            request_id=response.headers.get(REQUEST_ID_HEADER, "-"),
+            method=request.method,
+            path=request.path,
+            status=response.status,
+            duration_ms=round(seconds * 1000, 3),
+            remote=request.remote,
+        )
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Set the request id, and answer every error as `{"success": false, "error": TEXT}`."""
+    request[STARTED] = _now()
     rid = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
     request_id.set(rid)
     try:
@@ -63,14 +90,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
     except Exception:
-        log.exception("unhandled error serving %s %s", request.method, request.path)
+        log.exception("unhandled error", method=request.method, path=request.path)
         response = _error(500, "internal error; see the test client's log")
     response.headers[REQUEST_ID_HEADER] = rid
     return response
 
 
-def _connect(request: web.Request) -> Connect:
-    """The client factory for this request: its transport, its request id sent along."""
+def _connect(request: web.Request) -> tuple[Connect, list[Connect]]:
+    """The client factories for this request (its transport, its request id sent along):
+    one for the service, and one per replica of it."""
     transport = request.query.get("transport", request.app[SETTINGS].transport)
     if transport not in CLIENTS:
         raise web.HTTPBadRequest(
@@ -78,7 +106,9 @@ def _connect(request: web.Request) -> Connect:
         )
     settings = replace(request.app[SETTINGS], request_id=request_id.get())
     connect_to = request.app[CONNECT_TO]
-    return lambda: connect_to(settings, transport)
+    return partial(connect_to, settings, transport), [
+        partial(connect_to, replica, transport) for replica in replicas(settings, transport)
+    ]
 
 
 def _json(document: dict[str, Any], *, unreachable: bool) -> web.Response:
@@ -93,12 +123,12 @@ async def run_one(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in SCENARIOS:
         raise web.HTTPNotFound(text=f"no test named {name!r}; GET /tests lists them")
-    result = await run_scenario(name, _connect(request))
+    result = await run_scenario(name, *_connect(request))
     return _json(result.to_json(), unreachable=result.error is not None)
 
 
 async def run_all(request: web.Request) -> web.Response:
-    document = report(await run_scenarios(list(SCENARIOS), _connect(request)))
+    document = report(await run_scenarios(list(SCENARIOS), *_connect(request)))
     return _json(document, unreachable="error" in document)
 
 
@@ -124,8 +154,7 @@ async def serve(
     """Serve the test-client API on `settings.host:settings.port` until `stop` is set."""
     runner = web.AppRunner(
         create_app(settings, connect),
-        access_log_class=JsonAccessLogger,
-        access_log=logging.getLogger("testclient.access"),
+        access_log_class=AccessLogger,
         shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
         handle_signals=False,
     )
@@ -139,12 +168,10 @@ async def serve(
             ) from None
         log.info(
             "ready",
-            extra={
-                "address": f"http://{settings.host}:{settings.port}",
-                "transport": settings.transport,
-                "kv_url": settings.kv_url,
-                "kv_grpc_target": settings.grpc_target,
-            },
+            address=f"http://{settings.host}:{settings.port}",
+            transport=settings.transport,
+            kv_url=settings.kv_url,
+            kv_grpc_target=settings.grpc_target,
         )
         await stop.wait()
         log.info("shutting down: finishing the runs in flight")

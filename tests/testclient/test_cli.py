@@ -78,6 +78,17 @@ async def test_a_failed_scenario_exits_1_and_shows_expected_and_observed() -> No
     assert '"value": "first"' in finished.stdout
 
 
+async def test_replicas_over_two_servers_that_do_not_share_a_store_exits_1() -> None:
+    async with serve_in_process("grpc") as first, serve_in_process("grpc") as second:
+        targets = f"{first.client_settings.grpc_target},{second.client_settings.grpc_target}"
+        finished = await kv_testclient(
+            "run", "replicas", "--transport", "grpc", "--target", targets
+        )
+    assert finished.status == 1, finished.stdout + finished.stderr
+    assert "FAIL  replicas over grpc" in finished.stdout
+    assert "FAIL write through replica 1 is read at once through replica 2" in finished.stdout
+
+
 async def test_unreachable_kv_service_exits_2() -> None:
     finished = await kv_testclient("run", KV_URL=f"http://127.0.0.1:{free_port()}")
     assert finished.status == 2

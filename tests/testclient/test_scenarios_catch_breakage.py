@@ -2,7 +2,8 @@
 
 A scenario that cannot fail proves nothing: the table below names, for each
 store broken on purpose, the scenarios that must report failure against it,
-and every scenario appears in it at least once.
+and every scenario appears in it at least once. (`replicas` is also proven
+against two servers that do not share a store: test_replicas.py.)
 """
 
 from __future__ import annotations
@@ -25,10 +26,13 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
     "reads keep serving a deleted value": (broken.ServesDeletedValues, {"deletion"}),
     "delete removes other keys too": (broken.DeleteRemovesNeighbours, {"deletion"}),
     "a deleted key comes back later": (broken.ResurrectsDeleted, {"deletion"}),
-    "overwrite keeps the old value": (broken.OverwriteKeepsOld, {"overwrite", "conditional"}),
+    "overwrite keeps the old value": (
+        broken.OverwriteKeepsOld,
+        {"overwrite", "conditional", "replicas"},
+    ),
     "reads one write behind": (
         broken.ReadsOneWriteBehind,
-        {"deletion", "overwrite", "create_conflict", "conditional"},
+        {"deletion", "overwrite", "create_conflict", "conditional", "replicas"},
     ),
     "a replace keeps the old revision": (
         broken.ReplaceKeepsRevision,

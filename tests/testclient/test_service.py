@@ -14,11 +14,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from kv.adapters.memory import InMemoryStore
-from kv.config import ConfigError
 from kv.domain import Store
 from testclient import config
 from testclient.client import KVClient
-from testclient.config import ClientSettings
+from testclient.config import ClientSettings, ConfigError
 from testclient.scenarios import SCENARIOS
 from testclient.service import ConnectTo, create_app, serve
 from tests.inprocess import serve_in_process
@@ -215,3 +214,23 @@ async def test_serve_on_a_busy_port_names_the_variable() -> None:
         settings = ClientSettings(host="127.0.0.1", port=busy.getsockname()[1])
         with pytest.raises(ConfigError, match="TESTCLIENT_PORT"):
             await serve(settings, asyncio.Event())
+
+
+async def test_replicas_named_in_kv_url_are_each_used(harness: Harness) -> None:
+    first = await harness.kv(InMemoryStore())
+    second = await harness.kv(InMemoryStore())
+    seen: list[ClientSettings] = []
+
+    def recording_connect(settings: ClientSettings, transport: str | None) -> KVClient:
+        seen.append(settings)
+        return config.connect(settings, transport)
+
+    both = replace(first, kv_url=f"{first.kv_url},{second.kv_url}")
+    app = await harness.app(both, recording_connect)
+    response = await app.post("/test_replicas", headers={"X-Request-ID": "trace-7"})
+    assert response.status == 200
+    document = await response.json()
+    # Two servers that do not share a store are not replicas of one service.
+    assert document["success"] is False
+    assert {settings.kv_url for settings in seen} >= {first.kv_url, second.kv_url}
+    assert {settings.request_id for settings in seen} == {"trace-7"}

@@ -14,6 +14,7 @@ from testclient.scenarios.deletion import deletion
 from testclient.scenarios.key_encoding import key_encoding
 from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
+from testclient.scenarios.replicas import replicas
 from testclient.scenarios.value_types import value_types
 
 SCENARIOS: dict[str, Scenario] = {
@@ -24,6 +25,7 @@ SCENARIOS: dict[str, Scenario] = {
     "missing_key": missing_key,
     "value_types": value_types,
     "key_encoding": key_encoding,
+    "replicas": replicas,
 }
 
 __all__ = ["SCENARIOS", "Connect", "Scenario", "ScenarioContext"]

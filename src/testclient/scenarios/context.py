@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import TypeVar
+
+import structlog
 
 from testclient.checks import Checks, attempt
 from testclient.client import KVClient, KVClientError, NotFound, Rejected, Unavailable
 
 T = TypeVar("T")
 
-log = logging.getLogger("testclient.scenarios")
+log = structlog.stdlib.get_logger("testclient.scenarios")
 
 Connect = Callable[[], KVClient]
 """Opens a new client, with its own connection(s). Call it inside a running event loop."""
@@ -26,14 +27,23 @@ class ScenarioContext:
 
     Keys come from `key()` and carry the scenario's name and a run id, so runs
     may overlap; every key handed out is deleted by `clean_up()` afterwards.
+    `client` and `fresh_client()` talk to the service's first replica;
+    `replica_client(n)` to any of them, and `race` spreads its connections over all.
     """
 
     def __init__(
-        self, name: str, run_id: str, client: KVClient, checks: Checks, connect: Connect
+        self,
+        name: str,
+        run_id: str,
+        client: KVClient,
+        checks: Checks,
+        connect: Connect,
+        replicas: Sequence[Connect] = (),
     ) -> None:
         self.client = client
         self.checks = checks
         self._connect = connect
+        self._replicas = tuple(replicas) or (connect,)
         self._prefix = f"{KEY_ROOT}/{name}/{run_id}/"
         self._keys: list[str] = []
 
@@ -58,14 +68,25 @@ class ScenarioContext:
         """A client on a new connection; use it as `async with context.fresh_client() as c:`."""
         return self._connect()
 
+    @property
+    def replica_count(self) -> int:
+        """How many replicas of the service the run was given (1: a single server)."""
+        return len(self._replicas)
+
+    def replica_client(self, index: int) -> KVClient:
+        """A client on a new connection to replica `index` modulo `replica_count`, counted
+        from 0 in the order configured (KV_URL, KV_GRPC_TARGET); use it with `async with`."""
+        return self._replicas[index % len(self._replicas)]()
+
     async def race(
         self, operation: Callable[[KVClient, int], Awaitable[T]], count: int, connections: int
     ) -> list[T | KVClientError]:
         """Run `operation(client, n)` for n in range(count) at once, over `connections` new
-        connections; each outcome is a result or the client error it raised (see `attempt`)."""
+        connections spread over the replicas; each outcome is a result or the client error
+        it raised (see `attempt`)."""
         async with AsyncExitStack() as stack:
             clients = [
-                await stack.enter_async_context(self.fresh_client()) for _ in range(connections)
+                await stack.enter_async_context(self.replica_client(n)) for n in range(connections)
             ]
             outcomes = await asyncio.gather(
                 *(attempt(operation(clients[n % connections], n)) for n in range(count)),
@@ -91,12 +112,10 @@ class ScenarioContext:
             except (NotFound, Rejected):
                 pass  # nothing there, or a key the service refuses and so never stored
             except Unavailable as exc:
-                log.info("clean-up stopped: KV service unavailable", extra={"error": str(exc)})
+                log.info("clean-up stopped: KV service unavailable", error=str(exc))
                 return
             except KVClientError as exc:
-                log.warning(
-                    "clean-up could not delete a key", extra={"key": key, "error": str(exc)}
-                )
+                log.warning("clean-up could not delete a key", key=key, error=str(exc))
 
 
 Scenario = Callable[[ScenarioContext], Awaitable[None]]

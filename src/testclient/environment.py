@@ -1,0 +1,75 @@
+"""Reading the test client's settings from the environment: typed, failing with the variable's name.
+
+The test client's own reader (it shares no code with the server, whose bugs it
+is meant to catch); the variables are those of API.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A setting has a value the test client or `kv` cannot run with."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+class Env:
+    """Typed reads of environment variables; a bad value is a ConfigError naming the variable."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self._environ = os.environ if environ is None else environ
+
+    def text(self, name: str, default: str) -> str:
+        return self._environ.get(name, default).strip() or default
+
+    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(name, default).lower()
+        if value not in choices:
+            raise ConfigError(name, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        raw = self.text(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(name, f"{raw!r} is not a number") from None
+        if not low <= value <= high:
+            raise ConfigError(name, f"{value} is out of range {low}..{high}")
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        raw = self.text(name, str(default))
+        if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+            raise ConfigError(name, f"{raw!r} is not a port number 1..65535")
+        return int(raw)
+
+    def urls(self, name: str, default: str) -> str:
+        """A comma list of http(s) base URLs (replicas of one service), as one text."""
+        raw = self.text(name, default)
+        for url in split_list(raw):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ConfigError(name, f"{url!r} is not an http:// or https:// URL")
+        return self._checked_list(name, raw)
+
+    def targets(self, name: str, default: str) -> str:
+        """A comma list of gRPC targets (`host:port`, or any grpc target name), as one text."""
+        return self._checked_list(name, self.text(name, default))
+
+    @staticmethod
+    def _checked_list(name: str, raw: str) -> str:
+        if not all(item.strip() for item in raw.split(",")):
+            raise ConfigError(name, f"{raw!r} has an empty item; separate items by single commas")
+        return raw
+
+
+def split_list(raw: str) -> tuple[str, ...]:
+    """The items of a comma list, stripped, in order (empty items left out)."""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())

@@ -1,0 +1,108 @@
+"""Each KVClient's one error table, for answers a real KV service cannot give on demand.
+
+The outcome-unknown answers (HTTP 504, gRPC DEADLINE_EXCEEDED) and a call that
+outlives its deadline become OutcomeUnknown; a refused connection, Unavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import pytest
+from aiohttp import web
+
+from kv.v1 import kv_pb2_grpc
+from testclient.client import KVClientError, OutcomeUnknown, Unavailable
+from testclient.grpc_client import GrpcKVClient
+from testclient.http_client import HttpKVClient
+from tests.servers import free_port
+
+# Long enough for a loaded machine to answer a call that is answered at once;
+# the stand-ins below that never answer make a call outlive it.
+DEADLINE_SECONDS = 0.5
+
+
+@pytest.fixture
+async def http_stand_in() -> AsyncIterator[str]:
+    """An HTTP server: PUT answers 504 outcome_unknown, GET never answers."""
+    never = asyncio.Event()
+
+    async def outcome_unknown(request: web.Request) -> web.Response:
+        error = {"code": "outcome_unknown", "message": "the store did not confirm in time"}
+        return web.json_response({"error": error}, status=504)
+
+    async def hang(request: web.Request) -> web.Response:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    app = web.Application()
+    app.router.add_put("/v1/kv/{key:.*}", outcome_unknown)
+    app.router.add_get("/v1/kv/{key:.*}", hang)
+    runner = web.AppRunner(app, shutdown_timeout=0.1)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    never.set()
+    await runner.cleanup()
+
+
+class OutcomeUnknownServicer(kv_pb2_grpc.KeyValueServicer):
+    """Put: the server's outcome_unknown; Get: never answers."""
+
+    async def Put(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the store did not confirm")
+
+    async def Get(self, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        await asyncio.Event().wait()
+
+
+@pytest.fixture
+async def grpc_stand_in() -> AsyncIterator[str]:
+    server = grpc.aio.server()
+    kv_pb2_grpc.add_KeyValueServicer_to_server(OutcomeUnknownServicer(), server)  # type: ignore[no-untyped-call]
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield f"127.0.0.1:{port}"
+    await server.stop(grace=None)
+
+
+async def test_http_504_is_outcome_unknown(http_stand_in: str) -> None:
+    async with HttpKVClient(http_stand_in) as client:
+        with pytest.raises(OutcomeUnknown, match="504 the store did not confirm in time"):
+            await client.put("k", "v")
+
+
+async def test_http_call_past_its_deadline_is_outcome_unknown(http_stand_in: str) -> None:
+    async with HttpKVClient(http_stand_in, timeout=DEADLINE_SECONDS) as client:
+        with pytest.raises(OutcomeUnknown, match="no answer in time"):
+            await client.get("k")
+
+
+async def test_grpc_deadline_exceeded_is_outcome_unknown(grpc_stand_in: str) -> None:
+    async with GrpcKVClient(grpc_stand_in) as client:
+        with pytest.raises(OutcomeUnknown, match="DEADLINE_EXCEEDED the store did not confirm"):
+            await client.put("k", "v")
+
+
+async def test_grpc_call_past_its_deadline_is_outcome_unknown(grpc_stand_in: str) -> None:
+    async with GrpcKVClient(grpc_stand_in, timeout=DEADLINE_SECONDS) as client:
+        with pytest.raises(OutcomeUnknown):
+            await client.get("k")
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+async def test_nothing_listening_is_unavailable_not_outcome_unknown(transport: str) -> None:
+    port = free_port()
+    client = (
+        HttpKVClient(f"http://127.0.0.1:{port}")
+        if transport == "http"
+        else GrpcKVClient(f"127.0.0.1:{port}")
+    )
+    async with client:
+        with pytest.raises(KVClientError) as raised:
+            await client.put("k", "v")
+    assert type(raised.value) is Unavailable
