@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from kv.adapters.memory import InMemoryStore
-from kv.domain import Entry, StorageUnavailable, Write, Written
+from kv.domain import Entry, Listing, StorageUnavailable, Write, Written
 
 
 class FakeDurableStore:
@@ -31,6 +31,11 @@ class FakeDurableStore:
 
     async def get(self, key: str) -> Entry | None:
         return await self._committed.get(key)
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        return await self._committed.list(prefix, after=after, limit=limit, keys_only=keys_only)
 
     async def write(self, write: Write) -> Written:
         if self.broken:
@@ -60,3 +65,17 @@ class FakeDurableStore:
         for _, future in self.pending:
             future.set_exception(StorageUnavailable("sync failed"))
         self.pending.clear()
+
+
+class FakeClock:
+    """A clock that stands still until the test moves it: expiry tested without sleeping."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def advance(self, seconds: float) -> None:
+        """Move the clock forward (async, as a real clock's stand-in must wait)."""
+        self.now += seconds

@@ -2,24 +2,53 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from kv.adapters.memory import InMemoryStore
 from kv.adapters.sqlite import SqliteStore
 from kv.domain import Store
+from tests.fakes import FakeClock
 
-# name -> factory(directory for the store's files) -> a new, unopened store.
-# Stores made by one test share their files (to reopen a durable store), and
-# a test may open two at once only if the engine allows several clients.
-STORE_FACTORIES: dict[str, Callable[[Path], Store]] = {
-    "memory": lambda directory: InMemoryStore(),
-    "sqlite": lambda directory: SqliteStore(directory / "data"),
+# The sweeper's longest sleep in these tests: removal is seen within a poll.
+SWEEP_INTERVAL = 0.01
+
+
+class StoreClock(Protocol):
+    """The time the store under test lives in, and a way to let it pass."""
+
+    def __call__(self) -> float: ...
+
+    async def advance(self, seconds: float) -> None: ...
+
+
+class RealClock:
+    """For an engine that expires entries on its own time (etcd leases): advancing waits."""
+
+    def __call__(self) -> float:
+        return time.time()
+
+    async def advance(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+# name -> factory(directory for the store's files, clock) -> a new, unopened store.
+# Stores made by one test share their files (to reopen a durable store).
+STORE_FACTORIES: dict[str, Callable[[Path, StoreClock], Store]] = {
+    "memory": lambda directory, clock: InMemoryStore(clock=clock, sweep_interval=SWEEP_INTERVAL),
+    "sqlite": lambda directory, clock: SqliteStore(
+        directory / "data", clock=clock, sweep_interval=SWEEP_INTERVAL
+    ),
 }
 # Engines that keep their data across close and reopen.
 DURABLE = {"sqlite"}
+# Engines whose expiry follows real time, not a clock the test can move.
+REAL_TIME: set[str] = set()
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))
@@ -29,10 +58,15 @@ def store_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store_factory(store_name: str, tmp_path: Path) -> Callable[[], Store]:
+def clock(store_name: str) -> StoreClock:
+    return RealClock() if store_name in REAL_TIME else FakeClock()
+
+
+@pytest.fixture
+def store_factory(store_name: str, tmp_path: Path, clock: StoreClock) -> Callable[[], Store]:
     """Makes stores of one engine, all over the same files (to reopen a durable store)."""
     factory = STORE_FACTORIES[store_name]
-    return lambda: factory(tmp_path)
+    return lambda: factory(tmp_path, clock)
 
 
 @pytest.fixture

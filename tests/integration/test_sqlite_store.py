@@ -267,3 +267,36 @@ async def test_a_batch_keeps_the_last_change_of_each_key_and_values_exactly(
         assert entry == Entry(f"value-{i}", value, 5 + i)
         assert type(entry.value) is type(value)
     await reopened.close()
+
+
+async def test_a_database_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A data dir written before ttl existed opens, keeps its entries and takes ttls."""
+    connection = sqlite3.connect(tmp_path / DATABASE_FILE)
+    connection.executescript(
+        """
+        CREATE TABLE entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, revision INTEGER NOT NULL)
+            WITHOUT ROWID;
+        CREATE TABLE store (id INTEGER PRIMARY KEY CHECK (id = 1), revision INTEGER NOT NULL);
+        INSERT INTO entries VALUES ('old', '{"a":[1]}', 3);
+        INSERT INTO store VALUES (1, 4);
+        PRAGMA user_version = 1;
+        """
+    )
+    connection.close()
+
+    store = SqliteStore(tmp_path)
+    await store.open()
+    assert store.revision == 4
+    assert await store.get("old") == Entry("old", {"a": [1]}, 3)
+    written = await store.write(Write.put("new", 1, b"1", ttl=100))
+    await store.close()
+
+    reopened = SqliteStore(tmp_path)
+    await reopened.open()
+    assert await reopened.get("new") == written.entry
+    assert written.entry is not None
+    assert written.entry.expires_at is not None
+    await reopened.close()
+    check = sqlite3.connect(tmp_path / DATABASE_FILE)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+    check.close()

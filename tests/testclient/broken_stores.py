@@ -9,10 +9,12 @@ changes one thing of it.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kv.domain import Decision, Entry, Write, Written
+from kv.domain import Decision, Entry, Listing, Write, Written
+from kv.domain.ttl import Clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,13 +29,17 @@ class Change:
 class DictStore:
     """A correct Store over a dict that tests can inspect; writes complete at once.
 
-    `write` decides on what `get` returns and hands the change to `apply`:
-    a broken store overrides one of the two (or `write` itself).
+    `write` decides on what `get` returns and hands the change to `apply`;
+    `get` and `list` show what `visible` allows (expiry); `list` pages over
+    `sorted_keys`. A broken store overrides one of these (or `write` itself).
+    Expired entries are hidden, and removed (at a revision of their own) by
+    the next write to their key; written for clarity, not speed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock = time.time) -> None:
         self.entries: dict[str, Entry] = {}
         self.revision = 0
+        self.clock = clock
 
     async def open(self) -> None:
         return None
@@ -41,10 +47,30 @@ class DictStore:
     async def close(self) -> None:
         return None
 
+    def visible(self, entry: Entry) -> bool:
+        return not entry.expired(self.clock())
+
     async def get(self, key: str) -> Entry | None:
-        return self.entries.get(key)
+        entry = self.entries.get(key)
+        return entry if entry is not None and self.visible(entry) else None
+
+    def sorted_keys(self, prefix: str) -> list[str]:
+        return sorted(key for key in self.entries if key.startswith(prefix))
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        keys = [key for key in self.sorted_keys(prefix) if after is None or key > after]
+        entries = [self.entries[key] for key in keys if self.visible(self.entries[key])]
+        if keys_only:
+            entries = [replace(entry, value=None) for entry in entries]
+        return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)
 
     async def write(self, write: Write) -> Written:
+        stored = self.entries.get(write.key)
+        if stored is not None and not self.visible(stored):
+            self.revision += 1
+            self.apply(Change(write.key, None, self.revision))
         written = self.decide(write, await self.get(write.key))
         if written.decision is not Decision.UNCHANGED:
             self.apply(Change(write.key, written.entry, written.revision))
@@ -55,7 +81,7 @@ class DictStore:
         decision = write.decide(current)
         if decision is not Decision.UNCHANGED:
             self.revision += 1
-        return Written.apply(write, current, decision, self.revision)
+        return Written.apply(write, current, decision, self.revision, self.clock())
 
     def apply(self, change: Change) -> None:
         if change.entry is None:

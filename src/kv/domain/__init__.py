@@ -10,7 +10,7 @@ from kv.domain.errors import (
     StorageUnavailable,
     ValueTooLarge,
 )
-from kv.domain.model import Condition, Entry, JsonValue
+from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
 from kv.domain.ports import Store
 from kv.domain.service import KeyValueService, PutResult
 from kv.domain.writes import Decision, Write, WriteKind, Written
@@ -25,7 +25,9 @@ __all__ = [
     "KeyExists",
     "KeyNotFound",
     "KeyValueService",
+    "Listing",
     "OutcomeUnknown",
+    "Page",
     "PreconditionFailed",
     "PutResult",
     "StorageUnavailable",

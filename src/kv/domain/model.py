@@ -26,6 +26,32 @@ class Entry:
     revision: int
     expires_at: float | None = None
 
+    def expired(self, now: float) -> bool:
+        """Whether the entry has expired at `now` (Unix seconds): from then on nobody sees it."""
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing: entries in key order, the cursor of the next page, the revision.
+
+    `next_cursor` is None on the last page. `revision` is the store's
+    revision when the page was read.
+    """
+
+    entries: tuple[Entry, ...]
+    next_cursor: str | None
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What a store answers for a range of keys: the entries, whether more follow, the revision."""
+
+    entries: tuple[Entry, ...]
+    more: bool
+    revision: int
+
 
 @dataclass(frozen=True, slots=True)
 class Condition:

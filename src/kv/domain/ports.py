@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from kv.domain.model import Entry
+from kv.domain.model import Entry, Listing
 from kv.domain.writes import Write, Written
 
 
@@ -39,6 +39,24 @@ class Store(Protocol):
     **`get(key)`**: the entry as of a completed write (never one whose
     durability is still pending), or None.
 
+    **`list(prefix, after=, limit=, keys_only=)`**: up to `limit` entries
+    whose keys start with `prefix` and sort strictly after `after` (None:
+    from the first), in key order (Python's str order: code points, which
+    is UTF-8 byte order), as of completed writes; `more` says whether
+    another such entry follows; `revision` is the store's revision the page
+    was read at (every change it shows is at or below it). With
+    `keys_only` the entries' values may be left out (None). A page costs
+    O(log n + limit), never a scan of the store.
+
+    **Expiry.** A write with `ttl` stores an entry with `expires_at` = the
+    store's time when it applies the write + ttl; a write without one clears
+    any expiry. From `expires_at` on, no `get`, `list` or `decide` sees the
+    entry (checked on read, not left to a sweeper). Its removal is a change
+    at a revision of its own, made by the store itself (in the background,
+    bounded, stopped by `close`; and at the latest before the next write to
+    the key is decided); a durable store that opens finds entries that
+    expired while it was closed removed, with their removals' revisions.
+
     **Errors.** `StorageUnavailable`: the write was NOT applied and never
     will be (the store is down, closed, or refused it before it was sent);
     safe to retry. `OutcomeUnknown`: the write was sent and not confirmed (a
@@ -57,6 +75,10 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     async def get(self, key: str) -> Entry | None: ...
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing: ...
 
     async def write(self, write: Write) -> Written: ...
 

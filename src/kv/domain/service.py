@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from kv.domain.cursors import (
+    DEFAULT_LIMIT,
+    make_cursor,
+    read_cursor,
+    validate_limit,
+    validate_prefix,
+)
 from kv.domain.errors import KeyNotFound
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
     Condition,
     Entry,
     JsonValue,
+    Page,
     check_value_size,
     encode_value,
     validate_key,
 )
 from kv.domain.ports import Store
+from kv.domain.ttl import Clock, seconds_left, validate_ttl
 from kv.domain.writes import Write
 
 
@@ -40,9 +50,17 @@ class KeyValueService:
     key and changes nothing.
     """
 
-    def __init__(self, store: Store, *, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+        clock: Clock = time.time,
+    ) -> None:
+        """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry)."""
         self._store = store
         self._max_value_bytes = max_value_bytes
+        self._clock = clock
 
     @property
     def max_value_bytes(self) -> int:
@@ -68,23 +86,37 @@ class KeyValueService:
         return entry
 
     async def put(
-        self, key: str, value: JsonValue, condition: Condition | None = None
+        self,
+        key: str,
+        value: JsonValue,
+        condition: Condition | None = None,
+        *,
+        ttl: int | None = None,
     ) -> PutResult:
         """Store `value` at `key`, creating or replacing it.
 
-        A put of the value already stored (same compact JSON) changes nothing
-        and returns the entry with its revision unchanged. With a condition,
-        PreconditionFailed when the current entry does not satisfy it.
-        StorageUnavailable: not applied; OutcomeUnknown: maybe applied.
+        With `ttl` (whole seconds, 1 to 31,536,000) the entry expires that
+        long after the write; without, it never expires (any expiry it had is
+        cleared). A put of the value already stored (same compact JSON), with
+        no ttl on either side, changes nothing and returns the entry with its
+        revision unchanged; a put with a ttl always sets a new expiry, a
+        change with a new revision. With a condition, PreconditionFailed when
+        the current entry does not satisfy it. StorageUnavailable: not
+        applied; OutcomeUnknown: maybe applied.
         """
-        write = Write.put(validate_key(key), value, self._encode(value), condition)
+        write = Write.put(
+            validate_key(key), value, self._encode(value), condition, ttl=validate_ttl(ttl)
+        )
         written = await self._store.write(write)
         assert written.entry is not None
         return PutResult(written.entry, created=written.previous is None)
 
-    async def create(self, key: str, value: JsonValue) -> Entry:
-        """Store `value` at `key` only if there is no entry there; KeyExists otherwise."""
-        write = Write.create(validate_key(key), value, self._encode(value))
+    async def create(self, key: str, value: JsonValue, *, ttl: int | None = None) -> Entry:
+        """Store `value` at `key` only if there is no entry there; KeyExists otherwise.
+
+        `ttl` as for `put`.
+        """
+        write = Write.create(validate_key(key), value, self._encode(value), ttl=validate_ttl(ttl))
         written = await self._store.write(write)
         assert written.entry is not None
         return written.entry
@@ -98,6 +130,37 @@ class KeyValueService:
         written = await self._store.write(Write.delete(validate_key(key), condition))
         assert written.previous is not None
         return written.previous
+
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int = DEFAULT_LIMIT,
+        cursor: str | None = None,
+        keys_only: bool = False,
+    ) -> Page:
+        """A page of the entries whose keys start with `prefix`, in key order (UTF-8 byte order).
+
+        `limit`: at most this many entries (1 to 1000). `cursor`: the
+        `next_cursor` of the previous page (None: the first page); a cursor
+        that is malformed or was made for another prefix is InvalidRequest.
+        A key that exists and is not written while the pages are read is on
+        exactly one of them; `next_cursor` is None on the last page. With
+        `keys_only`, entries carry no value (None). Expired entries are never
+        listed. `revision`: the store's revision the page was read at.
+        """
+        prefix = validate_prefix(prefix)
+        limit = validate_limit(limit)
+        after = None if cursor is None else read_cursor(cursor, prefix)
+        listing = await self._store.list(prefix, after=after, limit=limit, keys_only=keys_only)
+        next_cursor = None
+        if listing.more and listing.entries:
+            next_cursor = make_cursor(prefix, listing.entries[-1].key)
+        return Page(listing.entries, next_cursor, listing.revision)
+
+    def ttl_left(self, entry: Entry) -> int | None:
+        """The whole seconds `entry` has left before it expires, rounded up; None: no expiry."""
+        return seconds_left(entry, self._clock())
 
     def _encode(self, value: JsonValue) -> bytes:
         encoded = encode_value(value)

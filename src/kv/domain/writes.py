@@ -37,12 +37,14 @@ class Decision(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """One validated write: the key, the new value (with its compact JSON) and the condition.
+    """One validated write: the key, the new value (with its compact JSON), condition and ttl.
 
     `value_json` is the value's compact UTF-8 JSON, made once by the service
     (it measured the size limit on it): a store that keeps JSON stores these
     bytes instead of encoding the value again, and the same-value rule
-    compares them. Build one with `put`, `create` or `delete`.
+    compares them. `ttl`: the entry expires `ttl` seconds after the store
+    applies the write (None: it never expires, and any expiry it had is
+    cleared). Build one with `put`, `create` or `delete`.
     """
 
     kind: WriteKind
@@ -50,16 +52,25 @@ class Write:
     value: JsonValue = None
     value_json: bytes = b""
     condition: Condition | None = None
+    ttl: int | None = None
 
     @classmethod
     def put(
-        cls, key: str, value: JsonValue, value_json: bytes, condition: Condition | None = None
+        cls,
+        key: str,
+        value: JsonValue,
+        value_json: bytes,
+        condition: Condition | None = None,
+        *,
+        ttl: int | None = None,
     ) -> Write:
-        return cls(WriteKind.PUT, key, value, value_json, condition)
+        return cls(WriteKind.PUT, key, value, value_json, condition, ttl)
 
     @classmethod
-    def create(cls, key: str, value: JsonValue, value_json: bytes) -> Write:
-        return cls(WriteKind.CREATE, key, value, value_json)
+    def create(
+        cls, key: str, value: JsonValue, value_json: bytes, *, ttl: int | None = None
+    ) -> Write:
+        return cls(WriteKind.CREATE, key, value, value_json, ttl=ttl)
 
     @classmethod
     def delete(cls, key: str, condition: Condition | None = None) -> Write:
@@ -71,7 +82,13 @@ class Write:
         Raises PreconditionFailed when the condition is not met, KeyExists
         for a create over an entry and KeyNotFound for a delete of nothing:
         then nothing changes. A put of the value already stored (the same
-        compact JSON) is UNCHANGED: it keeps the entry and its revision.
+        compact JSON) is UNCHANGED, keeping the entry and its revision, when
+        neither the entry nor the put has a ttl: a put with a ttl sets a new
+        expiry and a put without one clears the entry's, and each is a
+        change (etcd likewise gives a put with a new lease a new revision).
+
+        The caller passes the entry as it is at this moment: an expired
+        entry is no entry (the store removes it first, at its own revision).
         """
         if self.condition is not None:
             self.condition.check(current)
@@ -83,13 +100,18 @@ class Write:
             return Decision.STORE
         if self.kind is WriteKind.CREATE:
             raise KeyExists(f"key exists at revision {current.revision}")
-        if same_value(current.value, self.value, self.value_json):
+        if (
+            self.ttl is None
+            and current.expires_at is None
+            and same_value(current.value, self.value, self.value_json)
+        ):
             return Decision.UNCHANGED
         return Decision.STORE
 
-    def entry(self, revision: int) -> Entry:
-        """The entry this write stores when it is applied at `revision`."""
-        return Entry(self.key, self.value, revision)
+    def entry(self, revision: int, now: float) -> Entry:
+        """The entry this write stores when it is applied at `revision`, at time `now`."""
+        expires_at = None if self.ttl is None else now + self.ttl
+        return Entry(self.key, self.value, revision, expires_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +131,14 @@ class Written:
 
     @classmethod
     def apply(
-        cls, write: Write, current: Entry | None, decision: Decision, revision: int
+        cls, write: Write, current: Entry | None, decision: Decision, revision: int, now: float
     ) -> Written:
-        """The answer for `write` with `decision` on `current`, the change made at `revision`."""
+        """The answer for `write` with `decision` on `current`, the change made at `revision`.
+
+        `now`: the store's time when it applies the write (the ttl counts from it).
+        """
         if decision is Decision.UNCHANGED:
             assert current is not None
             return cls(decision, current, current, current.revision)
-        entry = write.entry(revision) if decision is Decision.STORE else None
+        entry = write.entry(revision, now) if decision is Decision.STORE else None
         return cls(decision, current, entry, revision)

@@ -2,8 +2,12 @@
 
 Layout (one database, `KV_DATA_DIR/kv.sqlite3`, plus its `-wal` file):
 
-    entries(key TEXT PRIMARY KEY, value TEXT, revision INTEGER)   value as compact JSON
-    store(id = 1, revision INTEGER)                                the store-wide revision
+    entries(key TEXT PRIMARY KEY, value TEXT, revision INTEGER, expires_at REAL)
+        value as compact JSON; expires_at in Unix seconds, NULL: never
+    store(id = 1, revision INTEGER)      the store-wide revision
+
+Schema version 1 (before ttl) is upgraded in place at start-up: the column
+is added, NULL for every entry.
 
 The revision lives in its own row because a delete consumes a revision but
 leaves no entry behind: after a restart the next revision must still be above
@@ -35,7 +39,7 @@ from kv.config import ConfigError
 from kv.domain import Entry
 
 DATABASE_FILE = "kv.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # How long a second process waits for the file lock before start-up fails.
 LOCK_TIMEOUT_SECONDS = 2.0
 
@@ -43,7 +47,8 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS entries (
         key      TEXT PRIMARY KEY,
         value    TEXT NOT NULL,
-        revision INTEGER NOT NULL
+        revision INTEGER NOT NULL,
+        expires_at REAL
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS store (
         id       INTEGER PRIMARY KEY CHECK (id = 1),
@@ -53,9 +58,11 @@ _SCHEMA = (
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 _UPSERT = (
-    "INSERT INTO entries (key, value, revision) VALUES {rows} "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision"
+    "INSERT INTO entries (key, value, revision, expires_at) VALUES {rows} "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, revision = excluded.revision, "
+    "expires_at = excluded.expires_at"
 )
+_UPGRADE_FROM_1 = "ALTER TABLE entries ADD COLUMN expires_at REAL"
 
 
 class CommitFailed(Exception):
@@ -64,11 +71,12 @@ class CommitFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """The state of one key after a transaction: its value's JSON and revision, or deleted."""
+    """The state of one key after a transaction: its value's JSON, revision, expiry; or deleted."""
 
     key: str
     value_json: str | None  # None: the key is deleted
     revision: int
+    expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +138,7 @@ def _prepare(
                 "KV_DATA_DIR", f"{path} failed PRAGMA integrity_check: {'; '.join(problems[:5])}"
             )
     version = connection.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, SCHEMA_VERSION):
+    if version not in (0, 1, SCHEMA_VERSION):
         raise ConfigError(
             "KV_DATA_DIR", f"{path} has schema version {version}, expected {SCHEMA_VERSION}"
         )
@@ -138,6 +146,8 @@ def _prepare(
     # a database held by another process fails here, at start-up.
     connection.execute("BEGIN IMMEDIATE")
     try:
+        if version == 1:
+            connection.execute(_UPGRADE_FROM_1)
         for statement in _SCHEMA:
             connection.execute(statement)
         connection.execute("COMMIT")
@@ -146,8 +156,10 @@ def _prepare(
             connection.rollback()
         raise
     entries = {
-        key: Entry(key, json.loads(value), revision)
-        for key, value, revision in connection.execute("SELECT key, value, revision FROM entries")
+        key: Entry(key, json.loads(value), revision, expires_at)
+        for key, value, revision, expires_at in connection.execute(
+            "SELECT key, value, revision, expires_at FROM entries"
+        )
     }
     (revision,) = connection.execute("SELECT revision FROM store WHERE id = 1").fetchone()
     # Both are written in every transaction; the max guards against a store
@@ -162,13 +174,13 @@ def write_transaction(connection: sqlite3.Connection, rows: Iterable[Row], revis
     Raises CommitFailed when COMMIT fails (the outcome is unknown), and the
     sqlite3 error itself when anything before it fails (nothing was written).
     """
-    upserts: list[str | int] = []
+    upserts: list[str | int | float | None] = []
     deletes: list[str] = []
     for row in rows:
         if row.value_json is None:
             deletes.append(row.key)
         else:
-            upserts += (row.key, row.value_json, row.revision)
+            upserts += (row.key, row.value_json, row.revision, row.expires_at)
     # One statement per kind, whatever the batch size: sqlite3 releases the
     # GIL around each statement step and must take it back after, which
     # costs a wait while the event loop runs. One multi-row statement per
@@ -176,7 +188,7 @@ def write_transaction(connection: sqlite3.Connection, rows: Iterable[Row], revis
     connection.execute("BEGIN IMMEDIATE")
     try:
         if upserts:
-            marks = ", ".join(["(?, ?, ?)"] * (len(upserts) // 3))
+            marks = ", ".join(["(?, ?, ?, ?)"] * (len(upserts) // 4))
             connection.execute(_UPSERT.format(rows=marks), upserts)
         if deletes:
             marks = ", ".join("?" * len(deletes))

@@ -7,11 +7,12 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias
 
-from sortedcontainers import SortedDict
-
+from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
 from kv.adapters.sqlite.database import (
     DATABASE_FILE,
     CommitFailed,
@@ -28,6 +29,8 @@ from kv.domain import (
     Write,
     Written,
 )
+from kv.domain.model import Listing
+from kv.domain.ttl import Clock
 
 log = logging.getLogger("kv.sqlite")
 
@@ -46,6 +49,7 @@ class _Pending:
 
 
 _CLOSE = None  # the queue item that tells the writer to stop
+_Batch: TypeAlias = list[_Pending]  # (`list` is a method of the store)
 
 
 class SqliteStore:
@@ -65,12 +69,17 @@ class SqliteStore:
     write whose answer depends on a staged change (an unchanged put, a
     refused create) waits for that change to be durable before answering.
 
-    Reads: the whole key directory (every key with its entry) is kept in
-    memory, loaded at `open` and updated on the event loop when a batch is
-    durable and *before* its writers are answered. So `get` never touches
-    the disk on the event loop, and sees exactly the durable changes. This is
-    Bitcask's keydir: the disk is for surviving restarts, memory for
-    serving; the data set must fit in memory.
+    Reads: the whole key directory (every key with its entry, in key order)
+    is kept in memory, loaded at `open` and updated on the event loop when a
+    batch is durable and *before* its writers are answered. So `get` and
+    `list` never touch the disk on the event loop, and see exactly the
+    durable changes. This is Bitcask's keydir: the disk is for surviving
+    restarts, memory for serving; the data set must fit in memory.
+
+    Expiry: `expires_at` is stored with each entry. Reads hide an entry
+    from that moment; its removal is queued like any delete, at its own
+    revision, by the first write to the key or the expiry sweeper, and at
+    `open` for every entry that expired while the store was closed.
 
     Faults are fail-stop, as PostgreSQL does after a failed fsync: once a
     transaction fails, what is on disk is no longer known, so every later
@@ -87,15 +96,28 @@ class SqliteStore:
         *,
         integrity_check: bool = False,
         connection_class: type[sqlite3.Connection] = sqlite3.Connection,
+        clock: Clock = time.time,
+        sweep_interval: float = SWEEP_INTERVAL_SECONDS,
     ) -> None:
-        """`connection_class`: the sqlite3 connection type (tests inject faults with it)."""
+        """`connection_class`: the sqlite3 connection type (tests inject faults with it).
+
+        `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
+        """
         self._data_dir = data_dir
         self._integrity_check = integrity_check
         self._connection_class = connection_class
-        self._entries: SortedDict[str, Entry] = SortedDict()
+        self._clock = clock
+        self._entries = KeyDirectory()
+        # Follows the staged state (what writes decide on), not the durable one.
+        self._expiry = ExpiryIndex()
+        # (The index is replaced at open: look it up at each call.)
+        self._sweeper = ExpirySweeper(
+            self._expire_due, lambda: self._expiry.next_due(), clock, sweep_interval
+        )
         self._staged: dict[str, tuple[Entry | None, asyncio.Future[None]]] = {}
         self._revision = 0
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._durable_revision = 0
+        self._queue_items: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._failure: KVError | None = None
@@ -136,8 +158,9 @@ class SqliteStore:
             integrity_check=self._integrity_check,
             connection_class=self._connection_class,
         )
-        self._entries = SortedDict(loaded.entries)
-        self._revision = loaded.revision
+        self._entries = KeyDirectory(loaded.entries)
+        self._expiry = ExpiryIndex(list(loaded.entries.values()))
+        self._revision = self._durable_revision = loaded.revision
         self._writer = threading.Thread(
             target=self._write_loop,
             args=(loaded.connection,),
@@ -145,6 +168,11 @@ class SqliteStore:
             daemon=True,
         )
         self._writer.start()
+        # Entries that expired while the store was closed go now, each at a revision of its own.
+        while self._expire_due(len(self._expiry)) > 0:
+            pass
+        if len(self._expiry):
+            self._sweeper.ensure_running()
         log.info(
             "sqlite store open",
             extra={
@@ -159,21 +187,32 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        await self._sweeper.stop()
         if self._writer is None:
             return
-        self._queue.put(_CLOSE)
+        self._queue_items.put(_CLOSE)
         await asyncio.to_thread(self._writer.join)
         # Let the writer's last completions (scheduled on this loop) run.
         await asyncio.sleep(0)
 
     async def get(self, key: str) -> Entry | None:
-        return self._entries.get(key)
+        return self._entries.get(key, self._clock())
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        entries, more = self._entries.page(prefix, after, limit, self._clock(), keys_only=keys_only)
+        return Listing(entries, more, self._durable_revision)
 
     async def write(self, write: Write) -> Written:
         """Decide `write` on the latest (staged) entry, queue the change, answer once durable."""
         self._refuse_if_unusable()
+        now = self._clock()
         staged = self._staged.get(write.key)
-        current, waiting = staged if staged is not None else (self._entries.get(write.key), None)
+        current, waiting = staged if staged is not None else (self._entries.raw(write.key), None)
+        if current is not None and current.expired(now):
+            waiting = self._queue_removal(current)
+            current = None
         try:
             decision = write.decide(current)
         except KVError:
@@ -183,10 +222,18 @@ class SqliteStore:
         if decision is Decision.UNCHANGED:
             if waiting is not None:
                 await self._durable(waiting)
-            return Written.apply(write, current, decision, self._revision)
+            return Written.apply(write, current, decision, self._revision, now)
         self._revision += 1
-        written = Written.apply(write, current, decision, self._revision)
-        await self._durable(self._queue_change(written, write))
+        written = Written.apply(write, current, decision, self._revision, now)
+        done = self._queue_change(written, write)
+        self._expiry.move(
+            write.key,
+            None if current is None else current.expires_at,
+            None if written.entry is None else written.entry.expires_at,
+        )
+        if write.ttl is not None:
+            self._sweeper.ensure_running()
+        await self._durable(done)
         return written
 
     async def check(self) -> None:
@@ -207,14 +254,41 @@ class SqliteStore:
             raise StorageUnavailable("the sqlite store is not open")
 
     def _queue_change(self, written: Written, write: Write) -> asyncio.Future[None]:
-        assert self._loop is not None
-        done: asyncio.Future[None] = self._loop.create_future()
+        entry = written.entry
         # Decoded here, not in the writer, so the writer thread spends its time
         # in SQLite (which releases the GIL) rather than in Python.
-        value_json = None if written.entry is None else write.value_json.decode("utf-8")
-        self._queue.put(_Pending(Row(write.key, value_json, written.revision), written.entry, done))
-        self._staged[write.key] = (written.entry, done)
+        value_json = None if entry is None else write.value_json.decode("utf-8")
+        expires_at = None if entry is None else entry.expires_at
+        return self._queue(Row(write.key, value_json, written.revision, expires_at), entry)
+
+    def _queue_removal(self, expired: Entry) -> asyncio.Future[None]:
+        """Queue the removal of an expired entry, at the next revision."""
+        self._revision += 1
+        self._expiry.move(expired.key, expired.expires_at, None)
+        done = self._queue(Row(expired.key, None, self._revision), None)
+        # Nobody may wait for it: its failure is the store's (fail-stop), not a caller's.
+        done.add_done_callback(lambda future: future.cancelled() or future.exception())
         return done
+
+    def _queue(self, row: Row, entry: Entry | None) -> asyncio.Future[None]:
+        assert self._loop is not None
+        done: asyncio.Future[None] = self._loop.create_future()
+        self._queue_items.put(_Pending(row, entry, done))
+        self._staged[row.key] = (entry, done)
+        return done
+
+    def _expire_due(self, limit: int) -> int:
+        """Queue the removal of at most `limit` entries due now; how many were queued."""
+        if self._failure is not None or self._closed or self._writer is None:
+            return 0
+        due = self._expiry.due(self._clock(), limit)
+        for expires_at, key in due:
+            staged = self._staged.get(key)
+            current = staged[0] if staged is not None else self._entries.raw(key)
+            assert current is not None
+            assert current.expires_at == expires_at
+            self._queue_removal(current)
+        return len(due)
 
     @staticmethod
     async def _durable(done: asyncio.Future[None]) -> None:
@@ -232,14 +306,14 @@ class SqliteStore:
         try:
             closing = False
             while not closing:
-                batch: list[_Pending] = []
-                item = self._queue.get()
+                batch: _Batch = []
+                item = self._queue_items.get()
                 while item is not _CLOSE:
                     batch.append(item)
                     if len(batch) >= MAX_BATCH:
                         break
                     try:
-                        item = self._queue.get_nowait()
+                        item = self._queue_items.get_nowait()
                     except queue.Empty:
                         break
                 else:
@@ -249,7 +323,7 @@ class SqliteStore:
         finally:
             connection.close()
 
-    def _write_batch(self, connection: sqlite3.Connection, batch: list[_Pending]) -> None:
+    def _write_batch(self, connection: sqlite3.Connection, batch: _Batch) -> None:
         failure: KVError | None = None
         if self._failure is not None:
             failure = StorageUnavailable(f"not written: an earlier write failed: {self._failure}")
@@ -277,20 +351,21 @@ class SqliteStore:
 
     # --- completions (run on the event loop) --------------------------------
 
-    def _complete(self, batch: list[_Pending]) -> None:
+    def _complete(self, batch: _Batch) -> None:
         # Every change is visible before any writer hears of its own.
         for pending in batch:
             key = pending.row.key
             if pending.entry is None:
-                self._entries.pop(key, None)
+                self._entries.remove(key)
             else:
-                self._entries[key] = pending.entry
+                self._entries.set(pending.entry)
             self._unstage(key, pending.done)
+        self._durable_revision = batch[-1].row.revision
         for pending in batch:
             if not pending.done.done():
                 pending.done.set_result(None)
 
-    def _fail(self, batch: list[_Pending], failure: KVError) -> None:
+    def _fail(self, batch: _Batch, failure: KVError) -> None:
         for pending in batch:
             self._unstage(pending.row.key, pending.done)
             if not pending.done.done():

@@ -1,0 +1,179 @@
+"""What the local stores (memory, sqlite) keep in memory: keys in order, and keys by expiry.
+
+`KeyDirectory`: every entry, in key order (a `SortedDict`), so a key is
+found in O(1) and a page of a listing in O(log n + page). `ExpiryIndex`:
+the keys that expire, in order of their expiry, so the due ones are found
+without a scan. `ExpirySweeper`: the bounded background task that removes
+due entries (each removal a change at its own revision) while a store is
+open. Expired entries are hidden from reads by their `expires_at` whether or
+not the sweeper has removed them yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+
+from sortedcontainers import SortedDict, SortedList
+
+from kv.domain import Entry
+from kv.domain.ttl import Clock
+
+log = logging.getLogger("kv.expiry")
+
+# Removals per sweep round: a round runs on the event loop and must stay short.
+EXPIRE_BATCH = 256
+# The sweeper wakes at least this often (seconds) while entries may expire.
+SWEEP_INTERVAL_SECONDS = 1.0
+
+
+class KeyDirectory:
+    """Entries in key order, keyed by key."""
+
+    def __init__(self, entries: Mapping[str, Entry] | None = None) -> None:
+        self._entries: SortedDict[str, Entry] = SortedDict(entries or {})
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def values(self) -> list[Entry]:
+        return list(self._entries.values())
+
+    def raw(self, key: str) -> Entry | None:
+        """The entry at `key`, expired or not."""
+        return self._entries.get(key)
+
+    def get(self, key: str, now: float) -> Entry | None:
+        """The entry at `key` unless there is none or it has expired at `now`."""
+        entry = self._entries.get(key)
+        if entry is None or entry.expired(now):
+            return None
+        return entry
+
+    def set(self, entry: Entry) -> None:
+        self._entries[entry.key] = entry
+
+    def remove(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def page(
+        self, prefix: str, after: str | None, limit: int, now: float, *, keys_only: bool
+    ) -> tuple[tuple[Entry, ...], bool]:
+        """Up to `limit` live entries whose keys start with `prefix`, after `after`; more follow?
+
+        Cost: O(log n) to find the first key, then one step per key of the
+        page (plus any expired entries not yet removed among them).
+        """
+        start = prefix if after is None or after < prefix else after
+        keys = self._entries.irange(
+            minimum=start, inclusive=(after is None or after < prefix, True)
+        )
+        found: list[Entry] = []
+        for key in keys:
+            if not key.startswith(prefix):
+                break
+            entry = self._entries[key]
+            if entry.expired(now):
+                continue
+            if len(found) == limit:
+                return tuple(found), True
+            found.append(replace(entry, value=None) if keys_only else entry)
+        return tuple(found), False
+
+
+class ExpiryIndex:
+    """The keys that expire, ordered by when."""
+
+    def __init__(self, entries: list[Entry] | None = None) -> None:
+        self._index: SortedList[tuple[float, str]] = SortedList(
+            (entry.expires_at, entry.key) for entry in entries or () if entry.expires_at is not None
+        )
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def move(self, key: str, old: float | None, new: float | None) -> None:
+        """`key` expired at `old` (None: never) and now expires at `new`."""
+        if old is not None:
+            self._index.discard((old, key))
+        if new is not None:
+            self._index.add((new, key))
+
+    def due(self, now: float, limit: int) -> list[tuple[float, str]]:
+        """At most `limit` of the (expiry, key) pairs due at `now`, soonest first."""
+        due: list[tuple[float, str]] = []
+        for item in itertools.islice(self._index, limit):
+            if item[0] > now:
+                break
+            due.append(item)
+        return due
+
+    def next_due(self) -> float | None:
+        """When the next key expires; None when none does."""
+        return self._index[0][0] if self._index else None
+
+
+class ExpirySweeper:
+    """Calls `expire_due(EXPIRE_BATCH)` whenever entries are due, until stopped.
+
+    Runs only while something may expire: `ensure_running` (called after a
+    write with a ttl) starts it, and it ends by itself once `next_due` says
+    no key expires. It sleeps until the next expiry, at most `interval`
+    seconds, so a later write that expires sooner is found in time.
+    """
+
+    def __init__(
+        self,
+        expire_due: Callable[[int], int],
+        next_due: Callable[[], float | None],
+        clock: Clock,
+        interval: float = SWEEP_INTERVAL_SECONDS,
+    ) -> None:
+        self._expire_due = expire_due
+        self._next_due = next_due
+        self._clock = clock
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._stopped = False
+
+    def ensure_running(self) -> None:
+        """Start the sweeper if it is not running (and not stopped); needs a running loop."""
+        if self._stopped or (self._task is not None and not self._task.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop: reads still hide expired entries, writes remove them
+            return
+        self._task = loop.create_task(self._run(), name="kv-expiry")
+
+    async def stop(self) -> None:
+        """Stop for good; returns once the task has ended."""
+        self._stopped = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            due = self._next_due()
+            if due is None:
+                return
+            await asyncio.sleep(min(max(due - self._clock(), 0.0), self._interval))
+            try:
+                removed = self._expire_due(EXPIRE_BATCH)
+            except Exception:  # a bug must not end expiry for good: log it and go on
+                log.exception("expiring entries failed")
+                removed = 0
+            if removed == EXPIRE_BATCH:
+                await asyncio.sleep(0)  # more are due: let requests run between rounds
+            elif (
+                removed == 0 and (after := self._next_due()) is not None and after <= self._clock()
+            ):
+                # Due entries the store would not remove (it has stopped): do not spin.
+                await asyncio.sleep(self._interval)

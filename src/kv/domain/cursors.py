@@ -1,0 +1,86 @@
+"""Listing requests: the prefix, the page size and the opaque cursor between pages.
+
+A cursor names the last key of the page it follows, so the next page starts
+strictly after that key: a key that exists and is not written during a
+listing is on exactly one page, whatever else is written or deleted
+meanwhile. It also carries a digest of the prefix it was made for, so a
+cursor passed with another prefix is refused rather than silently listing
+something else. Its format is the domain's own and may change: clients only
+pass it back.
+
+    cursor = base64url(VERSION byte, 8 bytes of sha256(prefix), last key in UTF-8)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+from kv.domain.errors import InvalidRequest
+from kv.domain.model import MAX_KEY_BYTES
+
+MIN_LIMIT = 1
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+
+_VERSION = b"\x01"
+_DIGEST_BYTES = 8
+
+
+def validate_prefix(prefix: str) -> str:
+    """`prefix` if it is a UTF-8 string of at most MAX_KEY_BYTES (empty: every key)."""
+    if not isinstance(prefix, str):
+        raise InvalidRequest("prefix must be a string")
+    try:
+        size = len(prefix.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidRequest("prefix must be valid UTF-8") from None
+    if size > MAX_KEY_BYTES:
+        raise InvalidRequest(f"prefix is {size} bytes; the limit is {MAX_KEY_BYTES}")
+    return prefix
+
+
+def validate_limit(limit: object) -> int:
+    """`limit` if it is a whole number from MIN_LIMIT to MAX_LIMIT (a bool is not)."""
+    if type(limit) is not int or not MIN_LIMIT <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}")
+    return limit
+
+
+def _digest(prefix: str) -> bytes:
+    return hashlib.sha256(prefix.encode("utf-8")).digest()[:_DIGEST_BYTES]
+
+
+def make_cursor(prefix: str, last_key: str) -> str:
+    """The cursor of the page after `last_key` in the listing of `prefix`."""
+    return make_cursor_text(_VERSION + _digest(prefix) + last_key.encode("utf-8"))
+
+
+def make_cursor_text(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def read_cursor(cursor: str, prefix: str) -> str:
+    """The last key named by `cursor`; InvalidRequest when it is malformed or not for `prefix`."""
+    malformed = InvalidRequest("cursor is not one this service made; start the listing again")
+    if not isinstance(cursor, str) or not cursor or len(cursor) > 4 * MAX_KEY_BYTES:
+        raise malformed
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise malformed from None
+    if make_cursor_text(raw) != cursor:  # the decoder skips stray characters: be strict
+        raise malformed
+    header = len(_VERSION) + _DIGEST_BYTES
+    if len(raw) <= header or raw[: len(_VERSION)] != _VERSION:
+        raise malformed
+    if raw[len(_VERSION) : header] != _digest(prefix):
+        raise InvalidRequest("cursor belongs to a listing of another prefix")
+    try:
+        last_key = raw[header:].decode("utf-8")
+    except UnicodeDecodeError:
+        raise malformed from None
+    if not last_key.startswith(prefix) or len(raw) - header > MAX_KEY_BYTES:
+        raise malformed
+    return last_key
