@@ -43,7 +43,7 @@ codegen: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src --grpc_python_out=src proto/kv/v1/kv.proto
 
 clean:
-	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache src/*.egg-info
+	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache .import_linter_cache src/*.egg-info
 
 # Benchmarks (not part of `make test`; a few minutes): kv-server against bare aiohttp/grpc.aio
 # and a local etcd, on loopback; writes docs/benchmarks.md and docs/benchmarks.png.

@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, settings: ClientSettings) -> int:
         run_scenarios(
             names,
             lambda: connect(settings, args.transport),
-            _connect_each(replicas(settings, args.transport), args.transport),
+            replicas=_connect_each(replicas(settings, args.transport), args.transport),
         )
     )
     if args.json:

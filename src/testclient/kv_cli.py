@@ -29,7 +29,9 @@ EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kv", description="Talk to a kv-server.")
     parser.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
-    parser.add_argument("--url", default=settings.kv_url, help="HTTP base URL (KV_URL)")
+    parser.add_argument(
+        "--url", default=settings.kv_url, help="HTTP base URL (KV_URL; of a comma list, the first)"
+    )
     parser.add_argument(
         "--target", default=settings.grpc_target, help="gRPC host:port (KV_GRPC_TARGET)"
     )

@@ -51,7 +51,7 @@ class ScenarioResult:
 
 
 async def run_scenario(
-    name: str, connect: Connect, replicas: Sequence[Connect] = ()
+    name: str, connect: Connect, *, replicas: Sequence[Connect] = ()
 ) -> ScenarioResult:
     """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`.
 
@@ -66,7 +66,9 @@ async def run_scenario(
     transport = client.transport
     try:
         async with client:
-            run = ScenarioContext(name, uuid.uuid4().hex[:12], client, checks, connect, replicas)
+            run = ScenarioContext(
+                name, uuid.uuid4().hex[:12], client, checks, connect, replicas=replicas
+            )
             try:
                 await scenario(run)
             except Unavailable:
@@ -99,12 +101,12 @@ async def run_scenario(
 
 
 async def run_scenarios(
-    names: list[str], connect: Connect, replicas: Sequence[Connect] = ()
+    names: list[str], connect: Connect, *, replicas: Sequence[Connect] = ()
 ) -> list[ScenarioResult]:
     """Run `names` one after another; stop after the first that could not reach the service."""
     results = []
     for name in names:
-        result = await run_scenario(name, connect, replicas)
+        result = await run_scenario(name, connect, replicas=replicas)
         results.append(result)
         if result.error is not None:
             break

@@ -12,10 +12,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from time import perf_counter
 from typing import Any
 
 import structlog
@@ -44,11 +44,12 @@ CONNECT_TO: web.AppKey[ConnectTo] = web.AppKey("connect_to")
 SHUTDOWN_TIMEOUT_SECONDS = 15.0
 
 
+STARTED = web.RequestKey("started", float)
+"""When the request reached the middleware (perf_counter), for the access line's duration."""
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"success": False, "error": message}, status=status)
-
-
-STARTED = web.RequestKey("started", float)
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -56,7 +57,7 @@ class AccessLogger(AbstractAccessLogger):
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
         started = request.get(STARTED)
-        seconds = time if started is None else _now() - started
+        seconds = time if started is None else perf_counter() - started
         access_log.info(
             "request",
             request_id=response.headers.get(REQUEST_ID_HEADER, "-"),
@@ -68,14 +69,10 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
-def _now() -> float:
-    return time.perf_counter()
-
-
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Set the request id, and answer every error as `{"success": false, "error": TEXT}`."""
-    request[STARTED] = _now()
+    request[STARTED] = perf_counter()
     rid = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
     request_id.set(rid)
     try:
@@ -123,12 +120,14 @@ async def run_one(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in SCENARIOS:
         raise web.HTTPNotFound(text=f"no test named {name!r}; GET /tests lists them")
-    result = await run_scenario(name, *_connect(request))
+    connect, each = _connect(request)
+    result = await run_scenario(name, connect, replicas=each)
     return _json(result.to_json(), unreachable=result.error is not None)
 
 
 async def run_all(request: web.Request) -> web.Response:
-    document = report(await run_scenarios(list(SCENARIOS), *_connect(request)))
+    connect, each = _connect(request)
+    document = report(await run_scenarios(list(SCENARIOS), connect, replicas=each))
     return _json(document, unreachable="error" in document)
 
 

@@ -6,10 +6,12 @@ transports they are proven over: add one name to prove them over another.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 
 import pytest
+import structlog
 
 from kv.domain import Store
 from testclient.config import connect
@@ -31,3 +33,14 @@ async def serve_store(request: pytest.FixtureRequest) -> AsyncIterator[ServeStor
             return lambda: connect(served.client_settings)
 
         yield serve
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """`configure_logging` sets up the process's logging; put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import signal
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +129,11 @@ def test_serves_the_api_and_stops_on_sigterm(kv_server: KvServer, tmp_path: Path
     process = Process([script("kv-testclient")], env, tmp_path / "testclient.log").start()
     try:
         wait_http_ok(f"http://127.0.0.1:{port}/healthz", process)
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/test_deletion", method="POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/test_deletion",
+            method="POST",
+            headers={"X-Request-ID": "trace-serve"},
+        )
         with urllib.request.urlopen(request, timeout=RUN_TIMEOUT) as response:
             assert response.status == 200
             assert json.load(response)["success"] is True
@@ -141,16 +143,12 @@ def test_serves_the_api_and_stops_on_sigterm(kv_server: KvServer, tmp_path: Path
     assert status == 0, process.log()
     lines = [json.loads(line) for line in process.log().splitlines()]
     assert {"ready", "scenario finished", "stopped"} <= {line["message"] for line in lines}
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """`main` configures the root logger for its process; put pytest's back afterwards."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    traced = [line for line in lines if line["request_id"] == "trace-serve"]
+    assert {"scenario finished", "request"} <= {line["message"] for line in traced}
+    access = next(line for line in traced if line["message"] == "request")
+    assert access["logger"] == "testclient.access"
+    assert (access["method"], access["path"], access["status"]) == ("POST", "/test_deletion", 200)
+    assert {"time", "level", "duration_ms"} <= set(access)
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
@@ -15,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from kv.v1 import kv_pb2_grpc
-from testclient.client import KVClientError, OutcomeUnknown, Unavailable
+from testclient.client import KVClient, KVClientError, OutcomeUnknown, Unavailable
 from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
 from tests.servers import free_port
@@ -25,7 +26,7 @@ from tests.servers import free_port
 DEADLINE_SECONDS = 0.5
 
 
-@pytest.fixture
+@asynccontextmanager
 async def http_stand_in() -> AsyncIterator[str]:
     """An HTTP server: PUT answers 504 outcome_unknown, GET never answers."""
     never = asyncio.Event()
@@ -45,9 +46,11 @@ async def http_stand_in() -> AsyncIterator[str]:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    never.set()
-    await runner.cleanup()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        never.set()
+        await runner.cleanup()
 
 
 class OutcomeUnknownServicer(kv_pb2_grpc.KeyValueServicer):
@@ -60,49 +63,59 @@ class OutcomeUnknownServicer(kv_pb2_grpc.KeyValueServicer):
         await asyncio.Event().wait()
 
 
-@pytest.fixture
+@asynccontextmanager
 async def grpc_stand_in() -> AsyncIterator[str]:
     server = grpc.aio.server()
     kv_pb2_grpc.add_KeyValueServicer_to_server(OutcomeUnknownServicer(), server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    yield f"127.0.0.1:{port}"
-    await server.stop(grace=None)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        await server.stop(grace=None)
 
 
-async def test_http_504_is_outcome_unknown(http_stand_in: str) -> None:
-    async with HttpKVClient(http_stand_in) as client:
-        with pytest.raises(OutcomeUnknown, match="504 the store did not confirm in time"):
+def client_of(transport: str, address: str, timeout: float = 10.0) -> KVClient:
+    if transport == "http":
+        return HttpKVClient(address, timeout=timeout)
+    return GrpcKVClient(address, timeout=timeout)
+
+
+STAND_INS = {"http": http_stand_in, "grpc": grpc_stand_in}
+# What the server says when its store did not confirm a write, on each protocol.
+OUTCOME_UNKNOWN_ANSWERS = {
+    "http": "504 the store did not confirm in time",
+    "grpc": "DEADLINE_EXCEEDED the store did not confirm",
+}
+
+
+@pytest.fixture(params=list(STAND_INS))
+async def stand_in(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, str]]:
+    """(transport, address) of a stand-in server for that transport."""
+    async with STAND_INS[request.param]() as address:
+        yield request.param, address
+
+
+async def test_the_servers_outcome_unknown_is_outcome_unknown(stand_in: tuple[str, str]) -> None:
+    transport, address = stand_in
+    async with client_of(transport, address) as client:
+        with pytest.raises(OutcomeUnknown, match=OUTCOME_UNKNOWN_ANSWERS[transport]):
             await client.put("k", "v")
 
 
-async def test_http_call_past_its_deadline_is_outcome_unknown(http_stand_in: str) -> None:
-    async with HttpKVClient(http_stand_in, timeout=DEADLINE_SECONDS) as client:
-        with pytest.raises(OutcomeUnknown, match="no answer in time"):
-            await client.get("k")
-
-
-async def test_grpc_deadline_exceeded_is_outcome_unknown(grpc_stand_in: str) -> None:
-    async with GrpcKVClient(grpc_stand_in) as client:
-        with pytest.raises(OutcomeUnknown, match="DEADLINE_EXCEEDED the store did not confirm"):
-            await client.put("k", "v")
-
-
-async def test_grpc_call_past_its_deadline_is_outcome_unknown(grpc_stand_in: str) -> None:
-    async with GrpcKVClient(grpc_stand_in, timeout=DEADLINE_SECONDS) as client:
+async def test_a_call_past_its_deadline_is_outcome_unknown(stand_in: tuple[str, str]) -> None:
+    transport, address = stand_in
+    async with client_of(transport, address, DEADLINE_SECONDS) as client:
         with pytest.raises(OutcomeUnknown):
             await client.get("k")
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])
 async def test_nothing_listening_is_unavailable_not_outcome_unknown(transport: str) -> None:
-    port = free_port()
-    client = (
-        HttpKVClient(f"http://127.0.0.1:{port}")
-        if transport == "http"
-        else GrpcKVClient(f"127.0.0.1:{port}")
-    )
-    async with client:
+    address = f"127.0.0.1:{free_port()}"
+    if transport == "http":
+        address = f"http://{address}"
+    async with client_of(transport, address) as client:
         with pytest.raises(KVClientError) as raised:
             await client.put("k", "v")
     assert type(raised.value) is Unavailable

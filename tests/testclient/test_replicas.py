@@ -20,7 +20,7 @@ from tests.testclient.conftest import SERVED_TRANSPORTS
 
 async def run_replicas(settings: ClientSettings) -> ScenarioResult:
     each = [partial(connect, replica) for replica in replicas(settings)]
-    return await run_scenario("replicas", partial(connect, settings), each)
+    return await run_scenario("replicas", partial(connect, settings), replicas=each)
 
 
 def named_together(first: ClientSettings, second: ClientSettings) -> ClientSettings:

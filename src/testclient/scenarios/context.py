@@ -38,6 +38,7 @@ class ScenarioContext:
         client: KVClient,
         checks: Checks,
         connect: Connect,
+        *,
         replicas: Sequence[Connect] = (),
     ) -> None:
         self.client = client
