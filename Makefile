@@ -60,3 +60,9 @@ bench: $(STAMP)
 bench-durable: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.durable_put $(BENCH_DURABLE_ARGS)
+
+# Listing 100-key pages from 1,000,000 keys, memory and sqlite stores, in-process (~30 s);
+# prints a Markdown table (docs/benchmarks.md, "Listing").
+.PHONY: bench-listing
+bench-listing: $(STAMP)
+	$(BIN)/python -m bench.listing $(BENCH_LISTING_ARGS)

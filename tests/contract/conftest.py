@@ -75,3 +75,22 @@ async def store(store_factory: Callable[[], Store]) -> AsyncIterator[Store]:
     await opened.open()
     yield opened
     await opened.close()
+
+
+# Engines where several store objects may be open over the same data at once
+# (as replicas are): the two-services test then gives each service its own.
+SHARED: set[str] = set()
+
+
+@pytest.fixture
+async def other_store(
+    store_name: str, store: Store, store_factory: Callable[[], Store]
+) -> AsyncIterator[Store]:
+    """A second store object over `store`'s data where the engine allows it, else `store`."""
+    if store_name not in SHARED:
+        yield store
+        return
+    opened = store_factory()
+    await opened.open()
+    yield opened
+    await opened.close()

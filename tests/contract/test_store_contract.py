@@ -142,10 +142,12 @@ async def test_every_json_value_is_kept_exactly(store: Store, value: JsonValue) 
     assert repr(entry.value) == repr(value)  # 1, 1.0 and True are == in Python; not here
 
 
-async def test_two_services_over_one_store_write_one_history(store: Store) -> None:
+async def test_two_services_over_one_store_write_one_history(
+    store: Store, other_store: Store
+) -> None:
     """Concurrent writers through two services: every change gets its own revision, and
     exactly one of the creates and one of each round of conditional puts wins."""
-    services = [KeyValueService(store), KeyValueService(store)]
+    services = [KeyValueService(store), KeyValueService(other_store)]
     outcomes = await asyncio.gather(
         *(services[i % 2].create("race", i) for i in range(20)), return_exceptions=True
     )

@@ -300,3 +300,31 @@ async def test_a_database_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> No
     check = sqlite3.connect(tmp_path / DATABASE_FILE)
     assert check.execute("PRAGMA user_version").fetchone()[0] == 2
     check.close()
+
+
+async def test_the_value_json_of_the_write_is_what_is_stored(tmp_path: Path) -> None:
+    """The store writes the bytes the service made (once), not an encoding of its own."""
+    store = SqliteStore(tmp_path)
+    await store.open()
+    # Not compact on purpose: only these exact bytes can have produced the row below.
+    await store.write(Write.put("k", {"a": [1, "é"]}, '{"a": [1, "é"]}'.encode()))
+    await store.close()
+    database = sqlite3.connect(tmp_path / DATABASE_FILE)
+    [(stored,)] = database.execute("SELECT value FROM entries WHERE key = 'k'").fetchall()
+    database.close()
+    assert stored == '{"a": [1, "é"]}'
+
+
+async def test_each_transaction_is_reported_and_keys_are_counted(tmp_path: Path) -> None:
+    commits: list[tuple[int, float]] = []
+    store = SqliteStore(
+        tmp_path, on_commit=lambda changes, seconds: commits.append((changes, seconds))
+    )
+    await store.open()
+    await write_all(store, [put(f"k{i}", i) for i in range(20)])
+    await store.write(Write.delete("k0"))
+    assert sum(changes for changes, _ in commits) == store.changes_written == 21
+    assert len(commits) == store.transactions
+    assert all(seconds >= 0 for _, seconds in commits)
+    assert store.key_count() == 19
+    await store.close()

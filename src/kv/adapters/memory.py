@@ -50,6 +50,10 @@ class InMemoryStore:
     async def get(self, key: str) -> Entry | None:
         return self._entries.get(key, self._clock())
 
+    def key_count(self) -> int:
+        """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""
+        return len(self._entries)
+
     async def list(
         self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
     ) -> Listing:

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import sqlite3
-import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeAlias
 
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
-from kv.adapters.sqlite.database import (
-    DATABASE_FILE,
-    CommitFailed,
-    Row,
-    open_database,
-    write_transaction,
-)
+from kv.adapters.sqlite.database import DATABASE_FILE, Row, open_database
+from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
 from kv.domain import (
     Decision,
     Entry,
@@ -34,23 +26,6 @@ from kv.domain.ttl import Clock
 
 log = logging.getLogger("kv.sqlite")
 
-# A batch bigger than this is split: it bounds the transaction (values may be
-# 1 MiB each) without making anyone wait for more than one extra sync.
-MAX_BATCH = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    """A change waiting for the writer, and the future completed once it is durable."""
-
-    row: Row
-    entry: Entry | None
-    done: asyncio.Future[None]
-
-
-_CLOSE = None  # the queue item that tells the writer to stop
-_Batch: TypeAlias = list[_Pending]  # (`list` is a method of the store)
-
 
 class SqliteStore:
     """A durable `Store` on Python's sqlite3: group commit in a writer thread, reads from memory.
@@ -58,11 +33,9 @@ class SqliteStore:
     Writes: `write` decides the write on the event loop, in one synchronous
     step (no await between reading the current entry and taking the next
     revision: the event loop is the lock; the store belongs to the loop that
-    opened it), queues the change and waits until it is durable. One writer
-    thread owns the write connection; it takes everything waiting on the
-    queue at that moment and writes it as ONE transaction with ONE sync
-    (group commit), so concurrent writers share the cost of an fsync instead
-    of queueing for one each.
+    opened it), queues the change and waits until it is durable. The writer
+    thread (`GroupCommitWriter`) writes what is queued in batches, one
+    transaction and one sync each, so concurrent writers share an fsync.
 
     Staged changes: a change queued but not yet durable is "staged". Later
     writes decide on top of it (so conditions and revisions chain), and a
@@ -98,11 +71,15 @@ class SqliteStore:
         connection_class: type[sqlite3.Connection] = sqlite3.Connection,
         clock: Clock = time.time,
         sweep_interval: float = SWEEP_INTERVAL_SECONDS,
+        on_commit: Callable[[int, float], None] = lambda changes, seconds: None,
     ) -> None:
         """`connection_class`: the sqlite3 connection type (tests inject faults with it).
 
         `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
+        `on_commit(changes, seconds)`: told of each transaction written and synced (metrics),
+        in the writer thread.
         """
+        self._on_commit = on_commit
         self._data_dir = data_dir
         self._integrity_check = integrity_check
         self._connection_class = connection_class
@@ -117,13 +94,9 @@ class SqliteStore:
         self._staged: dict[str, tuple[Entry | None, asyncio.Future[None]]] = {}
         self._revision = 0
         self._durable_revision = 0
-        self._queue_items: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
+        self._writer: GroupCommitWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._failure: KVError | None = None
         self._closed = False
-        self._transactions = 0
-        self._changes_written = 0
 
     @property
     def path(self) -> Path:
@@ -138,12 +111,12 @@ class SqliteStore:
     @property
     def transactions(self) -> int:
         """Transactions (one sync each) committed since `open`: group commit at work."""
-        return self._transactions
+        return 0 if self._writer is None else self._writer.transactions
 
     @property
     def changes_written(self) -> int:
         """Changes made durable since `open`."""
-        return self._changes_written
+        return 0 if self._writer is None else self._writer.changes_written
 
     async def open(self) -> None:
         """Open (or create) the database, load every entry, start the writer.
@@ -161,16 +134,12 @@ class SqliteStore:
         self._entries = KeyDirectory(loaded.entries)
         self._expiry = ExpiryIndex(list(loaded.entries.values()))
         self._revision = self._durable_revision = loaded.revision
-        self._writer = threading.Thread(
-            target=self._write_loop,
-            args=(loaded.connection,),
-            name="kv-sqlite-writer",
-            daemon=True,
+        self._writer = GroupCommitWriter(
+            loaded.connection, self._loop, self._on_durable, self._on_failed, self._on_commit
         )
         self._writer.start()
         # Entries that expired while the store was closed go now, each at a revision of its own.
-        while self._expire_due(len(self._expiry)) > 0:
-            pass
+        self._expire_due(len(self._expiry))
         if len(self._expiry):
             self._sweeper.ensure_running()
         log.info(
@@ -190,13 +159,16 @@ class SqliteStore:
         await self._sweeper.stop()
         if self._writer is None:
             return
-        self._queue_items.put(_CLOSE)
-        await asyncio.to_thread(self._writer.join)
+        await self._writer.stop()
         # Let the writer's last completions (scheduled on this loop) run.
         await asyncio.sleep(0)
 
     async def get(self, key: str) -> Entry | None:
         return self._entries.get(key, self._clock())
+
+    def key_count(self) -> int:
+        """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""
+        return len(self._entries)
 
     async def list(
         self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
@@ -238,17 +210,15 @@ class SqliteStore:
 
     async def check(self) -> None:
         """Raise StorageUnavailable once a write has failed, or when the store is not open."""
-        if self._failure is not None:
-            raise StorageUnavailable(
-                f"the sqlite store stopped after a failed write: {self._failure}"
-            )
-        if self._closed or self._writer is None or not self._writer.is_alive():
-            raise StorageUnavailable("the sqlite store is not open")
+        self._refuse_if_unusable()
+        assert self._writer is not None
+        if not self._writer.is_alive():
+            raise StorageUnavailable("the sqlite store's writer has stopped")
 
     def _refuse_if_unusable(self) -> None:
-        if self._failure is not None:
+        if self._writer is not None and self._writer.failure is not None:
             raise StorageUnavailable(
-                f"the sqlite store stopped after a failed write: {self._failure}"
+                f"the sqlite store stopped after a failed write: {self._writer.failure}"
             )
         if self._closed or self._writer is None:
             raise StorageUnavailable("the sqlite store is not open")
@@ -272,14 +242,17 @@ class SqliteStore:
 
     def _queue(self, row: Row, entry: Entry | None) -> asyncio.Future[None]:
         assert self._loop is not None
+        assert self._writer is not None
         done: asyncio.Future[None] = self._loop.create_future()
-        self._queue_items.put(_Pending(row, entry, done))
+        self._writer.put(Pending(row, entry, done))
         self._staged[row.key] = (entry, done)
         return done
 
     def _expire_due(self, limit: int) -> int:
         """Queue the removal of at most `limit` entries due now; how many were queued."""
-        if self._failure is not None or self._closed or self._writer is None:
+        try:
+            self._refuse_if_unusable()
+        except StorageUnavailable:
             return 0
         due = self._expiry.due(self._clock(), limit)
         for expires_at, key in due:
@@ -300,58 +273,9 @@ class SqliteStore:
             # A fresh instance: one raised in many tasks would collect all their tracebacks.
             raise type(exc)(str(exc)) from None
 
-    # --- the writer thread --------------------------------------------------
-
-    def _write_loop(self, connection: sqlite3.Connection) -> None:
-        try:
-            closing = False
-            while not closing:
-                batch: _Batch = []
-                item = self._queue_items.get()
-                while item is not _CLOSE:
-                    batch.append(item)
-                    if len(batch) >= MAX_BATCH:
-                        break
-                    try:
-                        item = self._queue_items.get_nowait()
-                    except queue.Empty:
-                        break
-                else:
-                    closing = True
-                if batch:
-                    self._write_batch(connection, batch)
-        finally:
-            connection.close()
-
-    def _write_batch(self, connection: sqlite3.Connection, batch: _Batch) -> None:
-        failure: KVError | None = None
-        if self._failure is not None:
-            failure = StorageUnavailable(f"not written: an earlier write failed: {self._failure}")
-        else:
-            # Only the last change of each key in the batch matters on disk.
-            rows = {pending.row.key: pending.row for pending in batch}.values()
-            try:
-                write_transaction(connection, rows, batch[-1].row.revision)
-            except CommitFailed as exc:
-                failure = OutcomeUnknown(f"storage commit failed; the write may be applied: {exc}")
-            except Exception as exc:  # any failure: stop writing, see the class docstring
-                failure = StorageUnavailable(f"storage write failed: {exc}")
-            if failure is not None:
-                log.error(
-                    "sqlite write failed; the store refuses writes until restarted: %s", failure
-                )
-                self._failure = failure
-        assert self._loop is not None
-        if failure is None:
-            self._transactions += 1
-            self._changes_written += len(batch)
-            self._loop.call_soon_threadsafe(self._complete, batch)
-        else:
-            self._loop.call_soon_threadsafe(self._fail, batch, failure)
-
     # --- completions (run on the event loop) --------------------------------
 
-    def _complete(self, batch: _Batch) -> None:
+    def _on_durable(self, batch: Batch) -> None:
         # Every change is visible before any writer hears of its own.
         for pending in batch:
             key = pending.row.key
@@ -365,7 +289,7 @@ class SqliteStore:
             if not pending.done.done():
                 pending.done.set_result(None)
 
-    def _fail(self, batch: _Batch, failure: KVError) -> None:
+    def _on_failed(self, batch: Batch, failure: KVError) -> None:
         for pending in batch:
             self._unstage(pending.row.key, pending.done)
             if not pending.done.done():
