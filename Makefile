@@ -66,3 +66,10 @@ bench-durable: $(STAMP)
 .PHONY: bench-listing
 bench-listing: $(STAMP)
 	$(BIN)/python -m bench.listing $(BENCH_LISTING_ARGS)
+
+# Schemathesis at length against a real kv-server, from its GET /openapi.json (tests/fuzz):
+# 1,000 examples per operation, every check; prints the requests per operation. `make test`
+# runs the same test with fewer examples (KV_FUZZ_EXAMPLES, default 150).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	KV_FUZZ_EXAMPLES=1000 KV_FUZZ_TIMEOUT=3000 $(BIN)/pytest tests/fuzz -s --no-cov -p no:cacheprovider $(PYTEST_ARGS)

@@ -95,6 +95,8 @@ class Settings:
     idle_timeout: float = 15.0
     shutdown_timeout: float = 10.0
     sqlite_integrity_check: bool = False
+    max_concurrent_requests: int = 64
+    write_timeout: float = 30.0
 
     @classmethod
     def from_env(
@@ -122,4 +124,8 @@ class Settings:
             idle_timeout=env.number("KV_IDLE_TIMEOUT", 15.0, low=0.1, high=3600.0),
             shutdown_timeout=env.number("KV_SHUTDOWN_TIMEOUT", 10.0, low=0.0, high=600.0),
             sqlite_integrity_check=env.flag("KV_SQLITE_INTEGRITY_CHECK", False),
+            max_concurrent_requests=env.integer(
+                "KV_MAX_CONCURRENT_REQUESTS", 64, low=1, high=100_000
+            ),
+            write_timeout=env.number("KV_WRITE_TIMEOUT", 30.0, low=0.1, high=3600.0),
         )

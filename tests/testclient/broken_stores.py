@@ -356,3 +356,42 @@ class PagesByPositionInAStaleIndex(DictStore):
             start = bisect.bisect_right(self.first_page_order.get(prefix, keys), after)
         entries = [self.entries[key] for key in keys[start:] if self.visible(self.entries[key])]
         return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)
+
+
+class ReadsFromLaggingCopy(DictStore):
+    """Every other read is served from a copy that applies each change LAG seconds late
+    (a replica behind a load balancer, read without a quorum)."""
+
+    # Far longer than a call takes even on a loaded machine, so that a stale answer falls
+    # after the write it misses completed, where no order can explain it.
+    LAG = 0.3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copy: dict[str, Entry] = {}
+        self.reads = 0
+
+    async def get(self, key: str) -> Entry | None:
+        self.reads += 1
+        return (self.copy if self.reads % 2 else self.entries).get(key)
+
+    def apply(self, change: Change) -> None:
+        super().apply(change)
+        asyncio.get_running_loop().call_later(self.LAG, self._copy, change)
+
+    def _copy(self, change: Change) -> None:
+        if change.entry is None:
+            self.copy.pop(change.key, None)
+        else:
+            self.copy[change.key] = change.entry
+
+
+class AcknowledgesBeforeApplying(DictStore):
+    """A write is answered at once, and its change becomes visible LAG seconds later."""
+
+    # Far longer than a call takes even on a loaded machine, so that a stale answer falls
+    # after the write it misses completed, where no order can explain it.
+    LAG = 0.3
+
+    def apply(self, change: Change) -> None:
+        asyncio.get_running_loop().call_later(self.LAG, super().apply, change)
