@@ -79,6 +79,16 @@ class Env:
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, low=1, high=65535)
 
+    def endpoints(self, name: str, default: str) -> tuple[str, ...]:
+        """A comma list of `host:port` (an IPv6 host in brackets), without repeats."""
+        raw = self.text(name, default)
+        picked = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+        for endpoint in picked or ("",):
+            host, _, port = endpoint.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535 or "/" in host:
+                raise ConfigError(name, f"{raw!r} is not a comma list of host:port")
+        return picked
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -95,6 +105,9 @@ class Settings:
     idle_timeout: float = 15.0
     shutdown_timeout: float = 10.0
     sqlite_integrity_check: bool = False
+    etcd_endpoints: tuple[str, ...] = ("localhost:2379",)
+    etcd_prefix: str = "/kv/"
+    etcd_timeout: float = 1.0
     max_concurrent_requests: int = 64
     write_timeout: float = 30.0
 
@@ -124,6 +137,9 @@ class Settings:
             idle_timeout=env.number("KV_IDLE_TIMEOUT", 15.0, low=0.1, high=3600.0),
             shutdown_timeout=env.number("KV_SHUTDOWN_TIMEOUT", 10.0, low=0.0, high=600.0),
             sqlite_integrity_check=env.flag("KV_SQLITE_INTEGRITY_CHECK", False),
+            etcd_endpoints=env.endpoints("KV_ETCD_ENDPOINTS", "localhost:2379"),
+            etcd_prefix=env.text("KV_ETCD_PREFIX", "/kv/"),
+            etcd_timeout=env.number("KV_ETCD_TIMEOUT", 1.0, low=0.05, high=60.0),
             max_concurrent_requests=env.integer(
                 "KV_MAX_CONCURRENT_REQUESTS", 64, low=1, high=100_000
             ),

@@ -25,9 +25,18 @@ def _sqlite(settings: Settings) -> Store:
     return SqliteStore(settings.data_dir, integrity_check=settings.sqlite_integrity_check)
 
 
+def _etcd(settings: Settings) -> Store:
+    from kv.adapters.etcd import EtcdStore
+
+    return EtcdStore(
+        settings.etcd_endpoints, prefix=settings.etcd_prefix, timeout=settings.etcd_timeout
+    )
+
+
 STORES: dict[str, Callable[[Settings], Store]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "etcd": _etcd,
 }
 
 
