@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.etcd_cluster --write $(BENCH_ETCD_ARGS)
+	$(MAKE) bench-resp
 
 # kv over a 3-member etcd cluster (1 and 2 replicas) against etcd's JSON gateway, GET and PUT,
 # one run (~40 s); writes its section of docs/benchmarks.md (docs/etcd.md quotes it).
@@ -66,6 +67,15 @@ bench-etcd: $(STAMP)
 	command -v wrk >/dev/null && command -v etcd >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq wrk etcd-server; }
 	$(BIN)/python -m bench.etcd_cluster --write $(BENCH_ETCD_ARGS)
+
+# kv-server over RESP (memory, sqlite) against redis-server (no persistence, appendfsync
+# always) with redis-benchmark -t set,get, 50 clients, pipelining off and -P 16, in one run
+# (~3 min); prints a Markdown table (docs/benchmarks.md, "RESP").
+.PHONY: bench-resp
+bench-resp: $(STAMP)
+	command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq redis-server redis-tools; }
+	$(BIN)/python -m bench.resp $(BENCH_RESP_ARGS)
 
 # Durable (KV_STORE=sqlite) against in-memory PUT throughput at 1, 16 and 64 clients, one run
 # (~30 s); prints a Markdown table (docs/benchmarks.md, "Durable store").

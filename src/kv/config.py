@@ -98,6 +98,7 @@ class Settings:
     host: str = "0.0.0.0"
     http_port: int = 8080
     grpc_port: int = 50051
+    resp_port: int = 6379
     store: str = "memory"
     data_dir: Path = Path("./data")
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
@@ -126,6 +127,7 @@ class Settings:
             host=env.text("KV_HOST", "0.0.0.0"),
             http_port=env.port("KV_HTTP_PORT", 8080),
             grpc_port=env.port("KV_GRPC_PORT", 50051),
+            resp_port=env.port("KV_RESP_PORT", 6379),
             store=env.choice("KV_STORE", "memory", stores),
             data_dir=Path(env.text("KV_DATA_DIR", "./data")),
             max_value_bytes=env.integer(

@@ -29,9 +29,11 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> No
             try:
                 await transport.start()
             except OSError as exc:
-                variable = {"http": "KV_HTTP_PORT", "grpc": "KV_GRPC_PORT"}.get(
-                    transport.name, "TRANSPORT"
-                )
+                variable = {
+                    "http": "KV_HTTP_PORT",
+                    "grpc": "KV_GRPC_PORT",
+                    "resp": "KV_RESP_PORT",
+                }.get(transport.name, "TRANSPORT")
                 raise ConfigError(
                     variable, f"cannot listen on {transport.address}: {exc}"
                 ) from None
