@@ -109,7 +109,7 @@ class Settings:
     etcd_endpoints: tuple[str, ...] = ("localhost:2379",)
     etcd_prefix: str = "/kv/"
     etcd_timeout: float = 1.0
-    max_concurrent_requests: int = 64
+    max_concurrent_requests: int = 32
     write_timeout: float = 30.0
 
     @classmethod
@@ -143,7 +143,7 @@ class Settings:
             etcd_prefix=env.text("KV_ETCD_PREFIX", "/kv/"),
             etcd_timeout=env.number("KV_ETCD_TIMEOUT", 1.0, low=0.05, high=60.0),
             max_concurrent_requests=env.integer(
-                "KV_MAX_CONCURRENT_REQUESTS", 64, low=1, high=100_000
+                "KV_MAX_CONCURRENT_REQUESTS", 32, low=1, high=100_000
             ),
             write_timeout=env.number("KV_WRITE_TIMEOUT", 30.0, low=0.1, high=3600.0),
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvloop
 
+from kv.allocator import pin_mmap_threshold
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
 from kv.logs import configure_logging
@@ -76,6 +77,7 @@ def main() -> None:
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")
+        pin_mmap_threshold()
         run_event_loop(_main(settings))
     except ConfigError as exc:
         print(f"kv-server: {exc}", file=sys.stderr)

@@ -106,24 +106,36 @@ def unary_call(
             size = request.size if isinstance(request, Admitted) else 0
             admission.enter(size)
             try:
-                if isinstance(request, Refusal):
-                    status = request.code
-                    await context.abort(request.code, request.message)
-                message = request.message if isinstance(request, Admitted) else request
-                return await behavior(servicer, message, context)
-            except KVError as exc:
-                status = status_of(exc)
-                await context.abort(status, str(exc))
-            except asyncio.CancelledError:
-                status = grpc.StatusCode.CANCELLED
-                raise
-            except grpc.aio.AbortError:
-                status = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                status = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error serving %s", method, extra={"request_id": rid})
-                await context.abort(status, INTERNAL_MESSAGE)
+                failure: tuple[grpc.StatusCode, str]
+                try:
+                    if isinstance(request, Refusal):
+                        failure = (request.code, request.message)
+                    else:
+                        return await behavior(
+                            servicer,
+                            request.message if isinstance(request, Admitted) else request,
+                            context,
+                        )
+                except KVError as exc:
+                    failure = (status_of(exc), str(exc))
+                except asyncio.CancelledError:
+                    status = grpc.StatusCode.CANCELLED
+                    raise
+                except grpc.aio.AbortError:
+                    status = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception:
+                    log.exception("unhandled error serving %s", method, extra={"request_id": rid})
+                    failure = (grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+                # Aborted here, without the request: grpc keeps the AbortError in
+                # the call's state, which its traceback's frames (this one) refer
+                # back to, so the parsed request (up to 25 times the message's
+                # size) would otherwise live until the garbage collector's next
+                # full pass. Not in the except clauses either: the AbortError
+                # would keep the error as its context.
+                del request
+                status = failure[0]
+                await context.abort(*failure)
             finally:
                 admission.leave(size)
                 _log_access(rid, method, status, started, context.peer())

@@ -29,6 +29,7 @@ from aiohttp.http_parser import HttpRequestParser
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
+from kv.logs import REQUEST_ID_HEADER, accept_request_id
 from kv.transports.http.errors import error_response
 
 log = logging.getLogger("kv.http")
@@ -88,6 +89,8 @@ class KVRequestHandler(RequestHandler):
             response = error_response(
                 status, "invalid_request", f"malformed HTTP request: {_describe(exc)}"
             )
+        # Made up here: the request's own headers are not trusted to be parsed.
+        response.headers[REQUEST_ID_HEADER] = accept_request_id(None)
         response.force_close()
         return response
 

@@ -31,7 +31,7 @@ DRAINING = web.AppKey("draining", asyncio.Event)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 BODY_LIMIT = web.AppKey("body_limit", int)
 
-DEFAULT_ADMISSION_LIMIT = 64
+DEFAULT_ADMISSION_LIMIT = 32
 KEY_PREFIX = "/v1/kv/"
 LIST_PATH = "/v1/kv"
 BODY_FIELDS = frozenset({"value", "ttl"})
