@@ -31,6 +31,7 @@ import aiohttp
 
 from bench.loads import BENCH_DIR, LoadResult, parse_wrk
 from bench.processes import HOST, free_port, python_module, running
+from kv.transports import TRANSPORTS
 
 CLIENTS = (1, 16, 64)
 ROUNDS = 3
@@ -113,8 +114,7 @@ def main() -> None:
                 "KV_STORE": name,
                 "KV_DATA_DIR": str(data_dir),
                 "KV_HOST": HOST,
-                "KV_HTTP_PORT": str(port),
-                "KV_LOG_LEVEL": "warning",  # no access log: measure the store, not logging
+                TRANSPORTS["http"].port.variable: str(port),
             }
             for name, port in ports.items()
         }

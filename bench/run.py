@@ -31,6 +31,7 @@ from pathlib import Path
 
 from bench import loads, report
 from bench.processes import HOST, Server, cpu_seconds, free_port, python_module, running
+from kv.transports import TRANSPORTS
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = 1000
@@ -83,7 +84,9 @@ METHOD = """\
   first) and `kv_put.lua` (PUT of a new 32-byte string value each time, so every request is a
   real write). The ceiling is `bench/ceiling_http.py`: aiohttp on the same event loop and JSON
   codec, the same routes and bodies, a dict and nothing else (no validation, no request id, no
-  access log). kv-server logs its one JSON line per request to a file.
+  metrics, no access log). kv-server runs in its default configuration: its log goes to a file,
+  and with `KV_ACCESS_LOG=errors` a request answered in time writes no line; every request is
+  counted and timed for `/metrics`.
 - **etcd** 3.4, a single node started by the benchmark with its own data directory, through its
   JSON gateway: `POST /v3/kv/range` and `/v3/kv/put` with base64 keys and values
   (`bench/wrk/etcd_*.lua`), the same keys and values. etcd fsyncs its WAL before it answers a put.
@@ -156,10 +159,11 @@ def load_etcd(port: int) -> None:
 def kv_server(name: str, transport: str = "http", **env: str) -> Iterator[Server]:
     """kv-server serving `transport` on a free loopback port, with `env` added to its environment.
 
-    Its log (one JSON line per request) goes to a file, as a deployment's would.
+    Its log goes to a file, as a deployment's would; with the default access log
+    (`KV_ACCESS_LOG=errors`) a request answered in time writes no line.
     """
     port = free_port()
-    variable = {"http": "KV_HTTP_PORT", "grpc": "KV_GRPC_PORT"}[transport]
+    variable = TRANSPORTS[transport].port.variable
     settings = {"KV_HOST": HOST, "TRANSPORT": transport, variable: str(port), **env}
     kv = shutil.which("kv-server", path=str(Path(sys.executable).parent))
     with running(name, [kv or "kv-server"], ports={transport: port}, env=settings) as server:

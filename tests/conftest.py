@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from structlog.contextvars import merge_contextvars
+from structlog.processors import format_exc_info
+from structlog.testing import capture_logs
 
+from kv.observability.logs import name_the_logger
 from tests.etcd.cluster import stop_shared_cluster
 from tests.servers import KvServer, start_kv_server
 
@@ -17,6 +22,14 @@ def kv_server(tmp_path: Path) -> Iterator[KvServer]:
     server = start_kv_server(tmp_path)
     yield server
     server.process.stop()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[list[dict[str, Any]]]:
+    """Every structlog line of the test as a dict: `event`, `log_level`, `logger`, the request
+    id bound when it was logged, an `exception` traceback, and the line's own fields."""
+    with capture_logs(processors=[name_the_logger, merge_contextvars, format_exc_info]) as lines:
+        yield lines
 
 
 @pytest.fixture(scope="session", autouse=True)

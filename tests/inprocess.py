@@ -11,11 +11,13 @@ from kv.adapters.memory import InMemoryStore
 from kv.bootstrap import Application, bootstrap
 from kv.config import Settings
 from kv.domain import Store
+from kv.lifecycle import serving
+from kv.transports import TRANSPORTS
 from testclient.client import KVClient
 from testclient.config import ClientSettings, connect
 from tests.servers import free_port
 
-TRANSPORT_NAMES = ("http", "grpc", "resp")
+TRANSPORT_NAMES = tuple(TRANSPORTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,37 +34,29 @@ class Served:
 async def serve_in_process(
     transport: str, store: Store | None = None, **settings: Any
 ) -> AsyncIterator[Served]:
-    """Start the service (default: in-memory store) over `transport` on free loopback ports."""
+    """Start the service (default: in-memory store) over `transport` on free loopback ports.
+
+    Through `kv.lifecycle.serving`, the start/drain/stop of `kv-server` itself.
+    """
     server_settings = Settings(
         transports=(transport,),
         host="127.0.0.1",
-        http_port=free_port(),
-        grpc_port=free_port(),
-        resp_port=free_port(),
-        shutdown_timeout=1.0,
+        ports={name: free_port() for name in TRANSPORTS},
+        # Long enough for a request in flight to finish on a loaded machine;
+        # stopping waits only while one is.
+        shutdown_timeout=10.0,
         **settings,
     )
     app = bootstrap(server_settings, store=store if store is not None else InMemoryStore())
-    await app.service.start()
-    started = []
+    ports = server_settings.ports
     client_settings = ClientSettings(
         transport=transport,
-        kv_url=f"http://127.0.0.1:{server_settings.http_port}",
-        grpc_target=f"127.0.0.1:{server_settings.grpc_port}",
-        resp_url=f"redis://127.0.0.1:{server_settings.resp_port}",
+        kv_url=f"http://127.0.0.1:{ports['http']}",
+        grpc_target=f"127.0.0.1:{ports['grpc']}",
+        resp_url=f"redis://127.0.0.1:{ports['resp']}",
         # Generous: a 1 MiB value of 500,000 items takes 2.5 s over gRPC on an idle
         # machine, and calls queue on a loaded one; no test here waits on it to expire.
         timeout=30.0,
     )
-    try:
-        for listener in app.transports:
-            await listener.start()
-            started.append(listener)
-        async with connect(client_settings) as client:
-            yield Served(app, server_settings, client, client_settings)
-    finally:
-        for listener in started:
-            listener.drain()
-        for listener in started:
-            await listener.stop()
-        await app.service.stop()
+    async with serving(app), connect(client_settings) as client:
+        yield Served(app, server_settings, client, client_settings)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+ACCESS_LOGS = ("all", "errors", "off")
 
 
 class ConfigError(Exception):
@@ -91,14 +93,22 @@ class Env:
 
 
 @dataclass(frozen=True, slots=True)
+class PortSetting:
+    """The variable a transport reads its port from, and the port it listens on without it."""
+
+    variable: str
+    default: int
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything `kv-server` reads from its environment (see README, Configuration)."""
 
     transports: tuple[str, ...] = ("http",)
     host: str = "0.0.0.0"
-    http_port: int = 8080
-    grpc_port: int = 50051
-    resp_port: int = 6379
+    # The port of each transport, by its name; each transport declares its own
+    # variable and default (`kv.transports.TRANSPORTS`).
+    ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     store: str = "memory"
     data_dir: Path = Path("./data")
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
@@ -111,23 +121,31 @@ class Settings:
     etcd_timeout: float = 1.0
     max_concurrent_requests: int = 32
     write_timeout: float = 30.0
+    access_log: str = "errors"
+    slow_request_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        # Frozen all the way down: nobody changes a port after start-up.
+        object.__setattr__(self, "ports", MappingProxyType(dict(self.ports)))
 
     @classmethod
     def from_env(
         cls,
         environ: Mapping[str, str] | None = None,
         *,
-        transports: tuple[str, ...],
+        transports: Mapping[str, PortSetting],
         stores: tuple[str, ...],
     ) -> Settings:
-        """Read and check every setting; `transports` and `stores` are the names known."""
+        """Read and check every setting; `transports` (with their port settings) and `stores`
+        are the names known. Every known transport's port is read, served or not, so a bad
+        one is reported whatever TRANSPORT says."""
         env = Env(environ)
         return cls(
-            transports=env.names("TRANSPORT", "http", transports),
+            transports=env.names("TRANSPORT", "http", tuple(transports)),
             host=env.text("KV_HOST", "0.0.0.0"),
-            http_port=env.port("KV_HTTP_PORT", 8080),
-            grpc_port=env.port("KV_GRPC_PORT", 50051),
-            resp_port=env.port("KV_RESP_PORT", 6379),
+            ports={
+                name: env.port(port.variable, port.default) for name, port in transports.items()
+            },
             store=env.choice("KV_STORE", "memory", stores),
             data_dir=Path(env.text("KV_DATA_DIR", "./data")),
             max_value_bytes=env.integer(
@@ -146,4 +164,6 @@ class Settings:
                 "KV_MAX_CONCURRENT_REQUESTS", 32, low=1, high=100_000
             ),
             write_timeout=env.number("KV_WRITE_TIMEOUT", 30.0, low=0.1, high=3600.0),
+            access_log=env.choice("KV_ACCESS_LOG", "errors", ACCESS_LOGS),
+            slow_request_seconds=env.number("KV_SLOW_REQUEST_SECONDS", 0.5, low=0.0, high=3600.0),
         )

@@ -33,7 +33,7 @@ def probe_host(settings: Settings) -> str:
 
 def check_http(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when `/readyz` answers 200, else why not."""
-    url = f"http://{probe_host(settings)}:{settings.http_port}/readyz"
+    url = f"http://{probe_host(settings)}:{settings.ports['http']}/readyz"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return None if response.status == 200 else f"{url} answered {response.status}"
@@ -45,7 +45,7 @@ def check_http(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | No
 
 def check_grpc(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when the gRPC health service says SERVING for the whole server, else why not."""
-    target = f"{probe_host(settings)}:{settings.grpc_port}"
+    target = f"{probe_host(settings)}:{settings.ports['grpc']}"
     with grpc.insecure_channel(target) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
@@ -62,7 +62,7 @@ def check_grpc(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | No
 
 def check_resp(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when the RESP listener answers PING with PONG, else why not."""
-    address = (probe_host(settings).strip("[]"), settings.resp_port)
+    address = (probe_host(settings).strip("[]"), settings.ports["resp"])
     try:
         with socket.create_connection(address, timeout=timeout) as connection:
             connection.sendall(b"*1\r\n$4\r\nPING\r\n")

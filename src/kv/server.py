@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 import sys
 from collections.abc import Coroutine
@@ -14,44 +13,16 @@ import uvloop
 from kv.allocator import pin_mmap_threshold
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
-from kv.logs import configure_logging
-
-log = logging.getLogger("kv.server")
+from kv.lifecycle import serving
+from kv.observability import configure_logging
 
 EXIT_CONFIG = 2
 
 
-async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> None:
-    """Start the store and transports, wait for `stop`, then shut down gracefully."""
-    await app.service.start()
-    started = []
-    try:
-        for transport in app.transports:
-            try:
-                await transport.start()
-            except OSError as exc:
-                variable = {
-                    "http": "KV_HTTP_PORT",
-                    "grpc": "KV_GRPC_PORT",
-                    "resp": "KV_RESP_PORT",
-                }.get(transport.name, "TRANSPORT")
-                raise ConfigError(
-                    variable, f"cannot listen on {transport.address}: {exc}"
-                ) from None
-            started.append(transport)
-            log.info("listening", extra={"transport": transport.name, "address": transport.address})
-        log.info(
-            "ready",
-            extra={"store": settings.store, "transports": list(settings.transports)},
-        )
+async def serve(app: Application, stop: asyncio.Event) -> None:
+    """Serve `app` until `stop` is set, then shut down gracefully (`kv.lifecycle.serving`)."""
+    async with serving(app):
         await stop.wait()
-        log.info("shutting down: draining in-flight requests")
-        for transport in started:
-            transport.drain()
-    finally:
-        await asyncio.gather(*(transport.stop() for transport in started))
-        await app.service.stop()
-    log.info("stopped")
 
 
 async def _main(settings: Settings) -> None:
@@ -59,7 +30,7 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(bootstrap(settings), settings, stop)
+    await serve(bootstrap(settings), stop)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -17,7 +17,9 @@ MakeClient = Callable[..., Awaitable[TestClient]]  # type: ignore[type-arg]
 @pytest.fixture
 def make_client(aiohttp_client: Callable[..., Awaitable[TestClient]]) -> MakeClient:  # type: ignore[type-arg]
     async def make(store: Store | None = None, **service_options: int) -> TestClient:  # type: ignore[type-arg]
-        service = KeyValueService(store or InMemoryStore(), **service_options)
+        service = KeyValueService(
+            store if store is not None else InMemoryStore(), **service_options
+        )
         await service.start()
         return await aiohttp_client(create_app(service))
 

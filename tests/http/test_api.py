@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from typing import Any
 
 import pytest
@@ -293,14 +292,34 @@ class ExplodingStore(InMemoryStore):
 
 
 async def test_unexpected_errors_are_500_without_details_and_logged_with_the_request_id(
-    make_client: MakeClient, caplog: pytest.LogCaptureFixture
+    make_client: MakeClient, log_lines: list[dict[str, Any]]
 ) -> None:
     client = await make_client(ExplodingStore())
-    with caplog.at_level(logging.ERROR, logger="kv.http"):
-        response = await client.get("/v1/kv/k", headers={"X-Request-ID": "req-500"})
+    response = await client.get("/v1/kv/k", headers={"X-Request-ID": "req-500"})
     document = await assert_error(response, 500, "internal")
     assert "secret" not in json.dumps(document)
-    [record] = [r for r in caplog.records if r.name == "kv.http"]
-    assert record.exc_info is not None
-    assert "secret detail" in str(record.exc_info[1])
-    assert record.getMessage().startswith("unhandled error serving GET /v1/kv/k")
+    [error] = [line for line in log_lines if "exception" in line]
+    assert "secret detail" in error["exception"]
+    assert (error["request_id"], error["operation"]) == ("req-500", "GET /v1/kv/{key}")
+    [access] = [line for line in log_lines if line["logger"] == "kv.access"]
+    assert (access["request_id"], access["outcome"]) == ("req-500", "500")
+    assert access["path"] == "/v1/kv/k"
+
+
+async def test_metrics_count_requests_by_operation_and_outcome(client: Client) -> None:
+    await put(client, "/v1/kv/m", 1)
+    for _ in range(2):
+        await client.get("/v1/kv/m")
+    await client.get("/v1/kv/absent")
+    await client.get("/no/such/route")
+    response = await client.get("/metrics")
+    assert response.status == 200
+    assert response.content_type == "text/plain"
+    text = await response.text()
+    counted = 'kv_request_duration_seconds_count{{operation="{}",outcome="{}",transport="http"}} {}'
+    assert counted.format("PUT /v1/kv/{key}", "201", "1.0") in text
+    assert counted.format("GET /v1/kv/{key}", "200", "2.0") in text
+    assert counted.format("GET /v1/kv/{key}", "404", "1.0") in text
+    assert counted.format("unmatched", "404", "1.0") in text
+    bucket = 'kv_request_duration_seconds_bucket{le="+Inf",operation="GET /v1/kv/{key}",'
+    assert bucket + 'outcome="200",transport="http"} 2.0' in text

@@ -54,7 +54,7 @@ class Wire:
 
 @asynccontextmanager
 async def wire(served: Served) -> AsyncIterator[Wire]:
-    port = served.settings.resp_port
+    port = served.settings.ports["resp"]
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         yield Wire(reader, writer)

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from kv.bootstrap import read_settings
 from kv.config import ConfigError, Settings
+from kv.transports import TRANSPORTS
 
 
 def test_defaults_follow_the_api_contract() -> None:
     settings = read_settings({})
-    assert settings == Settings()
-    assert (settings.transports, settings.host, settings.http_port, settings.grpc_port) == (
+    # Ports are the transports' own defaults (kv.transports.TRANSPORTS), not the class's.
+    assert replace(settings, ports={}) == Settings()
+    assert (settings.transports, settings.host, dict(settings.ports)) == (
         ("http",),
         "0.0.0.0",
-        8080,
-        50051,
+        {"http": 8080, "grpc": 50051, "resp": 6379},
     )
-    assert settings.resp_port == 6379
+    assert (settings.access_log, settings.slow_request_seconds) == ("errors", 0.5)
     assert read_settings({"TRANSPORT": "resp,http"}).transports == ("resp", "http")
     assert (settings.store, settings.data_dir, settings.max_value_bytes) == (
         "memory",
@@ -38,10 +40,17 @@ def test_values_are_parsed() -> None:
             "KV_LOG_LEVEL": "debug",
             "KV_IDLE_TIMEOUT": "2.5",
             "KV_SQLITE_INTEGRITY_CHECK": "yes",
+            "KV_ACCESS_LOG": "ALL",
+            "KV_SLOW_REQUEST_SECONDS": "0.25",
         }
     )
     assert settings.transports == ("http",)
-    assert (settings.host, settings.http_port, settings.max_value_bytes) == ("127.0.0.1", 9000, 10)
+    assert (settings.host, settings.ports["http"], settings.max_value_bytes) == (
+        "127.0.0.1",
+        9000,
+        10,
+    )
+    assert (settings.access_log, settings.slow_request_seconds) == ("all", 0.25)
     assert (settings.log_level, settings.idle_timeout) == ("DEBUG", 2.5)
     assert settings.sqlite_integrity_check
 
@@ -60,6 +69,8 @@ def test_values_are_parsed() -> None:
         ("KV_LOG_LEVEL", "loud", "is not one of"),
         ("KV_IDLE_TIMEOUT", "soon", "is not a number"),
         ("KV_SQLITE_INTEGRITY_CHECK", "maybe", "is not a boolean"),
+        ("KV_ACCESS_LOG", "some", "is not one of"),
+        ("KV_SLOW_REQUEST_SECONDS", "-1", "out of range"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str, message: str) -> None:
@@ -68,3 +79,17 @@ def test_a_bad_value_names_its_variable(variable: str, value: str, message: str)
     assert caught.value.variable == variable
     assert str(caught.value).startswith(f"{variable}: ")
     assert message in str(caught.value)
+
+
+def test_every_transport_declares_its_own_port_setting() -> None:
+    variables = [known.port.variable for known in TRANSPORTS.values()]
+    assert len(set(variables)) == len(variables)
+    environ = {known.port.variable: str(20000 + n) for n, known in enumerate(TRANSPORTS.values())}
+    settings = read_settings(environ)
+    assert dict(settings.ports) == {name: 20000 + n for n, name in enumerate(TRANSPORTS)}
+
+
+def test_settings_cannot_be_changed() -> None:
+    settings = read_settings({})
+    with pytest.raises(TypeError):
+        settings.ports["http"] = 1  # type: ignore[index]

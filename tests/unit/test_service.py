@@ -198,7 +198,8 @@ class TestDurableStore:
         self, service: KeyValueService, store: FakeDurableStore
     ) -> None:
         write = asyncio.ensure_future(service.put("k", 1))
-        await asyncio.sleep(0.01)
+        # Until the write reaches the store (a fixed sleep may end before it does).
+        await asyncio.wait_for(store.has_pending.wait(), 60)
         assert not write.done()
         with pytest.raises(KeyNotFound):  # readers see only durable writes
             await service.get("k")
@@ -228,7 +229,7 @@ class TestDurableStore:
         self, service: KeyValueService, store: FakeDurableStore
     ) -> None:
         write = asyncio.ensure_future(service.put("k", 1))
-        await asyncio.sleep(0.01)
+        await asyncio.wait_for(store.has_pending.wait(), 60)
         write.cancel()
         await asyncio.sleep(0)
         store.sync()  # would raise InvalidStateError had the store's future been cancelled

@@ -1,7 +1,8 @@
 """Storage adapters, chosen by name (`KV_STORE`) through `STORES`.
 
 Adding an engine: write one module with a class that satisfies
-`kv.domain.Store`, and add one line to `STORES`. Factories import their
+`kv.domain.Store`, and add one line to `STORES`. A factory gets the settings
+and the service's metrics (a durable store reports its commits there). Factories import their
 module lazily, so a driver is only needed when its engine is chosen.
 """
 
@@ -11,21 +12,26 @@ from collections.abc import Callable
 
 from kv.config import Settings
 from kv.domain import Store
+from kv.observability import Metrics
 
 
-def _memory(settings: Settings) -> Store:
+def _memory(settings: Settings, metrics: Metrics) -> Store:
     from kv.adapters.memory import InMemoryStore
 
     return InMemoryStore()
 
 
-def _sqlite(settings: Settings) -> Store:
+def _sqlite(settings: Settings, metrics: Metrics) -> Store:
     from kv.adapters.sqlite import SqliteStore
 
-    return SqliteStore(settings.data_dir, integrity_check=settings.sqlite_integrity_check)
+    return SqliteStore(
+        settings.data_dir,
+        integrity_check=settings.sqlite_integrity_check,
+        on_commit=metrics.observe_commit,
+    )
 
 
-def _etcd(settings: Settings) -> Store:
+def _etcd(settings: Settings, metrics: Metrics) -> Store:
     from kv.adapters.etcd import EtcdStore
 
     return EtcdStore(
@@ -33,13 +39,13 @@ def _etcd(settings: Settings) -> Store:
     )
 
 
-STORES: dict[str, Callable[[Settings], Store]] = {
+STORES: dict[str, Callable[[Settings, Metrics], Store]] = {
     "memory": _memory,
     "sqlite": _sqlite,
     "etcd": _etcd,
 }
 
 
-def build_store(settings: Settings) -> Store:
+def build_store(settings: Settings, metrics: Metrics) -> Store:
     """The store named by `settings.store`; config already refused unknown names."""
-    return STORES[settings.store](settings)
+    return STORES[settings.store](settings, metrics)

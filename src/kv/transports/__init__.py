@@ -1,16 +1,21 @@
 """Transports, chosen by name (`TRANSPORT`) through `TRANSPORTS`.
 
-Adding a transport: write a package with a class that satisfies `Transport`,
-built from the service and the settings, and add one line to `TRANSPORTS`.
+Adding a transport: write a package whose class satisfies `Transport` (built
+from the service, the settings and the observability every transport shares,
+listening on `settings.ports[name]`) and add one line to `TRANSPORTS` naming
+that class and the transport's port setting. The class is imported only when
+its transport is served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+import importlib
+from dataclasses import dataclass
+from typing import Protocol, cast
 
-from kv.config import Settings
+from kv.config import PortSetting, Settings
 from kv.domain import KeyValueService
+from kv.observability import Observability
 
 
 class Transport(Protocol):
@@ -36,26 +41,40 @@ class Transport(Protocol):
         ...
 
 
-def _http(service: KeyValueService, settings: Settings) -> Transport:
-    from kv.transports.http import HttpTransport
+class TransportFactory(Protocol):
+    """A transport's class: built from the service, the settings and the observability."""
 
-    return HttpTransport(service, settings)
-
-
-def _grpc(service: KeyValueService, settings: Settings) -> Transport:
-    from kv.transports.grpc import GrpcTransport
-
-    return GrpcTransport(service, settings)
+    def __call__(
+        self, service: KeyValueService, settings: Settings, observability: Observability
+    ) -> Transport: ...
 
 
-def _resp(service: KeyValueService, settings: Settings) -> Transport:
-    from kv.transports.resp import RespTransport
+@dataclass(frozen=True, slots=True)
+class RegisteredTransport:
+    """A transport known by name: where its class is (`module:Class`) and its port setting."""
 
-    return RespTransport(service, settings)
+    location: str
+    port: PortSetting
+
+    def load(self) -> TransportFactory:
+        """Import the transport's class."""
+        module, _, name = self.location.partition(":")
+        return cast(TransportFactory, getattr(importlib.import_module(module), name))
 
 
-TRANSPORTS: dict[str, Callable[[KeyValueService, Settings], Transport]] = {
-    "http": _http,
-    "grpc": _grpc,
-    "resp": _resp,
+TRANSPORTS: dict[str, RegisteredTransport] = {
+    "http": RegisteredTransport(
+        "kv.transports.http:HttpTransport", PortSetting("KV_HTTP_PORT", 8080)
+    ),
+    "grpc": RegisteredTransport(
+        "kv.transports.grpc:GrpcTransport", PortSetting("KV_GRPC_PORT", 50051)
+    ),
+    "resp": RegisteredTransport(
+        "kv.transports.resp:RespTransport", PortSetting("KV_RESP_PORT", 6379)
+    ),
 }
+
+
+def port_settings() -> dict[str, PortSetting]:
+    """The port setting of every known transport, by name (for `Settings.from_env`)."""
+    return {name: known.port for name, known in TRANSPORTS.items()}

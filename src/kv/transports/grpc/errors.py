@@ -32,6 +32,19 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
 
 INTERNAL_MESSAGE = "internal error; see the server log"
 
+# The codes that say the server failed, not the request (HTTP's 5xx): the
+# access log (`KV_ACCESS_LOG=errors`) writes a line for each.
+SERVER_ERRORS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+
 
 def status_of(exc: KVError) -> grpc.StatusCode:
     """The status code for a domain error (its closest mapped base class for a subclass)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -15,13 +14,14 @@ from grpc_reflection.v1alpha import reflection
 
 from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
+from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
 from kv.transports.grpc.admission import guarded_deserializer
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
 from kv.v1 import kv_pb2
 
-log = logging.getLogger("kv.grpc")
+log = get_logger("kv.grpc")
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 # The health service answers for the server as a whole ("") and for the KV service.
@@ -66,11 +66,12 @@ def _add_key_value_service(
 
 
 class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
-    """grpc.health.v1.Health, whose Check has the request id and access line of every call."""
+    """grpc.health.v1.Health, whose Check is observed as every call is (request scope)."""
 
-    def __init__(self, admission: Admission) -> None:
+    def __init__(self, admission: Admission, observability: Observability) -> None:
         super().__init__()
         self.admission = admission
+        self.observability = observability
 
     Check = unary_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Check)
 
@@ -80,15 +81,17 @@ class GrpcTransport:
 
     name = "grpc"
 
-    def __init__(self, service: KeyValueService, settings: Settings) -> None:
+    def __init__(
+        self, service: KeyValueService, settings: Settings, observability: Observability
+    ) -> None:
         self._service = service
         self._settings = settings
-        self._port = settings.grpc_port
+        self._port = settings.ports[self.name]
         limit = max_message_bytes(settings.max_value_bytes)
         # One largest message at a time, or any number of smaller ones within
         # its size (admission.py: parsed, a message can take 25 times its size).
         self._admission = Admission(settings.max_concurrent_requests, max_bytes=limit)
-        self._health = HealthServicer(self._admission)
+        self._health = HealthServicer(self._admission, observability)
         write_timeout_ms = int(settings.write_timeout * 1000)
         self._server = grpc.aio.server(
             options=[
@@ -111,7 +114,9 @@ class GrpcTransport:
             ],
         )
         _add_key_value_service(
-            self._server, KeyValueServicer(service, self._admission), self._admission
+            self._server,
+            KeyValueServicer(service, self._admission, observability),
+            self._admission,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
@@ -197,7 +202,7 @@ class GrpcTransport:
             usable = await self._storage_usable()
             if usable != serving:
                 if serving is not None:
-                    log.warning("storage %s", "usable again" if usable else "not usable")
+                    log.warning("storage usable again" if usable else "storage not usable")
                 serving = usable
                 await self._set_health(serving=usable)
             await asyncio.sleep(HEALTH_POLL_SECONDS)

@@ -1,7 +1,7 @@
 """KeyValueServicer: the `kv.v1.KeyValue` methods over KeyValueService.
 
 Methods only translate messages; `unary_call` (calls.py) gives each its
-request id and access line, and turns a domain error it raises into its
+request scope (request id, metrics, access line), and turns a domain error it raises into its
 status code through the table in `errors.py`.
 """
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
+from kv.observability import Observability
 from kv.transports.admission import Admission
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.values import from_json, to_json
@@ -61,9 +62,12 @@ def _delete_condition(request: kv_pb2.DeleteRequest) -> Condition | None:
 class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     """Serves `kv.v1.KeyValue` (see proto/kv/v1/kv.proto) from `service`."""
 
-    def __init__(self, service: KeyValueService, admission: Admission) -> None:
+    def __init__(
+        self, service: KeyValueService, admission: Admission, observability: Observability
+    ) -> None:
         self._service = service
         self.admission = admission
+        self.observability = observability
 
     def _entry_fields(self, entry: Entry) -> dict[str, Any]:
         """The key, value, revision and (when the entry expires) ttl_seconds of a response."""

@@ -4,12 +4,12 @@ Domain errors map through `DOMAIN_ERRORS`; HTTP-only failures (unknown route,
 wrong method, wrong content type) through `HTTP_ERRORS`. The middleware turns
 both into `{"error": {"code": C, "message": M}}`; anything else is a bug, is
 logged with its traceback and answered 500 with nothing of the exception.
+The middleware also runs each request in its `request_scope` (request id,
+metrics, access line: `kv.observability.scope`).
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 from aiohttp import web
@@ -26,9 +26,10 @@ from kv.domain import (
     ValueTooLarge,
 )
 from kv.json_codec import write_json
-from kv.logs import REQUEST_ID_HEADER, accept_request_id, request_id
+from kv.observability import Observability
 
-log = logging.getLogger("kv.http")
+REQUEST_ID_HEADER = "X-Request-ID"
+OBSERVABILITY = web.AppKey("observability", Observability)
 
 DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     InvalidRequest: (400, "invalid_request"),
@@ -84,27 +85,34 @@ def _http_error_response(exc: web.HTTPException) -> web.Response:
     return response
 
 
-# When the request reached the app, for the access log: aiohttp's own duration
-# comes from loop.time(), which under uvloop ticks in whole milliseconds.
-STARTED = web.RequestKey("started", float)
+def operation_of(request: web.Request) -> str:
+    """The route a request matched, e.g. `PUT /v1/kv/{key}` (a metric label: few values)."""
+    resource = request.match_info.route.resource
+    return "unmatched" if resource is None else f"{request.method} {resource.canonical}"
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Set the request id, and answer every error as JSON with the status of its table."""
-    request[STARTED] = time.perf_counter()
-    rid = accept_request_id(request.headers.get(REQUEST_ID_HEADER))
-    request_id.set(rid)
-    try:
-        response = await handler(request)
-    except KVError as exc:
-        response = domain_error_response(exc)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        response = _http_error_response(exc)
-    except Exception:
-        log.exception("unhandled error serving %s %s", request.method, request.path)
-        response = error_response(500, "internal", "internal error; see the server log")
-    response.headers[REQUEST_ID_HEADER] = rid
-    return response
+    """Serve in the request's scope, and answer every error as JSON with the status of its table."""
+    with request.app[OBSERVABILITY].request_scope(
+        "http",
+        operation_of(request),
+        request.headers.get(REQUEST_ID_HEADER),
+        path=request.path,
+        remote=request.remote,
+    ) as scope:
+        try:
+            response = await handler(request)
+        except KVError as exc:
+            response = domain_error_response(exc)
+        except web.HTTPException as exc:
+            if exc.status < 400:  # a redirect: aiohttp sends it
+                scope.answered(str(exc.status))
+                raise
+            response = _http_error_response(exc)
+        except Exception:
+            scope.unexpected_error()
+            response = error_response(500, "internal", "internal error; see the server log")
+        response.headers[REQUEST_ID_HEADER] = scope.request_id
+        scope.answered(str(response.status), server_error=response.status >= 500)
+        return response

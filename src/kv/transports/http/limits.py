@@ -23,9 +23,13 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from kv.logs import REQUEST_ID_HEADER, accept_request_id
 from kv.transports.admission import Admission
-from kv.transports.http.errors import error_response
+from kv.transports.http.errors import (
+    OBSERVABILITY,
+    REQUEST_ID_HEADER,
+    error_response,
+    operation_of,
+)
 
 log = logging.getLogger("kv.http")
 
@@ -38,10 +42,13 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
     admission = request.app[ADMISSION]
     refusal = admission.refusal()
     if refusal is not None:
-        refused = error_response(503, "unavailable", refusal)
-        refused.headers[REQUEST_ID_HEADER] = accept_request_id(
-            request.headers.get(REQUEST_ID_HEADER)
-        )
+        # Refused requests are requests too: counted, and logged as the server errors they are.
+        with request.app[OBSERVABILITY].request_scope(
+            "http", operation_of(request), request.headers.get(REQUEST_ID_HEADER)
+        ) as scope:
+            refused = error_response(503, "unavailable", refusal)
+            refused.headers[REQUEST_ID_HEADER] = scope.request_id
+            scope.answered("503", server_error=True)
         if admission.draining:
             refused.force_close()
         return refused

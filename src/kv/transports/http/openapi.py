@@ -202,6 +202,15 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "summary": "Readiness",
         "responses": {"200": _json("Status", "Ready."), **_errors(503)},
     },
+    ("GET", "/metrics"): {
+        "summary": "Prometheus metrics",
+        "responses": {
+            "200": {
+                "description": "Prometheus text format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    },
     ("GET", "/openapi.json"): {
         "summary": "This document",
         "responses": {

@@ -29,8 +29,8 @@ from aiohttp.http_parser import HttpRequestParser
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
-from kv.logs import REQUEST_ID_HEADER, accept_request_id
-from kv.transports.http.errors import error_response
+from kv.observability import accept_request_id
+from kv.transports.http.errors import REQUEST_ID_HEADER, error_response
 
 log = logging.getLogger("kv.http")
 

@@ -20,8 +20,15 @@ from kv.domain import (
     ValueTooLarge,
 )
 from kv.json_codec import read_json
+from kv.observability import Observability
+from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
-from kv.transports.http.errors import domain_error_response, error_middleware, json_response
+from kv.transports.http.errors import (
+    OBSERVABILITY,
+    domain_error_response,
+    error_middleware,
+    json_response,
+)
 from kv.transports.http.limits import ADMISSION, admission_middleware
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
@@ -231,8 +238,18 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Every transport's request metrics and the store's, in the Prometheus text format."""
+    body = request.app[OBSERVABILITY].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+
 def create_app(
-    service: KeyValueService, *, body_timeout: float = 15.0, admission: Admission | None = None
+    service: KeyValueService,
+    *,
+    body_timeout: float = 15.0,
+    admission: Admission | None = None,
+    observability: Observability | None = None,
 ) -> web.Application:
     """The aiohttp application serving the REST API over `service`, within `admission`."""
     body_limit = service.max_value_bytes + BODY_SLACK_BYTES
@@ -241,6 +258,7 @@ def create_app(
     )
     app[ADMISSION] = admission if admission is not None else Admission(DEFAULT_ADMISSION_LIMIT)
     app[SERVICE] = service
+    app[OBSERVABILITY] = observability if observability is not None else Observability()
     app[BODY_LIMIT] = body_limit
     app[DRAINING] = asyncio.Event()
     app[BODY_TIMEOUT] = body_timeout
@@ -257,6 +275,7 @@ def create_app(
     listing.add_route("HEAD", list_entries)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi_json)
     describe_routes(app)  # last: after every route
     return app

@@ -3,51 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-from time import perf_counter
 
 from aiohttp import web
-from aiohttp.abc import AbstractAccessLogger
 
 from kv.config import Settings
 from kv.domain import KeyValueService
-from kv.logs import REQUEST_ID_HEADER, log_request
+from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
-from kv.transports.http.errors import STARTED
 from kv.transports.http.limits import ConnectionWatch
 from kv.transports.http.protocol import KVAppRunner
 from kv.transports.http.routes import DRAINING, create_app
 
-log = logging.getLogger("kv.http")
+log = get_logger("kv.http")
 
 CUT_OFF_SECONDS = 0.1
-
-
-class JsonAccessLogger(AbstractAccessLogger):
-    """One structured line per request: id, method, path, status and duration.
-
-    Through `kv.logs.log_request`, not `Logger.info`, which would also walk
-    the stack for the caller's file and line and fill in a full LogRecord,
-    none of which the line prints.
-    """
-
-    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        started = request.get(STARTED)
-        seconds = time if started is None else perf_counter() - started
-        log_request(
-            self.logger,
-            "request",
-            request_id=response.headers.get(REQUEST_ID_HEADER, "-"),
-            method=request.method,
-            path=request.path,
-            status=response.status,
-            duration_ms=round(seconds * 1000, 3),
-            remote=request.remote,
-        )
-
-    @property
-    def enabled(self) -> bool:
-        return self.logger.isEnabledFor(logging.INFO)
 
 
 class HttpTransport:
@@ -55,16 +24,23 @@ class HttpTransport:
 
     name = "http"
 
-    def __init__(self, service: KeyValueService, settings: Settings) -> None:
+    def __init__(
+        self, service: KeyValueService, settings: Settings, observability: Observability
+    ) -> None:
         self._admission = Admission(settings.max_concurrent_requests)
         self._app = create_app(
-            service, body_timeout=settings.idle_timeout, admission=self._admission
+            service,
+            body_timeout=settings.idle_timeout,
+            admission=self._admission,
+            observability=observability,
         )
         self._settings = settings
+        self._port = settings.ports[self.name]
         self._runner = KVAppRunner(
             self._app,
-            access_log_class=JsonAccessLogger,
-            access_log=logging.getLogger("kv.access"),
+            # Each request's access line is written by its request scope
+            # (kv.observability.scope), as KV_ACCESS_LOG says.
+            access_log=None,
             # Also closes a connection that never sends a request: aiohttp arms
             # this timer when the connection opens, not only between requests.
             keepalive_timeout=settings.idle_timeout,
@@ -78,11 +54,11 @@ class HttpTransport:
 
     @property
     def address(self) -> str:
-        return f"http://{self._settings.host}:{self._settings.http_port}"
+        return f"http://{self._settings.host}:{self._port}"
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._settings.http_port)
+        site = web.TCPSite(self._runner, self._settings.host, self._port)
         await site.start()
         assert self._runner.server is not None
         watch = ConnectionWatch(self._runner.server, self._settings.write_timeout)
@@ -112,8 +88,8 @@ class HttpTransport:
             await site.stop()
         if not await self._admission.wait_idle(deadline):
             log.warning(
-                "shutdown timeout: cutting %d requests still in progress",
-                self._admission.in_progress,
+                "shutdown timeout: cutting the requests still in progress",
+                requests=self._admission.in_progress,
             )
             server = self._runner.server
             for connection in server.connections if server is not None else ():

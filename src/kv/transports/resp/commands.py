@@ -2,19 +2,17 @@
 
 `COMMANDS` maps a command's name (upper case) to its `Command`: adding a
 command is one handler and one entry in the table of its module. `execute`
-checks the name and the arity, runs the handler, answers every error through
-the one table in `errors.py`, and writes the request's access line.
+checks the name and the arity, runs the handler and answers every error
+through the one table in `errors.py`, all in the request's scope (request id,
+metrics, access line: `kv.observability.scope`).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-
 from kv.domain import KVError
-from kv.logs import accept_request_id, log_request, request_id
 from kv.transports.resp.errors import (
     INTERNAL,
+    SERVER_ERRORS,
     CommandError,
     command_error_reply,
     domain_error_reply,
@@ -25,9 +23,6 @@ from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
 from kv.transports.resp.server_commands import SERVER_COMMANDS
 from kv.transports.resp.session import Command, Session
-
-log = logging.getLogger("kv.resp")
-access_log = logging.getLogger("kv.access")
 
 COMMANDS: dict[bytes, Command] = {
     **SERVER_COMMANDS,
@@ -57,32 +52,30 @@ def _refusal(request: list[bytes]) -> RespError:
 
 async def execute(session: Session, request: list[bytes]) -> Reply:
     """Run one request (its words, name first) and return the reply; never raises."""
-    started = time.perf_counter()
-    rid = accept_request_id(None)
-    request_id.set(rid)
     name = request[0].upper()
     command = session.commands.get(name)
+    # A metric label: only the table's names, so that clients cannot add series.
+    operation = _text(name) if command is not None else "unknown"
     reply: Reply
-    if command is None or not command.accepts(len(request)):
-        reply = _refusal(request)
-    else:
-        try:
-            reply = await command.handler(session, request[1:])
-        except KVError as exc:
-            reply = domain_error_reply(exc)
-        except CommandError as exc:
-            reply = command_error_reply(exc)
-        except Exception:
-            log.exception("unhandled error serving %s", _text(name), extra={"request_id": rid})
-            reply = INTERNAL
-    log_request(
-        access_log,
-        "request",
-        transport="resp",
-        request_id=rid,
-        method=_text(name)[:64],
-        status=reply.code if isinstance(reply, RespError) else "OK",
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        remote=session.remote,
-    )
+    with session.observability.request_scope(
+        "resp", operation, None, remote=session.remote
+    ) as scope:
+        if command is None or not command.accepts(len(request)):
+            reply = _refusal(request)
+        else:
+            try:
+                reply = await command.handler(session, request[1:])
+            except KVError as exc:
+                reply = domain_error_reply(exc)
+            except CommandError as exc:
+                reply = command_error_reply(exc)
+            except Exception:
+                scope.unexpected_error()
+                reply = INTERNAL
+        if isinstance(reply, RespError):
+            scope.answered(
+                reply.code, server_error=reply is INTERNAL or reply.code in SERVER_ERRORS
+            )
+        else:
+            scope.answered("OK")
     return reply

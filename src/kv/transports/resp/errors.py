@@ -46,6 +46,10 @@ DOMAIN_ERRORS: dict[type[KVError], str] = {
     OutcomeUnknown: "OUTCOMEUNKNOWN",
 }
 
+# The codes that say the server failed, not the request (HTTP's 5xx; with
+# INTERNAL): the access log (`KV_ACCESS_LOG=errors`) writes a line for each.
+SERVER_ERRORS = frozenset({"TRYAGAIN", "OUTCOMEUNKNOWN"})
+
 INTERNAL = RespError("ERR", "internal error; see the server log")
 
 

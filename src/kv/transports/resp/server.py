@@ -9,6 +9,7 @@ import logging
 from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.domain.model import MAX_KEY_BYTES
+from kv.observability import Observability
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
@@ -33,10 +34,13 @@ class RespTransport:
 
     name = "resp"
 
-    def __init__(self, service: KeyValueService, settings: Settings) -> None:
+    def __init__(
+        self, service: KeyValueService, settings: Settings, observability: Observability
+    ) -> None:
         self._service = service
         self._settings = settings
-        self._port = settings.resp_port
+        self._observability = observability
+        self._port = settings.ports[self.name]
         self._limits = ConnectionLimits(
             max_request_bytes=service.max_value_bytes + MAX_KEY_BYTES + REQUEST_SLACK_BYTES,
             max_pipelined=MAX_PIPELINED,
@@ -93,7 +97,7 @@ class RespTransport:
             await self._server.wait_closed()
 
     def _accept(self) -> RespConnection:
-        session = Session(self._service, next(self._client_ids), COMMANDS)
+        session = Session(self._service, next(self._client_ids), COMMANDS, self._observability)
         connection = RespConnection(session, self._limits, self._forget)
         if len(self._connections) >= MAX_CLIENTS:
             connection.refuse_at_connect = TOO_MANY_CLIENTS

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from kv.domain import KeyValueService
+from kv.observability import Observability
 from kv.transports.resp.replies import Reply
 
 Arguments = list[bytes]
@@ -37,11 +38,13 @@ class Session:
     """One client connection's state, shared by the commands it sends.
 
     `protocol` is 2 until the client sends `HELLO 3`; replies are encoded in it.
+    `observability` gives each request its scope (request id, metrics, access line).
     """
 
     service: KeyValueService
     client_id: int
     commands: Mapping[bytes, Command]
+    observability: Observability = field(default_factory=Observability)
     remote: str = "-"
     protocol: int = 2
     name: str | None = None

@@ -1,0 +1,192 @@
+"""The scope of one request, the same for every transport.
+
+A transport wraps each request it serves in `Observability.request_scope`:
+
+    with observability.request_scope("grpc", "/kv.v1.KeyValue/Get", offered_id) as scope:
+        try:
+            answer = ...                            # serve it
+            scope.answered("OK")
+        except KVError as exc:                      # the transport's one error table
+            scope.answered(status_of(exc).name, server_error=...)
+        except Exception:
+            scope.unexpected_error()                # logged once, with traceback and request id
+            ...                                     # answer the protocol's "internal"
+        # echo scope.request_id to the client
+
+Inside the scope the request id is bound in structlog's contextvars, so every
+line logged while serving it carries it. On leaving, the request is counted
+(`kv_requests`, by transport, operation and outcome) and timed, and its access
+line written as `KV_ACCESS_LOG` says: every request (`all`), only server errors
+and requests slower than `KV_SLOW_REQUEST_SECONDS` (`errors`), or none (`off`).
+
+A plain (not async) context manager: nothing in it waits, and it runs for
+every request of every transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+import uuid
+from types import TracebackType
+from typing import Any
+
+from structlog.contextvars import bind_contextvars, reset_contextvars
+
+from kv.observability.logs import get_logger
+from kv.observability.metrics import Metrics
+
+MAX_REQUEST_ID_LENGTH = 128
+CANCELLED = "cancelled"
+INTERNAL = "internal"
+
+access_log = get_logger("kv.access")
+error_log = get_logger("kv.errors")
+
+
+class _RequestIds:
+    """Made-up request ids: 32 hex digits, a random half per process and a counter.
+
+    Unique without asking the OS for randomness on every request as uuid4
+    does; they need to be unique, not unguessable (they are echoed to the
+    caller who triggered them).
+    """
+
+    def __init__(self) -> None:
+        self._prefix = uuid.uuid4().hex[:16]
+        self._counter = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+new_request_id = _RequestIds()
+
+
+def accept_request_id(offered: str | None) -> str:
+    """The caller's request id if it is short printable ASCII, else a new one."""
+    if (
+        offered
+        and len(offered) <= MAX_REQUEST_ID_LENGTH
+        and offered.isascii()
+        and offered.isprintable()
+    ):
+        return offered
+    return new_request_id()
+
+
+class Observability:
+    """What every transport does around each request: the metrics and the access-log policy."""
+
+    def __init__(
+        self,
+        metrics: Metrics | None = None,
+        *,
+        access_log: str = "errors",
+        slow_request_seconds: float = 0.5,
+    ) -> None:
+        """`access_log`: `all`, `errors` or `off` (`KV_ACCESS_LOG`)."""
+        self.metrics = metrics if metrics is not None else Metrics()
+        self.log_all = access_log == "all"
+        self.log_errors = access_log in ("all", "errors")
+        self.slow_request_seconds = slow_request_seconds
+
+    def request_scope(
+        self, transport: str, operation: str, offered_id: str | None, **details: object
+    ) -> RequestScope:
+        """The scope of one request; `details` are extra fields of its access line."""
+        return RequestScope(self, transport, operation, accept_request_id(offered_id), details)
+
+
+class RequestScope:
+    """One request being served: its id, its timer and, once answered, its outcome."""
+
+    __slots__ = (
+        "_observability",
+        "_started",
+        "_tokens",
+        "details",
+        "operation",
+        "outcome",
+        "request_id",
+        "server_error",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        observability: Observability,
+        transport: str,
+        operation: str,
+        request_id: str,
+        details: dict[str, object],
+    ) -> None:
+        self._observability = observability
+        self.transport = transport
+        self.operation = operation
+        self.request_id = request_id
+        self.details = details
+        self.outcome: str | None = None
+        self.server_error = False
+
+    def answered(self, outcome: str, *, server_error: bool = False) -> None:
+        """Record the answer in the protocol's own terms ("404", "NOT_FOUND").
+
+        `server_error`: the server failed (5xx, INTERNAL, UNAVAILABLE...), not the request.
+        """
+        self.outcome = outcome
+        self.server_error = server_error
+
+    def unexpected_error(self) -> None:
+        """Log the exception being handled (a bug) with its traceback; the outcome is internal.
+
+        Call it from the `except` clause that answers the protocol's internal error.
+        """
+        error_log.exception("unexpected error", transport=self.transport, operation=self.operation)
+        self.answered(INTERNAL, server_error=True)
+
+    def __enter__(self) -> RequestScope:
+        self._tokens = bind_contextvars(request_id=self.request_id)
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        seconds = time.perf_counter() - self._started
+        try:
+            if error is not None and self.outcome is None:
+                if isinstance(error, asyncio.CancelledError):
+                    self.answered(CANCELLED)
+                else:  # escaped the transport's handling: a bug all the same
+                    error_log.error(
+                        "unexpected error",
+                        exc_info=error,
+                        transport=self.transport,
+                        operation=self.operation,
+                    )
+                    self.answered(INTERNAL, server_error=True)
+            outcome = self.outcome or INTERNAL
+            observability = self._observability
+            observability.metrics.observe_request(self.transport, self.operation, outcome, seconds)
+            if observability.log_all or (
+                observability.log_errors
+                and (self.server_error or seconds > observability.slow_request_seconds)
+            ):
+                self._log_access(outcome, seconds)
+        finally:
+            reset_contextvars(**self._tokens)
+
+    def _log_access(self, outcome: str, seconds: float) -> None:
+        fields: dict[str, Any] = {
+            "transport": self.transport,
+            "operation": self.operation,
+            "outcome": outcome,
+            "duration_ms": round(seconds * 1000, 3),
+            **self.details,
+        }
+        access_log.info("request", **fields)
