@@ -54,6 +54,8 @@ async def serve_in_process(
         kv_url=f"http://127.0.0.1:{ports['http']}",
         grpc_target=f"127.0.0.1:{ports['grpc']}",
         resp_url=f"redis://127.0.0.1:{ports['resp']}",
+        # Generous: a 1 MiB value of 500,000 items takes 2.5 s over gRPC on an idle
+        # machine, and calls queue on a loaded one; no test here waits on it to expire.
         timeout=30.0,
     )
     async with serving(app), connect(client_settings) as client:

@@ -18,12 +18,21 @@ BIN = Path(sys.executable).parent
 START_TIMEOUT = 20.0
 
 
+# Ports already handed out by this process: nothing is bound to a port until the server that
+# gets it starts, so two calls in a row could otherwise answer the same port (an HTTP and a
+# gRPC listener then collide; seen in make test).
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port on loopback that nothing listens on right now, never one already handed out."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def script(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -14,6 +15,7 @@ from testclient.client import (
     ClosingClient,
     KVClientError,
     KVEntry,
+    KVPage,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -64,15 +66,26 @@ class GrpcKVClient(ClosingClient):
         )
         self._stub = kv_pb2_grpc.KeyValueStub(self._channel)  # type: ignore[no-untyped-call]
 
-    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
-        request = kv_pb2.PutRequest(
-            key=key, value=_to_value(value), expected_revision=expected_revision
+    async def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expected_revision: int | None = None,
+        ttl: int | None = None,
+    ) -> Written:
+        request = _message(
+            kv_pb2.PutRequest,
+            key=key,
+            value=_to_value(value),
+            expected_revision=expected_revision,
+            ttl_seconds=ttl,
         )
         response = await self._call("Put", key, request)
         return Written(_entry(response), bool(response.created))
 
-    async def create(self, key: str, value: Any) -> KVEntry:
-        request = kv_pb2.CreateRequest(key=key, value=_to_value(value))
+    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
+        request = _message(kv_pb2.CreateRequest, key=key, value=_to_value(value), ttl_seconds=ttl)
         return _entry(await self._call("Create", key, request))
 
     async def get(self, key: str) -> KVEntry:
@@ -82,10 +95,36 @@ class GrpcKVClient(ClosingClient):
         request = kv_pb2.DeleteRequest(key=key, expected_revision=expected_revision)
         return _entry(await self._call("Delete", key, request))
 
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        keys_only: bool = False,
+    ) -> KVPage:
+        request = _message(
+            kv_pb2.ListRequest, prefix=prefix, limit=limit, cursor=cursor, keys_only=keys_only
+        )
+        response = await self._call("List", prefix, request)
+        entries = []
+        for listed in response.entries:
+            if not keys_only:
+                entries.append(_entry(listed))
+            elif listed.HasField("value") or listed.HasField("ttl_seconds"):
+                raise KVClientError(
+                    f"List prefix {prefix!r}: a keys_only entry carries a value or ttl_seconds"
+                )
+            else:
+                entries.append(KVEntry(str(listed.key), None, int(listed.revision)))
+        next_cursor = response.next_cursor if response.HasField("next_cursor") else None
+        return KVPage(tuple(entries), next_cursor, int(response.revision))
+
     async def close(self) -> None:
         await self._channel.close(grace=None)
 
     async def _call(self, method: str, key: str, request: Any) -> Any:
+        """Call `method` about `key` (in error messages; a listing passes its prefix)."""
         metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),)
         try:
             return await getattr(self._stub, method)(
@@ -97,6 +136,15 @@ class GrpcKVClient(ClosingClient):
             if error_type is Unavailable:
                 detail += f" (target {self._target})"
             raise error_type(detail) from exc
+
+
+def _message(message_type: Callable[..., Any], **fields: Any) -> Any:
+    """A request message; Rejected for a number its field cannot hold (an int32 limit of 2**40),
+    as the server would refuse it over HTTP."""
+    try:
+        return message_type(**fields)
+    except ValueError as exc:
+        raise Rejected(f"cannot be sent over gRPC: {exc}") from exc
 
 
 def _to_value(value: Any) -> struct_pb2.Value:
@@ -122,4 +170,5 @@ def _whole_numbers(document: Any) -> Any:
 
 
 def _entry(response: Any) -> KVEntry:
-    return KVEntry(str(response.key), _from_value(response.value), int(response.revision))
+    ttl = int(response.ttl_seconds) if response.HasField("ttl_seconds") else None
+    return KVEntry(str(response.key), _from_value(response.value), int(response.revision), ttl)
