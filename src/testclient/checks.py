@@ -131,7 +131,8 @@ def describe(thing: object) -> str:
     if isinstance(thing, KVEntry):
         # Cut the key and the value each, so a long key leaves the value in view.
         key, value = _cut(_json(thing.key), KEY_LIMIT), describe(thing.value)
-        return f'{{"key": {key}, "value": {value}, "revision": {thing.revision}}}'
+        ttl = "" if thing.ttl is None else f', "ttl": {thing.ttl}'
+        return f'{{"key": {key}, "value": {value}, "revision": {thing.revision}{ttl}}}'
     if isinstance(thing, Written):
         return ("created " if thing.created else "replaced ") + describe(thing.entry)
     if isinstance(thing, KVClientError):

@@ -54,10 +54,28 @@ class OutcomeUnknown(KVClientError):
 
 @dataclass(frozen=True, slots=True)
 class KVEntry:
-    """An entry as the service reported it."""
+    """An entry as the service reported it.
+
+    `ttl`: the seconds it had left when the service answered, rounded up;
+    None when it does not expire. In a keys-only listing, `value` is None.
+    """
 
     key: str
     value: Any
+    revision: int
+    ttl: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KVPage:
+    """One page of a listing: entries in key order, the cursor of the next page, the revision.
+
+    `next_cursor` is None on the last page; `revision` is the service's
+    revision when it read the page.
+    """
+
+    entries: tuple[KVEntry, ...]
+    next_cursor: str | None
     revision: int
 
 
@@ -93,12 +111,20 @@ class KVClient(Protocol):
     transport: str
     """The protocol spoken: "http" or "grpc"."""
 
-    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
-        """Create or replace; with `expected_revision`, only if the entry is at it."""
+    async def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expected_revision: int | None = None,
+        ttl: int | None = None,
+    ) -> Written:
+        """Create or replace; with `expected_revision`, only if the entry is at it. With `ttl`,
+        the entry expires that many seconds later; without, it never expires."""
         ...
 
-    async def create(self, key: str, value: Any) -> KVEntry:
-        """Create only; AlreadyExists if the key has an entry."""
+    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
+        """Create only; AlreadyExists if the key has an entry. `ttl` as for `put`."""
         ...
 
     async def get(self, key: str) -> KVEntry:
@@ -107,6 +133,23 @@ class KVClient(Protocol):
 
     async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
         """Remove `key` and return the entry it had; NotFound if there is none."""
+        ...
+
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        keys_only: bool = False,
+    ) -> KVPage:
+        """One page of the keys starting with `prefix`, in key order (UTF-8 byte order).
+
+        `limit`: at most that many entries (None: the service's default, 100).
+        `cursor`: the `next_cursor` of the page before (None: the first page).
+        `keys_only`: entries without values. Rejected for a limit out of
+        1..1000 or a cursor the service did not make for this prefix.
+        """
         ...
 
     async def close(self) -> None:

@@ -14,6 +14,7 @@ from testclient.client import (
     ClosingClient,
     KVClientError,
     KVEntry,
+    KVPage,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -64,15 +65,22 @@ class GrpcKVClient(ClosingClient):
         )
         self._stub = kv_pb2_grpc.KeyValueStub(self._channel)  # type: ignore[no-untyped-call]
 
-    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
+    async def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expected_revision: int | None = None,
+        ttl: int | None = None,
+    ) -> Written:
         request = kv_pb2.PutRequest(
-            key=key, value=_to_value(value), expected_revision=expected_revision
+            key=key, value=_to_value(value), expected_revision=expected_revision, ttl_seconds=ttl
         )
         response = await self._call("Put", key, request)
         return Written(_entry(response), bool(response.created))
 
-    async def create(self, key: str, value: Any) -> KVEntry:
-        request = kv_pb2.CreateRequest(key=key, value=_to_value(value))
+    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
+        request = kv_pb2.CreateRequest(key=key, value=_to_value(value), ttl_seconds=ttl)
         return _entry(await self._call("Create", key, request))
 
     async def get(self, key: str) -> KVEntry:
@@ -82,10 +90,34 @@ class GrpcKVClient(ClosingClient):
         request = kv_pb2.DeleteRequest(key=key, expected_revision=expected_revision)
         return _entry(await self._call("Delete", key, request))
 
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        keys_only: bool = False,
+    ) -> KVPage:
+        request = kv_pb2.ListRequest(prefix=prefix, limit=limit, cursor=cursor, keys_only=keys_only)
+        response = await self._call("List", prefix, request)
+        entries = []
+        for listed in response.entries:
+            if not keys_only:
+                entries.append(_entry(listed))
+            elif listed.HasField("value") or listed.HasField("ttl_seconds"):
+                raise KVClientError(
+                    f"List prefix {prefix!r}: a keys_only entry carries a value or ttl_seconds"
+                )
+            else:
+                entries.append(KVEntry(str(listed.key), None, int(listed.revision)))
+        next_cursor = response.next_cursor if response.HasField("next_cursor") else None
+        return KVPage(tuple(entries), next_cursor, int(response.revision))
+
     async def close(self) -> None:
         await self._channel.close(grace=None)
 
     async def _call(self, method: str, key: str, request: Any) -> Any:
+        """Call `method` about `key` (in error messages; a listing passes its prefix)."""
         metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),)
         try:
             return await getattr(self._stub, method)(
@@ -122,4 +154,5 @@ def _whole_numbers(document: Any) -> Any:
 
 
 def _entry(response: Any) -> KVEntry:
-    return KVEntry(str(response.key), _from_value(response.value), int(response.revision))
+    ttl = int(response.ttl_seconds) if response.HasField("ttl_seconds") else None
+    return KVEntry(str(response.key), _from_value(response.value), int(response.revision), ttl)

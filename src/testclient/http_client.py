@@ -6,7 +6,7 @@ import io
 import json
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from yarl import URL
@@ -16,6 +16,7 @@ from testclient.client import (
     ClosingClient,
     KVClientError,
     KVEntry,
+    KVPage,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -55,20 +56,28 @@ class HttpKVClient(ClosingClient):
     def __init__(
         self, base_url: str, *, timeout: float = 10.0, request_id: str | None = None
     ) -> None:
-        self._base = base_url.rstrip("/") + "/v1/kv/"
+        self._list_url = base_url.rstrip("/") + "/v1/kv"
+        self._base = self._list_url + "/"
         self._request_id = request_id
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
             connector=aiohttp.TCPConnector(limit=100),
         )
 
-    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
+    async def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expected_revision: int | None = None,
+        ttl: int | None = None,
+    ) -> Written:
         headers = {} if expected_revision is None else {"If-Match": f'"{expected_revision}"'}
-        document = await self._call("PUT", key, {"value": value}, headers)
+        document = await self._call("PUT", key, _body(value, ttl), headers)
         return Written(_entry(document), bool(document["created"]))
 
-    async def create(self, key: str, value: Any) -> KVEntry:
-        return _entry(await self._call("POST", key, {"value": value}))
+    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
+        return _entry(await self._call("POST", key, _body(value, ttl)))
 
     async def get(self, key: str) -> KVEntry:
         return _entry(await self._call("GET", key))
@@ -76,6 +85,30 @@ class HttpKVClient(ClosingClient):
     async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
         headers = {} if expected_revision is None else {"If-Match": f'"{expected_revision}"'}
         return _entry(await self._call("DELETE", key, headers=headers))
+
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        keys_only: bool = False,
+    ) -> KVPage:
+        query: dict[str, str] = {"prefix": prefix}
+        if limit is not None:
+            query["limit"] = str(limit)
+        if cursor is not None:
+            query["cursor"] = cursor
+        if keys_only:
+            query["keys_only"] = "true"
+        url = f"{self._list_url}?{urlencode(query, quote_via=quote, safe='')}"
+        what = f"list {prefix!r}"
+        document = await self._request("GET", url, what)
+        try:
+            entries = tuple(_listed(item, keys_only=keys_only) for item in document["entries"])
+            return KVPage(entries, document["next_cursor"], int(document["revision"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KVClientError(f"GET {what}: the page is not as the API says: {exc}") from exc
 
     async def close(self) -> None:
         await self._session.close()
@@ -87,7 +120,19 @@ class HttpKVClient(ClosingClient):
         body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        url = self._base + quote(key, safe="")
+        return await self._request(
+            method, self._base + quote(key, safe=""), repr(key), body, headers
+        )
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Send one request to `url` (already encoded); `what` names it in error messages."""
         sent = {"X-Request-ID": self._request_id or uuid.uuid4().hex, **(headers or {})}
         data = None
         if body is not None:
@@ -104,16 +149,38 @@ class HttpKVClient(ClosingClient):
                 if response.status >= 400:
                     error_type = STATUS_ERRORS.get(response.status, KVClientError)
                     message = document.get("error", {}).get("message", "")
-                    raise error_type(f"{method} {key!r}: {response.status} {message}")
+                    raise error_type(f"{method} {what}: {response.status} {message}")
                 return document
         except _FAILURES as exc:
             error_type = next(error for kind, error in FAILURE_ERRORS if isinstance(exc, kind))
             problem = "cannot reach" if error_type is Unavailable else "no answer in time from"
             detail = f"{type(exc).__name__} {exc}".rstrip()
-            raise error_type(f"{method} {key!r}: {problem} {self._base}: {detail}") from exc
+            raise error_type(f"{method} {what}: {problem} {self._base}: {detail}") from exc
         except ValueError as exc:
-            raise KVClientError(f"{method} {key!r}: answer is not JSON: {exc}") from exc
+            raise KVClientError(f"{method} {what}: answer is not JSON: {exc}") from exc
+
+
+def _body(value: Any, ttl: int | None) -> dict[str, Any]:
+    return {"value": value} if ttl is None else {"value": value, "ttl": ttl}
 
 
 def _entry(document: dict[str, Any]) -> KVEntry:
-    return KVEntry(str(document["key"]), document["value"], int(document["revision"]))
+    ttl = document.get("ttl")
+    return KVEntry(
+        str(document["key"]),
+        document["value"],
+        int(document["revision"]),
+        None if ttl is None else int(ttl),
+    )
+
+
+KEYS_ONLY_FIELDS = {"key", "revision"}
+
+
+def _listed(document: dict[str, Any], *, keys_only: bool) -> KVEntry:
+    """An entry of a page; a keys-only entry must carry the key and revision and nothing else."""
+    if not keys_only:
+        return _entry(document)
+    if set(document) != KEYS_ONLY_FIELDS:
+        raise ValueError(f"a keys_only entry has fields {sorted(document)}, not key and revision")
+    return KVEntry(str(document["key"]), None, int(document["revision"]))

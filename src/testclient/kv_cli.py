@@ -1,7 +1,9 @@
-"""`kv`: put, get and delete from the shell, over HTTP or gRPC.
+"""`kv`: put, get, delete and list from the shell, over HTTP or gRPC.
 
-Prints the resulting entry as JSON. Exit 0 ok; 1 not found, conflict or
-precondition failed; 2 usage error or the service could not be reached.
+Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
+expires); `kv list` prints one entry per line (JSON Lines), following every
+page to the end. Exit 0 ok; 1 not found, conflict or precondition failed;
+2 usage error or the service could not be reached.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 from testclient.client import (
     AlreadyExists,
+    KVClient,
     KVClientError,
     KVEntry,
     NotFound,
@@ -24,6 +28,7 @@ from testclient.client import (
 from testclient.config import CLIENTS, ClientSettings, ConfigError, connect
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
+LIST_PAGE_SIZE = 1000
 
 
 def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
@@ -37,33 +42,74 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     )
     parser.add_argument("--if-revision", type=int, help="only if the entry is at this revision")
     commands = parser.add_subparsers(dest="command", required=True)
-    put = commands.add_parser("put", help="create or replace: kv put KEY JSON")
+    put = commands.add_parser("put", help="create or replace: kv put KEY JSON [--ttl S]")
     put.add_argument("key")
     put.add_argument("value", help="the value as JSON text, e.g. '\"hello\"' or '{\"a\": 1}'")
-    create = commands.add_parser("create", help="create only: kv create KEY JSON")
+    create = commands.add_parser("create", help="create only: kv create KEY JSON [--ttl S]")
     create.add_argument("key")
     create.add_argument("value")
+    for writer in (put, create):
+        writer.add_argument(
+            "--ttl", type=int, metavar="S", help="expire after S seconds (1 to 31536000)"
+        )
     commands.add_parser("get", help="read: kv get KEY").add_argument("key")
     commands.add_parser("delete", help="delete: kv delete KEY").add_argument("key")
+    listing = commands.add_parser("list", help="the keys under a prefix: kv list [PREFIX]")
+    listing.add_argument("prefix", nargs="?", default="", help="default: every key")
+    listing.add_argument("--keys-only", action="store_true", help="keys and revisions only")
+    listing.add_argument(
+        "--page-size", type=int, default=LIST_PAGE_SIZE, help="entries per request (1 to 1000)"
+    )
     return parser
 
 
-async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> Any:
+def _document(entry: KVEntry, *, keys_only: bool = False) -> dict[str, Any]:
+    """An entry as the HTTP API shows it."""
+    if keys_only:
+        return {"key": entry.key, "revision": entry.revision}
+    document = {"key": entry.key, "value": entry.value, "revision": entry.revision}
+    if entry.ttl is not None:
+        document["ttl"] = entry.ttl
+    return document
+
+
+async def _listed(client: KVClient, args: argparse.Namespace) -> AsyncIterator[dict[str, Any]]:
+    """Every entry under the prefix, page after page, as documents."""
+    cursor = None
+    while True:
+        page = await client.list(
+            args.prefix, limit=args.page_size, cursor=cursor, keys_only=args.keys_only
+        )
+        for entry in page.entries:
+            yield _document(entry, keys_only=args.keys_only)
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> None:
+    """Carry out the command and print what it answers, one JSON document a line."""
     async with connect(settings, args.transport) as client:
+        if args.command == "list":
+            async for listed in _listed(client, args):
+                print(json.dumps(listed, ensure_ascii=False))
+            return
         result: KVEntry | Written
         if args.command == "put":
-            result = await client.put(args.key, value, expected_revision=args.if_revision)
+            result = await client.put(
+                args.key, value, expected_revision=args.if_revision, ttl=args.ttl
+            )
         elif args.command == "create":
-            result = await client.create(args.key, value)
+            result = await client.create(args.key, value, ttl=args.ttl)
         elif args.command == "get":
             result = await client.get(args.key)
         else:
             result = await client.delete(args.key, expected_revision=args.if_revision)
     entry = result.entry if isinstance(result, Written) else result
-    document: dict[str, Any] = {"key": entry.key, "value": entry.value, "revision": entry.revision}
+    document = _document(entry)
     if isinstance(result, Written):
         document["created"] = result.created
-    return document
+    print(json.dumps(document, ensure_ascii=False))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,12 +128,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"kv: VALUE is not JSON ({exc}); quote strings: '\"hello\"'", file=sys.stderr)
             sys.exit(EXIT_USAGE)
     try:
-        document = asyncio.run(_run(args, settings, value))
+        asyncio.run(_run(args, settings, value))
     except (NotFound, AlreadyExists, PreconditionFailed) as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_NO)
     except KVClientError as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    print(json.dumps(document, ensure_ascii=False))
     sys.exit(EXIT_OK)

@@ -43,6 +43,31 @@ def test_kv_cli_round_trip_and_exit_codes(kv_server: KvServer) -> None:
     assert "Traceback" not in missing.stderr
 
 
+def test_kv_cli_put_with_ttl_and_list(kv_server: KvServer) -> None:
+    put = kv(kv_server, "put", "listed/b", '"B"', "--ttl", "100")
+    assert put.returncode == 0, put.stderr
+    assert json.loads(put.stdout)["ttl"] == 100
+    assert kv(kv_server, "create", "listed/a", "[1]", "--ttl", "50").returncode == 0
+    assert kv(kv_server, "put", "listed/c", "3").returncode == 0
+    assert kv(kv_server, "put", "other", "0").returncode == 0
+    listed = kv(kv_server, "list", "listed/", "--page-size", "2")
+    assert listed.returncode == 0, listed.stderr
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [line["key"] for line in lines] == ["listed/a", "listed/b", "listed/c"]
+    assert lines[0]["value"] == [1]
+    assert 0 < lines[0]["ttl"] <= 50
+    assert "ttl" not in lines[2]
+    keys_only = kv(kv_server, "list", "--keys-only")
+    assert [json.loads(line) for line in keys_only.stdout.splitlines()][-1] == {
+        "key": "other",
+        "revision": 4,
+    }
+    assert kv(kv_server, "list", "nothing/").stdout == ""
+    rejected = kv(kv_server, "put", "k", "1", "--ttl", "0")
+    assert rejected.returncode == 2
+    assert "ttl" in rejected.stderr
+
+
 def test_kv_cli_usage_and_connection_errors_exit_2(kv_server: KvServer) -> None:
     not_json = kv(kv_server, "put", "k", "hello")
     assert not_json.returncode == 2

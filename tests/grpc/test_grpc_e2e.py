@@ -67,6 +67,11 @@ def test_kv_cli_over_grpc_exit_codes(grpc_only: KvServer) -> None:
     assert missing.returncode == 1
     assert "NOT_FOUND" in missing.stderr
     assert "Traceback" not in missing.stderr
+    assert kv(grpc_only, "put", "t/1", '"x"', "--ttl", "60").returncode == 0
+    listed = kv(grpc_only, "list", "t/")
+    (line,) = listed.stdout.splitlines()
+    assert json.loads(line)["key"] == "t/1"
+    assert 0 < json.loads(line)["ttl"] <= 60
     unreachable = run_kv("--transport", "grpc", "--target", f"127.0.0.1:{free_port()}", "get", "k")
     assert unreachable.returncode == 2
     assert "UNAVAILABLE" in unreachable.stderr

@@ -257,7 +257,7 @@ async def test_wrong_method_is_405_with_allow(
 
 
 async def test_unknown_routes_are_json_404(client: Client) -> None:
-    for path in ("/", "/v1/kv", "/v2/kv/k", "/nope"):
+    for path in ("/", "/v1/kvx", "/v2/kv/k", "/nope"):
         await assert_error(await client.get(path), 404, "not_found")
 
 

@@ -9,6 +9,7 @@ changes one thing of it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -245,3 +246,113 @@ class MatchesKeyPrefixes(DictStore):
         if key in self.entries:
             return self.entries[key]
         return next((self.entries[k] for k in sorted(self.entries) if k.startswith(key)), None)
+
+
+class SkipsKeyAfterPageBoundary(DictStore):
+    """A page after the first starts one key too late (an off-by-one on the cursor's key)."""
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        listing = await super().list(prefix, after=after, limit=limit + 2, keys_only=keys_only)
+        entries = listing.entries if after is None else listing.entries[1:]
+        return Listing(entries[:limit], len(entries) > limit, listing.revision)
+
+
+class RepeatsKeyAtPageBoundary(DictStore):
+    """A page after the first starts at the cursor's key itself (>= where > was meant)."""
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        if after is not None and after in self.entries:
+            # The greatest key below `after` stands in for it: the page then starts at `after`.
+            below = [key for key in self.sorted_keys(prefix) if key < after]
+            after = below[-1] if below else None
+        return await super().list(prefix, after=after, limit=limit, keys_only=keys_only)
+
+
+class ScansPastThePrefix(DictStore):
+    """A listing starts at the prefix but does not stop at its end (a range scan with no
+    upper bound): keys that sort after the prefix's range are listed too."""
+
+    def sorted_keys(self, prefix: str) -> list[str]:
+        return sorted(key for key in self.entries if key >= prefix)
+
+
+class SortsByUtf16(DictStore):
+    """Keys are ordered by UTF-16 code units (as JavaScript and Java compare strings), not by
+    UTF-8 bytes: a key with a character beyond U+FFFF sorts before one with U+E000..U+FFFF."""
+
+    def sorted_keys(self, prefix: str) -> list[str]:
+        keys = [key for key in self.entries if key.startswith(prefix)]
+        return sorted(keys, key=lambda key: key.encode("utf-16-be"))
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        keys = self.sorted_keys(prefix)
+        if after is not None:
+            keys = keys[keys.index(after) + 1 :] if after in keys else keys
+        entries = [self.entries[key] for key in keys if self.visible(self.entries[key])]
+        return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)
+
+
+class ServesExpiredEntries(DictStore):
+    """Entries never expire: a ttl is stored and reported, and never acted on."""
+
+    def visible(self, entry: Entry) -> bool:
+        return True
+
+
+class ListsExpiredEntries(DictStore):
+    """Reads hide expired entries, and listings still show them (expiry checked in `get` only)."""
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        keys = [key for key in self.sorted_keys(prefix) if after is None or key > after]
+        entries = [self.entries[key] for key in keys]
+        return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)
+
+
+class KeepsTtlAfterPlainWrite(DictStore):
+    """A write without a ttl keeps the expiry of the entry it replaces (the answer says none)."""
+
+    def apply(self, change: Change) -> None:
+        old = self.entries.get(change.key)
+        if change.entry is not None and change.entry.expires_at is None and old is not None:
+            change = replace(change, entry=replace(change.entry, expires_at=old.expires_at))
+        super().apply(change)
+
+
+class ExpiryTakesNoRevision(DictStore):
+    """An expired entry is dropped without a change of its own: no revision marks its removal."""
+
+    async def write(self, write: Write) -> Written:
+        stored = self.entries.get(write.key)
+        if stored is not None and not self.visible(stored):
+            del self.entries[write.key]
+        return await super().write(write)
+
+
+class PagesByPositionInAStaleIndex(DictStore):
+    """A later page starts at the cursor key's position in the key order of the listing's first
+    page, applied to the key order of now: correct while nothing is written, and a key is
+    skipped or repeated for every key created or deleted before the cursor meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first_page_order: dict[str, list[str]] = {}
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        keys = self.sorted_keys(prefix)
+        if after is None:
+            self.first_page_order[prefix] = keys
+            start = 0
+        else:
+            start = bisect.bisect_right(self.first_page_order.get(prefix, keys), after)
+        entries = [self.entries[key] for key in keys[start:] if self.visible(self.entries[key])]
+        return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)

@@ -45,6 +45,21 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
     "null object members dropped": (broken.DropsNullMembers, {"value_types"}),
     "keys truncated to 255 characters": (broken.TruncatesKeys, {"key_encoding"}),
     "a missing key reads as a key it prefixes": (broken.MatchesKeyPrefixes, {"missing_key"}),
+    "a listing skips the key after a page boundary": (
+        broken.SkipsKeyAfterPageBoundary,
+        {"listing"},
+    ),
+    "a listing repeats the key at a page boundary": (broken.RepeatsKeyAtPageBoundary, {"listing"}),
+    "a listing finds its place by position while keys come and go": (
+        broken.PagesByPositionInAStaleIndex,
+        {"listing"},
+    ),
+    "a listing runs past the end of its prefix": (broken.ScansPastThePrefix, {"listing"}),
+    "a listing sorted by UTF-16 code units": (broken.SortsByUtf16, {"listing"}),
+    "entries never expire": (broken.ServesExpiredEntries, {"expiry"}),
+    "listings show expired entries": (broken.ListsExpiredEntries, {"expiry"}),
+    "a write without ttl keeps the old expiry": (broken.KeepsTtlAfterPlainWrite, {"expiry"}),
+    "an expiry takes no revision": (broken.ExpiryTakesNoRevision, {"expiry"}),
 }
 
 

@@ -25,29 +25,35 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0ekv/v1/kv.proto\x12\x05kv.v1\x1a\x1cgoogle/protobuf/struct.proto\"v\n\nPutRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1e\n\x11\x65xpected_revision\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"d\n\x0bPutResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x04 \x01(\x08\"C\n\rCreateRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\"V\n\x0e\x43reateResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\"\x19\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"S\n\x0bGetResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\"R\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"V\n\x0e\x44\x65leteResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\x32\xd4\x01\n\x08KeyValue\x12,\n\x03Put\x12\x11.kv.v1.PutRequest\x1a\x12.kv.v1.PutResponse\x12\x35\n\x06\x43reate\x12\x14.kv.v1.CreateRequest\x1a\x15.kv.v1.CreateResponse\x12,\n\x03Get\x12\x11.kv.v1.GetRequest\x1a\x12.kv.v1.GetResponse\x12\x35\n\x06\x44\x65lete\x12\x14.kv.v1.DeleteRequest\x1a\x15.kv.v1.DeleteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0ekv/v1/kv.proto\x12\x05kv.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xa0\x01\n\nPutRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x1e\n\x11\x65xpected_revision\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x18\n\x0bttl_seconds\x18\x04 \x01(\x03H\x01\x88\x01\x01\x42\x14\n\x12_expected_revisionB\x0e\n\x0c_ttl_seconds\"\x8e\x01\n\x0bPutResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x0f\n\x07\x63reated\x18\x04 \x01(\x08\x12\x18\n\x0bttl_seconds\x18\x05 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_ttl_seconds\"m\n\rCreateRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x18\n\x0bttl_seconds\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_ttl_seconds\"\x80\x01\n\x0e\x43reateResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x18\n\x0bttl_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_ttl_seconds\"\x19\n\nGetRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"}\n\x0bGetResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x18\n\x0bttl_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_ttl_seconds\"R\n\rDeleteRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1e\n\x11\x65xpected_revision\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x14\n\x12_expected_revision\"\x80\x01\n\x0e\x44\x65leteResponse\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x18\n\x0bttl_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_ttl_seconds\"n\n\x0bListRequest\x12\x0e\n\x06prefix\x18\x01 \x01(\t\x12\x12\n\x05limit\x18\x02 \x01(\x05H\x00\x88\x01\x01\x12\x13\n\x06\x63ursor\x18\x03 \x01(\tH\x01\x88\x01\x01\x12\x11\n\tkeys_only\x18\x04 \x01(\x08\x42\x08\n\x06_limitB\t\n\x07_cursor\"o\n\x0cListResponse\x12#\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x12.kv.v1.ListedEntry\x12\x18\n\x0bnext_cursor\x18\x02 \x01(\tH\x00\x88\x01\x01\x12\x10\n\x08revision\x18\x03 \x01(\x03\x42\x0e\n\x0c_next_cursor\"}\n\x0bListedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x10\n\x08revision\x18\x03 \x01(\x03\x12\x18\n\x0bttl_seconds\x18\x04 \x01(\x03H\x00\x88\x01\x01\x42\x0e\n\x0c_ttl_seconds2\x85\x02\n\x08KeyValue\x12,\n\x03Put\x12\x11.kv.v1.PutRequest\x1a\x12.kv.v1.PutResponse\x12\x35\n\x06\x43reate\x12\x14.kv.v1.CreateRequest\x1a\x15.kv.v1.CreateResponse\x12,\n\x03Get\x12\x11.kv.v1.GetRequest\x1a\x12.kv.v1.GetResponse\x12\x35\n\x06\x44\x65lete\x12\x14.kv.v1.DeleteRequest\x1a\x15.kv.v1.DeleteResponse\x12/\n\x04List\x12\x12.kv.v1.ListRequest\x1a\x13.kv.v1.ListResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kv.v1.kv_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PUTREQUEST']._serialized_start=55
-  _globals['_PUTREQUEST']._serialized_end=173
-  _globals['_PUTRESPONSE']._serialized_start=175
-  _globals['_PUTRESPONSE']._serialized_end=275
-  _globals['_CREATEREQUEST']._serialized_start=277
-  _globals['_CREATEREQUEST']._serialized_end=344
-  _globals['_CREATERESPONSE']._serialized_start=346
-  _globals['_CREATERESPONSE']._serialized_end=432
-  _globals['_GETREQUEST']._serialized_start=434
-  _globals['_GETREQUEST']._serialized_end=459
-  _globals['_GETRESPONSE']._serialized_start=461
-  _globals['_GETRESPONSE']._serialized_end=544
-  _globals['_DELETEREQUEST']._serialized_start=546
-  _globals['_DELETEREQUEST']._serialized_end=628
-  _globals['_DELETERESPONSE']._serialized_start=630
-  _globals['_DELETERESPONSE']._serialized_end=716
-  _globals['_KEYVALUE']._serialized_start=719
-  _globals['_KEYVALUE']._serialized_end=931
+  _globals['_PUTREQUEST']._serialized_start=56
+  _globals['_PUTREQUEST']._serialized_end=216
+  _globals['_PUTRESPONSE']._serialized_start=219
+  _globals['_PUTRESPONSE']._serialized_end=361
+  _globals['_CREATEREQUEST']._serialized_start=363
+  _globals['_CREATEREQUEST']._serialized_end=472
+  _globals['_CREATERESPONSE']._serialized_start=475
+  _globals['_CREATERESPONSE']._serialized_end=603
+  _globals['_GETREQUEST']._serialized_start=605
+  _globals['_GETREQUEST']._serialized_end=630
+  _globals['_GETRESPONSE']._serialized_start=632
+  _globals['_GETRESPONSE']._serialized_end=757
+  _globals['_DELETEREQUEST']._serialized_start=759
+  _globals['_DELETEREQUEST']._serialized_end=841
+  _globals['_DELETERESPONSE']._serialized_start=844
+  _globals['_DELETERESPONSE']._serialized_end=972
+  _globals['_LISTREQUEST']._serialized_start=974
+  _globals['_LISTREQUEST']._serialized_end=1084
+  _globals['_LISTRESPONSE']._serialized_start=1086
+  _globals['_LISTRESPONSE']._serialized_end=1197
+  _globals['_LISTEDENTRY']._serialized_start=1199
+  _globals['_LISTEDENTRY']._serialized_end=1324
+  _globals['_KEYVALUE']._serialized_start=1327
+  _globals['_KEYVALUE']._serialized_end=1588
 # @@protoc_insertion_point(module_scope)

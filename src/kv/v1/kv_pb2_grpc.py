@@ -30,7 +30,10 @@ class KeyValueStub:
 
     OK                   the operation was applied (or changed nothing, see Put)
     INVALID_ARGUMENT     empty key, key over 1024 bytes of UTF-8, missing value,
-    negative expected_revision, a number that is not finite
+    negative expected_revision, a number that is not finite,
+    ttl_seconds not in 1..31536000; List: limit not in
+    1..1000, a cursor this service did not make for this
+    prefix
     NOT_FOUND            no entry at the key (Get, Delete)
     ALREADY_EXISTS       Create on a key that has an entry
     FAILED_PRECONDITION  expected_revision was given and not met
@@ -38,6 +41,8 @@ class KeyValueStub:
     by default), or the message is over the server's limit
     UNAVAILABLE          the storage cannot be used now; nothing was changed;
     safe to retry
+    DEADLINE_EXCEEDED    the storage did not confirm the write in time: it may
+    or may not have been applied (read before retrying)
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
@@ -73,6 +78,11 @@ class KeyValueStub:
                 request_serializer=kv_dot_v1_dot_kv__pb2.DeleteRequest.SerializeToString,
                 response_deserializer=kv_dot_v1_dot_kv__pb2.DeleteResponse.FromString,
                 _registered_method=True)
+        self.List = channel.unary_unary(
+                '/kv.v1.KeyValue/List',
+                request_serializer=kv_dot_v1_dot_kv__pb2.ListRequest.SerializeToString,
+                response_deserializer=kv_dot_v1_dot_kv__pb2.ListResponse.FromString,
+                _registered_method=True)
 
 
 class KeyValueServicer:
@@ -80,7 +90,10 @@ class KeyValueServicer:
 
     OK                   the operation was applied (or changed nothing, see Put)
     INVALID_ARGUMENT     empty key, key over 1024 bytes of UTF-8, missing value,
-    negative expected_revision, a number that is not finite
+    negative expected_revision, a number that is not finite,
+    ttl_seconds not in 1..31536000; List: limit not in
+    1..1000, a cursor this service did not make for this
+    prefix
     NOT_FOUND            no entry at the key (Get, Delete)
     ALREADY_EXISTS       Create on a key that has an entry
     FAILED_PRECONDITION  expected_revision was given and not met
@@ -88,6 +101,8 @@ class KeyValueServicer:
     by default), or the message is over the server's limit
     UNAVAILABLE          the storage cannot be used now; nothing was changed;
     safe to retry
+    DEADLINE_EXCEEDED    the storage did not confirm the write in time: it may
+    or may not have been applied (read before retrying)
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
@@ -126,6 +141,17 @@ class KeyValueServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def List(self, request, context):
+        """One page of the keys under a prefix, in key order (UTF-8 byte order),
+        like HTTP `GET /v1/kv?prefix=&limit=&cursor=&keys_only=`: OK (possibly
+        with no entries) or INVALID_ARGUMENT. A key that exists and is not
+        written while the pages are read appears in exactly one page; no key
+        appears twice.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyValueServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +175,11 @@ def add_KeyValueServicer_to_server(servicer, server):
                     request_deserializer=kv_dot_v1_dot_kv__pb2.DeleteRequest.FromString,
                     response_serializer=kv_dot_v1_dot_kv__pb2.DeleteResponse.SerializeToString,
             ),
+            'List': grpc.unary_unary_rpc_method_handler(
+                    servicer.List,
+                    request_deserializer=kv_dot_v1_dot_kv__pb2.ListRequest.FromString,
+                    response_serializer=kv_dot_v1_dot_kv__pb2.ListResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'kv.v1.KeyValue', rpc_method_handlers)
@@ -162,7 +193,10 @@ class KeyValue:
 
     OK                   the operation was applied (or changed nothing, see Put)
     INVALID_ARGUMENT     empty key, key over 1024 bytes of UTF-8, missing value,
-    negative expected_revision, a number that is not finite
+    negative expected_revision, a number that is not finite,
+    ttl_seconds not in 1..31536000; List: limit not in
+    1..1000, a cursor this service did not make for this
+    prefix
     NOT_FOUND            no entry at the key (Get, Delete)
     ALREADY_EXISTS       Create on a key that has an entry
     FAILED_PRECONDITION  expected_revision was given and not met
@@ -170,6 +204,8 @@ class KeyValue:
     by default), or the message is over the server's limit
     UNAVAILABLE          the storage cannot be used now; nothing was changed;
     safe to retry
+    DEADLINE_EXCEEDED    the storage did not confirm the write in time: it may
+    or may not have been applied (read before retrying)
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
@@ -277,6 +313,33 @@ class KeyValue:
             '/kv.v1.KeyValue/Delete',
             kv_dot_v1_dot_kv__pb2.DeleteRequest.SerializeToString,
             kv_dot_v1_dot_kv__pb2.DeleteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def List(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kv.v1.KeyValue/List',
+            kv_dot_v1_dot_kv__pb2.ListRequest.SerializeToString,
+            kv_dot_v1_dot_kv__pb2.ListResponse.FromString,
             options,
             channel_credentials,
             insecure,

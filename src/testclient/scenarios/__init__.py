@@ -11,7 +11,9 @@ from testclient.scenarios.conditional import conditional
 from testclient.scenarios.context import Connect, Scenario, ScenarioContext
 from testclient.scenarios.create_conflict import create_conflict
 from testclient.scenarios.deletion import deletion
+from testclient.scenarios.expiry import expiry
 from testclient.scenarios.key_encoding import key_encoding
+from testclient.scenarios.listing import listing
 from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
 from testclient.scenarios.replicas import replicas
@@ -25,6 +27,8 @@ SCENARIOS: dict[str, Scenario] = {
     "missing_key": missing_key,
     "value_types": value_types,
     "key_encoding": key_encoding,
+    "listing": listing,
+    "expiry": expiry,
     "replicas": replicas,
 }
 

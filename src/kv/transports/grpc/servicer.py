@@ -20,11 +20,16 @@ if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscri
     Context = grpc.aio.ServicerContext[object, object]
 
 SERVICE_NAME = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"].full_name
+DEFAULT_LIST_LIMIT = 100
 
 
-def _entry_fields(entry: Entry) -> dict[str, Any]:
-    """The key, value and revision every response carries."""
-    return {"key": entry.key, "value": from_json(entry.value), "revision": entry.revision}
+def _ttl_seconds(request: kv_pb2.PutRequest | kv_pb2.CreateRequest) -> int | None:
+    """The request's ttl (None: absent); its range is the domain's to check."""
+    return request.ttl_seconds if request.HasField("ttl_seconds") else None
+
+
+def _list_limit(request: kv_pb2.ListRequest) -> int:
+    return request.limit if request.HasField("limit") else DEFAULT_LIST_LIMIT
 
 
 def _value(request: kv_pb2.PutRequest | kv_pb2.CreateRequest) -> JsonValue:
@@ -55,26 +60,35 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     def __init__(self, service: KeyValueService) -> None:
         self._service = service
 
+    def _entry_fields(self, entry: Entry) -> dict[str, Any]:
+        """The key, value, revision and (when the entry expires) ttl_seconds of a response."""
+        fields = {"key": entry.key, "value": from_json(entry.value), "revision": entry.revision}
+        ttl = self._service.ttl_left(entry)
+        if ttl is not None:
+            fields["ttl_seconds"] = ttl
+        return fields
+
     @unary_call(SERVICE_NAME)
     async def Put(self, request: kv_pb2.PutRequest, context: Context) -> kv_pb2.PutResponse:
         """Create or replace; `expected_revision` 0 means the key must not exist."""
-        result = await self._service.put(request.key, _value(request), _put_condition(request))
-        entry = result.entry
-        return kv_pb2.PutResponse(**_entry_fields(entry), created=result.created)
+        result = await self._service.put(
+            request.key, _value(request), _put_condition(request), ttl=_ttl_seconds(request)
+        )
+        return kv_pb2.PutResponse(**self._entry_fields(result.entry), created=result.created)
 
     @unary_call(SERVICE_NAME)
     async def Create(
         self, request: kv_pb2.CreateRequest, context: Context
     ) -> kv_pb2.CreateResponse:
         """Create only: ALREADY_EXISTS when the key has an entry."""
-        entry = await self._service.create(request.key, _value(request))
-        return kv_pb2.CreateResponse(**_entry_fields(entry))
+        entry = await self._service.create(request.key, _value(request), ttl=_ttl_seconds(request))
+        return kv_pb2.CreateResponse(**self._entry_fields(entry))
 
     @unary_call(SERVICE_NAME)
     async def Get(self, request: kv_pb2.GetRequest, context: Context) -> kv_pb2.GetResponse:
         """The entry at the key: NOT_FOUND when there is none."""
         entry = await self._service.get(request.key)
-        return kv_pb2.GetResponse(**_entry_fields(entry))
+        return kv_pb2.GetResponse(**self._entry_fields(entry))
 
     @unary_call(SERVICE_NAME)
     async def Delete(
@@ -82,4 +96,23 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     ) -> kv_pb2.DeleteResponse:
         """Remove the key and answer the entry it had: NOT_FOUND when there is none."""
         entry = await self._service.delete(request.key, _delete_condition(request))
-        return kv_pb2.DeleteResponse(**_entry_fields(entry))
+        return kv_pb2.DeleteResponse(**self._entry_fields(entry))
+
+    @unary_call(SERVICE_NAME)
+    async def List(self, request: kv_pb2.ListRequest, context: Context) -> kv_pb2.ListResponse:
+        """One page of the keys under `prefix`, as `GET /v1/kv` answers it."""
+        page = await self._service.list(
+            request.prefix,
+            limit=_list_limit(request),
+            cursor=request.cursor if request.HasField("cursor") else None,
+            keys_only=request.keys_only,
+        )
+        if request.keys_only:
+            entries = [
+                kv_pb2.ListedEntry(key=entry.key, revision=entry.revision) for entry in page.entries
+            ]
+        else:
+            entries = [kv_pb2.ListedEntry(**self._entry_fields(entry)) for entry in page.entries]
+        return kv_pb2.ListResponse(
+            entries=entries, next_cursor=page.next_cursor, revision=page.revision
+        )

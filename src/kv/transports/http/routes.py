@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -19,6 +20,7 @@ from kv.domain import (
 )
 from kv.json_codec import read_json
 from kv.transports.http.errors import domain_error_response, error_middleware, json_response
+from kv.transports.http.listing import ListQuery, page_document
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
@@ -26,16 +28,27 @@ BODY_TIMEOUT = web.AppKey("body_timeout", float)
 BODY_LIMIT = web.AppKey("body_limit", int)
 
 KEY_PREFIX = "/v1/kv/"
+LIST_PATH = "/v1/kv"
+BODY_FIELDS = frozenset({"value", "ttl"})
 JSON_TYPE = "application/json"
 # A request body holds the value plus `{"value": }` and whatever white space
 # the client adds: allow that much over the value limit before reading stops.
 BODY_SLACK_BYTES = 64 * 1024
 
 
-def _entry_response(
-    entry: Entry, status: int = 200, *, created: bool | None = None
-) -> web.Response:
+def _entry_document(service: KeyValueService, entry: Entry) -> dict[str, Any]:
+    """`{"key", "value", "revision"}`, plus `"ttl"` (seconds left) when the entry expires."""
     document: dict[str, Any] = {"key": entry.key, "value": entry.value, "revision": entry.revision}
+    ttl = service.ttl_left(entry)
+    if ttl is not None:
+        document["ttl"] = ttl
+    return document
+
+
+def _entry_response(
+    request: web.Request, entry: Entry, status: int = 200, *, created: bool | None = None
+) -> web.Response:
+    document = _entry_document(request.app[SERVICE], entry)
     if created is not None:
         document["created"] = created
     response = json_response(document, status)
@@ -54,8 +67,16 @@ def _key(request: web.Request) -> str:
         raise InvalidRequest("key is not valid UTF-8 once percent-decoded") from None
 
 
-async def _value(request: web.Request) -> JsonValue:
-    """The `value` of a `{"value": V}` body, read within the size and time limits."""
+@dataclass(frozen=True, slots=True)
+class WriteBody:
+    """What a PUT or POST body asks to store: the value, and its ttl (None: no expiry)."""
+
+    value: JsonValue
+    ttl: int | None
+
+
+async def _body(request: web.Request) -> WriteBody:
+    """The `{"value": V}` or `{"value": V, "ttl": S}` body, read within the size and time limits."""
     if request.content_type != JSON_TYPE or (request.charset or "utf-8").lower() != "utf-8":
         raise web.HTTPUnsupportedMediaType(
             text=f"Content-Type must be {JSON_TYPE}, got {request.content_type}"
@@ -83,10 +104,22 @@ async def _value(request: web.Request) -> JsonValue:
         document = read_json(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
-    if not isinstance(document, dict) or set(document) != {"value"}:
-        raise InvalidRequest('body must be a JSON object with exactly one field, "value"')
-    value: JsonValue = document["value"]
-    return value
+    if not isinstance(document, dict) or "value" not in document or set(document) - BODY_FIELDS:
+        raise InvalidRequest('body must be a JSON object with a "value" and at most a "ttl"')
+    return WriteBody(document["value"], _ttl(document["ttl"]) if "ttl" in document else None)
+
+
+# What a `ttl` that is not a JSON integer was, for the error message.
+_JSON_KINDS = {bool: "a boolean", float: "a number with a fraction or exponent", str: "a string"}
+
+
+def _ttl(ttl: object) -> int:
+    """A JSON integer (its range is the domain's to check): a float (even 5.0), bool, string or
+    null is refused, as the API names a whole number and nothing else."""
+    if type(ttl) is int:
+        return ttl
+    kind = _JSON_KINDS.get(type(ttl), "null" if ttl is None else "an array or object")
+    raise InvalidRequest(f"ttl must be a whole number of seconds, got {kind}")
 
 
 def _revision_tag(header: str, raw: str) -> int:
@@ -118,20 +151,23 @@ def _wants_minimal(request: web.Request) -> bool:
 
 
 async def get_entry(request: web.Request) -> web.Response:
-    return _entry_response(await request.app[SERVICE].get(_key(request)))
+    return _entry_response(request, await request.app[SERVICE].get(_key(request)))
 
 
 async def put_entry(request: web.Request) -> web.Response:
     key = _key(request)
     condition = _condition(request, none_match_allowed=True)
-    result = await request.app[SERVICE].put(key, await _value(request), condition)
-    return _entry_response(result.entry, 201 if result.created else 200, created=result.created)
+    body = await _body(request)
+    result = await request.app[SERVICE].put(key, body.value, condition, ttl=body.ttl)
+    status = 201 if result.created else 200
+    return _entry_response(request, result.entry, status, created=result.created)
 
 
 async def create_entry(request: web.Request) -> web.Response:
     key = _key(request)
-    entry = await request.app[SERVICE].create(key, await _value(request))
-    return _entry_response(entry, 201)
+    body = await _body(request)
+    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl)
+    return _entry_response(request, entry, 201)
 
 
 async def delete_entry(request: web.Request) -> web.Response:
@@ -139,7 +175,22 @@ async def delete_entry(request: web.Request) -> web.Response:
     entry = await request.app[SERVICE].delete(key, _condition(request, none_match_allowed=False))
     if _wants_minimal(request):
         return web.Response(status=204)
-    return _entry_response(entry)
+    return _entry_response(request, entry)
+
+
+async def list_entries(request: web.Request) -> web.Response:
+    """One page of the keys under `prefix` (see listing.py for the query)."""
+    service = request.app[SERVICE]
+    query = ListQuery.parse(request.rel_url.raw_query_string)
+    page = await service.list(
+        query.prefix, limit=query.limit, cursor=query.cursor, keys_only=query.keys_only
+    )
+    document = page_document(
+        page,
+        keys_only=query.keys_only,
+        entry_document=lambda entry: _entry_document(service, entry),
+    )
+    return json_response(document)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -167,6 +218,9 @@ def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.A
     entries.add_route("PUT", put_entry)
     entries.add_route("POST", create_entry)
     entries.add_route("DELETE", delete_entry)
+    listing = app.router.add_resource(LIST_PATH)
+    listing.add_route("GET", list_entries)
+    listing.add_route("HEAD", list_entries)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
