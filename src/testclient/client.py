@@ -19,7 +19,7 @@ so code written against KVClient cannot tell HTTP from gRPC.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -181,7 +181,7 @@ class KVClient(Protocol):
         *,
         from_revision: int | None = None,
         after_revision: int | None = None,
-    ) -> AsyncIterator[KVEvent]:
+    ) -> AsyncGenerator[KVEvent, None]:
         """Every change of a key starting with `prefix`, in revision order, as it happens.
 
         `from_revision`: start with the change at that revision (or the first

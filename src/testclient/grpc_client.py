@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import grpc
@@ -123,7 +123,7 @@ class GrpcKVClient(ClosingClient):
         *,
         from_revision: int | None = None,
         after_revision: int | None = None,
-    ) -> AsyncIterator[KVEvent]:
+    ) -> AsyncGenerator[KVEvent, None]:
         if after_revision is not None:
             from_revision = after_revision + 1
         request = kv_pb2.WatchRequest(prefix=prefix, from_revision=from_revision)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -123,7 +123,7 @@ class HttpKVClient(ClosingClient):
         *,
         from_revision: int | None = None,
         after_revision: int | None = None,
-    ) -> AsyncIterator[KVEvent]:
+    ) -> AsyncGenerator[KVEvent, None]:
         query = {"prefix": prefix}
         if from_revision is not None:
             query["from_revision"] = str(from_revision)
