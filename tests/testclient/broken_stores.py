@@ -407,6 +407,9 @@ class ReorderedSubscription:
         self.held.append(first)
         return await anext(self.inner)
 
+    def ready(self, limit: int) -> list[FeedChange]:
+        return []
+
     def close(self) -> None:
         self.inner.close()
 

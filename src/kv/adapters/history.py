@@ -161,29 +161,45 @@ class HistorySubscription:
         return self
 
     async def __anext__(self) -> Change:
-        history = self._history
         while True:
-            if self._closed or history.closed:
-                raise StopAsyncIteration
-            if self._seq < history.first_seq:
-                self.close()
-                raise WatcherTooSlow("changes this watcher had not read were dropped")
-            if history.end_seq - max(self._seq, self._baseline) > history.limits.max_lag:
-                self.close()
-                raise WatcherTooSlow(
-                    f"more than {history.limits.max_lag} changes were waiting for this watcher"
-                )
-            while self._seq < history.end_seq:
-                change = history.at(self._seq)
-                self._seq += 1
-                if change.key.startswith(self._prefix) and change.revision >= self._from_revision:
-                    return change
-            self._waiter = history.waiter()
+            found = self._available(1)
+            if found:
+                return found[0]
+            self._waiter = self._history.waiter()
             try:
                 await self._waiter
             finally:
-                history.forget(self._waiter)
+                self._history.forget(self._waiter)
                 self._waiter = None
+
+    def ready(self, limit: int) -> list[Change]:
+        """Up to `limit` further changes available now, without waiting (see `Subscription`)."""
+        try:
+            return self._available(limit)
+        except StopAsyncIteration:
+            return []
+
+    def _available(self, limit: int) -> list[Change]:
+        """Up to `limit` changes for this watcher recorded so far (none: wait for more)."""
+        history = self._history
+        if self._closed or history.closed:
+            raise StopAsyncIteration
+        if self._seq < history.first_seq:
+            self.close()
+            raise WatcherTooSlow("changes this watcher had not read were dropped")
+        if history.end_seq - max(self._seq, self._baseline) > history.limits.max_lag:
+            self.close()
+            raise WatcherTooSlow(
+                f"more than {history.limits.max_lag} changes were waiting for this watcher"
+            )
+        found: list[Change] = []
+        end = history.end_seq
+        while self._seq < end and len(found) < limit:
+            change = history.at(self._seq)
+            self._seq += 1
+            if change.key.startswith(self._prefix) and change.revision >= self._from_revision:
+                found.append(change)
+        return found
 
     def close(self) -> None:
         self._closed = True
