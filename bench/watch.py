@@ -57,12 +57,13 @@ class Phase:
 async def _write(url: str, writes: int, concurrency: int) -> Phase:
     acks: dict[int, float] = {}
     keys = iter(range(writes))
+    run = time.time_ns()  # every put of this run changes its key, so each takes a revision
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def writer() -> None:
             for n in keys:
                 async with session.put(
-                    f"{url}/v1/kv/{PREFIX}{n % 100}", json={"value": {"n": n}}
+                    f"{url}/v1/kv/{PREFIX}{n % 100}", json={"value": {"n": n, "run": run}}
                 ) as response:
                     document = await response.json()
                 acks[int(document["revision"])] = time.monotonic()
