@@ -31,16 +31,20 @@ pytest: $(STAMP)
 # The Docker stage: builds both images, runs docker-compose.yml with TRANSPORT=http and then grpc,
 # drives each stack from the host (curl, grpcurl) and removes it. Needs a running Docker engine;
 # without a registry, first: export PYTHON_IMAGE=$$(.ci/docker-setup.sh)  (README, Docker).
+# It also runs docker-compose.cluster.yml (3 etcd members, 2 kv replicas; docs/etcd.md): without
+# a registry, also: export ETCD_IMAGE=$$(.ci/etcd-image.sh)
 test-docker: $(STAMP)
 	KV_DOCKER_TESTS=1 $(BIN)/pytest -v -m docker --no-cov tests/docker $(PYTEST_ARGS)
 
 run: $(STAMP)
 	$(BIN)/kv-server
 
-# The one command that makes src/kv/v1/ from the proto; its output is committed,
-# and tests/grpc/test_codegen.py fails when it is out of date.
+# The commands that make src/kv/v1/ and src/kv/etcdpb/ (etcd's API, vendored) from the protos;
+# their output is committed, and tests/grpc/test_codegen.py and tests/etcd/test_etcd_codegen.py
+# fail when it is out of date.
 codegen: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src --grpc_python_out=src proto/kv/v1/kv.proto
+	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src --grpc_python_out=src proto/kv/etcdpb/kv.proto proto/kv/etcdpb/rpc.proto
 
 clean:
 	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache .import_linter_cache src/*.egg-info
@@ -53,6 +57,25 @@ bench: $(STAMP)
 		{ apt-get update -qq && apt-get install -y -qq wrk etcd-server nghttp2-client; }
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench.etcd_cluster --write $(BENCH_ETCD_ARGS)
+	$(MAKE) bench-resp
+
+# kv over a 3-member etcd cluster (1 and 2 replicas) against etcd's JSON gateway, GET and PUT,
+# one run (~40 s); writes its section of docs/benchmarks.md (docs/etcd.md quotes it).
+.PHONY: bench-etcd
+bench-etcd: $(STAMP)
+	command -v wrk >/dev/null && command -v etcd >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq wrk etcd-server; }
+	$(BIN)/python -m bench.etcd_cluster --write $(BENCH_ETCD_ARGS)
+
+# kv-server over RESP (memory, sqlite) against redis-server (no persistence, appendfsync
+# always) with redis-benchmark -t set,get, 50 clients, pipelining off and -P 16, in one run
+# (~3 min); prints a Markdown table (docs/benchmarks.md, "RESP").
+.PHONY: bench-resp
+bench-resp: $(STAMP)
+	command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq redis-server redis-tools; }
+	$(BIN)/python -m bench.resp $(BENCH_RESP_ARGS)
 
 # Durable (KV_STORE=sqlite) against in-memory PUT throughput at 1, 16 and 64 clients, one run
 # (~30 s); prints a Markdown table (docs/benchmarks.md, "Durable store").
@@ -72,3 +95,10 @@ bench-watch: $(STAMP)
 .PHONY: bench-listing
 bench-listing: $(STAMP)
 	$(BIN)/python -m bench.listing $(BENCH_LISTING_ARGS)
+
+# Schemathesis at length against a real kv-server, from its GET /openapi.json (tests/fuzz):
+# 1,000 examples per operation, every check; prints the requests per operation. `make test`
+# runs the same test with fewer examples (KV_FUZZ_EXAMPLES, default 150).
+.PHONY: fuzz
+fuzz: $(STAMP)
+	KV_FUZZ_EXAMPLES=1000 KV_FUZZ_TIMEOUT=3000 $(BIN)/pytest tests/fuzz -s --no-cov -p no:cacheprovider $(PYTEST_ARGS)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.etcd.cluster import stop_shared_cluster
 from tests.servers import KvServer, start_kv_server
 
 
@@ -16,3 +17,10 @@ def kv_server(tmp_path: Path) -> Iterator[KvServer]:
     server = start_kv_server(tmp_path)
     yield server
     server.process.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_the_shared_etcd_cluster() -> Iterator[None]:
+    """Stops the etcd cluster that tests over etcd share, if one was started (by PID)."""
+    yield
+    stop_shared_cluster()

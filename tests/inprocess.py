@@ -15,7 +15,7 @@ from testclient.client import KVClient
 from testclient.config import ClientSettings, connect
 from tests.servers import free_port
 
-TRANSPORT_NAMES = ("http", "grpc")
+TRANSPORT_NAMES = ("http", "grpc", "resp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,7 @@ async def serve_in_process(
         host="127.0.0.1",
         http_port=free_port(),
         grpc_port=free_port(),
+        resp_port=free_port(),
         shutdown_timeout=1.0,
         **settings,
     )
@@ -48,6 +49,7 @@ async def serve_in_process(
         transport=transport,
         kv_url=f"http://127.0.0.1:{server_settings.http_port}",
         grpc_target=f"127.0.0.1:{server_settings.grpc_port}",
+        resp_url=f"redis://127.0.0.1:{server_settings.resp_port}",
         timeout=5.0,
     )
     try:

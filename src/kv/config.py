@@ -79,6 +79,16 @@ class Env:
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, low=1, high=65535)
 
+    def endpoints(self, name: str, default: str) -> tuple[str, ...]:
+        """A comma list of `host:port` (an IPv6 host in brackets), without repeats."""
+        raw = self.text(name, default)
+        picked = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+        for endpoint in picked or ("",):
+            host, _, port = endpoint.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535 or "/" in host:
+                raise ConfigError(name, f"{raw!r} is not a comma list of host:port")
+        return picked
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -88,6 +98,7 @@ class Settings:
     host: str = "0.0.0.0"
     http_port: int = 8080
     grpc_port: int = 50051
+    resp_port: int = 6379
     store: str = "memory"
     data_dir: Path = Path("./data")
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
@@ -98,6 +109,11 @@ class Settings:
     watch_history_events: int = 10_000
     watch_history_bytes: int = 64 * 1024 * 1024
     watch_heartbeat: float = 15.0
+    etcd_endpoints: tuple[str, ...] = ("localhost:2379",)
+    etcd_prefix: str = "/kv/"
+    etcd_timeout: float = 1.0
+    max_concurrent_requests: int = 32
+    write_timeout: float = 30.0
 
     @classmethod
     def from_env(
@@ -114,6 +130,7 @@ class Settings:
             host=env.text("KV_HOST", "0.0.0.0"),
             http_port=env.port("KV_HTTP_PORT", 8080),
             grpc_port=env.port("KV_GRPC_PORT", 50051),
+            resp_port=env.port("KV_RESP_PORT", 6379),
             store=env.choice("KV_STORE", "memory", stores),
             data_dir=Path(env.text("KV_DATA_DIR", "./data")),
             max_value_bytes=env.integer(
@@ -132,4 +149,11 @@ class Settings:
                 "KV_WATCH_HISTORY_BYTES", 64 * 1024 * 1024, low=64 * 1024, high=2**40
             ),
             watch_heartbeat=env.number("KV_WATCH_HEARTBEAT_SECONDS", 15.0, low=0.1, high=3600.0),
+            etcd_endpoints=env.endpoints("KV_ETCD_ENDPOINTS", "localhost:2379"),
+            etcd_prefix=env.text("KV_ETCD_PREFIX", "/kv/"),
+            etcd_timeout=env.number("KV_ETCD_TIMEOUT", 1.0, low=0.05, high=60.0),
+            max_concurrent_requests=env.integer(
+                "KV_MAX_CONCURRENT_REQUESTS", 32, low=1, high=100_000
+            ),
+            write_timeout=env.number("KV_WRITE_TIMEOUT", 30.0, low=0.1, high=3600.0),
         )

@@ -9,6 +9,7 @@ does not already install.
 
 from __future__ import annotations
 
+import socket
 import sys
 import urllib.error
 import urllib.request
@@ -59,12 +60,26 @@ def check_grpc(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | No
     return None
 
 
+def check_resp(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
+    """None when the RESP listener answers PING with PONG, else why not."""
+    address = (probe_host(settings).strip("[]"), settings.resp_port)
+    try:
+        with socket.create_connection(address, timeout=timeout) as connection:
+            connection.sendall(b"*1\r\n$4\r\nPING\r\n")
+            reply = connection.recv(64)
+    except OSError as exc:
+        return f"RESP at {address[0]}:{address[1]} unreachable: {exc}"
+    return None if reply == b"+PONG\r\n" else f"RESP PING answered {reply!r}"
+
+
 def check(settings: Settings) -> str | None:
-    """Probe the transport that tells the most: HTTP readiness, else gRPC health."""
+    """Probe the transport that tells the most: HTTP readiness, else gRPC health, else PING."""
     if "http" in settings.transports:
         return check_http(settings)
     if "grpc" in settings.transports:
         return check_grpc(settings)
+    if "resp" in settings.transports:
+        return check_resp(settings)
     return f"no transport this check knows in {', '.join(settings.transports)}"
 
 

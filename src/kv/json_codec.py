@@ -12,7 +12,9 @@ in two ways that matter here, so it is only used where it cannot differ:
 - it refuses some input the standard library reads (a UTF-8 BOM, `NaN`,
   a lone surrogate escape, very deep nesting): any body orjson refuses is
   read again by the standard library, which gives the reference answer or
-  error (NaN and Infinity are then refused by `parse_constant`).
+  error (NaN and Infinity are then refused by `parse_constant`), once a
+  scan without recursion (`nesting_depth`) has found it at most MAX_DEPTH
+  deep.
 
 Written bodies are compact UTF-8 JSON either way; an integer beyond 64 bits,
 which orjson refuses to write, is written by the standard library.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -35,17 +38,49 @@ def _reject_constant(name: str) -> None:
 
 
 def _holds_float(document: Any) -> bool:
-    if type(document) is float:
-        return True
-    if type(document) is dict:
-        return any(_holds_float(item) for item in document.values())
-    if type(document) is list:
-        return any(_holds_float(item) for item in document)
+    """Whether a float is anywhere in `document` (walked without recursion: it may be deep)."""
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if type(item) is float:
+            return True
+        if type(item) is dict:
+            pending.extend(item.values())
+        elif type(item) is list:
+            pending.extend(item)
     return False
 
 
-def read_json(body: bytes | memoryview) -> Any:
-    """The document in `body`; ValueError (or RecursionError) when it is not JSON."""
+# A JSON string (escapes included), and every byte that is not a bracket.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_DEPTH_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nesting_depth(body: bytes) -> int:
+    """The deepest nesting of arrays and objects in the JSON text `body`, without parsing it.
+
+    Brackets inside strings do not count. Linear, and without recursion, so
+    it can bound a document before a recursive parser reads it.
+    """
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+# The deepest document read: far below the interpreter's recursion limit
+# (1000 frames), which the standard library's parser spends one per level
+# of; the domain's own limit on values is far lower still.
+MAX_DEPTH = 512
+
+
+def read_json(body: bytes | memoryview, *, max_depth: int = MAX_DEPTH) -> Any:
+    """The document in `body`; ValueError when it is not JSON or nests beyond `max_depth`.
+
+    orjson refuses documents nested beyond 1024 levels by itself, without
+    recursing in Python; the standard library, which reads what orjson
+    refuses, recurses once per level, so a body is measured before it gets
+    there.
+    """
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -60,7 +95,10 @@ def read_json(body: bytes | memoryview) -> Any:
             or not _holds_float(document)
         ):
             return document
-    return json.loads(bytes(body), parse_constant=_reject_constant)
+    body = bytes(body)
+    if nesting_depth(body) > max_depth:
+        raise ValueError(f"document nests more than {max_depth} levels of arrays and objects")
+    return json.loads(body, parse_constant=_reject_constant)
 
 
 def write_json(document: Any) -> bytes:

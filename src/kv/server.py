@@ -11,6 +11,7 @@ from typing import Any
 
 import uvloop
 
+from kv.allocator import pin_mmap_threshold
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
 from kv.logs import configure_logging
@@ -29,9 +30,11 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> No
             try:
                 await transport.start()
             except OSError as exc:
-                variable = {"http": "KV_HTTP_PORT", "grpc": "KV_GRPC_PORT"}.get(
-                    transport.name, "TRANSPORT"
-                )
+                variable = {
+                    "http": "KV_HTTP_PORT",
+                    "grpc": "KV_GRPC_PORT",
+                    "resp": "KV_RESP_PORT",
+                }.get(transport.name, "TRANSPORT")
                 raise ConfigError(
                     variable, f"cannot listen on {transport.address}: {exc}"
                 ) from None
@@ -76,6 +79,7 @@ def main() -> None:
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")
+        pin_mmap_threshold()
         run_event_loop(_main(settings))
     except ConfigError as exc:
         print(f"kv-server: {exc}", file=sys.stderr)

@@ -36,6 +36,13 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run scenarios once and print their results")
     run.add_argument("names", nargs="*", metavar="NAME", help="scenarios to run (default: all)")
     run.add_argument("--json", action="store_true", help="print one JSON document")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a scenario parameter, e.g. --set seconds=10 (linearizability)",
+    )
     run.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
     run.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
     run.add_argument(
@@ -82,12 +89,14 @@ def _run(args: argparse.Namespace, settings: ClientSettings) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
+    parameters = dict(item.partition("=")[::2] for item in args.set)
     settings = replace(settings, kv_url=args.url, grpc_target=args.target)
     names = args.names or list(SCENARIOS)
     results = asyncio.run(
         run_scenarios(
             names,
             lambda: connect(settings, args.transport),
+            parameters,
             replicas=_connect_each(replicas(settings, args.transport), args.transport),
         )
     )

@@ -132,7 +132,7 @@ class KVClient(Protocol):
     """The KV operations as a client sees them. Use as an async context manager."""
 
     transport: str
-    """The protocol spoken: "http" or "grpc"."""
+    """The protocol spoken: "http", "grpc" or "resp"."""
 
     async def put(
         self,

@@ -10,6 +10,7 @@ from testclient.client import KVClient
 from testclient.environment import ConfigError, Env, split_list
 from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
+from testclient.resp_client import RespKVClient
 
 __all__ = ["CLIENTS", "REPLICA_ADDRESSES", "ClientSettings", "ConfigError", "connect", "replicas"]
 
@@ -25,6 +26,7 @@ class ClientSettings:
     transport: str = "http"
     kv_url: str = "http://localhost:8080"
     grpc_target: str = "localhost:50051"
+    resp_url: str = "redis://localhost:6379"
     host: str = "0.0.0.0"
     port: int = 8081
     timeout: float = 10.0
@@ -39,6 +41,7 @@ class ClientSettings:
             transport=env.choice("TRANSPORT", "http", tuple(CLIENTS)),
             kv_url=env.urls("KV_URL", "http://localhost:8080"),
             grpc_target=env.targets("KV_GRPC_TARGET", "localhost:50051"),
+            resp_url=env.targets("KV_RESP_URL", "redis://localhost:6379"),
             host=env.text("KV_HOST", "0.0.0.0"),
             port=env.port("TESTCLIENT_PORT", 8081),
             timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
@@ -61,10 +64,15 @@ def _grpc(settings: ClientSettings) -> KVClient:
     )
 
 
+def _resp(settings: ClientSettings) -> KVClient:
+    return RespKVClient(_first(settings.resp_url), timeout=settings.timeout)
+
+
 # Adding a transport on the client side: one KVClient class, one line here.
 CLIENTS: dict[str, Callable[[ClientSettings], KVClient]] = {
     "http": _http,
     "grpc": _grpc,
+    "resp": _resp,
 }
 
 # The setting that names a transport's replicas (a comma list); a transport
@@ -72,6 +80,7 @@ CLIENTS: dict[str, Callable[[ClientSettings], KVClient]] = {
 REPLICA_ADDRESSES: dict[str, str] = {
     "http": "kv_url",
     "grpc": "grpc_target",
+    "resp": "resp_url",
 }
 
 

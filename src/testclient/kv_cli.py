@@ -44,6 +44,7 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     parser.add_argument(
         "--target", default=settings.grpc_target, help="gRPC host:port (KV_GRPC_TARGET)"
     )
+    parser.add_argument("--resp-url", default=settings.resp_url, help="RESP URL (KV_RESP_URL)")
     parser.add_argument("--if-revision", type=int, help="only if the entry is at this revision")
     commands = parser.add_subparsers(dest="command", required=True)
     put = commands.add_parser("put", help="create or replace: kv put KEY JSON [--ttl S]")
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     args = _parser(settings).parse_args(argv)
-    settings = replace(settings, kv_url=args.url, grpc_target=args.target)
+    settings = replace(settings, kv_url=args.url, grpc_target=args.target, resp_url=args.resp_url)
     value = None
     if args.command in ("put", "create"):
         try:

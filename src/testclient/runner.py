@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,9 +51,14 @@ class ScenarioResult:
 
 
 async def run_scenario(
-    name: str, connect: Connect, *, replicas: Sequence[Connect] = ()
+    name: str,
+    connect: Connect,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    replicas: Sequence[Connect] = (),
 ) -> ScenarioResult:
-    """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`.
+    """Run the scenario `name` (a key of SCENARIOS) once, on clients from `connect`,
+    with its `parameters` (see ScenarioContext.parameters).
 
     `replicas` opens a client per replica of the service (the first is usually
     `connect` itself); none given: the service is the one `connect` reaches.
@@ -67,7 +72,7 @@ async def run_scenario(
     try:
         async with client:
             run = ScenarioContext(
-                name, uuid.uuid4().hex[:12], client, checks, connect, replicas=replicas
+                name, uuid.uuid4().hex[:12], client, checks, connect, parameters, replicas=replicas
             )
             try:
                 await scenario(run)
@@ -101,12 +106,16 @@ async def run_scenario(
 
 
 async def run_scenarios(
-    names: list[str], connect: Connect, *, replicas: Sequence[Connect] = ()
+    names: list[str],
+    connect: Connect,
+    parameters: Mapping[str, str] | None = None,
+    *,
+    replicas: Sequence[Connect] = (),
 ) -> list[ScenarioResult]:
     """Run `names` one after another; stop after the first that could not reach the service."""
     results = []
     for name in names:
-        result = await run_scenario(name, connect, replicas=replicas)
+        result = await run_scenario(name, connect, parameters, replicas=replicas)
         results.append(result)
         if result.error is not None:
             break

@@ -5,7 +5,8 @@
     POST /tests/run       run them all: {"success", "results": [RESULT, ...]}
     GET  /healthz         liveness
 
-`?transport=http|grpc` picks the client for one call. Errors of this API are
+`?transport=http|grpc` picks the client for one call; every other query
+parameter is handed to the scenarios (e.g. `?seconds=5` for linearizability). Errors of this API are
 `{"success": false, "error": TEXT}`, like a RESULT that could not be produced.
 """
 
@@ -108,6 +109,11 @@ def _connect(request: web.Request) -> tuple[Connect, list[Connect]]:
     ]
 
 
+def _parameters(request: web.Request) -> dict[str, str]:
+    """The scenario parameters of this request: its query, less `transport`."""
+    return {name: value for name, value in request.query.items() if name != "transport"}
+
+
 def _json(document: dict[str, Any], *, unreachable: bool) -> web.Response:
     return web.json_response(document, status=503 if unreachable else 200)
 
@@ -121,13 +127,15 @@ async def run_one(request: web.Request) -> web.Response:
     if name not in SCENARIOS:
         raise web.HTTPNotFound(text=f"no test named {name!r}; GET /tests lists them")
     connect, each = _connect(request)
-    result = await run_scenario(name, connect, replicas=each)
+    result = await run_scenario(name, connect, _parameters(request), replicas=each)
     return _json(result.to_json(), unreachable=result.error is not None)
 
 
 async def run_all(request: web.Request) -> web.Response:
     connect, each = _connect(request)
-    document = report(await run_scenarios(list(SCENARIOS), connect, replicas=each))
+    document = report(
+        await run_scenarios(list(SCENARIOS), connect, _parameters(request), replicas=each)
+    )
     return _json(document, unreachable="error" in document)
 
 

@@ -13,6 +13,7 @@ import pytest
 from kv.adapters.memory import InMemoryStore
 from kv.adapters.sqlite import SqliteStore
 from kv.domain import Store
+from tests.etcd.cluster import etcd_store
 from tests.fakes import FakeClock
 
 # The sweeper's longest sleep in these tests: removal is seen within a poll.
@@ -44,11 +45,12 @@ STORE_FACTORIES: dict[str, Callable[[Path, StoreClock], Store]] = {
     "sqlite": lambda directory, clock: SqliteStore(
         directory / "data", clock=clock, sweep_interval=SWEEP_INTERVAL
     ),
+    "etcd": lambda directory, clock: etcd_store(directory),
 }
 # Engines that keep their data across close and reopen.
-DURABLE = {"sqlite"}
+DURABLE = {"sqlite", "etcd"}
 # Engines whose expiry follows real time, not a clock the test can move.
-REAL_TIME: set[str] = set()
+REAL_TIME: set[str] = {"etcd"}
 
 
 @pytest.fixture(params=sorted(STORE_FACTORIES))

@@ -239,7 +239,10 @@ async def test_storage_down_is_unavailable(transport: str) -> None:
 async def test_no_server_is_unavailable(transport: str) -> None:
     port = free_port()
     settings = ClientSettings(
-        kv_url=f"http://127.0.0.1:{port}", grpc_target=f"127.0.0.1:{port}", timeout=5.0
+        kv_url=f"http://127.0.0.1:{port}",
+        grpc_target=f"127.0.0.1:{port}",
+        resp_url=f"redis://127.0.0.1:{port}",
+        timeout=5.0,
     )
     async with connect(settings, transport) as client:
         with pytest.raises(Unavailable):

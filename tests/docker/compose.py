@@ -71,6 +71,7 @@ class ComposeStack:
     project: str = field(default_factory=lambda: f"{PROJECT_PREFIX}-{uuid.uuid4().hex[:10]}")
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
+    resp_port: int = field(default_factory=free_port)
     testclient_port: int = field(default_factory=free_port)
 
     @property
@@ -80,6 +81,7 @@ class ComposeStack:
             "TRANSPORT": self.transport,
             "KV_HTTP_HOST_PORT": str(self.http_port),
             "KV_GRPC_HOST_PORT": str(self.grpc_port),
+            "KV_RESP_HOST_PORT": str(self.resp_port),
             "TESTCLIENT_HOST_PORT": str(self.testclient_port),
             **self.extra_env,
         }

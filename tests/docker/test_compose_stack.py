@@ -1,8 +1,9 @@
-"""The product as users run it: docker-compose.yml, once with TRANSPORT=http and once with grpc.
+"""The product as users run it: docker-compose.yml with TRANSPORT=http, grpc and then resp.
 
 Talks to the containers from the host the way the README does: curl to the test client and to
-the HTTP transport, grpcurl to the gRPC one. Needs a Docker engine, so it runs only when
-KV_DOCKER_TESTS=1 (`make test-docker`); then a missing engine is a failure, not a skip.
+the HTTP transport, grpcurl to the gRPC one, redis-cli to the RESP one. Needs a Docker engine,
+so it runs only when KV_DOCKER_TESTS=1 (`make test-docker`); then a missing engine is a
+failure, not a skip.
 
 The tests of one stack run in the order written: the stack comes up for the first and is stopped
 and removed by the last two. A check that data outlives the containers (a durable KV_STORE) fits
@@ -67,7 +68,18 @@ def images() -> None:
     ComposeStack("http").build()
 
 
-@pytest.fixture(scope="module", params=["http", "grpc"])
+def redis_cli(port: int, *args: str) -> str:
+    """redis-cli from the host (Debian's redis-tools), one command; what it printed."""
+    return run(["redis-cli", "-p", str(port), *args], timeout=60).strip()
+
+
+def kv_put_over_resp(port: int, key: str, value: Any) -> dict[str, str]:
+    """KV.PUT from the host; the reply's fields (redis-cli prints field, value, ... lines)."""
+    lines = redis_cli(port, "KV.PUT", key, json.dumps(value)).splitlines()
+    return dict(zip(lines[::2], lines[1::2], strict=True))
+
+
+@pytest.fixture(scope="module", params=["http", "grpc", "resp"])
 def stack(request: pytest.FixtureRequest, images: None) -> Iterator[ComposeStack]:
     stack = ComposeStack(request.param)
     try:
@@ -122,6 +134,12 @@ def test_kv_answers_from_the_host(stack: ComposeStack) -> None:
         status, _ = curl("-X", "DELETE", url)
         assert status == 200
         assert curl(url)[0] == 404
+    elif stack.transport == "resp":
+        port = stack.resp_port
+        assert redis_cli(port, "set", key, "from host") == "OK"
+        assert redis_cli(port, "get", key) == "from host"
+        assert redis_cli(port, "del", key) == "1"
+        assert redis_cli(port, "exists", key) == "0"
     else:
         health = grpcurl(stack.grpc_target, "grpc.health.v1.Health/Check")
         assert health["status"] == "SERVING"
@@ -143,6 +161,8 @@ def test_data_survives_down_and_up_without_v(stack: ComposeStack) -> None:
         headers = ["-H", "Content-Type: application/json"]
         status, put = curl("-X", "PUT", *headers, "--data", json.dumps({"value": value}), url)
         assert status == 201, put
+    elif stack.transport == "resp":
+        put = kv_put_over_resp(stack.resp_port, key, value)
     else:
         put = grpcurl(stack.grpc_target, "kv.v1.KeyValue/Put", {"key": key, "value": value})
     old_container = stack.container("kv")
@@ -154,6 +174,10 @@ def test_data_survives_down_and_up_without_v(stack: ComposeStack) -> None:
     if stack.transport == "http":
         status, got = curl(f"{stack.kv_url}/v1/kv/{key}")
         assert status == 200, got
+    elif stack.transport == "resp":
+        lines = redis_cli(stack.resp_port, "KV.GET", key).splitlines()
+        got = dict(zip(lines[::2], lines[1::2], strict=True))
+        got["value"] = json.loads(got["value"])
     else:
         got = grpcurl(stack.grpc_target, "kv.v1.KeyValue/Get", {"key": key})
     assert (got["value"], int(got["revision"])) == (value, int(put["revision"]))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kv.transports import TRANSPORTS
-from tests.servers import KvServer, free_port, start_kv_server
+from tests.servers import KvServer, free_port, start_kv_server, wait_port_open
 
 pytestmark = pytest.mark.e2e
 
@@ -49,7 +49,18 @@ def test_healthy_over_grpc_health_when_only_grpc_is_served(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_healthy_over_ping_when_only_resp_is_served(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_kv_server(tmp_path, {"TRANSPORT": "resp", "KV_RESP_PORT": str(port)}, wait=False)
+    try:
+        wait_port_open(port, server.process)
+        result = run_healthcheck({"TRANSPORT": "resp", "KV_RESP_PORT": str(port)})
+    finally:
+        assert server.process.stop() == 0
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc", "resp"])
 def test_unhealthy_with_a_reason_when_nothing_listens(transport: str) -> None:
     if transport not in TRANSPORTS:
         pytest.skip(f"the {transport} transport is not registered")
@@ -57,6 +68,7 @@ def test_unhealthy_with_a_reason_when_nothing_listens(transport: str) -> None:
         "TRANSPORT": transport,
         "KV_HTTP_PORT": str(free_port()),
         "KV_GRPC_PORT": str(free_port()),
+        "KV_RESP_PORT": str(free_port()),
     }
     result = run_healthcheck(env)
     assert result.returncode == 1

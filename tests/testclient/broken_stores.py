@@ -435,3 +435,42 @@ class WatchResumeSkips(DictStore):
     async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
         start = None if from_revision is None else from_revision + 1
         return await super().subscribe(prefix, start)
+
+
+class ReadsFromLaggingCopy(DictStore):
+    """Every other read is served from a copy that applies each change LAG seconds late
+    (a replica behind a load balancer, read without a quorum)."""
+
+    # Far longer than a call takes even on a loaded machine, so that a stale answer falls
+    # after the write it misses completed, where no order can explain it.
+    LAG = 0.3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.copy: dict[str, Entry] = {}
+        self.reads = 0
+
+    async def get(self, key: str) -> Entry | None:
+        self.reads += 1
+        return (self.copy if self.reads % 2 else self.entries).get(key)
+
+    def apply(self, change: Change) -> None:
+        super().apply(change)
+        asyncio.get_running_loop().call_later(self.LAG, self._copy, change)
+
+    def _copy(self, change: Change) -> None:
+        if change.entry is None:
+            self.copy.pop(change.key, None)
+        else:
+            self.copy[change.key] = change.entry
+
+
+class AcknowledgesBeforeApplying(DictStore):
+    """A write is answered at once, and its change becomes visible LAG seconds later."""
+
+    # Far longer than a call takes even on a loaded machine, so that a stale answer falls
+    # after the write it misses completed, where no order can explain it.
+    LAG = 0.3
+
+    def apply(self, change: Change) -> None:
+        asyncio.get_running_loop().call_later(self.LAG, super().apply, change)

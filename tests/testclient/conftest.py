@@ -18,7 +18,7 @@ from testclient.config import connect
 from testclient.scenarios import Connect
 from tests.inprocess import serve_in_process
 
-SERVED_TRANSPORTS = ["http", "grpc"]
+SERVED_TRANSPORTS = ["http", "grpc", "resp"]
 
 ServeStore = Callable[[Store], Awaitable[Connect]]
 

@@ -29,6 +29,7 @@ def named_together(first: ClientSettings, second: ClientSettings) -> ClientSetti
         first,
         kv_url=f"{first.kv_url},{second.kv_url}",
         grpc_target=f"{first.grpc_target},{second.grpc_target}",
+        resp_url=f"{first.resp_url},{second.resp_url}",
     )
 
 
@@ -59,6 +60,7 @@ async def test_passes_when_every_address_reaches_one_service(transport: str) -> 
                     settings,
                     kv_url=",".join([settings.kv_url] * copies),
                     grpc_target=",".join([settings.grpc_target] * copies),
+                    resp_url=",".join([settings.resp_url] * copies),
                 )
             )
             failures = [f"{check.name}: {check.detail}" for check in result.failed_checks]

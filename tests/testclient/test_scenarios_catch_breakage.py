@@ -32,7 +32,12 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
     ),
     "reads one write behind": (
         broken.ReadsOneWriteBehind,
-        {"deletion", "overwrite", "create_conflict", "conditional", "replicas"},
+        {"deletion", "overwrite", "create_conflict", "conditional", "replicas", "linearizability"},
+    ),
+    "reads served from a lagging copy": (broken.ReadsFromLaggingCopy, {"linearizability"}),
+    "writes acknowledged before reads see them": (
+        broken.AcknowledgesBeforeApplying,
+        {"linearizability"},
     ),
     "a replace keeps the old revision": (
         broken.ReplaceKeepsRevision,

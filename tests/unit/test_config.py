@@ -19,6 +19,8 @@ def test_defaults_follow_the_api_contract() -> None:
         8080,
         50051,
     )
+    assert settings.resp_port == 6379
+    assert read_settings({"TRANSPORT": "resp,http"}).transports == ("resp", "http")
     assert (settings.store, settings.data_dir, settings.max_value_bytes) == (
         "memory",
         Path("./data"),
@@ -52,6 +54,7 @@ def test_values_are_parsed() -> None:
         ("KV_HTTP_PORT", "70000", "out of range"),
         ("KV_HTTP_PORT", "eighty", "is not an integer"),
         ("KV_GRPC_PORT", "0", "out of range"),
+        ("KV_RESP_PORT", "65536", "out of range"),
         ("KV_STORE", "floppy", "is not one of"),
         ("KV_MAX_VALUE_BYTES", "0", "out of range"),
         ("KV_LOG_LEVEL", "loud", "is not one of"),

@@ -40,9 +40,18 @@ def _history(settings: Settings) -> HistoryLimits:
     return HistoryLimits(settings.watch_history_events, settings.watch_history_bytes)
 
 
+def _etcd(settings: Settings) -> Store:
+    from kv.adapters.etcd import EtcdStore
+
+    return EtcdStore(
+        settings.etcd_endpoints, prefix=settings.etcd_prefix, timeout=settings.etcd_timeout
+    )
+
+
 STORES: dict[str, Callable[[Settings], Store]] = {
     "memory": _memory,
     "sqlite": _sqlite,
+    "etcd": _etcd,
 }
 
 

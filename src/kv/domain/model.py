@@ -12,6 +12,12 @@ JsonValue: TypeAlias = "str | int | float | bool | dict[str, JsonValue] | list[J
 
 MAX_KEY_BYTES = 1024
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
+# Each array or object is a level: `[[1]]` is 2. The same rule on every
+# transport, so what one protocol stores every other can read back (protobuf
+# refuses to write a `Value` nested much deeper than this).
+MAX_NESTING = 32
+
+_Container: TypeAlias = "dict[str, JsonValue] | list[JsonValue]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,26 @@ def validate_key(key: str) -> str:
     if size > MAX_KEY_BYTES:
         raise InvalidRequest(f"key is {size} bytes; the limit is {MAX_KEY_BYTES}")
     return key
+
+
+def check_nesting(value: JsonValue, limit: int = MAX_NESTING) -> None:
+    """Raise InvalidRequest when `value` nests arrays and objects more than `limit` deep.
+
+    Walks the value one level at a time, without recursion, so that no
+    input, however deep, can reach the interpreter's recursion limit; it
+    stops at the first level past the limit.
+    """
+    level: list[_Container] = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            raise InvalidRequest(f"value nests more than {limit} levels of arrays and objects")
+        below: list[_Container] = []
+        for container in level:
+            items = container.values() if isinstance(container, dict) else container
+            below.extend([item for item in items if isinstance(item, (dict, list))])
+        level = below
 
 
 # What json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

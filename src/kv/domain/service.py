@@ -21,6 +21,7 @@ from kv.domain.model import (
     Entry,
     JsonValue,
     Page,
+    check_nesting,
     check_value_size,
     encode_value,
     validate_key,
@@ -203,6 +204,12 @@ class KeyValueService:
         return seconds_left(entry, self._clock())
 
     def _encode(self, value: JsonValue) -> bytes:
+        """The compact JSON of a value a client sent, once it passed every value rule.
+
+        Nesting is checked first: the encoder recurses, and must never see
+        a value deeper than the limit.
+        """
+        check_nesting(value)
         encoded = encode_value(value)
         check_value_size(encoded, self._max_value_bytes)
         return encoded

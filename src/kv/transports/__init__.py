@@ -48,7 +48,14 @@ def _grpc(service: KeyValueService, settings: Settings) -> Transport:
     return GrpcTransport(service, settings)
 
 
+def _resp(service: KeyValueService, settings: Settings) -> Transport:
+    from kv.transports.resp import RespTransport
+
+    return RespTransport(service, settings)
+
+
 TRANSPORTS: dict[str, Callable[[KeyValueService, Settings], Transport]] = {
     "http": _http,
     "grpc": _grpc,
+    "resp": _resp,
 }

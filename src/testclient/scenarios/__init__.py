@@ -13,6 +13,7 @@ from testclient.scenarios.create_conflict import create_conflict
 from testclient.scenarios.deletion import deletion
 from testclient.scenarios.expiry import expiry
 from testclient.scenarios.key_encoding import key_encoding
+from testclient.scenarios.linearizability import linearizability
 from testclient.scenarios.listing import listing
 from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
@@ -30,6 +31,7 @@ SCENARIOS: dict[str, Scenario] = {
     "key_encoding": key_encoding,
     "listing": listing,
     "expiry": expiry,
+    "linearizability": linearizability,
     "replicas": replicas,
     "watch": watch,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from typing import TypeVar
 
@@ -38,11 +38,15 @@ class ScenarioContext:
         client: KVClient,
         checks: Checks,
         connect: Connect,
+        parameters: Mapping[str, str] | None = None,
         *,
         replicas: Sequence[Connect] = (),
     ) -> None:
         self.client = client
         self.checks = checks
+        self.parameters: Mapping[str, str] = parameters or {}
+        """Scenario parameters by name (`?seconds=5`, `--set seconds=5`); each scenario
+        reads the ones it knows and ignores the rest."""
         self._connect = connect
         self._replicas = tuple(replicas) or (connect,)
         self._prefix = f"{KEY_ROOT}/{name}/{run_id}/"

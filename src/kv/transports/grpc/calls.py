@@ -21,12 +21,14 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 
 from kv.domain import KVError
 from kv.logs import GRPC_REQUEST_ID_KEY, accept_request_id, log_request, request_id
+from kv.transports.admission import Admission
+from kv.transports.grpc.admission import Admitted, Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, status_of
 
 log = logging.getLogger("kv.grpc")
@@ -38,7 +40,14 @@ if TYPE_CHECKING:
 else:
     Context = grpc.aio.ServicerContext
 
-Servicer = TypeVar("Servicer")
+
+class AdmittingServicer(Protocol):
+    """A servicer whose calls are counted and refused by an `Admission`."""
+
+    admission: Admission
+
+
+Servicer = TypeVar("Servicer", bound=AdmittingServicer)
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Method = Callable[[Servicer, Request, Context], Awaitable[Response]]
@@ -70,7 +79,11 @@ def unary_call(
     """Decorate a unary-unary method of `service` (its full name, e.g. `kv.v1.KeyValue`).
 
     The method's name is the RPC's; what the method raises is answered
-    through the one table in `errors.py`.
+    through the one table in `errors.py`. The request comes as the server's
+    admission left it (admission.py): a `Refusal`, answered with its code,
+    or `Admitted`, whose message the method gets and whose size the call
+    holds of the admission until it ends; the health service's requests
+    come unwrapped and hold nothing.
     """
 
     def decorate(
@@ -79,7 +92,9 @@ def unary_call(
         method = f"/{service}/{behavior.__name__}"
 
         @functools.wraps(behavior)
-        async def call(servicer: Servicer, request: Request, context: Context) -> Response:
+        async def call(
+            servicer: Servicer, request: Request | Admitted[Request] | Refusal, context: Context
+        ) -> Response:
             started = time.perf_counter()
             rid = accept_request_id(_offered_request_id(context))
             request_id.set(rid)
@@ -87,22 +102,42 @@ def unary_call(
             # one more C-core operation and loop wake-up per call (about 40 µs).
             context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, rid),))
             status = grpc.StatusCode.OK
+            admission = servicer.admission
+            size = request.size if isinstance(request, Admitted) else 0
+            admission.enter(size)
             try:
-                return await behavior(servicer, request, context)
-            except KVError as exc:
-                status = status_of(exc)
-                await context.abort(status, str(exc))
-            except asyncio.CancelledError:
-                status = grpc.StatusCode.CANCELLED
-                raise
-            except grpc.aio.AbortError:
-                status = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except Exception:
-                status = grpc.StatusCode.INTERNAL
-                log.exception("unhandled error serving %s", method, extra={"request_id": rid})
-                await context.abort(status, INTERNAL_MESSAGE)
+                failure: tuple[grpc.StatusCode, str]
+                try:
+                    if isinstance(request, Refusal):
+                        failure = (request.code, request.message)
+                    else:
+                        return await behavior(
+                            servicer,
+                            request.message if isinstance(request, Admitted) else request,
+                            context,
+                        )
+                except KVError as exc:
+                    failure = (status_of(exc), str(exc))
+                except asyncio.CancelledError:
+                    status = grpc.StatusCode.CANCELLED
+                    raise
+                except grpc.aio.AbortError:
+                    status = context.code() or grpc.StatusCode.UNKNOWN
+                    raise
+                except Exception:
+                    log.exception("unhandled error serving %s", method, extra={"request_id": rid})
+                    failure = (grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+                # Aborted here, without the request: grpc keeps the AbortError in
+                # the call's state, which its traceback's frames (this one) refer
+                # back to, so the parsed request (up to 25 times the message's
+                # size) would otherwise live until the garbage collector's next
+                # full pass. Not in the except clauses either: the AbortError
+                # would keep the error as its context.
+                del request
+                status = failure[0]
+                await context.abort(*failure)
             finally:
+                admission.leave(size)
                 _log_access(rid, method, status, started, context.peer())
 
         return call

@@ -15,9 +15,12 @@ from grpc_reflection.v1alpha import reflection
 
 from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
+from kv.transports.admission import Admission
+from kv.transports.grpc.admission import guarded_deserializer
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
-from kv.v1 import kv_pb2_grpc
+from kv.transports.grpc.watch import parse_watch_request
+from kv.v1 import kv_pb2
 
 log = logging.getLogger("kv.grpc")
 
@@ -26,20 +29,58 @@ HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 HEALTH_SERVICES = ("", SERVICE_NAME)
 HEALTH_POLL_SECONDS = 1.0
 # A value's protobuf encoding can be larger than its compact JSON, which the
-# domain limit measures: a list of small integers takes 2 bytes per item as
-# JSON and 11 as a list of `Value`s. Admit that worst case, and let the
-# domain refuse (RESOURCE_EXHAUSTED) what is over the limit as JSON.
-PROTOBUF_EXPANSION = 6
-MESSAGE_SLACK_BYTES = 64 * 1024
+# domain limit measures. The worst case is a list of zeros: 2 bytes per item
+# as JSON (`0,`), 11 as a `Value` in a `ListValue` (its field tag and length,
+# then a double with its tag); every other JSON text costs less per byte
+# (docs/hardening.md). A value of N bytes holds at most (N - 1) // 2 items.
+WORST_BYTES_PER_ITEM = 11
+# The key (1024 bytes and its framing), the framing of the value and list
+# (at most 5 bytes each), the expected revision and ttl: well within 4 KiB.
+MESSAGE_FRAMING_BYTES = 4096
 
 
 def max_message_bytes(max_value_bytes: int) -> int:
-    """The largest request the server reads: any value within the limit, with its key."""
-    return PROTOBUF_EXPANSION * max_value_bytes + MESSAGE_SLACK_BYTES
+    """The largest message read or written: a value within the limit however encoded, its key."""
+    return WORST_BYTES_PER_ITEM * ((max_value_bytes - 1) // 2) + MESSAGE_FRAMING_BYTES
+
+
+def _add_key_value_service(
+    server: grpc.aio.Server, servicer: KeyValueServicer, admission: Admission
+) -> None:
+    """Serve `kv.v1.KeyValue` as the generated code does, each request parsed by `admission`."""
+    service = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"]
+    handlers = {}
+    for method in service.methods:
+        request = getattr(kv_pb2, method.input_type.name)
+        response = getattr(kv_pb2, method.output_type.name)
+        if method.server_streaming:
+            # Watch lasts as long as its client wants: it holds no admission slot
+            # (its cost is a cursor in the store's change feed, see watch.py).
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                getattr(servicer, method.name),
+                request_deserializer=parse_watch_request,
+                response_serializer=response.SerializeToString,
+            )
+            continue
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=guarded_deserializer(
+                admission, request.FromString, method.input_type.name
+            ),
+            response_serializer=response.SerializeToString,
+        )
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
+    server.add_registered_method_handlers(service.full_name, handlers)  # type: ignore[attr-defined]
 
 
 class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
     """grpc.health.v1.Health, whose Check has the request id and access line of every call."""
+
+    def __init__(self, admission: Admission) -> None:
+        super().__init__()
+        self.admission = admission
 
     Check = unary_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Check)
 
@@ -53,8 +94,12 @@ class GrpcTransport:
         self._service = service
         self._settings = settings
         self._port = settings.grpc_port
-        self._health = HealthServicer()
         limit = max_message_bytes(settings.max_value_bytes)
+        # One largest message at a time, or any number of smaller ones within
+        # its size (admission.py: parsed, a message can take 25 times its size).
+        self._admission = Admission(settings.max_concurrent_requests, max_bytes=limit)
+        self._health = HealthServicer(self._admission)
+        write_timeout_ms = int(settings.write_timeout * 1000)
         self._server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", limit),
@@ -63,11 +108,24 @@ class GrpcTransport:
                 # share its traffic, instead of failing to start.
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_connection_idle_ms", int(settings.idle_timeout * 1000)),
+                # The write timeout: the server pings a connection that has
+                # been quiet this long and closes it when the ack does not
+                # come this long after, as it cannot from a peer that does
+                # not read what it is sent.
+                ("grpc.keepalive_time_ms", write_timeout_ms),
+                ("grpc.keepalive_timeout_ms", write_timeout_ms),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.max_pings_without_data", 0),
+                # No one connection opens more calls than the server takes on.
+                ("grpc.max_concurrent_streams", settings.max_concurrent_requests),
             ],
         )
-        # Generated code has no annotations.
-        kv_pb2_grpc.add_KeyValueServicer_to_server(  # type: ignore[no-untyped-call]
-            KeyValueServicer(service, watch_write_timeout=settings.watch_heartbeat), self._server
+        _add_key_value_service(
+            self._server,
+            KeyValueServicer(
+                service, self._admission, watch_write_timeout=settings.watch_heartbeat
+            ),
+            self._admission,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
@@ -102,7 +160,8 @@ class GrpcTransport:
         self._watch = asyncio.create_task(self._watch_storage(), name="grpc-health")
 
     def drain(self) -> None:
-        """Report NOT_SERVING from now on, so that balancers stop sending new calls."""
+        """Report NOT_SERVING, and answer every call not yet in progress UNAVAILABLE."""
+        self._admission.draining = True
         if self._watch is not None:
             self._watch.cancel()
         self._shutdown = asyncio.get_running_loop().create_task(
@@ -110,7 +169,16 @@ class GrpcTransport:
         )
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight calls finish (up to the shutdown timeout)."""
+        """Finish the calls in progress, then stop; all within the shutdown timeout.
+
+        Calls that arrive meanwhile are refused UNAVAILABLE by the admission
+        (safe to retry) rather than left for grpc to cancel. Only once none
+        is in progress, or the time is up, is the server stopped, with what
+        is left of the timeout as its grace: a call it still cancels then is
+        one that outlived the timeout.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.shutdown_timeout
         if self._shutdown is None:
             self.drain()
         assert self._shutdown is not None
@@ -118,7 +186,8 @@ class GrpcTransport:
         if self._watch is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
-        await self._server.stop(grace=self._settings.shutdown_timeout)
+        await self._admission.wait_idle(deadline)
+        await self._server.stop(grace=max(0.0, deadline - loop.time()))
 
     async def _storage_usable(self) -> bool:
         try:

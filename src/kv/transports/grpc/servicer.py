@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
+from kv.transports.admission import Admission
+from kv.transports.grpc.admission import Refusal
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.grpc.watch import WatchEvents, serve_watch
@@ -33,10 +35,13 @@ def _list_limit(request: kv_pb2.ListRequest) -> int:
     return request.limit if request.HasField("limit") else DEFAULT_LIST_LIMIT
 
 
-def _value(request: kv_pb2.PutRequest | kv_pb2.CreateRequest) -> JsonValue:
+def _value(request: kv_pb2.PutRequest | kv_pb2.CreateRequest, max_value_bytes: int) -> JsonValue:
     if not request.HasField("value"):
         raise InvalidRequest("value is required")
-    return to_json(request.value)
+    # Every item of a value takes at least two bytes of its compact JSON (one
+    # for itself, one for a separator or bracket), less one for the outermost:
+    # a value with more items is over the limit, whatever they are.
+    return to_json(request.value, max_items=(max_value_bytes + 1) // 2)
 
 
 def _put_condition(request: kv_pb2.PutRequest) -> Condition | None:
@@ -58,9 +63,12 @@ def _delete_condition(request: kv_pb2.DeleteRequest) -> Condition | None:
 class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     """Serves `kv.v1.KeyValue` (see proto/kv/v1/kv.proto) from `service`."""
 
-    def __init__(self, service: KeyValueService, *, watch_write_timeout: float = 15.0) -> None:
+    def __init__(
+        self, service: KeyValueService, admission: Admission, *, watch_write_timeout: float = 15.0
+    ) -> None:
         """`watch_write_timeout`: a Watch whose client takes no event for this long is ended."""
         self._service = service
+        self.admission = admission
         self._watch_events = WatchEvents(service)
         self._watch_write_timeout = watch_write_timeout
 
@@ -76,7 +84,10 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     async def Put(self, request: kv_pb2.PutRequest, context: Context) -> kv_pb2.PutResponse:
         """Create or replace; `expected_revision` 0 means the key must not exist."""
         result = await self._service.put(
-            request.key, _value(request), _put_condition(request), ttl=_ttl_seconds(request)
+            request.key,
+            _value(request, self._service.max_value_bytes),
+            _put_condition(request),
+            ttl=_ttl_seconds(request),
         )
         return kv_pb2.PutResponse(**self._entry_fields(result.entry), created=result.created)
 
@@ -85,7 +96,9 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         self, request: kv_pb2.CreateRequest, context: Context
     ) -> kv_pb2.CreateResponse:
         """Create only: ALREADY_EXISTS when the key has an entry."""
-        entry = await self._service.create(request.key, _value(request), ttl=_ttl_seconds(request))
+        entry = await self._service.create(
+            request.key, _value(request, self._service.max_value_bytes), ttl=_ttl_seconds(request)
+        )
         return kv_pb2.CreateResponse(**self._entry_fields(entry))
 
     @unary_call(SERVICE_NAME)
@@ -121,7 +134,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
             entries=entries, next_cursor=page.next_cursor, revision=page.revision
         )
 
-    async def Watch(self, request: kv_pb2.WatchRequest, context: Context) -> None:
+    async def Watch(self, request: kv_pb2.WatchRequest | Refusal, context: Context) -> None:
         """Every change under `prefix`, as `GET /v1/watch` streams it (see watch.py)."""
         await serve_watch(
             self._service, self._watch_events, request, context, self._watch_write_timeout

@@ -16,9 +16,11 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from kv.domain import Change, KeyValueService, KVError
 from kv.logs import GRPC_REQUEST_ID_KEY, accept_request_id, log_request, request_id
+from kv.transports.grpc.admission import Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, status_of
 from kv.transports.grpc.values import from_json
 from kv.v1 import kv_pb2
@@ -62,6 +64,14 @@ class WatchEvents:
         return event
 
 
+def parse_watch_request(raw: bytes) -> kv_pb2.WatchRequest | Refusal:
+    """The request of a Watch call; a malformed message is refused, not raised (INTERNAL)."""
+    try:
+        return kv_pb2.WatchRequest.FromString(raw)
+    except DecodeError:
+        return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "malformed request: not a WatchRequest")
+
+
 def _from_revision(request: kv_pb2.WatchRequest) -> int | None:
     # The domain refuses 0 and negatives (INVALID_ARGUMENT).
     return request.from_revision if request.HasField("from_revision") else None
@@ -70,7 +80,7 @@ def _from_revision(request: kv_pb2.WatchRequest) -> int | None:
 async def serve_watch(
     service: KeyValueService,
     events: WatchEvents,
-    request: kv_pb2.WatchRequest,
+    request: kv_pb2.WatchRequest | Refusal,
     context: Context,
     write_timeout: float,
 ) -> None:
@@ -83,6 +93,9 @@ async def serve_watch(
     request_id.set(rid)
     context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, rid),))
     status = grpc.StatusCode.OK
+    if isinstance(request, Refusal):
+        status = request.code
+        await context.abort(request.code, request.message)
     try:
         subscription = await service.watch(request.prefix, _from_revision(request))
         try:

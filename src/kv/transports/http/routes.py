@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 
 from kv.domain import (
     Condition,
@@ -19,8 +20,11 @@ from kv.domain import (
     ValueTooLarge,
 )
 from kv.json_codec import read_json
+from kv.transports.admission import Admission
 from kv.transports.http.errors import domain_error_response, error_middleware, json_response
+from kv.transports.http.limits import ADMISSION, admission_middleware
 from kv.transports.http.listing import ListQuery, page_document
+from kv.transports.http.openapi import describe_routes, openapi_json
 from kv.transports.http.watch import EventFrames, stream_changes
 
 SERVICE = web.AppKey("service", KeyValueService)
@@ -30,6 +34,7 @@ BODY_LIMIT = web.AppKey("body_limit", int)
 WATCH_FRAMES = web.AppKey("watch_frames", EventFrames)
 WATCH_HEARTBEAT = web.AppKey("watch_heartbeat", float)
 
+DEFAULT_ADMISSION_LIMIT = 32
 KEY_PREFIX = "/v1/kv/"
 LIST_PATH = "/v1/kv"
 WATCH_PATH = "/v1/watch"
@@ -79,6 +84,16 @@ class WriteBody:
     ttl: int | None
 
 
+async def defer_continue(request: web.Request) -> None:
+    """Send no `100 Continue` yet: `_body` sends it once the body is wanted.
+
+    aiohttp's default sends it before any handler runs, inviting the client
+    to upload a body that the checks of its headers are about to refuse
+    (RFC 9110 lets a server answer with the final status instead). Other
+    expectations are ignored, as RFC 9110 allows.
+    """
+
+
 async def _body(request: web.Request) -> WriteBody:
     """The `{"value": V}` or `{"value": V, "ttl": S}` body, read within the size and time limits."""
     if request.content_type != JSON_TYPE or (request.charset or "utf-8").lower() != "utf-8":
@@ -90,6 +105,12 @@ async def _body(request: web.Request) -> WriteBody:
         raise ValueTooLarge(
             f"body of {request.content_length} bytes; values are limited to {limit}"
         )
+    if (
+        request.version == HttpVersion11
+        and request.headers.get("Expect", "").lower() == "100-continue"
+    ):
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the response proper has not started
     try:
         if request.content.is_eof():
             # The whole body came with the headers (as small ones do): reading
@@ -106,7 +127,7 @@ async def _body(request: web.Request) -> WriteBody:
         raise InvalidRequest("connection closed before the body was received") from None
     try:
         document = read_json(body)
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
     if not isinstance(document, dict) or "value" not in document or set(document) - BODY_FIELDS:
         raise InvalidRequest('body must be a JSON object with a "value" and at most a "ttl"')
@@ -126,11 +147,17 @@ def _ttl(ttl: object) -> int:
     raise InvalidRequest(f"ttl must be a whole number of seconds, got {kind}")
 
 
+# A revision as an entity tag: ASCII digits only (str.isdigit also takes "²"
+# and other digits int() refuses), and no more than a 64-bit revision has.
+_REVISION_TAG = re.compile(r'\s*"([0-9]{1,19})"\s*')
+
+
 def _revision_tag(header: str, raw: str) -> int:
-    tag = raw.strip()
-    if len(tag) >= 3 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
-        return int(tag[1:-1])
-    raise InvalidRequest(f'{header} must be * or one entity tag like "5", got {raw!r}')
+    tag = _REVISION_TAG.fullmatch(raw)
+    if tag is None:
+        shown = raw if len(raw) <= 40 else raw[:40] + "..."
+        raise InvalidRequest(f'{header} must be * or one entity tag like "5", got {shown!r}')
+    return int(tag.group(1))
 
 
 def _condition(request: web.Request, *, none_match_allowed: bool) -> Condition | None:
@@ -215,25 +242,34 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(
-    service: KeyValueService, *, body_timeout: float = 15.0, watch_heartbeat: float = 15.0
+    service: KeyValueService,
+    *,
+    body_timeout: float = 15.0,
+    admission: Admission | None = None,
+    watch_heartbeat: float = 15.0,
 ) -> web.Application:
-    """The aiohttp application serving the REST API over `service`.
+    """The aiohttp application serving the REST API over `service`, within `admission`.
 
     `watch_heartbeat`: seconds of silence after which a watch stream gets a comment line.
     """
     body_limit = service.max_value_bytes + BODY_SLACK_BYTES
-    app = web.Application(middlewares=[error_middleware], client_max_size=body_limit)
+    app = web.Application(
+        middlewares=[admission_middleware, error_middleware], client_max_size=body_limit
+    )
+    app[ADMISSION] = admission if admission is not None else Admission(DEFAULT_ADMISSION_LIMIT)
     app[SERVICE] = service
     app[BODY_LIMIT] = body_limit
     app[DRAINING] = asyncio.Event()
     app[BODY_TIMEOUT] = body_timeout
     app[WATCH_FRAMES] = EventFrames(service)
     app[WATCH_HEARTBEAT] = watch_heartbeat
-    entries = app.router.add_resource(KEY_PREFIX + "{key:.*}")
+    # Any character, newline included (`.` alone stops at one): keys may hold
+    # every character, and the handlers read the key from the raw path.
+    entries = app.router.add_resource(KEY_PREFIX + r"{key:[\s\S]*}")
     entries.add_route("GET", get_entry)
     entries.add_route("HEAD", get_entry)  # aiohttp sends the headers and drops the body
-    entries.add_route("PUT", put_entry)
-    entries.add_route("POST", create_entry)
+    entries.add_route("PUT", put_entry, expect_handler=defer_continue)
+    entries.add_route("POST", create_entry, expect_handler=defer_continue)
     entries.add_route("DELETE", delete_entry)
     listing = app.router.add_resource(LIST_PATH)
     listing.add_route("GET", list_entries)
@@ -241,4 +277,6 @@ def create_app(
     app.router.add_get(WATCH_PATH, watch_changes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/openapi.json", openapi_json)
+    describe_routes(app)  # last: after every route
     return app

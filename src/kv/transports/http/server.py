@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from time import perf_counter
 
@@ -11,10 +12,15 @@ from aiohttp.abc import AbstractAccessLogger
 from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.logs import REQUEST_ID_HEADER, log_request
+from kv.transports.admission import Admission
 from kv.transports.http.errors import STARTED
+from kv.transports.http.limits import ConnectionWatch
+from kv.transports.http.protocol import KVAppRunner
 from kv.transports.http.routes import DRAINING, create_app
 
 log = logging.getLogger("kv.http")
+
+CUT_OFF_SECONDS = 0.1
 
 
 class JsonAccessLogger(AbstractAccessLogger):
@@ -50,22 +56,28 @@ class HttpTransport:
     name = "http"
 
     def __init__(self, service: KeyValueService, settings: Settings) -> None:
+        self._admission = Admission(settings.max_concurrent_requests)
         self._app = create_app(
             service,
             body_timeout=settings.idle_timeout,
+            admission=self._admission,
             watch_heartbeat=settings.watch_heartbeat,
         )
         self._settings = settings
-        self._runner = web.AppRunner(
+        self._runner = KVAppRunner(
             self._app,
             access_log_class=JsonAccessLogger,
             access_log=logging.getLogger("kv.access"),
             # Also closes a connection that never sends a request: aiohttp arms
             # this timer when the connection opens, not only between requests.
             keepalive_timeout=settings.idle_timeout,
-            shutdown_timeout=settings.shutdown_timeout,
+            # What aiohttp's own shutdown gives each connection still open
+            # after `stop` has waited for the requests in progress: only
+            # those that outlived KV_SHUTDOWN_TIMEOUT, already cut.
+            shutdown_timeout=CUT_OFF_SECONDS,
             handle_signals=False,
         )
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
@@ -75,11 +87,41 @@ class HttpTransport:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._settings.host, self._settings.http_port)
         await site.start()
+        assert self._runner.server is not None
+        watch = ConnectionWatch(self._runner.server, self._settings.write_timeout)
+        self._watch = asyncio.create_task(watch.run(), name="http-write-timeout")
 
     def drain(self) -> None:
-        """Report not ready, so that balancers stop sending new requests."""
+        """Report not ready, and answer every request not yet in progress 503."""
         self._app[DRAINING].set()
+        self._admission.draining = True
 
     async def stop(self) -> None:
-        """Stop accepting, let in-flight requests finish (up to the shutdown timeout)."""
+        """Serve the requests in progress to the end, then stop; all within the shutdown timeout.
+
+        Not aiohttp's `cleanup` alone: it first marks every connection closing
+        (`RequestHandler.close`), after which aiohttp drops whatever bytes
+        arrive on it, so a request whose body was still uploading at SIGTERM
+        could never be read to its end; and it waits up to its timeout twice
+        per connection. Here the listener stops, requests in progress finish
+        (each response closing its connection), and only what outlives
+        KV_SHUTDOWN_TIMEOUT is cut before aiohttp closes the rest (idle
+        keep-alive connections).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.shutdown_timeout
+        self.drain()
+        for site in list(self._runner.sites):
+            await site.stop()
+        if not await self._admission.wait_idle(deadline):
+            log.warning(
+                "shutdown timeout: cutting %d requests still in progress",
+                self._admission.in_progress,
+            )
+            server = self._runner.server
+            for connection in server.connections if server is not None else ():
+                if connection.transport is not None:
+                    connection.transport.abort()
+        if self._watch is not None:
+            self._watch.cancel()
         await self._runner.cleanup()

@@ -1,0 +1,137 @@
+"""kv over RESP against redis-server, with redis-benchmark: `python -m bench.resp`.
+
+    python -m bench.resp [--requests N] [--rounds R]
+
+Starts, on free loopback ports, kv-server (TRANSPORT=resp) on the memory and
+on the sqlite store, redis-server without persistence and redis-server with
+`appendfsync always` (an fsync before every reply, as kv's sqlite store
+does), and runs `redis-benchmark -t set,get -c 50` at each, with pipelining
+off and with `-P 16`. Every load is a fixed number of requests over 1000
+keys (`-r 1000`), bounded by a timeout. The servers take turns round by
+round and the median round is reported, so a burst of other work on the
+shared machine slows every server alike. Prints a Markdown table and the
+ratios against the targets (docs/benchmarks.md, "RESP").
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+from bench.processes import HOST, Server, free_port, running
+
+CLIENTS = 50
+KEYSPACE = 1000
+PIPELINES = (1, 16)
+# (what, numerator, denominator, operation, target)
+TARGETS = (
+    ("kv/memory ÷ redis (no persistence)", "kv-memory", "redis", "SET", 0.6),
+    ("kv/memory ÷ redis (no persistence)", "kv-memory", "redis", "GET", 0.6),
+    ("kv/sqlite ÷ redis (appendfsync always)", "kv-sqlite", "redis-always", "SET", 0.8),
+)
+
+
+def redis_benchmark(port: int, tests: str, requests: int, pipeline: int) -> dict[str, float]:
+    """Requests per second of each test in `tests`, from redis-benchmark's CSV output."""
+    command = ["redis-benchmark", "-h", HOST, "-p", str(port), "-t", tests, "-c", str(CLIENTS)]
+    command += ["-n", str(requests), "-P", str(pipeline), "-r", str(KEYSPACE), "--csv"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    rows = csv.DictReader(io.StringIO(done.stdout))
+    return {row["test"]: float(row["rps"]) for row in rows}
+
+
+@contextmanager
+def kv_server(store: str, data: Path) -> Iterator[Server]:
+    port = free_port()
+    env = {"TRANSPORT": "resp", "KV_HOST": HOST, "KV_RESP_PORT": str(port), "KV_STORE": store}
+    env["KV_DATA_DIR"] = str(data / f"kv-{store}")
+    kv = shutil.which("kv-server", path=str(Path(sys.executable).parent)) or "kv-server"
+    with running(f"kv-resp-{store}", [kv], ports={"resp": port}, env=env) as server:
+        yield server
+
+
+@contextmanager
+def redis_server(name: str, data: Path, *persistence: str) -> Iterator[Server]:
+    port = free_port()
+    directory = data / name
+    directory.mkdir()
+    command = ["redis-server", "--port", str(port), "--bind", HOST, "--dir", str(directory)]
+    command += ["--save", "", *persistence]
+    with running(name, command, ports={"resp": port}) as server:
+        yield server
+
+
+def measure(requests: int, rounds: int) -> dict[tuple[str, int, str], float]:
+    """Median requests per second by (server, pipeline, operation)."""
+    samples: dict[tuple[str, int, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="kv-bench-resp-") as scratch, ExitStack() as stack:
+        data = Path(scratch)
+        servers = {
+            "kv-memory": stack.enter_context(kv_server("memory", data)),
+            "kv-sqlite": stack.enter_context(kv_server("sqlite", data)),
+            "redis": stack.enter_context(redis_server("redis", data, "--appendonly", "no")),
+            "redis-always": stack.enter_context(
+                redis_server("redis-always", data, "--appendonly", "yes", "--appendfsync", "always")
+            ),
+        }
+        for _ in range(rounds):
+            for pipeline in PIPELINES:
+                for name, server in servers.items():
+                    # Durable SETs are an fsync each: a tenth of the requests suffices.
+                    durable = name in ("kv-sqlite", "redis-always") and pipeline == 1
+                    count = requests // 10 if durable else requests * pipeline // 4
+                    rates = redis_benchmark(server.ports["resp"], "set,get", count, pipeline)
+                    for operation, rate in rates.items():
+                        samples.setdefault((name, pipeline, operation), []).append(rate)
+    return {point: statistics.median(rates) for point, rates in samples.items()}
+
+
+def table(results: dict[tuple[str, int, str], float], load: tuple[float, float]) -> str:
+    lines = [
+        f"redis-benchmark -t set,get -c {CLIENTS} -r {KEYSPACE}, median of the rounds; "
+        f"load average {load[0]:.2f} at the start, {load[1]:.2f} at the end.",
+        "",
+        "| server | SET req/s | GET req/s | SET -P 16 | GET -P 16 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in ("kv-memory", "redis", "kv-sqlite", "redis-always"):
+        cells = [
+            f"{results.get((name, pipeline, operation), 0):,.0f}"
+            for pipeline in PIPELINES
+            for operation in ("SET", "GET")
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| ratio | pipelining | measured | target |", "|---|---|---:|---:|"]
+    for what, ours, theirs, operation, target in TARGETS:
+        for pipeline in PIPELINES:
+            ratio = results[(ours, pipeline, operation)] / results[(theirs, pipeline, operation)]
+            mode = "off" if pipeline == 1 else f"-P {pipeline}"
+            lines.append(f"| {what}, {operation} | {mode} | {ratio:.2f} | {target:.1f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.resp", description=__doc__)
+    parser.add_argument("--requests", type=int, default=100_000, help="per load (default 100000)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per server (default 3)")
+    args = parser.parse_args()
+    for tool in ("redis-server", "redis-benchmark"):
+        if shutil.which(tool) is None:
+            parser.error(f"{tool} is not installed (apt-get install redis-server redis-tools)")
+    start = os.getloadavg()[0]
+    results = measure(args.requests, args.rounds)
+    print(table(results, (start, os.getloadavg()[0])))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""EtcdClient: one gRPC channel over every etcd member, a deadline on each call, safe retries.
+
+Failover is gRPC's own: the channel's target names every member
+(`ipv4:a:p,b:p,c:p`) and its `pick_first` policy sends every call to the
+first member it can connect to, moving to the next when that one goes away
+(with a short reconnect backoff). One member for all calls, not
+`round_robin` over all: etcd batches the quorum check of concurrent
+linearizable reads per member, and spreading them over three members
+doubled etcd's CPU per read in `make bench-etcd` (docs/etcd.md). Names in
+KV_ETCD_ENDPOINTS are resolved once, when the store opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+import grpc
+
+from kv.adapters.etcd.errors import NO_LEADER, read_failure, write_failure
+from kv.domain import KVError, StorageUnavailable
+from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
+
+T = TypeVar("T")
+
+_CHANNEL_OPTIONS = [
+    ("grpc.lb_policy_name", "pick_first"),
+    # A lost member is replaced, and one that comes back reconnected, within a second, not after
+    # grpc's default backoff of 1-120 s.
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    # A member that vanished without closing its connections is noticed within seconds;
+    # etcd accepts a ping every 5 s or more (--grpc-keepalive-min-time).
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    # Answers carry whole values (1 MiB by default, twice in a prev_kv answer).
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+]
+# Sent with every call: a member that has lost its leader refuses at once ("no leader"),
+# before proposing anything, instead of holding the call until raft times out.
+_METADATA = (("hasleader", "true"),)
+# How long the retries of one operation may take, in deadlines of one call.
+RETRY_BUDGET = 3
+RETRY_PAUSE = 0.05
+
+
+async def member_addresses(endpoints: Sequence[str]) -> tuple[str, list[str]]:
+    """Every member's address for a gRPC target: ("ipv4", ["a:p", ...]) (or "ipv6" when only v6)."""
+    loop = asyncio.get_running_loop()
+    v4: list[str] = []
+    v6: list[str] = []
+    for endpoint in endpoints:
+        host, _, port = endpoint.rpartition(":")
+        try:
+            infos = await loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise StorageUnavailable(
+                f"etcd endpoint {endpoint} cannot be resolved: {exc}"
+            ) from None
+        v4 += {f"{info[4][0]}:{port}" for info in infos if info[0] == socket.AF_INET}
+        v6 += {f"[{info[4][0]}]:{port}" for info in infos if info[0] == socket.AF_INET6}
+    if v4:
+        return "ipv4", list(dict.fromkeys(v4))
+    return "ipv6", list(dict.fromkeys(v6))
+
+
+class EtcdClient:
+    """The calls the etcd store makes: a linearizable range, and a transaction.
+
+    Each call has a deadline of `timeout` seconds. A read is retried on any
+    failure while `RETRY_BUDGET` deadlines last; a write only while etcd proves
+    it was not applied (kv.adapters.etcd.errors), else OutcomeUnknown at once.
+    """
+
+    def __init__(self, endpoints: Sequence[str], *, timeout: float) -> None:
+        self._endpoints = tuple(endpoints)
+        self._timeout = timeout
+        self._scheme, self._addresses = "ipv4", list[str]()
+        self._channel: grpc.aio.Channel | None = None
+        self._kv: rpc_pb2_grpc.KVStub | None = None
+        self._lease: rpc_pb2_grpc.LeaseStub | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def open(self) -> None:
+        self._scheme, self._addresses = await member_addresses(self._endpoints)
+        self._connect()
+
+    def _connect(self) -> None:
+        target = f"{self._scheme}:{','.join(self._addresses)}"
+        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._kv = rpc_pb2_grpc.KVStub(self._channel)  # type: ignore[no-untyped-call]
+        self._lease = rpc_pb2_grpc.LeaseStub(self._channel)  # type: ignore[no-untyped-call]
+
+    def _move_on(self, failed: grpc.aio.Channel | None) -> None:
+        """The member in use has no leader: put the next one first, on a new channel.
+
+        pick_first keeps a connection that works, and a member cut off from the
+        others answers every call with "no leader"; only a new channel moves on.
+        Once per channel: concurrent calls that saw the same member refuse move once.
+        """
+        if failed is None or failed is not self._channel or len(self._addresses) < 2:
+            return
+        self._addresses = self._addresses[1:] + self._addresses[:1]
+        self._connect()
+        closing = asyncio.get_running_loop().create_task(failed.close(grace=self._timeout))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    async def close(self) -> None:
+        channel, self._channel, self._kv, self._lease = self._channel, None, None, None
+        if channel is not None:
+            await channel.close(grace=None)
+        await asyncio.gather(*self._closing)
+
+    async def range(self, request: rpc_pb2.RangeRequest) -> rpc_pb2.RangeResponse:
+        """A linearizable read (etcd's default: it confirms with a quorum that it is current)."""
+        return await self._retry(
+            lambda timeout: self._stub().Range(request, **self._call(timeout)), False
+        )
+
+    async def txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
+        """A transaction that may write: OutcomeUnknown unless its failure proves it not applied."""
+        return await self._retry(
+            lambda timeout: self._stub().Txn(request, **self._call(timeout)), True
+        )
+
+    async def grant(self, ttl: int) -> int:
+        """A new lease of `ttl` seconds (etcd may round it up to its minimum); its id.
+
+        A grant changes no key, so any failure is StorageUnavailable for the write that
+        wanted it: that write was not sent.
+        """
+        grant = rpc_pb2.LeaseGrantRequest(TTL=ttl)
+        try:
+            response: rpc_pb2.LeaseGrantResponse = await self._retry(
+                lambda timeout: self._leases().LeaseGrant(grant, **self._call(timeout)), True
+            )
+        except KVError as exc:
+            raise StorageUnavailable(f"etcd granted no lease: {exc}") from exc
+        return response.ID
+
+    async def revoke(self, lease_id: int) -> None:
+        """Revoke a lease: etcd deletes its keys at a revision of their own.
+
+        A lease already gone (expired, revoked) is no error. Any other failure is
+        StorageUnavailable for the write that wanted the revoke: that write was not sent.
+        """
+        lease, revoke = self._leases(), rpc_pb2.LeaseRevokeRequest(ID=lease_id)
+        try:
+            await lease.LeaseRevoke(revoke, **self._call(self._timeout))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() is not grpc.StatusCode.NOT_FOUND:
+                raise StorageUnavailable(f"etcd revoked no lease: {exc.details()}") from exc
+
+    def _leases(self) -> rpc_pb2_grpc.LeaseStub:
+        if self._lease is None:
+            raise StorageUnavailable("the etcd store is closed")
+        return self._lease
+
+    def _stub(self) -> rpc_pb2_grpc.KVStub:
+        if self._kv is None:
+            raise StorageUnavailable("the etcd store is closed")
+        return self._kv
+
+    def _call(self, timeout: float) -> dict[str, object]:
+        return {"timeout": timeout, "metadata": _METADATA}
+
+    async def _retry(self, call: Callable[[float], Awaitable[T]], writes: bool) -> T:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._timeout * RETRY_BUDGET
+        while True:
+            channel = self._channel
+            try:
+                return await call(max(min(self._timeout, give_up - loop.time()), RETRY_PAUSE))
+            except grpc.aio.AioRpcError as exc:
+                if exc.details() == NO_LEADER:
+                    self._move_on(channel)
+                error: KVError = write_failure(exc) if writes else read_failure(exc)
+                # Only what is proven not applied is retried (OutcomeUnknown is not).
+                if type(error) is not StorageUnavailable or loop.time() + RETRY_PAUSE >= give_up:
+                    raise error from exc
+            await asyncio.sleep(RETRY_PAUSE)

@@ -1,0 +1,147 @@
+"""EtcdStore: entries in an etcd cluster, shared by any number of kv-server replicas.
+
+etcd is the store: its revision is the store's revision, its transactions
+decide each write atomically (kv.adapters.etcd.txn), its reads are
+linearizable, so a write acknowledged by one replica is seen by every other at
+once, and its leases expire entries written with a ttl. The replicas keep no
+state of their own. See docs/etcd.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from kv.adapters.etcd.client import EtcdClient
+from kv.adapters.etcd.txn import (
+    SINGLE_TRIP_VALUE_BYTES,
+    outcome,
+    refused_kv,
+    request,
+    swap_request,
+)
+from kv.adapters.etcd.values import Keyspace, prefix_end, stored_value
+from kv.domain import (
+    Decision,
+    Entry,
+    KVError,
+    OutcomeUnknown,
+    StorageUnavailable,
+    Write,
+    WriteKind,
+    Written,
+)
+from kv.domain.model import Listing
+from kv.etcdpb import kv_pb2, rpc_pb2
+
+# A write that finds its key changed between its read and its swap tries again; every retry
+# means another write won, and this many in a row is reported rather than looped on.
+MAX_ATTEMPTS = 20
+
+
+class EtcdStore:
+    """A `Store` over etcd's v3 API: one round trip per operation where the rules allow it.
+
+    Two or more for: a PUT over SINGLE_TRIP_VALUE_BYTES (read, then swap), a
+    write with a ttl (a lease grant first), a write to a key with an expiry
+    (read, then swap), and a write to an expired key not yet removed by etcd
+    (its lease revoked first, which removes it at a revision of its own).
+    """
+
+    def __init__(
+        self,
+        endpoints: Sequence[str],
+        *,
+        prefix: str = "/kv/",
+        timeout: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = EtcdClient(endpoints, timeout=timeout)
+        self._keys = Keyspace(prefix)
+        self._clock = clock
+
+    async def open(self) -> None:
+        """Make the channel; members are connected to on first use (readiness: `check`)."""
+        await self._client.open()
+
+    async def close(self) -> None:
+        """Every answered write is already durable in etcd: only the channel is closed."""
+        await self._client.close()
+
+    async def get(self, key: str) -> Entry | None:
+        response = await self._client.range(rpc_pb2.RangeRequest(key=self._keys.key(key)))
+        return self._live(response.kvs[0]) if response.kvs else None
+
+    async def list(
+        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
+    ) -> Listing:
+        """One linearizable range read (more when expired entries had to be left out)."""
+        start = self._keys.key(prefix) if after is None else self._keys.key(after) + b"\x00"
+        end = prefix_end(self._keys.key(prefix))
+        entries: list[Entry] = []
+        revision = 0  # the first read's, for the rest: one page is one snapshot
+        while True:
+            wanted = limit + 1 - len(entries)  # one more than the page: is there more?
+            response = await self._client.range(
+                rpc_pb2.RangeRequest(key=start, range_end=end, limit=wanted, revision=revision)
+            )
+            revision = revision or response.header.revision
+            live = (self._live(kv, keys_only=keys_only) for kv in response.kvs)
+            entries += [entry for entry in live if entry is not None]
+            if len(entries) > limit or not response.more:
+                return Listing(tuple(entries[:limit]), len(entries) > limit, revision)
+            start = response.kvs[-1].key + b"\x00"
+
+    async def write(self, write: Write) -> Written:
+        lease = await self._client.grant(write.ttl) if write.ttl is not None else 0
+        try:
+            return await self._write(write, self._keys.key(write.key), lease)
+        except OutcomeUnknown:
+            raise  # the lease may be on the key now
+        except KVError:
+            if lease:
+                await self._client.revoke(lease)
+            raise
+
+    async def _write(self, write: Write, key: bytes, lease: int) -> Written:
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock()
+            value = stored_value(write, now)
+            if write.kind is WriteKind.PUT and len(value) > SINGLE_TRIP_VALUE_BYTES:
+                read = await self._client.range(rpc_pb2.RangeRequest(key=key))
+                found = read.kvs[0] if read.kvs else None
+            else:
+                response = await self._client.txn(request(write, key, value, lease))
+                if response.succeeded:
+                    return outcome(write, response, self._keys, now)
+                found = refused_kv(response)
+            current = None if found is None else self._keys.entry(found)
+            if found is not None and self._expired(current):
+                await self._client.revoke(found.lease)  # removed at its own revision; again
+                continue
+            decision = write.decide(current)  # the domain's error, if its rules refuse
+            if decision is Decision.UNCHANGED:
+                assert current is not None
+                return Written.apply(write, current, decision, current.revision, now)
+            seen = found.mod_revision if found is not None else 0
+            swapped = await self._client.txn(swap_request(key, decision, value, lease, seen))
+            if swapped.succeeded:
+                return Written.apply(write, current, decision, swapped.header.revision, now)
+        raise StorageUnavailable(
+            f"key {write.key!r} changed under each of {MAX_ATTEMPTS} attempts; not written"
+        )
+
+    def _expired(self, entry: Entry | None) -> bool:
+        expires_at = None if entry is None else entry.expires_at
+        return expires_at is not None and expires_at <= self._clock()
+
+    def _live(self, kv: kv_pb2.KeyValue, *, keys_only: bool = False) -> Entry | None:
+        """The entry, or None once it has expired (etcd removes it soon after, on its own)."""
+        entry = self._keys.entry(kv, keys_only=keys_only)
+        return None if self._expired(entry) else entry
+
+    async def check(self) -> None:
+        """A linearizable read of one key: etcd answers it only with a quorum and a leader."""
+        await self._client.range(
+            rpc_pb2.RangeRequest(key=self._keys.prefix, limit=1, count_only=True)
+        )

@@ -1,0 +1,54 @@
+"""How an entry is kept in etcd: its key after the prefix, its value as compact JSON.
+
+An entry written with a ttl is attached to an etcd lease (etcd deletes the key
+when the lease expires, at a revision of its own) and its value starts with a
+header that keeps `expires_at`, which etcd's key-values do not carry:
+`NUL "expires_at=" <float> LF <compact JSON>`. Compact JSON never starts with
+NUL, so a value without the header is plain JSON (what `etcdctl get` shows).
+"""
+
+from __future__ import annotations
+
+from kv.domain import Entry, Write
+from kv.etcdpb import kv_pb2
+from kv.json_codec import read_json
+
+_EXPIRY = b"\x00expires_at="
+
+
+def stored_value(write: Write, now: float) -> bytes:
+    """The bytes `write` stores when applied at time `now`."""
+    if write.ttl is None:
+        return write.value_json
+    return _EXPIRY + repr(now + write.ttl).encode() + b"\n" + write.value_json
+
+
+def prefix_end(prefix: bytes) -> bytes:
+    """The first key after every key that starts with `prefix` (etcd's range_end for a prefix)."""
+    end = bytearray(prefix)
+    while end and end[-1] == 0xFF:
+        end.pop()
+    if not end:
+        return b"\x00"  # etcd: every key from `key` on
+    end[-1] += 1
+    return bytes(end)
+
+
+class Keyspace:
+    """Where kv's keys live in etcd: each key's UTF-8 after a prefix (KV_ETCD_PREFIX)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix.encode("utf-8")
+
+    def key(self, key: str) -> bytes:
+        return self.prefix + key.encode("utf-8")
+
+    def entry(self, kv: kv_pb2.KeyValue, *, keys_only: bool = False) -> Entry:
+        """The entry an etcd key-value holds, at its `mod_revision`."""
+        key = kv.key[len(self.prefix) :].decode("utf-8")
+        value, expires_at = kv.value, None
+        if value.startswith(_EXPIRY):
+            header, _, value = value.partition(b"\n")
+            expires_at = float(header[len(_EXPIRY) :])
+        document = None if keys_only else read_json(value)
+        return Entry(key, document, kv.mod_revision, expires_at)

@@ -1,0 +1,63 @@
+"""Admission: how much a server serves at once, and nothing new once it drains.
+
+Every transport keeps one per server: at most `limit` requests in progress
+(`KV_MAX_CONCURRENT_REQUESTS`) and, where a transport knows the size of a
+request before it parses it, at most `max_bytes` of requests in progress,
+except that one request is always taken on when none is in progress (so the
+largest request allowed can always be served). A request beyond either
+limit, or arriving after shutdown began, is answered "unavailable" at once
+(HTTP 503 with Retry-After, gRPC UNAVAILABLE: nothing was done, safe to
+retry), so that memory is bounded by the limits and not by the clients, and
+a shutdown waits only for what it had already taken on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class Admission:
+    """A count of requests in progress against a limit, and whether the server is draining."""
+
+    def __init__(self, limit: int, max_bytes: int | None = None) -> None:
+        self.limit = limit
+        self.max_bytes = max_bytes
+        self.in_progress = 0
+        self.bytes_in_progress = 0
+        self.draining = False
+        self.idle = asyncio.Event()  # set while no request is in progress
+        self.idle.set()
+
+    def refusal(self, size: int = 0) -> str | None:
+        """Why a new request of `size` bytes cannot be taken on now, or None when it can."""
+        if self.draining:
+            return "server is shutting down; retry elsewhere or shortly"
+        if self.in_progress >= self.limit:
+            return f"server busy: {self.limit} requests in progress; retry shortly"
+        if (
+            self.max_bytes is not None
+            and self.in_progress
+            and self.bytes_in_progress + size > self.max_bytes
+        ):
+            return f"server busy: {self.bytes_in_progress} bytes of requests in progress"
+        return None
+
+    def enter(self, size: int = 0) -> None:
+        self.in_progress += 1
+        self.bytes_in_progress += size
+        self.idle.clear()
+
+    def leave(self, size: int = 0) -> None:
+        self.in_progress -= 1
+        self.bytes_in_progress -= size
+        if not self.in_progress:
+            self.idle.set()
+
+    async def wait_idle(self, deadline: float) -> bool:
+        """Wait until no request is in progress, or the loop time `deadline`; True if idle."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self.idle.wait()
+        except TimeoutError:
+            return False
+        return True

@@ -1,0 +1,230 @@
+"""The OpenAPI 3.1 document of the REST API, served at `GET /openapi.json`.
+
+It is made from the application's own router: every route the app has is
+looked up in `OPERATIONS` by (method, path), and a route without an entry
+stops the document from being built, so the two cannot drift apart
+silently. A HEAD route takes the operation of the GET beside it, without a
+body. Adding a path: its route in `create_app`, one entry here
+(tests/http/test_openapi.py checks the two both ways, and validates real
+responses against the schemas; tests/fuzz fuzzes the API from this document).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from kv.transports.http.errors import compact_json
+
+JSON = "application/json"
+
+SCHEMAS: dict[str, Any] = {
+    "Value": {"description": "Any JSON value, nested at most 32 levels deep."},
+    "Entry": {
+        "type": "object",
+        "required": ["key", "value", "revision"],
+        "properties": {
+            "key": {"type": "string"},
+            "value": {"$ref": "#/components/schemas/Value"},
+            "revision": {"type": "integer", "minimum": 1},
+            "ttl": {"type": "integer", "minimum": 1},
+        },
+    },
+    "WrittenEntry": {
+        "allOf": [{"$ref": "#/components/schemas/Entry"}],
+        "required": ["created"],
+        "properties": {"created": {"type": "boolean"}},
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {
+                        "enum": [
+                            "invalid_request",
+                            "not_found",
+                            "method_not_allowed",
+                            "already_exists",
+                            "precondition_failed",
+                            "payload_too_large",
+                            "unsupported_media_type",
+                            "unavailable",
+                            "outcome_unknown",
+                            "compacted",
+                            "internal",
+                        ]
+                    },
+                    "message": {"type": "string"},
+                },
+            }
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}},
+    },
+    "WriteBody": {
+        "type": "object",
+        "required": ["value"],
+        "properties": {"value": {"$ref": "#/components/schemas/Value"}},
+        "additionalProperties": False,
+    },
+}
+
+ERRORS = {
+    400: "Invalid request: bad key, body, value or condition.",
+    404: "No entry at the key.",
+    409: "The key exists.",
+    412: "The condition is not met.",
+    413: "The value is too large.",
+    415: "The body is not application/json.",
+    503: "The storage cannot serve; nothing changed; safe to retry (Retry-After).",
+    504: "The storage did not confirm in time: the write may or may not be applied.",
+}
+
+
+def _json(schema: str, description: str) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"description": description, "content": {JSON: {"schema": ref}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _json("Error", ERRORS[status]) for status in statuses}
+
+
+def _header(name: str, pattern: str, description: str) -> dict[str, Any]:
+    schema = {"type": "string", "pattern": pattern}
+    return {"name": name, "in": "header", "required": False, "schema": schema,
+            "description": description}  # fmt: skip
+
+
+KEY = {
+    "name": "key",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+    "description": "The key: everything after /v1/kv/, percent-decoded; at most 1024 bytes.",
+}
+IF_MATCH = _header("If-Match", r'^(\*|"[1-9][0-9]{0,17}")$', 'Only if at revision "R", or *.')
+IF_NONE_MATCH = _header("If-None-Match", r"^\*$", "*: only if the key does not exist.")
+# Preferences a server does not know are ignored (RFC 7240), so any text is valid.
+PREFER = _header("Prefer", r"^.*$", "return=minimal: 204 without a body; others ignored.")
+WRITE_BODY = {
+    "required": True,
+    "content": {JSON: {"schema": {"$ref": "#/components/schemas/WriteBody"}}},
+}
+
+# (method, path as the router spells it) -> the OpenAPI operation.
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/v1/kv/{key}"): {
+        "summary": "Read a value",
+        "parameters": [KEY],
+        "responses": {"200": _json("Entry", "The entry."), **_errors(400, 404, 503)},
+    },
+    ("PUT", "/v1/kv/{key}"): {
+        "summary": "Store a value (create or replace)",
+        "parameters": [KEY, IF_MATCH, IF_NONE_MATCH],
+        "requestBody": WRITE_BODY,
+        "responses": {
+            "200": _json("WrittenEntry", "Replaced, or unchanged (same value)."),
+            "201": _json("WrittenEntry", "Created."),
+            **_errors(400, 412, 413, 415, 503, 504),
+        },
+    },
+    ("POST", "/v1/kv/{key}"): {
+        "summary": "Create only",
+        "parameters": [KEY],
+        "requestBody": WRITE_BODY,
+        "responses": {
+            "201": _json("Entry", "Created."),
+            **_errors(400, 409, 413, 415, 503, 504),
+        },
+    },
+    ("DELETE", "/v1/kv/{key}"): {
+        "summary": "Delete a key",
+        "parameters": [KEY, IF_MATCH, PREFER],
+        "responses": {
+            "200": _json("Entry", "The deleted entry."),
+            "204": {"description": "Deleted (Prefer: return=minimal)."},
+            **_errors(400, 404, 412, 503, 504),
+        },
+    },
+    ("GET", "/healthz"): {
+        "summary": "Liveness",
+        "responses": {"200": _json("Status", "The process serves.")},
+    },
+    ("GET", "/readyz"): {
+        "summary": "Readiness",
+        "responses": {"200": _json("Status", "Ready."), **_errors(503)},
+    },
+    ("GET", "/openapi.json"): {
+        "summary": "This document",
+        "responses": {
+            "200": {
+                "description": "OpenAPI 3.1.",
+                "content": {JSON: {"schema": {"type": "object"}}},
+            }
+        },
+    },
+}
+
+
+def _head(get: dict[str, Any]) -> dict[str, Any]:
+    """The HEAD operation beside a GET: the same answers, without bodies."""
+    responses = {
+        status: {"description": response["description"]}
+        for status, response in get["responses"].items()
+    }
+    return {**get, "summary": get["summary"] + " (headers only)", "responses": responses}
+
+
+def routes(app: web.Application) -> set[tuple[str, str]]:
+    """Every (method, path) the app routes, paths as the router spells them."""
+    return {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "*"
+    }
+
+
+def build_document(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI document of `app`'s routes; KeyError names a route with no operation."""
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path in sorted(routes(app)):
+        if (method, path) in OPERATIONS:
+            operation = OPERATIONS[(method, path)]
+        elif method == "HEAD" and ("GET", path) in OPERATIONS:
+            operation = _head(OPERATIONS[("GET", path)])
+        else:
+            raise KeyError(f"route {method} {path} has no entry in kv.transports.http.openapi")
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kv",
+            "version": "1",
+            "description": "A key-value service: JSON values with store-wide revisions.",
+        },
+        "paths": paths,
+        "components": {"schemas": SCHEMAS},
+    }
+
+
+OPENAPI_DOCUMENT: web.AppKey[bytes] = web.AppKey("openapi_document")
+
+
+def describe_routes(app: web.Application) -> None:
+    """Build `app`'s document now, once its routes are all added: a route without an
+    operation fails the app's creation, not the first request for the document."""
+    app[OPENAPI_DOCUMENT] = compact_json(build_document(app))
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    """GET /openapi.json."""
+    return web.Response(body=request.app[OPENAPI_DOCUMENT], content_type=JSON)

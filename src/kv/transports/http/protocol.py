@@ -1,0 +1,113 @@
+"""aiohttp's connection handling, with its own errors answered in the API's shape.
+
+aiohttp answers a request it cannot parse (a bad request line, bytes that
+are not HTTP) itself, before any middleware: `text/plain`, echoing the
+offending bytes, and logged at ERROR with a traceback. `RequestHandler`
+exposes that answer as `handle_error`; `KVRequestHandler` overrides it to
+answer `{"error": {...}}` without echoing anything (the access line records
+the request), and logs a traceback only for a 500, which is a bug.
+
+It also parses at most one request ahead of the one being served. aiohttp
+parses up to 32 pipelined requests per read, and when a later one in the
+same read is malformed, the parser's exception discards the valid ones
+before it, which are then never answered. With one at a time the parser
+stops after each request and keeps the rest of the bytes, so the valid
+request is answered first and the malformed one then gets its 400. It also
+bounds what one connection can queue.
+
+aiohttp builds one handler per connection through its `Server`;
+`KVAppRunner` makes the server build a `KVRequestHandler`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import http_exceptions, web
+from aiohttp.http_parser import HttpRequestParser
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
+from aiohttp.web_request import BaseRequest
+
+from kv.logs import REQUEST_ID_HEADER, accept_request_id
+from kv.transports.http.errors import error_response
+
+log = logging.getLogger("kv.http")
+
+PARSE_ERRORS: dict[type[Exception], str] = {
+    http_exceptions.LineTooLong: "a request line or header is too long",
+    http_exceptions.BadHttpMethod: "unknown request method",
+    http_exceptions.BadStatusLine: "malformed request line",
+    http_exceptions.InvalidHeader: "malformed header",
+    http_exceptions.InvalidURLError: "malformed request target",
+    http_exceptions.ContentLengthError: "body shorter than its Content-Length",
+    http_exceptions.TransferEncodingError: "malformed chunked body",
+}
+
+
+def _describe(exc: BaseException | None) -> str:
+    for cls in type(exc).__mro__:
+        if cls in PARSE_ERRORS:
+            return PARSE_ERRORS[cls]
+    return "not a valid HTTP/1.1 request"
+
+
+class KVRequestHandler(RequestHandler):
+    """One connection: aiohttp's handler, one request parsed ahead, errors as JSON."""
+
+    def __init__(self, manager: web.Server, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._max_msg_queue_size = 1
+        self._msg_queue_resume_size = 0
+        self._parser = HttpRequestParser(
+            self,
+            self._loop,
+            self._read_bufsize,
+            max_line_size=self.max_line_size,
+            max_field_size=self.max_field_size,
+            max_headers=self.max_headers,
+            payload_exception=RequestPayloadError,
+            auto_decompress=kwargs.get("auto_decompress", True),
+            max_msg_queue_size=1,
+        )
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """The answer to a request aiohttp failed outside the app; it closes the connection."""
+        if request.writer.output_size > 0:
+            # Part of a response is out already: the connection can only be dropped.
+            raise ConnectionError("response already started; cannot send an error response")
+        if status >= 500:
+            log.error("unhandled error serving a request", exc_info=exc)
+            response = error_response(status, "internal", "internal error; see the server log")
+        else:
+            response = error_response(
+                status, "invalid_request", f"malformed HTTP request: {_describe(exc)}"
+            )
+        # Made up here: the request's own headers are not trusted to be parsed.
+        response.headers[REQUEST_ID_HEADER] = accept_request_id(None)
+        response.force_close()
+        return response
+
+
+class KVServer(web.Server):
+    """aiohttp's low-level server, making a `KVRequestHandler` per connection."""
+
+    def __call__(self) -> RequestHandler:
+        return KVRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class KVAppRunner(web.AppRunner):
+    """`web.AppRunner` whose server is a `KVServer`."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        # The app builds its server with private arguments; only the class
+        # of the handlers it makes changes.
+        server.__class__ = KVServer
+        return server

@@ -1,0 +1,77 @@
+"""The `KV.*` commands: the KV API with JSON values, revisions and conditions, over RESP.
+
+    KV.GET key                          -> entry (NOTFOUND when none)
+    KV.PUT key json [IFREV r | IFABSENT | IFEXISTS] [TTL s]
+                                        -> entry and created (CONFLICT when not met)
+    KV.CREATE key json [TTL s]          -> entry (EXISTS when the key has one)
+    KV.DELETE key [IFREV r]             -> the deleted entry (NOTFOUND, CONFLICT)
+
+An entry is a map (RESP3) or flat array (RESP2) of `key`, `value` (the
+value's compact JSON text), `revision`, and `ttl` (seconds left) when it
+expires; errors come from the one table in `errors.py`. These are what the
+test client's RespKVClient speaks.
+"""
+
+from __future__ import annotations
+
+from kv.domain import Condition
+from kv.transports.resp.errors import CommandError
+from kv.transports.resp.expiry import whole_number
+from kv.transports.resp.replies import Reply
+from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.values import entry_reply, json_of, key_of, revision_of
+
+
+def _condition(args: Arguments, *, allow_presence: bool) -> Condition | None:
+    """The condition words after the value: none, `IFREV r`, or (for KV.PUT) IFABSENT/IFEXISTS."""
+    if not args:
+        return None
+    option = args[0].upper()
+    if option == b"IFREV" and len(args) == 2:
+        return Condition.at_revision(revision_of(args[1]))
+    if allow_presence and len(args) == 1 and option == b"IFABSENT":
+        return Condition.absent()
+    if allow_presence and len(args) == 1 and option == b"IFEXISTS":
+        return Condition.exists()
+    raise CommandError("syntax error")
+
+
+def _ttl(args: Arguments) -> tuple[int | None, Arguments]:
+    """`TTL s` at the end of the words, if there (the domain checks its range); the rest."""
+    if len(args) >= 2 and args[-2].upper() == b"TTL":
+        return whole_number(args[-1]), args[:-2]
+    return None, args
+
+
+async def kv_get(session: Session, args: Arguments) -> Reply:
+    return entry_reply(session.service, await session.service.get(key_of(args[0])))
+
+
+async def kv_put(session: Session, args: Arguments) -> Reply:
+    key, value = key_of(args[0]), json_of(args[1])
+    ttl, rest = _ttl(args[2:])
+    condition = _condition(rest, allow_presence=True)
+    result = await session.service.put(key, value, condition, ttl=ttl)
+    return entry_reply(session.service, result.entry, created=result.created)
+
+
+async def kv_create(session: Session, args: Arguments) -> Reply:
+    ttl, rest = _ttl(args[2:])
+    if rest:
+        raise CommandError("syntax error")
+    entry = await session.service.create(key_of(args[0]), json_of(args[1]), ttl=ttl)
+    return entry_reply(session.service, entry)
+
+
+async def kv_delete(session: Session, args: Arguments) -> Reply:
+    key = key_of(args[0])
+    entry = await session.service.delete(key, _condition(args[1:], allow_presence=False))
+    return entry_reply(session.service, entry)
+
+
+KV_COMMANDS: dict[bytes, Command] = {
+    b"KV.GET": Command(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
+    b"KV.PUT": Command(kv_put, -3, ("write",), 1, 1, 1),
+    b"KV.CREATE": Command(kv_create, -3, ("write",), 1, 1, 1),
+    b"KV.DELETE": Command(kv_delete, -2, ("write",), 1, 1, 1),
+}

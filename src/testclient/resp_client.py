@@ -1,0 +1,121 @@
+"""RespKVClient: KVClient over kv-server's RESP transport, on redis-py's asyncio client.
+
+It speaks the `KV.*` commands (docs/resp.md), which carry JSON values,
+revisions and conditions; an entry comes back as a map (RESP3) or a flat
+array of field, value, ... (RESP2), and both are read alike.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from testclient.client import (
+    AlreadyExists,
+    ClosingClient,
+    KVClientError,
+    KVEntry,
+    NotFound,
+    OutcomeUnknown,
+    PreconditionFailed,
+    Rejected,
+    Unavailable,
+    Written,
+)
+
+# The one place the server's error codes (the first word of an error reply)
+# become the client's errors; any other code is a refused request.
+ERROR_CODES: dict[str, type[KVClientError]] = {
+    "NOTFOUND": NotFound,
+    "EXISTS": AlreadyExists,
+    "CONFLICT": PreconditionFailed,
+    "TRYAGAIN": Unavailable,
+    "OUTCOMEUNKNOWN": OutcomeUnknown,
+}
+
+
+class RespKVClient(ClosingClient):
+    """Talks to `kv-server`'s RESP transport at `url` (e.g. redis://localhost:6379).
+
+    `protocol` is the RESP version redis-py speaks: 3 (its default, after
+    `HELLO 3`) or 2. Create it inside a running event loop.
+    """
+
+    transport = "resp"
+
+    def __init__(self, url: str, *, timeout: float = 10.0, protocol: int = 3) -> None:
+        self._url = url
+        # No retries: a write whose reply was lost must not be sent again
+        # behind the caller's back (a second KV.CREATE would find the key).
+        self._redis = redis.Redis.from_url(
+            url,
+            protocol=protocol,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
+        condition = () if expected_revision is None else ("IFREV", expected_revision)
+        fields = await self._call("KV.PUT", key, _json(value), *condition)
+        return Written(_entry(fields), bool(int(fields["created"])))
+
+    async def create(self, key: str, value: Any) -> KVEntry:
+        return _entry(await self._call("KV.CREATE", key, _json(value)))
+
+    async def get(self, key: str) -> KVEntry:
+        return _entry(await self._call("KV.GET", key))
+
+    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
+        condition = () if expected_revision is None else ("IFREV", expected_revision)
+        return _entry(await self._call("KV.DELETE", key, *condition))
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _call(self, command: str, key: str, *args: Any) -> dict[str, Any]:
+        try:
+            # redis-py leaves execute_command unannotated.
+            reply = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+                command, key, *args
+            )
+        except ResponseError as exc:
+            code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
+            raise ERROR_CODES.get(code, Rejected)(f"{command} {key!r}: {exc}") from exc
+        except RedisTimeoutError as exc:
+            # Sent, and no reply in time: as the other clients treat their deadline.
+            raise OutcomeUnknown(f"{command} {key!r}: {exc} (url {self._url})") from exc
+        except (RedisConnectionError, OSError) as exc:
+            raise Unavailable(f"{command} {key!r}: {exc} (url {self._url})") from exc
+        return _fields(reply)
+
+
+def _json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise Rejected(f"value is not JSON: {exc}") from exc
+
+
+def _text(word: Any) -> str:
+    return word.decode("utf-8", "surrogatepass") if isinstance(word, bytes) else str(word)
+
+
+def _fields(reply: Any) -> dict[str, Any]:
+    """An entry reply as a dict of field name to value: from a map, or a flat array."""
+    if isinstance(reply, dict):
+        return {_text(name): value for name, value in reply.items()}
+    if isinstance(reply, list) and len(reply) % 2 == 0:
+        return {_text(reply[i]): reply[i + 1] for i in range(0, len(reply), 2)}
+    raise KVClientError(f"unexpected reply from the server: {reply!r}")
+
+
+def _entry(fields: dict[str, Any]) -> KVEntry:
+    return KVEntry(_text(fields["key"]), json.loads(fields["value"]), int(fields["revision"]))

@@ -1,0 +1,100 @@
+"""GET /openapi.json describes exactly the routes the app has, and real answers fit its schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import schemathesis
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from kv.adapters.memory import InMemoryStore
+from kv.domain import KeyValueService
+from kv.transports.http import create_app
+from kv.transports.http.openapi import OPERATIONS, build_document, routes
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+def _app() -> web.Application:
+    return create_app(KeyValueService(InMemoryStore()))
+
+
+async def _document(client: Client) -> dict[str, Any]:
+    response = await client.get("/openapi.json")
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    document: dict[str, Any] = await response.json()
+    return document
+
+
+async def test_the_document_names_every_route_and_nothing_else(client: Client) -> None:
+    document = await _document(client)
+    assert document["openapi"].startswith("3.1")
+    described = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
+    assert described == routes(client.app)
+
+
+def test_every_operation_entry_has_its_route() -> None:
+    """An entry for a route that is gone would describe an API that does not exist."""
+    assert set(OPERATIONS) <= routes(_app())
+
+
+def test_a_route_without_an_entry_stops_the_build() -> None:
+    async def undocumented(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = _app()
+    app.router.add_get("/undocumented", undocumented)
+    with pytest.raises(KeyError, match="GET /undocumented"):
+        build_document(app)
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    schemathesis.openapi.from_dict(build_document(_app())).validate()
+
+
+def _schema(document: dict[str, Any], path: str, method: str, status: int) -> dict[str, Any]:
+    response = document["paths"][path][method]["responses"][str(status)]
+    schema: dict[str, Any] = response["content"]["application/json"]["schema"]
+    return {**schema, "components": document["components"]}
+
+
+KEY_PATH = "/v1/kv/{key}"
+# (method, url, headers, body) -> the path of the document and the status it must answer with.
+CALLS: list[tuple[str, str, dict[str, str], Any, str, int]] = [
+    ("PUT", "/v1/kv/a%2Fb", {}, {"value": {"n": [1, None]}}, KEY_PATH, 201),
+    ("PUT", "/v1/kv/a%2Fb", {}, {"value": "again"}, KEY_PATH, 200),
+    ("PUT", "/v1/kv/a%2Fb", {"If-Match": '"99"'}, {"value": 1}, KEY_PATH, 412),
+    ("PUT", "/v1/kv/a%2Fb", {"If-Match": "nonsense"}, {"value": 1}, KEY_PATH, 400),
+    ("PUT", "/v1/kv/a%2Fb", {}, {"value": 1, "extra": 2}, KEY_PATH, 400),
+    ("POST", "/v1/kv/a%2Fb", {}, {"value": 1}, KEY_PATH, 409),
+    ("POST", "/v1/kv/new", {}, {"value": 1}, KEY_PATH, 201),
+    ("GET", "/v1/kv/a%2Fb", {}, None, KEY_PATH, 200),
+    ("GET", "/v1/kv/missing", {}, None, KEY_PATH, 404),
+    ("DELETE", "/v1/kv/a%2Fb", {}, None, KEY_PATH, 200),
+    ("DELETE", "/v1/kv/a%2Fb", {}, None, KEY_PATH, 404),
+    ("GET", "/healthz", {}, None, "/healthz", 200),
+    ("GET", "/readyz", {}, None, "/readyz", 200),
+    ("GET", "/openapi.json", {}, None, "/openapi.json", 200),
+]
+
+
+async def test_answers_fit_the_documented_schemas(client: Client) -> None:
+    document = await _document(client)
+    for method, url, headers, body, path, status in CALLS:
+        response = await client.request(method, url, headers=headers, json=body)
+        assert response.status == status, (method, url)
+        schema = _schema(document, path, method.lower(), status)
+        jsonschema_rs.validate(schema, await response.json())
+
+
+async def test_a_schema_rejects_what_the_api_never_answers(client: Client) -> None:
+    """The schemas are not vacuous: an entry without a revision does not fit."""
+    document = await _document(client)
+    with pytest.raises(jsonschema_rs.ValidationError):
+        jsonschema_rs.validate(_schema(document, KEY_PATH, "get", 200), {"key": "k", "value": 1})
