@@ -50,7 +50,9 @@ async def serve_in_process(
         kv_url=f"http://127.0.0.1:{server_settings.http_port}",
         grpc_target=f"127.0.0.1:{server_settings.grpc_port}",
         resp_url=f"redis://127.0.0.1:{server_settings.resp_port}",
-        timeout=5.0,
+        # Generous: a 1 MiB value of 500,000 items takes 2.5 s over gRPC on an idle
+        # machine, and calls queue on a loaded one; no test here waits on it to expire.
+        timeout=30.0,
     )
     try:
         for listener in app.transports:

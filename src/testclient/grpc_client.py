@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import grpc
@@ -77,14 +77,18 @@ class GrpcKVClient(ClosingClient):
         expected_revision: int | None = None,
         ttl: int | None = None,
     ) -> Written:
-        request = kv_pb2.PutRequest(
-            key=key, value=_to_value(value), expected_revision=expected_revision, ttl_seconds=ttl
+        request = _message(
+            kv_pb2.PutRequest,
+            key=key,
+            value=_to_value(value),
+            expected_revision=expected_revision,
+            ttl_seconds=ttl,
         )
         response = await self._call("Put", key, request)
         return Written(_entry(response), bool(response.created))
 
     async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
-        request = kv_pb2.CreateRequest(key=key, value=_to_value(value), ttl_seconds=ttl)
+        request = _message(kv_pb2.CreateRequest, key=key, value=_to_value(value), ttl_seconds=ttl)
         return _entry(await self._call("Create", key, request))
 
     async def get(self, key: str) -> KVEntry:
@@ -102,7 +106,9 @@ class GrpcKVClient(ClosingClient):
         cursor: str | None = None,
         keys_only: bool = False,
     ) -> KVPage:
-        request = kv_pb2.ListRequest(prefix=prefix, limit=limit, cursor=cursor, keys_only=keys_only)
+        request = _message(
+            kv_pb2.ListRequest, prefix=prefix, limit=limit, cursor=cursor, keys_only=keys_only
+        )
         response = await self._call("List", prefix, request)
         entries = []
         for listed in response.entries:
@@ -164,6 +170,15 @@ class GrpcKVClient(ClosingClient):
             if error_type is Unavailable:
                 detail += f" (target {self._target})"
             raise error_type(detail) from exc
+
+
+def _message(message_type: Callable[..., Any], **fields: Any) -> Any:
+    """A request message; Rejected for a number its field cannot hold (an int32 limit of 2**40),
+    as the server would refuse it over HTTP."""
+    try:
+        return message_type(**fields)
+    except ValueError as exc:
+        raise Rejected(f"cannot be sent over gRPC: {exc}") from exc
 
 
 def _to_value(value: Any) -> struct_pb2.Value:

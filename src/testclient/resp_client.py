@@ -8,6 +8,7 @@ array of field, value, ... (RESP2), and both are read alike.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import redis.asyncio as redis
@@ -22,6 +23,8 @@ from testclient.client import (
     ClosingClient,
     KVClientError,
     KVEntry,
+    KVEvent,
+    KVPage,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -62,13 +65,20 @@ class RespKVClient(ClosingClient):
             retry=Retry(NoBackoff(), 0),
         )
 
-    async def put(self, key: str, value: Any, *, expected_revision: int | None = None) -> Written:
+    async def put(
+        self,
+        key: str,
+        value: Any,
+        *,
+        expected_revision: int | None = None,
+        ttl: int | None = None,
+    ) -> Written:
         condition = () if expected_revision is None else ("IFREV", expected_revision)
-        fields = await self._call("KV.PUT", key, _json(value), *condition)
+        fields = await self._call("KV.PUT", key, _json(value), *condition, *_ttl(ttl))
         return Written(_entry(fields), bool(int(fields["created"])))
 
-    async def create(self, key: str, value: Any) -> KVEntry:
-        return _entry(await self._call("KV.CREATE", key, _json(value)))
+    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
+        return _entry(await self._call("KV.CREATE", key, _json(value), *_ttl(ttl)))
 
     async def get(self, key: str) -> KVEntry:
         return _entry(await self._call("KV.GET", key))
@@ -76,6 +86,46 @@ class RespKVClient(ClosingClient):
     async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
         condition = () if expected_revision is None else ("IFREV", expected_revision)
         return _entry(await self._call("KV.DELETE", key, *condition))
+
+    async def watch(
+        self,
+        prefix: str = "",
+        *,
+        from_revision: int | None = None,
+        after_revision: int | None = None,
+    ) -> AsyncGenerator[KVEvent, None]:
+        """The RESP API has no watch (API.md): Rejected, so a scenario records a failed check."""
+        raise Rejected("the RESP transport has no watch; watch over HTTP or gRPC")
+        yield  # an async generator, as KVClient.watch is  # pragma: no cover
+
+    async def list(
+        self,
+        prefix: str = "",
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        keys_only: bool = False,
+    ) -> KVPage:
+        options: list[Any] = []
+        if limit is not None:
+            options += ["LIMIT", limit]
+        if cursor is not None:
+            options += ["CURSOR", cursor]
+        if keys_only:
+            options.append("KEYSONLY")
+        page = await self._call("KV.LIST", prefix, *options)
+        try:
+            entries = tuple(_listed(_fields(item), keys_only) for item in page["entries"])
+            next_cursor = page["next_cursor"]
+            return KVPage(
+                entries,
+                None if next_cursor is None else _text(next_cursor),
+                int(page["revision"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KVClientError(
+                f"KV.LIST {prefix!r}: the page is not as documented: {exc}"
+            ) from exc
 
     async def close(self) -> None:
         await self._redis.aclose()
@@ -117,5 +167,24 @@ def _fields(reply: Any) -> dict[str, Any]:
     raise KVClientError(f"unexpected reply from the server: {reply!r}")
 
 
+def _ttl(ttl: int | None) -> tuple[Any, ...]:
+    return () if ttl is None else ("TTL", ttl)
+
+
 def _entry(fields: dict[str, Any]) -> KVEntry:
-    return KVEntry(_text(fields["key"]), json.loads(fields["value"]), int(fields["revision"]))
+    ttl = fields.get("ttl")
+    return KVEntry(
+        _text(fields["key"]),
+        json.loads(fields["value"]),
+        int(fields["revision"]),
+        None if ttl is None else int(ttl),
+    )
+
+
+def _listed(fields: dict[str, Any], keys_only: bool) -> KVEntry:
+    """An entry of a page; a keys-only entry must carry the key and revision and nothing else."""
+    if not keys_only:
+        return _entry(fields)
+    if set(fields) != {"key", "revision"}:
+        raise ValueError(f"a KEYSONLY entry has fields {sorted(fields)}, not key and revision")
+    return KVEntry(_text(fields["key"]), None, int(fields["revision"]))

@@ -1,4 +1,5 @@
-"""Watch, the same over every transport, through its KVClient only (as the listing contract).
+"""Watch, the same over every transport that serves it (HTTP, gRPC; RESP has none), through
+its KVClient only (as the listing contract).
 
 Also: the watch scenario passes against the real service over a durable store.
 """
@@ -19,12 +20,13 @@ from kv.adapters.sqlite import SqliteStore
 from testclient.client import Compacted, KVClient, KVEvent, Rejected
 from testclient.config import connect
 from testclient.runner import run_scenario
-from tests.inprocess import TRANSPORT_NAMES, Served, serve_in_process
+from testclient.scenarios.watch import WATCH_TRANSPORTS
+from tests.inprocess import Served, serve_in_process
 
 WAIT_SECONDS = 20.0  # generous: only a broken stream waits this long
 
 
-@pytest.fixture(params=TRANSPORT_NAMES)
+@pytest.fixture(params=WATCH_TRANSPORTS)
 async def served(request: pytest.FixtureRequest) -> AsyncIterator[Served]:
     store = InMemoryStore(history=HistoryLimits(events=8))
     async with serve_in_process(request.param, store) as served:
@@ -108,7 +110,7 @@ async def test_ending_watches_ends_the_stream(served: Served) -> None:
     await stream.aclose()
 
 
-@pytest.mark.parametrize("transport", TRANSPORT_NAMES)
+@pytest.mark.parametrize("transport", WATCH_TRANSPORTS)
 async def test_the_watch_scenario_passes_over_sqlite(transport: str, tmp_path: Path) -> None:
     async with serve_in_process(transport, SqliteStore(tmp_path)) as served:
         result = await run_scenario("watch", lambda: connect(served.client_settings))

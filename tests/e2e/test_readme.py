@@ -23,7 +23,12 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 # The pages whose examples are run; each must leave the keys it writes as it found them.
-PAGES = [ROOT / "README.md", ROOT / "docs" / "http-api.md", ROOT / "docs" / "cli.md"]
+PAGES = [
+    ROOT / "README.md",
+    ROOT / "docs" / "http-api.md",
+    ROOT / "docs" / "cli.md",
+    ROOT / "docs" / "listing-and-ttl.md",
+]
 TOOLS = ("curl", "kv")
 PLACEHOLDER = re.compile(r"\bR(\d+)\b")
 COMMAND_TIMEOUT = 60

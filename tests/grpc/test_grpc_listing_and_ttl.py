@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -11,6 +14,7 @@ from google.protobuf import struct_pb2
 
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.inprocess import serve_in_process
+from tests.servers import script, start_kv_server
 
 
 @pytest.fixture
@@ -112,3 +116,28 @@ async def test_bad_ttl_seconds_are_invalid_argument(kv: Any, ttl: int) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as missing:
         await kv.Get(kv_pb2.GetRequest(key="k"))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.e2e
+def test_grpcurl_lists_and_writes_with_a_ttl_through_reflection(tmp_path: Path) -> None:
+    server = start_kv_server(tmp_path, {"TRANSPORT": "grpc"})
+    try:
+
+        def grpcurl(body: str, method: str) -> Any:
+            done = subprocess.run(
+                [script("grpcurl"), "-plaintext", "-d", body, server.grpc_target, method],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            return json.loads(done.stdout)
+
+        written = grpcurl('{"key": "a/1", "value": "x", "ttl_seconds": 60}', "kv.v1.KeyValue/Put")
+        assert written["ttl_seconds"] == "60"  # grpcurl prints int64 as a JSON string
+        page = grpcurl('{"prefix": "a/", "limit": 5}', "kv.v1.KeyValue/List")
+        assert [entry["key"] for entry in page["entries"]] == ["a/1"]
+        assert "next_cursor" not in page
+    finally:
+        server.process.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -227,3 +228,35 @@ async def test_scan_pages_through_a_prefix(client: redis.Redis) -> None:
     assert sorted(seen) == sorted(keys)
     assert pages == 3
     assert [key async for key in client.scan_iter(match=f"{prefix}*")] == sorted(keys)
+
+
+def _map(reply: Any) -> dict[str, Any]:
+    """A RESP3 map, or the flat array of field, value, ... RESP2 has for it."""
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+async def test_kv_list_pages_as_get_v1_kv_does(client: redis.Redis) -> None:
+    prefix = unique("list") + "/"
+    for n in range(3):
+        await client.execute_command("KV.PUT", f"{prefix}{n}", json.dumps({"n": n}))
+    first = _map(await client.execute_command("KV.LIST", prefix, "LIMIT", 2))
+    entries = [_map(entry) for entry in first["entries"]]
+    assert [(e["key"], json.loads(e["value"])) for e in entries] == [
+        (f"{prefix}0", {"n": 0}),
+        (f"{prefix}1", {"n": 1}),
+    ]
+    assert int(first["revision"]) >= int(entries[1]["revision"])
+    last = _map(
+        await client.execute_command("KV.LIST", prefix, "CURSOR", first["next_cursor"], "KEYSONLY")
+    )
+    (only,) = [_map(entry) for entry in last["entries"]]
+    assert set(only) == {"key", "revision"}
+    assert only["key"] == f"{prefix}2"
+    assert last["next_cursor"] is None
+    for words, message in (
+        (("LIMIT", 0), "limit"),
+        (("CURSOR", "nonsense"), "cursor"),
+        (("SOMETIMES",), "syntax"),
+    ):
+        with pytest.raises(ResponseError, match=message):
+            await client.execute_command("KV.LIST", prefix, *words)

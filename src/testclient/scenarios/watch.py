@@ -111,7 +111,18 @@ def _judge(run: ScenarioContext, name: str, expected: list[Expected], got: objec
     run.checks.record(name, passed, f"expected {wanted}, got {shown}")
 
 
+# The protocols that serve watch (API.md: the RESP API has none).
+WATCH_TRANSPORTS = ("http", "grpc")
+
+
 async def watch(run: ScenarioContext) -> None:
+    if run.client.transport not in WATCH_TRANSPORTS:
+        run.checks.record(
+            "watch is served over HTTP and gRPC only",
+            True,
+            f"the {run.client.transport} API has no watch: nothing to prove over it",
+        )
+        return
     prefix = run.key("watched/")
     outside = run.key("watched-not/x")
     writer = Writer(run.client)

@@ -72,8 +72,33 @@ SCHEMAS: dict[str, Any] = {
     "WriteBody": {
         "type": "object",
         "required": ["value"],
-        "properties": {"value": {"$ref": "#/components/schemas/Value"}},
+        "properties": {
+            "value": {"$ref": "#/components/schemas/Value"},
+            "ttl": {"type": "integer", "minimum": 1, "maximum": 31536000},
+        },
         "additionalProperties": False,
+    },
+    "Page": {
+        "type": "object",
+        "required": ["entries", "next_cursor", "revision"],
+        "properties": {
+            # An Entry, or with keys_only=true just its key and revision.
+            "entries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "revision"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "value": {"$ref": "#/components/schemas/Value"},
+                        "revision": {"type": "integer", "minimum": 1},
+                        "ttl": {"type": "integer", "minimum": 1},
+                    },
+                },
+            },
+            "next_cursor": {"type": ["string", "null"]},
+            "revision": {"type": "integer", "minimum": 0},
+        },
     },
 }
 
@@ -154,6 +179,20 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "204": {"description": "Deleted (Prefer: return=minimal)."},
             **_errors(400, 404, 412, 503, 504),
         },
+    },
+    ("GET", "/v1/kv"): {
+        "summary": "List keys by prefix, a page at a time (docs/listing-and-ttl.md)",
+        "parameters": [
+            {"name": "prefix", "in": "query", "schema": {"type": "string"}},
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+            },
+            {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+            {"name": "keys_only", "in": "query", "schema": {"enum": ["true", "false"]}},
+        ],
+        "responses": {"200": _json("Page", "A page of entries in key order."), **_errors(400, 503)},
     },
     ("GET", "/healthz"): {
         "summary": "Liveness",

@@ -76,14 +76,6 @@ def _key(request: web.Request) -> str:
         raise InvalidRequest("key is not valid UTF-8 once percent-decoded") from None
 
 
-@dataclass(frozen=True, slots=True)
-class WriteBody:
-    """What a PUT or POST body asks to store: the value, and its ttl (None: no expiry)."""
-
-    value: JsonValue
-    ttl: int | None
-
-
 async def defer_continue(request: web.Request) -> None:
     """Send no `100 Continue` yet: `_body` sends it once the body is wanted.
 
@@ -92,6 +84,14 @@ async def defer_continue(request: web.Request) -> None:
     (RFC 9110 lets a server answer with the final status instead). Other
     expectations are ignored, as RFC 9110 allows.
     """
+
+
+@dataclass(frozen=True, slots=True)
+class WriteBody:
+    """What a PUT or POST body asks to store: the value, and its ttl (None: no expiry)."""
+
+    value: JsonValue
+    ttl: int | None
 
 
 async def _body(request: web.Request) -> WriteBody:

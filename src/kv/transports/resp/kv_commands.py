@@ -5,11 +5,16 @@
                                         -> entry and created (CONFLICT when not met)
     KV.CREATE key json [TTL s]          -> entry (EXISTS when the key has one)
     KV.DELETE key [IFREV r]             -> the deleted entry (NOTFOUND, CONFLICT)
+    KV.LIST prefix [LIMIT n] [CURSOR c] [KEYSONLY]
+                                        -> a page: entries, next_cursor (null: last), revision
 
 An entry is a map (RESP3) or flat array (RESP2) of `key`, `value` (the
 value's compact JSON text), `revision`, and `ttl` (seconds left) when it
-expires; errors come from the one table in `errors.py`. These are what the
-test client's RespKVClient speaks.
+expires; errors come from the one table in `errors.py`. A KV.LIST page is a
+map (or flat array) of `entries` (entries as above; with KEYSONLY only `key`
+and `revision`), `next_cursor` (the service's opaque cursor, null on the last
+page) and `revision`, as `GET /v1/kv` answers. These are what the test
+client's RespKVClient speaks.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from kv.transports.resp.expiry import whole_number
 from kv.transports.resp.replies import Reply
 from kv.transports.resp.session import Arguments, Command, Session
 from kv.transports.resp.values import entry_reply, json_of, key_of, revision_of
+
+DEFAULT_LIST_LIMIT = 100
 
 
 def _condition(args: Arguments, *, allow_presence: bool) -> Condition | None:
@@ -69,9 +76,37 @@ async def kv_delete(session: Session, args: Arguments) -> Reply:
     return entry_reply(session.service, entry)
 
 
+async def kv_list(session: Session, args: Arguments) -> Reply:
+    prefix = key_of(args[0]) if args[0] else ""
+    limit, cursor, keys_only = DEFAULT_LIST_LIMIT, None, False
+    words = args[1:]
+    while words:
+        option = words[0].upper()
+        if option == b"KEYSONLY":
+            keys_only, words = True, words[1:]
+        elif option in (b"LIMIT", b"CURSOR") and len(words) >= 2:
+            if option == b"LIMIT":
+                limit = whole_number(words[1])
+            else:
+                # Not UTF-8: not a cursor the service made, which it then refuses.
+                cursor = words[1].decode("utf-8", "replace")
+            words = words[2:]
+        else:
+            raise CommandError("syntax error")
+    page = await session.service.list(prefix, limit=limit, cursor=cursor, keys_only=keys_only)
+    entries: list[Reply] = [
+        {"key": entry.key, "revision": entry.revision}
+        if keys_only
+        else entry_reply(session.service, entry)
+        for entry in page.entries
+    ]
+    return {"entries": entries, "next_cursor": page.next_cursor, "revision": page.revision}
+
+
 KV_COMMANDS: dict[bytes, Command] = {
     b"KV.GET": Command(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
     b"KV.PUT": Command(kv_put, -3, ("write",), 1, 1, 1),
     b"KV.CREATE": Command(kv_create, -3, ("write",), 1, 1, 1),
     b"KV.DELETE": Command(kv_delete, -2, ("write",), 1, 1, 1),
+    b"KV.LIST": Command(kv_list, -2, ("readonly",)),
 }
