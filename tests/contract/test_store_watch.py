@@ -51,6 +51,16 @@ def put(key: str, value: JsonValue, ttl: int | None = None) -> Write:
     return Write.put(key, value, encode_value(value), ttl=ttl)
 
 
+# Engines without a change feed yet: etcd's watch is not built (docs/watch.md, etcd).
+NO_FEED = {"etcd"}
+
+
+@pytest.fixture(autouse=True)
+def _has_a_feed(store_name: str) -> None:
+    if store_name in NO_FEED:
+        pytest.skip(f"{store_name} has no change feed yet (docs/watch.md)")
+
+
 def feed_of(store: Store) -> ChangeFeed:
     assert isinstance(store, ChangeFeed), f"{type(store).__name__} has no change feed"
     return store
