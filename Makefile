@@ -86,6 +86,12 @@ bench-durable: $(STAMP)
 
 # Listing 100-key pages from 1,000,000 keys, memory and sqlite stores, in-process (~30 s);
 # prints a Markdown table (docs/benchmarks.md, "Listing").
+# 1,000 watchers under write load: write throughput with and without them, and the latency from
+# a write's acknowledgement to its event (~1 min); prints a Markdown table (docs/watch.md).
+.PHONY: bench-watch
+bench-watch: $(STAMP)
+	$(BIN)/python -m bench.watch $(BENCH_WATCH_ARGS)
+
 .PHONY: bench-listing
 bench-listing: $(STAMP)
 	$(BIN)/python -m bench.listing $(BENCH_LISTING_ARGS)

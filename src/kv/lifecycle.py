@@ -43,6 +43,8 @@ async def serving(app: Application) -> AsyncIterator[Application]:
     finally:
         for transport in started:
             transport.drain()
+        # Watch streams never finish by themselves: end them so that draining can.
+        app.service.end_watches()
         await asyncio.gather(*(transport.stop() for transport in started))
         await app.service.stop()
     log.info("stopped")

@@ -8,6 +8,7 @@ array of field, value, ... (RESP2), and both are read alike.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import redis.asyncio as redis
@@ -22,6 +23,7 @@ from testclient.client import (
     ClosingClient,
     KVClientError,
     KVEntry,
+    KVEvent,
     KVPage,
     NotFound,
     OutcomeUnknown,
@@ -84,6 +86,17 @@ class RespKVClient(ClosingClient):
     async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
         condition = () if expected_revision is None else ("IFREV", expected_revision)
         return _entry(await self._call("KV.DELETE", key, *condition))
+
+    async def watch(
+        self,
+        prefix: str = "",
+        *,
+        from_revision: int | None = None,
+        after_revision: int | None = None,
+    ) -> AsyncGenerator[KVEvent, None]:
+        """The RESP API has no watch (API.md): Rejected, so a scenario records a failed check."""
+        raise Rejected("the RESP transport has no watch; watch over HTTP or gRPC")
+        yield  # an async generator, as KVClient.watch is  # pragma: no cover
 
     async def list(
         self,

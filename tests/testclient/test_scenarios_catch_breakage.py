@@ -17,6 +17,7 @@ from kv.adapters.memory import InMemoryStore
 from kv.domain import Store
 from testclient.runner import ScenarioResult, run_scenario, run_scenarios
 from testclient.scenarios import SCENARIOS
+from testclient.scenarios.watch import WATCH_TRANSPORTS
 from tests.testclient import broken_stores as broken
 from tests.testclient.conftest import ServeStore
 
@@ -65,6 +66,10 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
     "listings show expired entries": (broken.ListsExpiredEntries, {"expiry"}),
     "a write without ttl keeps the old expiry": (broken.KeepsTtlAfterPlainWrite, {"expiry"}),
     "an expiry takes no revision": (broken.ExpiryTakesNoRevision, {"expiry"}),
+    "the change feed drops events": (broken.WatchDropsEvents, {"watch"}),
+    "the change feed hands out events out of order": (broken.WatchReordersEvents, {"watch"}),
+    "a watch resumed after R repeats R": (broken.WatchResumeRepeats, {"watch"}),
+    "a watch resumed after R skips the change after R": (broken.WatchResumeSkips, {"watch"}),
 }
 
 
@@ -72,8 +77,19 @@ def _failures(result: ScenarioResult) -> str:
     return "\n".join(f"{check.name}: {check.detail}" for check in result.failed_checks)
 
 
+def _served_here(request: pytest.FixtureRequest, names: set[str]) -> set[str]:
+    """`names` less `watch` where the transport under test has no watch (RESP)."""
+    if request.node.callspec.params.get("serve_store") in WATCH_TRANSPORTS:
+        return names
+    return names - {"watch"}
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
-async def test_scenario_passes_against_the_real_service(serve_store: ServeStore, name: str) -> None:
+async def test_scenario_passes_against_the_real_service(
+    serve_store: ServeStore, name: str, request: pytest.FixtureRequest
+) -> None:
+    if not _served_here(request, {name}):
+        pytest.skip("the RESP API has no watch")
     connect = await serve_store(InMemoryStore())
     result = await run_scenario(name, connect)
     assert result.success, _failures(result)
@@ -83,9 +99,12 @@ async def test_scenario_passes_against_the_real_service(serve_store: ServeStore,
 
 @pytest.mark.parametrize("breakage", MUST_FAIL)
 async def test_scenarios_fail_against_a_broken_store(
-    serve_store: ServeStore, breakage: str
+    serve_store: ServeStore, breakage: str, request: pytest.FixtureRequest
 ) -> None:
     make_store, must_fail = MUST_FAIL[breakage]
+    must_fail = _served_here(request, must_fail)
+    if not must_fail:
+        pytest.skip("the RESP API has no watch")
     connect = await serve_store(make_store())
     for name in sorted(must_fail):
         result = await run_scenario(name, connect)

@@ -9,16 +9,20 @@ module lazily, so a driver is only needed when its engine is chosen.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kv.config import Settings
 from kv.domain import Store
 from kv.observability import Metrics
 
+if TYPE_CHECKING:
+    from kv.adapters.history import HistoryLimits
+
 
 def _memory(settings: Settings, metrics: Metrics) -> Store:
     from kv.adapters.memory import InMemoryStore
 
-    return InMemoryStore()
+    return InMemoryStore(history=_history(settings))
 
 
 def _sqlite(settings: Settings, metrics: Metrics) -> Store:
@@ -28,7 +32,15 @@ def _sqlite(settings: Settings, metrics: Metrics) -> Store:
         settings.data_dir,
         integrity_check=settings.sqlite_integrity_check,
         on_commit=metrics.observe_commit,
+        history=_history(settings),
     )
+
+
+def _history(settings: Settings) -> HistoryLimits:
+    """The change feed's bounds (KV_WATCH_HISTORY_EVENTS, KV_WATCH_HISTORY_BYTES)."""
+    from kv.adapters.history import HistoryLimits
+
+    return HistoryLimits(settings.watch_history_events, settings.watch_history_bytes)
 
 
 def _etcd(settings: Settings, metrics: Metrics) -> Store:

@@ -19,6 +19,7 @@ from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
 from testclient.scenarios.replicas import replicas
 from testclient.scenarios.value_types import value_types
+from testclient.scenarios.watch import watch
 
 SCENARIOS: dict[str, Scenario] = {
     "deletion": deletion,
@@ -32,6 +33,7 @@ SCENARIOS: dict[str, Scenario] = {
     "expiry": expiry,
     "linearizability": linearizability,
     "replicas": replicas,
+    "watch": watch,
 }
 
 __all__ = ["SCENARIOS", "Connect", "Scenario", "ScenarioContext"]

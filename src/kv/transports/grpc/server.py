@@ -19,6 +19,7 @@ from kv.transports.admission import Admission
 from kv.transports.grpc.admission import guarded_deserializer
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
+from kv.transports.grpc.watch import parse_watch_request
 from kv.v1 import kv_pb2
 
 log = get_logger("kv.grpc")
@@ -63,6 +64,15 @@ def _add_key_value_service(
     for method in service.methods:
         request = getattr(kv_pb2, method.input_type.name)
         response = getattr(kv_pb2, method.output_type.name)
+        if method.server_streaming:
+            # Watch lasts as long as its client wants: it holds no admission slot
+            # (its cost is a cursor in the store's change feed, see watch.py).
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                getattr(servicer, method.name),
+                request_deserializer=parse_watch_request,
+                response_serializer=response.SerializeToString,
+            )
+            continue
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=guarded_deserializer(
@@ -129,7 +139,12 @@ class GrpcTransport:
         )
         _add_key_value_service(
             self._server,
-            KeyValueServicer(service, self._admission, observability),
+            KeyValueServicer(
+                service,
+                self._admission,
+                observability,
+                watch_write_timeout=settings.watch_heartbeat,
+            ),
             self._admission,
             settings.max_value_bytes,
         )

@@ -34,11 +34,16 @@ from kv.transports.http.errors import (
 log = logging.getLogger("kv.http")
 
 ADMISSION = web.AppKey("admission", Admission)
+# A watch stream lasts as long as its client wants: it holds no slot (its cost
+# is a cursor in the store's change feed, and it ends at shutdown by itself).
+UNCOUNTED_PATHS = frozenset({"/v1/watch"})
 
 
 @web.middleware
 async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Serve the request within the server's limit, its response written before it counts out."""
+    if request.path in UNCOUNTED_PATHS:
+        return await handler(request)
     admission = request.app[ADMISSION]
     refusal = admission.refusal()
     if refusal is not None:

@@ -194,6 +194,25 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         ],
         "responses": {"200": _json("Page", "A page of entries in key order."), **_errors(400, 503)},
     },
+    ("GET", "/v1/watch"): {
+        "summary": "Follow every change under a prefix as Server-Sent Events (docs/watch.md)",
+        "parameters": [
+            {"name": "prefix", "in": "query", "schema": {"type": "string"}},
+            {"name": "from_revision", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            _header("Last-Event-ID", r"^[0-9]{1,19}$", "Resume after this revision."),
+        ],
+        "responses": {
+            "200": {
+                "description": "The event stream: id = revision, event put|delete, data = entry.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            "410": {
+                "description": "from_revision is older than the history kept (compacted).",
+                "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+            **_errors(400, 503),
+        },
+    },
     ("GET", "/healthz"): {
         "summary": "Liveness",
         "responses": {"200": _json("Status", "The process serves.")},

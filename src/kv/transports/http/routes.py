@@ -32,15 +32,19 @@ from kv.transports.http.errors import (
 from kv.transports.http.limits import ADMISSION, admission_middleware
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
+from kv.transports.http.watch import EventFrames, stream_changes
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 BODY_LIMIT = web.AppKey("body_limit", int)
+WATCH_FRAMES = web.AppKey("watch_frames", EventFrames)
+WATCH_HEARTBEAT = web.AppKey("watch_heartbeat", float)
 
 DEFAULT_ADMISSION_LIMIT = 32
 KEY_PREFIX = "/v1/kv/"
 LIST_PATH = "/v1/kv"
+WATCH_PATH = "/v1/watch"
 BODY_FIELDS = frozenset({"value", "ttl"})
 JSON_TYPE = "application/json"
 # A request body holds the value plus `{"value": }` and whatever white space
@@ -227,6 +231,12 @@ async def list_entries(request: web.Request) -> web.Response:
     return json_response(document)
 
 
+async def watch_changes(request: web.Request) -> web.StreamResponse:
+    """The changes under `prefix` as Server-Sent Events (see watch.py)."""
+    app = request.app
+    return await stream_changes(request, app[SERVICE], app[WATCH_FRAMES], app[WATCH_HEARTBEAT])
+
+
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -250,8 +260,12 @@ def create_app(
     body_timeout: float = 15.0,
     admission: Admission | None = None,
     observability: Observability | None = None,
+    watch_heartbeat: float = 15.0,
 ) -> web.Application:
-    """The aiohttp application serving the REST API over `service`, within `admission`."""
+    """The aiohttp application serving the REST API over `service`, within `admission`.
+
+    `watch_heartbeat`: seconds of silence after which a watch stream gets a comment line.
+    """
     body_limit = service.max_value_bytes + BODY_SLACK_BYTES
     app = web.Application(
         middlewares=[admission_middleware, error_middleware], client_max_size=body_limit
@@ -262,6 +276,8 @@ def create_app(
     app[BODY_LIMIT] = body_limit
     app[DRAINING] = asyncio.Event()
     app[BODY_TIMEOUT] = body_timeout
+    app[WATCH_FRAMES] = EventFrames(service)
+    app[WATCH_HEARTBEAT] = watch_heartbeat
     # Any character, newline included (`.` alone stops at one): keys may hold
     # every character, and the handlers read the key from the raw path.
     entries = app.router.add_resource(KEY_PREFIX + r"{key:[\s\S]*}")
@@ -273,6 +289,7 @@ def create_app(
     listing = app.router.add_resource(LIST_PATH)
     listing.add_route("GET", list_entries)
     listing.add_route("HEAD", list_entries)
+    app.router.add_get(WATCH_PATH, watch_changes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -33,6 +33,7 @@ class HttpTransport:
             body_timeout=settings.idle_timeout,
             admission=self._admission,
             observability=observability,
+            watch_heartbeat=settings.watch_heartbeat,
         )
         self._settings = settings
         self._port = settings.ports[self.name]
