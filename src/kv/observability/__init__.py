@@ -2,7 +2,12 @@
 
 from kv.observability.logs import configure_logging, get_logger
 from kv.observability.metrics import Metrics
-from kv.observability.scope import Observability, RequestScope, accept_request_id
+from kv.observability.scope import (
+    Observability,
+    RequestScope,
+    accept_request_id,
+    current_request_id,
+)
 
 __all__ = [
     "Metrics",
@@ -10,5 +15,6 @@ __all__ = [
     "RequestScope",
     "accept_request_id",
     "configure_logging",
+    "current_request_id",
     "get_logger",
 ]

@@ -32,7 +32,7 @@ import uuid
 from types import TracebackType
 from typing import Any
 
-from structlog.contextvars import bind_contextvars, reset_contextvars
+from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
 from kv.observability.logs import get_logger
 from kv.observability.metrics import Metrics
@@ -74,6 +74,12 @@ def accept_request_id(offered: str | None) -> str:
     ):
         return offered
     return new_request_id()
+
+
+def current_request_id() -> str:
+    """The id of the request being served (inside a `request_scope`), else a new one."""
+    request_id = get_contextvars().get("request_id")
+    return request_id if isinstance(request_id, str) else new_request_id()
 
 
 class Observability:

@@ -144,5 +144,10 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     async def Watch(self, request: kv_pb2.WatchRequest | Refusal, context: Context) -> None:
         """Every change under `prefix`, as `GET /v1/watch` streams it (see watch.py)."""
         await serve_watch(
-            self._service, self._watch_events, request, context, self._watch_write_timeout
+            self._service,
+            self._watch_events,
+            request,
+            context,
+            self._watch_write_timeout,
+            self.observability,
         )

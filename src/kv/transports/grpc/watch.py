@@ -10,8 +10,6 @@ flow control holds it) means the client is too slow: RESOURCE_EXHAUSTED.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +17,10 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from kv.domain import Change, KeyValueService, KVError
-from kv.logs import GRPC_REQUEST_ID_KEY, accept_request_id, log_request, request_id
+from kv.observability import Observability
 from kv.transports.grpc.admission import Refusal
-from kv.transports.grpc.errors import INTERNAL_MESSAGE, status_of
+from kv.transports.grpc.calls import GRPC_REQUEST_ID_KEY
+from kv.transports.grpc.errors import INTERNAL_MESSAGE, SERVER_ERRORS, status_of
 from kv.transports.grpc.values import from_json
 from kv.v1 import kv_pb2
 
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
 else:
     Context = grpc.aio.ServicerContext
 
-log = logging.getLogger("kv.grpc")
-access_log = logging.getLogger("kv.access")
 METHOD = "/kv.v1.KeyValue/Watch"
 
 
@@ -83,51 +80,46 @@ async def serve_watch(
     request: kv_pb2.WatchRequest | Refusal,
     context: Context,
     write_timeout: float,
+    observability: Observability,
 ) -> None:
-    """Stream the changes `request` asks for to `context`, with request id and access line."""
-    started = time.perf_counter()
+    """Stream the changes `request` asks for to `context`, in its request scope."""
     offered = next(
         (v for k, v in context.invocation_metadata() or () if k == GRPC_REQUEST_ID_KEY), None
     )
-    rid = accept_request_id(offered if isinstance(offered, str) else None)
-    request_id.set(rid)
-    context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, rid),))
-    status = grpc.StatusCode.OK
-    if isinstance(request, Refusal):
-        status = request.code
-        await context.abort(request.code, request.message)
-    try:
-        subscription = await service.watch(request.prefix, _from_revision(request))
+    with observability.request_scope(
+        "grpc", METHOD, offered if isinstance(offered, str) else None, peer=context.peer()
+    ) as scope:
+        context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, scope.request_id),))
+        status, details = grpc.StatusCode.OK, ""
         try:
-            async for change in subscription:
-                try:
-                    async with asyncio.timeout(write_timeout):
-                        await context.write(events.event(change))
-                except TimeoutError:
-                    status = grpc.StatusCode.RESOURCE_EXHAUSTED
-                    await context.abort(status, "the watcher did not take events in time")
-        finally:
-            subscription.close()
-    except KVError as exc:
-        status = status_of(exc)
-        await context.abort(status, str(exc))
-    except asyncio.CancelledError:
-        status = grpc.StatusCode.CANCELLED
-        raise
-    except grpc.aio.AbortError:
-        raise
-    except Exception:
-        status = grpc.StatusCode.INTERNAL
-        log.exception("unhandled error serving %s", METHOD, extra={"request_id": rid})
-        await context.abort(status, INTERNAL_MESSAGE)
+            if isinstance(request, Refusal):
+                status, details = request.code, request.message
+            else:
+                await _stream(service, events, request, context, write_timeout)
+        except KVError as exc:
+            status, details = status_of(exc), str(exc)
+        except TimeoutError:
+            status = grpc.StatusCode.RESOURCE_EXHAUSTED
+            details = "the watcher did not take events in time"
+        except Exception:
+            scope.unexpected_error()
+            status, details = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
+        scope.answered(status.name, server_error=status in SERVER_ERRORS)
+    if status is not grpc.StatusCode.OK:
+        await context.abort(status, details)
+
+
+async def _stream(
+    service: KeyValueService,
+    events: WatchEvents,
+    request: kv_pb2.WatchRequest,
+    context: Context,
+    write_timeout: float,
+) -> None:
+    subscription = await service.watch(request.prefix, _from_revision(request))
+    try:
+        async for change in subscription:
+            async with asyncio.timeout(write_timeout):
+                await context.write(events.event(change))
     finally:
-        log_request(
-            access_log,
-            "request",
-            transport="grpc",
-            request_id=rid,
-            method=METHOD,
-            status=status.name,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            remote=context.peer(),
-        )
+        subscription.close()

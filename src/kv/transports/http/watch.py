@@ -27,7 +27,8 @@ from aiohttp import web
 
 from kv.domain import Change, InvalidRequest, KeyValueService, Subscription, WatcherTooSlow
 from kv.json_codec import write_json
-from kv.logs import REQUEST_ID_HEADER, request_id
+from kv.observability import current_request_id
+from kv.transports.http.errors import REQUEST_ID_HEADER
 
 PARAMETERS = frozenset({"prefix", "from_revision"})
 LAST_EVENT_ID = "Last-Event-ID"
@@ -127,7 +128,7 @@ async def stream_changes(
                 "Content-Type": "text/event-stream; charset=utf-8",
                 "Cache-Control": "no-cache",
                 "X-Accel-Buffering": "no",  # nginx: pass events on as they come
-                REQUEST_ID_HEADER: request_id.get(),
+                REQUEST_ID_HEADER: current_request_id(),
             }
         )
         await response.prepare(request)
