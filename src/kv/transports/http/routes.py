@@ -19,6 +19,7 @@ from kv.domain import (
     ValueTooLarge,
 )
 from kv.json_codec import read_json
+from kv.transports.http.console import add_console
 from kv.transports.http.errors import domain_error_response, error_middleware, json_response
 from kv.transports.http.listing import ListQuery, page_document
 
@@ -223,4 +224,5 @@ def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.A
     listing.add_route("HEAD", list_entries)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    add_console(app)
     return app

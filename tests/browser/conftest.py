@@ -1,0 +1,95 @@
+"""Fixtures of the browser tests: one Chromium per session, one kv-server per module.
+
+Without Chromium (or the playwright package) the tests skip with the reason, except in CI
+(CI=true), where .ci/run installs both and a missing one is a failure, not a silent skip.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
+from tests.browser.other_client import OtherClient
+from tests.servers import KvServer, start_kv_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.e2e
+
+# Bounded waits, generous for a loaded 2-core machine: every wait polls and ends as soon as
+# its condition holds, so a long bound costs nothing when things are fast.
+WAIT_MS = 30_000
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"browser tests must run in CI: {reason} (.ci/run installs it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = chromium_path()
+    if executable is None:
+        _unavailable("no chromium on PATH (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KvServer]:
+    server = start_kv_server(tmp_path_factory.mktemp("console"))
+    yield server
+    server.process.stop()
+
+
+@pytest.fixture
+def other(console_server: KvServer) -> OtherClient:
+    return OtherClient(console_server.url)
+
+
+_prefixes = itertools.count()
+
+
+@pytest.fixture
+def prefix(request: pytest.FixtureRequest) -> str:
+    """Keys of their own for each test, so tests sharing a server do not see each other's."""
+    return f"{request.node.name[:40]}-{next(_prefixes)}/"
+
+
+@pytest.fixture
+def page(browser: Browser, console_server: KvServer, tmp_path: Path) -> Iterator[Page]:
+    """A fresh page on the console; fails the test if the page logged an error (CSP included)."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    opened = context.new_page()
+    errors: list[str] = []
+    # A 4xx answer the page expects (412, 404) is logged as "Failed to load resource": not an
+    # error of the page. Anything else (a refused script or style, an exception) is.
+    opened.on(
+        "console",
+        lambda message: message.type == "error"
+        and not message.text.startswith("Failed to load resource")
+        and errors.append(message.text),
+    )
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto(console_server.url + "/ui/")
+    yield opened
+    context.close()
+    assert not errors, errors
