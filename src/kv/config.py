@@ -95,6 +95,9 @@ class Settings:
     idle_timeout: float = 15.0
     shutdown_timeout: float = 10.0
     sqlite_integrity_check: bool = False
+    watch_history_events: int = 10_000
+    watch_history_bytes: int = 64 * 1024 * 1024
+    watch_heartbeat: float = 15.0
 
     @classmethod
     def from_env(
@@ -122,4 +125,11 @@ class Settings:
             idle_timeout=env.number("KV_IDLE_TIMEOUT", 15.0, low=0.1, high=3600.0),
             shutdown_timeout=env.number("KV_SHUTDOWN_TIMEOUT", 10.0, low=0.0, high=600.0),
             sqlite_integrity_check=env.flag("KV_SQLITE_INTEGRITY_CHECK", False),
+            watch_history_events=env.integer(
+                "KV_WATCH_HISTORY_EVENTS", 10_000, low=2, high=10_000_000
+            ),
+            watch_history_bytes=env.integer(
+                "KV_WATCH_HISTORY_BYTES", 64 * 1024 * 1024, low=64 * 1024, high=2**40
+            ),
+            watch_heartbeat=env.number("KV_WATCH_HEARTBEAT_SECONDS", 15.0, low=0.1, high=3600.0),
         )

@@ -45,6 +45,8 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> No
         log.info("shutting down: draining in-flight requests")
         for transport in started:
             transport.drain()
+        # Watch streams never finish by themselves: end them so that draining can.
+        app.service.end_watches()
     finally:
         await asyncio.gather(*(transport.stop() for transport in started))
         await app.service.stop()

@@ -8,21 +8,36 @@ module lazily, so a driver is only needed when its engine is chosen.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kv.config import Settings
 from kv.domain import Store
+
+if TYPE_CHECKING:
+    from kv.adapters.history import HistoryLimits
 
 
 def _memory(settings: Settings) -> Store:
     from kv.adapters.memory import InMemoryStore
 
-    return InMemoryStore()
+    return InMemoryStore(history=_history(settings))
 
 
 def _sqlite(settings: Settings) -> Store:
     from kv.adapters.sqlite import SqliteStore
 
-    return SqliteStore(settings.data_dir, integrity_check=settings.sqlite_integrity_check)
+    return SqliteStore(
+        settings.data_dir,
+        integrity_check=settings.sqlite_integrity_check,
+        history=_history(settings),
+    )
+
+
+def _history(settings: Settings) -> HistoryLimits:
+    """The change feed's bounds (KV_WATCH_HISTORY_EVENTS, KV_WATCH_HISTORY_BYTES)."""
+    from kv.adapters.history import HistoryLimits
+
+    return HistoryLimits(settings.watch_history_events, settings.watch_history_bytes)
 
 
 STORES: dict[str, Callable[[Settings], Store]] = {

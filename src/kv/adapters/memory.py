@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
+from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
-from kv.domain import Decision, Entry, Write, Written
+from kv.domain import Change, Decision, Entry, Write, Written
 from kv.domain.model import Listing
 from kv.domain.ttl import Clock
 
@@ -21,16 +22,22 @@ class InMemoryStore:
     to its key or by the expiry sweeper, whichever comes first.
 
     `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
+    `history`: how many recent changes the change feed keeps for watchers.
     """
 
     def __init__(
-        self, *, clock: Clock = time.time, sweep_interval: float = SWEEP_INTERVAL_SECONDS
+        self,
+        *,
+        clock: Clock = time.time,
+        sweep_interval: float = SWEEP_INTERVAL_SECONDS,
+        history: HistoryLimits | None = None,
     ) -> None:
         self._clock = clock
         self._entries = KeyDirectory()
         self._expiry = ExpiryIndex()
         self._revision = 0
         self._lock = threading.Lock()
+        self._history = ChangeHistory(history)
         self._sweeper = ExpirySweeper(
             self._expire_due, self._expiry.next_due, clock, sweep_interval
         )
@@ -44,8 +51,13 @@ class InMemoryStore:
         return None
 
     async def close(self) -> None:
-        """Stop the expiry sweeper."""
+        """Stop the expiry sweeper and end every watcher."""
         await self._sweeper.stop()
+        self._history.close()
+
+    async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
+        """Follow the changes under `prefix` (see `kv.domain.ChangeFeed`)."""
+        return self._history.subscribe(prefix, from_revision)
 
     async def get(self, key: str) -> Entry | None:
         return self._entries.get(key, self._clock())
@@ -81,8 +93,10 @@ class InMemoryStore:
             written = Written.apply(write, current, decision, self._revision, now)
             if written.entry is None:
                 self._entries.remove(write.key)
+                self._history.record(Change.delete(write.key, self._revision))
             else:
                 self._entries.set(written.entry)
+                self._history.record(Change.put(written.entry, write.value_json))
             self._expiry.move(
                 write.key,
                 None if current is None else current.expires_at,
@@ -100,6 +114,7 @@ class InMemoryStore:
         self._revision += 1
         self._entries.remove(expired.key)
         self._expiry.move(expired.key, expired.expires_at, None)
+        self._history.record(Change.delete(expired.key, self._revision, expired=True))
 
     def _expire_due(self, limit: int) -> int:
         with self._lock:

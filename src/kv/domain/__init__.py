@@ -1,6 +1,8 @@
 """The domain core: KV operations, their rules and the storage port. Imports no framework."""
 
+from kv.domain.changes import Change
 from kv.domain.errors import (
+    Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -9,13 +11,17 @@ from kv.domain.errors import (
     PreconditionFailed,
     StorageUnavailable,
     ValueTooLarge,
+    WatcherTooSlow,
 )
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
-from kv.domain.ports import Store
+from kv.domain.ports import ChangeFeed, Store, Subscription
 from kv.domain.service import KeyValueService, PutResult
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
+    "Change",
+    "ChangeFeed",
+    "Compacted",
     "Condition",
     "Decision",
     "Entry",
@@ -32,7 +38,9 @@ __all__ = [
     "PutResult",
     "StorageUnavailable",
     "Store",
+    "Subscription",
     "ValueTooLarge",
+    "WatcherTooSlow",
     "Write",
     "WriteKind",
     "Written",

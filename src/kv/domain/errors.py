@@ -7,7 +7,9 @@
     ├── KeyExists             create-only write on a key that exists
     ├── PreconditionFailed    the entry is not what the caller said it must be
     ├── StorageUnavailable    the store cannot be used; nothing was changed
-    └── OutcomeUnknown        the store did not confirm a write; it may or may not be applied
+    ├── OutcomeUnknown        the store did not confirm a write; it may or may not be applied
+    ├── Compacted             a watch asked for changes older than the history the store keeps
+    └── WatcherTooSlow        a watcher fell too far behind the changes and was cut off
 
 Transports map these to their protocol in one table each (HTTP status and
 error code; gRPC status code). Anything else that escapes is a bug and is
@@ -51,4 +53,28 @@ class OutcomeUnknown(KVError):
     A deadline passed, a connection was lost or a leader changed after the
     write left for the store. Unlike StorageUnavailable, the caller must not
     assume nothing changed: read the key (or retry with a condition) to find out.
+    """
+
+
+class Compacted(KVError):
+    """A watch asked to start at a revision whose changes the store no longer keeps.
+
+    `oldest`: the oldest revision a watch can still start from (every change
+    from it on is kept). The caller must read the current state again (a
+    listing) and watch from its revision.
+    """
+
+    def __init__(self, requested: int, oldest: int) -> None:
+        super().__init__(
+            f"revision {requested} is compacted; the oldest revision available is {oldest}"
+        )
+        self.requested = requested
+        self.oldest = oldest
+
+
+class WatcherTooSlow(KVError):
+    """A watcher fell further behind the changes than the store keeps for it: it was ended.
+
+    It resumes from the revision after the last change it received, while
+    the history still holds it (else the resume is Compacted).
     """

@@ -5,8 +5,9 @@ Adapters in `kv.adapters` implement it; the domain never imports them.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from kv.domain.changes import Change
 from kv.domain.model import Entry, Listing
 from kv.domain.writes import Write, Written
 
@@ -83,3 +84,47 @@ class Store(Protocol):
     async def write(self, write: Write) -> Written: ...
 
     async def check(self) -> None: ...
+
+
+class Subscription(Protocol):
+    """One watcher's place in a change feed: an async iterator of `Change`s, in revision order.
+
+    Yields every change of a key under the watched prefix, each once, in
+    revision order, from the revision it was opened at. Ends (StopAsyncIteration)
+    once `close` is called, by its owner or at shutdown. Raises WatcherTooSlow
+    when its reader fell further behind than the feed keeps for it. Waiting
+    for the next change may be cancelled without losing one.
+    """
+
+    def __aiter__(self) -> Subscription: ...
+
+    async def __anext__(self) -> Change: ...
+
+    def close(self) -> None:
+        """End the subscription: a waiting or later `__anext__` ends the iteration."""
+        ...
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """The committed changes of a store, in revision order, for watchers (a store may offer it).
+
+    The contract, proven for every adapter by `tests/contract/test_store_watch.py`:
+    every change a write or an expiry makes is published once it is visible
+    to `get` (durable, for a durable store), in revision order, including
+    removals by expiry (`Change.expired`). The feed keeps a bounded history of
+    recent changes, so a watcher can start from a past revision; a revision
+    older than that history is Compacted, carrying the oldest one kept.
+    Watchers share the history: a watcher costs a cursor, not a copy of the
+    changes.
+    """
+
+    async def subscribe(self, prefix: str, from_revision: int | None) -> Subscription:
+        """Follow the changes of keys starting with `prefix`.
+
+        `from_revision`: start with the change at that revision (or the first
+        after it, revisions need not be dense; a future revision waits for
+        it); None: only changes after the current revision. Compacted when
+        changes at or after `from_revision` are no longer all kept.
+        """
+        ...

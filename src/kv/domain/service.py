@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+import weakref
 from dataclasses import dataclass
 
+from kv.domain.changes import validate_from_revision
 from kv.domain.cursors import (
     DEFAULT_LIMIT,
     make_cursor,
@@ -12,7 +14,7 @@ from kv.domain.cursors import (
     validate_limit,
     validate_prefix,
 )
-from kv.domain.errors import KeyNotFound
+from kv.domain.errors import KeyNotFound, StorageUnavailable
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
     Condition,
@@ -23,7 +25,7 @@ from kv.domain.model import (
     encode_value,
     validate_key,
 )
-from kv.domain.ports import Store
+from kv.domain.ports import ChangeFeed, Store, Subscription
 from kv.domain.ttl import Clock, seconds_left, validate_ttl
 from kv.domain.writes import Write
 
@@ -61,6 +63,10 @@ class KeyValueService:
         self._store = store
         self._max_value_bytes = max_value_bytes
         self._clock = clock
+        # The store's change feed, when it has one (watch).
+        self._feed = store if isinstance(store, ChangeFeed) else None
+        self._watches: weakref.WeakSet[Subscription] = weakref.WeakSet()
+        self._watches_ended = False
 
     @property
     def max_value_bytes(self) -> int:
@@ -157,6 +163,35 @@ class KeyValueService:
         if listing.more and listing.entries:
             next_cursor = make_cursor(prefix, listing.entries[-1].key)
         return Page(listing.entries, next_cursor, listing.revision)
+
+    async def watch(self, prefix: str = "", from_revision: int | None = None) -> Subscription:
+        """Follow every change of the keys starting with `prefix`, in revision order.
+
+        The subscription yields each change (a put, a delete, an expiry) once,
+        in revision order: from the change at `from_revision` (or the first
+        after it), or, with None, from the first change after now. Compacted
+        (carrying the oldest revision kept) when the store no longer keeps
+        the changes from `from_revision` on; InvalidRequest for a bad prefix
+        or revision (a positive whole number); StorageUnavailable when the
+        store has no change feed or the service is shutting down. The
+        subscription raises WatcherTooSlow when its reader falls too far
+        behind, and ends at `end_watches`.
+        """
+        prefix = validate_prefix(prefix)
+        from_revision = validate_from_revision(from_revision)
+        if self._feed is None:
+            raise StorageUnavailable(f"{type(self._store).__name__} has no change feed")
+        if self._watches_ended:
+            raise StorageUnavailable("shutting down")
+        subscription = await self._feed.subscribe(prefix, from_revision)
+        self._watches.add(subscription)
+        return subscription
+
+    def end_watches(self) -> None:
+        """End every watch, now and from now on (shutdown: streams end before transports drain)."""
+        self._watches_ended = True
+        for subscription in list(self._watches):
+            subscription.close()
 
     def ttl_left(self, entry: Entry) -> int | None:
         """The whole seconds `entry` has left before it expires, rounded up; None: no expiry."""

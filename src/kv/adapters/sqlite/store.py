@@ -9,10 +9,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
 from kv.adapters.sqlite.database import DATABASE_FILE, Row, open_database
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
 from kv.domain import (
+    Change,
     Decision,
     Entry,
     KVError,
@@ -72,13 +74,16 @@ class SqliteStore:
         clock: Clock = time.time,
         sweep_interval: float = SWEEP_INTERVAL_SECONDS,
         on_commit: Callable[[int, float], None] = lambda changes, seconds: None,
+        history: HistoryLimits | None = None,
     ) -> None:
         """`connection_class`: the sqlite3 connection type (tests inject faults with it).
 
         `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
         `on_commit(changes, seconds)`: told of each transaction written and synced (metrics),
-        in the writer thread.
+        in the writer thread. `history`: how many recent changes the change feed keeps
+        (changes are published once durable; none from before `open`).
         """
+        self._history = ChangeHistory(history)
         self._on_commit = on_commit
         self._data_dir = data_dir
         self._integrity_check = integrity_check
@@ -134,6 +139,7 @@ class SqliteStore:
         self._entries = KeyDirectory(loaded.entries)
         self._expiry = ExpiryIndex(list(loaded.entries.values()))
         self._revision = self._durable_revision = loaded.revision
+        self._history.reset(loaded.revision)
         self._writer = GroupCommitWriter(
             loaded.connection, self._loop, self._on_durable, self._on_failed, self._on_commit
         )
@@ -156,6 +162,7 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
+        self._history.close()
         await self._sweeper.stop()
         if self._writer is None:
             return
@@ -208,6 +215,10 @@ class SqliteStore:
         await self._durable(done)
         return written
 
+    async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
+        """Follow the durable changes under `prefix` (see `kv.domain.ChangeFeed`)."""
+        return self._history.subscribe(prefix, from_revision)
+
     async def check(self) -> None:
         """Raise StorageUnavailable once a write has failed, or when the store is not open."""
         self._refuse_if_unusable()
@@ -229,22 +240,28 @@ class SqliteStore:
         # in SQLite (which releases the GIL) rather than in Python.
         value_json = None if entry is None else write.value_json.decode("utf-8")
         expires_at = None if entry is None else entry.expires_at
-        return self._queue(Row(write.key, value_json, written.revision, expires_at), entry)
+        change = (
+            Change.delete(write.key, written.revision)
+            if entry is None
+            else Change.put(entry, write.value_json)
+        )
+        return self._queue(Row(write.key, value_json, written.revision, expires_at), entry, change)
 
     def _queue_removal(self, expired: Entry) -> asyncio.Future[None]:
         """Queue the removal of an expired entry, at the next revision."""
         self._revision += 1
         self._expiry.move(expired.key, expired.expires_at, None)
-        done = self._queue(Row(expired.key, None, self._revision), None)
+        change = Change.delete(expired.key, self._revision, expired=True)
+        done = self._queue(Row(expired.key, None, self._revision), None, change)
         # Nobody may wait for it: its failure is the store's (fail-stop), not a caller's.
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
         return done
 
-    def _queue(self, row: Row, entry: Entry | None) -> asyncio.Future[None]:
+    def _queue(self, row: Row, entry: Entry | None, change: Change) -> asyncio.Future[None]:
         assert self._loop is not None
         assert self._writer is not None
         done: asyncio.Future[None] = self._loop.create_future()
-        self._writer.put(Pending(row, entry, done))
+        self._writer.put(Pending(row, entry, done, change))
         self._staged[row.key] = (entry, done)
         return done
 
@@ -284,6 +301,8 @@ class SqliteStore:
             else:
                 self._entries.set(pending.entry)
             self._unstage(key, pending.done)
+            if pending.change is not None:
+                self._history.record(pending.change)
         self._durable_revision = batch[-1].row.revision
         for pending in batch:
             if not pending.done.done():

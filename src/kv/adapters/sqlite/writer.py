@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kv.adapters.sqlite.database import CommitFailed, Row, write_transaction
-from kv.domain import Entry, KVError, OutcomeUnknown, StorageUnavailable
+from kv.domain import Change, Entry, KVError, OutcomeUnknown, StorageUnavailable
 
 log = logging.getLogger("kv.sqlite")
 
@@ -23,11 +23,15 @@ MAX_BATCH = 1024
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A change waiting for the writer: its row, the entry it makes visible, its future."""
+    """A change waiting for the writer: its row, the entry it makes visible, its future.
+
+    `change`: what watchers are told once it is durable.
+    """
 
     row: Row
     entry: Entry | None
     done: asyncio.Future[None]
+    change: Change | None = None
 
 
 Batch = list[Pending]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import grpc
 
 from kv.domain import (
+    Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -18,6 +19,7 @@ from kv.domain import (
     PreconditionFailed,
     StorageUnavailable,
     ValueTooLarge,
+    WatcherTooSlow,
 )
 
 DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
@@ -28,6 +30,8 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     ValueTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     OutcomeUnknown: grpc.StatusCode.DEADLINE_EXCEEDED,
+    Compacted: grpc.StatusCode.OUT_OF_RANGE,
+    WatcherTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 INTERNAL_MESSAGE = "internal error; see the server log"

@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from kv.domain import (
+    Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -24,6 +25,7 @@ from kv.domain import (
     PreconditionFailed,
     StorageUnavailable,
     ValueTooLarge,
+    WatcherTooSlow,
 )
 from kv.json_codec import write_json
 from kv.logs import REQUEST_ID_HEADER, accept_request_id, request_id
@@ -38,6 +40,9 @@ DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     ValueTooLarge: (413, "payload_too_large"),
     StorageUnavailable: (503, "unavailable"),
     OutcomeUnknown: (504, "outcome_unknown"),
+    Compacted: (410, "compacted"),
+    # Raised once a watch's stream has started: the stream ends (see watch.py).
+    WatcherTooSlow: (503, "unavailable"),
 }
 
 HTTP_ERRORS: dict[int, str] = {

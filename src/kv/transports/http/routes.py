@@ -22,14 +22,18 @@ from kv.json_codec import read_json
 from kv.transports.http.console import add_console
 from kv.transports.http.errors import domain_error_response, error_middleware, json_response
 from kv.transports.http.listing import ListQuery, page_document
+from kv.transports.http.watch import EventFrames, stream_changes
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
 BODY_LIMIT = web.AppKey("body_limit", int)
+WATCH_FRAMES = web.AppKey("watch_frames", EventFrames)
+WATCH_HEARTBEAT = web.AppKey("watch_heartbeat", float)
 
 KEY_PREFIX = "/v1/kv/"
 LIST_PATH = "/v1/kv"
+WATCH_PATH = "/v1/watch"
 BODY_FIELDS = frozenset({"value", "ttl"})
 JSON_TYPE = "application/json"
 # A request body holds the value plus `{"value": }` and whatever white space
@@ -194,6 +198,12 @@ async def list_entries(request: web.Request) -> web.Response:
     return json_response(document)
 
 
+async def watch_changes(request: web.Request) -> web.StreamResponse:
+    """The changes under `prefix` as Server-Sent Events (see watch.py)."""
+    app = request.app
+    return await stream_changes(request, app[SERVICE], app[WATCH_FRAMES], app[WATCH_HEARTBEAT])
+
+
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -205,14 +215,21 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ready"})
 
 
-def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.Application:
-    """The aiohttp application serving the REST API over `service`."""
+def create_app(
+    service: KeyValueService, *, body_timeout: float = 15.0, watch_heartbeat: float = 15.0
+) -> web.Application:
+    """The aiohttp application serving the REST API over `service`.
+
+    `watch_heartbeat`: seconds of silence after which a watch stream gets a comment line.
+    """
     body_limit = service.max_value_bytes + BODY_SLACK_BYTES
     app = web.Application(middlewares=[error_middleware], client_max_size=body_limit)
     app[SERVICE] = service
     app[BODY_LIMIT] = body_limit
     app[DRAINING] = asyncio.Event()
     app[BODY_TIMEOUT] = body_timeout
+    app[WATCH_FRAMES] = EventFrames(service)
+    app[WATCH_HEARTBEAT] = watch_heartbeat
     entries = app.router.add_resource(KEY_PREFIX + "{key:.*}")
     entries.add_route("GET", get_entry)
     entries.add_route("HEAD", get_entry)  # aiohttp sends the headers and drops the body
@@ -222,6 +239,7 @@ def create_app(service: KeyValueService, *, body_timeout: float = 15.0) -> web.A
     listing = app.router.add_resource(LIST_PATH)
     listing.add_route("GET", list_entries)
     listing.add_route("HEAD", list_entries)
+    app.router.add_get(WATCH_PATH, watch_changes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     add_console(app)

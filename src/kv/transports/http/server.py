@@ -50,7 +50,11 @@ class HttpTransport:
     name = "http"
 
     def __init__(self, service: KeyValueService, settings: Settings) -> None:
-        self._app = create_app(service, body_timeout=settings.idle_timeout)
+        self._app = create_app(
+            service,
+            body_timeout=settings.idle_timeout,
+            watch_heartbeat=settings.watch_heartbeat,
+        )
         self._settings = settings
         self._runner = web.AppRunner(
             self._app,

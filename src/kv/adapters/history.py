@@ -1,0 +1,184 @@
+"""ChangeHistory: the change feed of the local stores (memory, sqlite), one ring for all watchers.
+
+The store records each change once it is visible (`record`, in revision
+order, on the event loop's thread). The history keeps the most recent
+changes, bounded in count and in bytes (`HistoryLimits`); each watcher is a
+`HistorySubscription`, a cursor into that one shared sequence plus a prefix,
+so a thousand watchers cost a thousand cursors, not a thousand copies.
+
+A change is numbered by its position in the sequence of everything ever
+recorded (`seq`), dense even where revisions are not. A watcher is too
+slow, and is ended with WatcherTooSlow, when more than `max_lag` changes
+wait for it (half the history by default, so it can still resume from
+where it was) or when the next change it needs has been dropped.
+
+A waiting watcher sleeps on a future of its own, which the next `record`
+(or its `close`) completes: a write wakes each idle watcher once, and a
+watcher that wakes reads every change recorded meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from dataclasses import dataclass
+
+from kv.domain import Change, Compacted, WatcherTooSlow
+
+DEFAULT_HISTORY_EVENTS = 10_000
+DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
+# Dropped changes are removed from the front of the list in chunks this large
+# (at least): deleting from a list's front is O(n), so it is done rarely.
+_TRIM_CHUNK = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryLimits:
+    """How much history a store keeps for watchers: changes, and bytes of keys and values."""
+
+    events: int = DEFAULT_HISTORY_EVENTS
+    bytes: int = DEFAULT_HISTORY_BYTES
+
+    @property
+    def max_lag(self) -> int:
+        """A watcher with more changes than this waiting for it is too slow."""
+        return max(1, self.events // 2)
+
+
+class ChangeHistory:
+    """The recent changes of one store, in revision order, and the watchers reading them."""
+
+    def __init__(self, limits: HistoryLimits | None = None, *, revision: int = 0) -> None:
+        """`revision`: the store's revision now; every change after it will be recorded."""
+        self._limits = limits or HistoryLimits()
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._closed = False
+        self.reset(revision)
+
+    def reset(self, revision: int) -> None:
+        """Start over at `revision` (a store that loaded its data): nothing up to it is kept."""
+        self._changes: list[Change] = []
+        self._start = 0  # index in _changes of the oldest kept change
+        self._offset = 0  # seq of _changes[0]
+        self._bytes = 0
+        self._first_revision = revision + 1  # every change from it on is kept
+        self._revision = revision
+
+    @property
+    def first_seq(self) -> int:
+        """The seq of the oldest change kept."""
+        return self._offset + self._start
+
+    @property
+    def end_seq(self) -> int:
+        """The seq the next change recorded will have."""
+        return self._offset + len(self._changes)
+
+    @property
+    def limits(self) -> HistoryLimits:
+        return self._limits
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def at(self, seq: int) -> Change:
+        return self._changes[seq - self._offset]
+
+    def record(self, change: Change) -> None:
+        """Add the change just made visible; its revision is above every one recorded."""
+        assert change.revision > self._revision, (change.revision, self._revision)
+        self._revision = change.revision
+        self._changes.append(change)
+        self._bytes += change.size
+        kept = len(self._changes) - self._start
+        while kept > 1 and (kept > self._limits.events or self._bytes > self._limits.bytes):
+            dropped = self._changes[self._start]
+            self._start += 1
+            kept -= 1
+            self._bytes -= dropped.size
+            self._first_revision = dropped.revision + 1
+        if self._start >= _TRIM_CHUNK and self._start * 2 >= len(self._changes):
+            del self._changes[: self._start]
+            self._offset += self._start
+            self._start = 0
+        self._wake()
+
+    def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
+        """A cursor at `from_revision` (None: after the last change); Compacted if dropped."""
+        if from_revision is None:
+            return HistorySubscription(self, prefix, self.end_seq)
+        if from_revision < self._first_revision:
+            raise Compacted(from_revision, self._first_revision)
+        index = bisect.bisect_left(
+            self._changes, from_revision, lo=self._start, key=lambda change: change.revision
+        )
+        return HistorySubscription(self, prefix, self._offset + index)
+
+    def close(self) -> None:
+        """End every subscription (the store is closing)."""
+        self._closed = True
+        self._wake()
+
+    def waiter(self) -> asyncio.Future[None]:
+        """A future the next `record` or `close` completes (the caller may complete it sooner)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            future.set_result(None)
+        else:
+            self._waiters.add(future)
+        return future
+
+    def forget(self, waiter: asyncio.Future[None]) -> None:
+        """`waiter` is no longer awaited (its watcher was cancelled or woke)."""
+        self._waiters.discard(waiter)
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, set()
+        for future in waiters:
+            if not future.done():
+                future.set_result(None)
+
+
+class HistorySubscription:
+    """One watcher: the seq of the next change it reads, and the prefix it follows."""
+
+    def __init__(self, history: ChangeHistory, prefix: str, seq: int) -> None:
+        self._history = history
+        self._prefix = prefix
+        self._seq = seq
+        self._closed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __aiter__(self) -> HistorySubscription:
+        return self
+
+    async def __anext__(self) -> Change:
+        history = self._history
+        while True:
+            if self._closed or history.closed:
+                raise StopAsyncIteration
+            if self._seq < history.first_seq:
+                self.close()
+                raise WatcherTooSlow("changes this watcher had not read were dropped")
+            if history.end_seq - self._seq > history.limits.max_lag:
+                self.close()
+                raise WatcherTooSlow(
+                    f"more than {history.limits.max_lag} changes were waiting for this watcher"
+                )
+            while self._seq < history.end_seq:
+                change = history.at(self._seq)
+                self._seq += 1
+                if change.key.startswith(self._prefix):
+                    return change
+            self._waiter = history.waiter()
+            try:
+                await self._waiter
+            finally:
+                history.forget(self._waiter)
+                self._waiter = None
+
+    def close(self) -> None:
+        self._closed = True
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
