@@ -66,3 +66,9 @@ bench-durable: $(STAMP)
 .PHONY: bench-listing
 bench-listing: $(STAMP)
 	$(BIN)/python -m bench.listing $(BENCH_LISTING_ARGS)
+
+# docs/console-*.png: the web console at desktop and phone width, taken in the system Chromium
+# against a kv-server it starts with sample entries (~10 s).
+.PHONY: screenshots
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots

@@ -1,6 +1,6 @@
 """Fixtures of the browser tests: one Chromium per session, one kv-server per module.
 
-Without Chromium (or the playwright package) the tests skip with the reason, except in CI
+Without Chromium the tests skip with the reason, except in CI
 (CI=true), where .ci/run installs both and a missing one is a failure, not a silent skip.
 """
 
@@ -9,17 +9,13 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
 from tests.browser.other_client import OtherClient
 from tests.servers import KvServer, start_kv_server
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.e2e
 
@@ -39,10 +35,6 @@ def browser() -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
         _unavailable("no chromium on PATH (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("the playwright package is not installed (pip install -e '.[dev]')")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
@@ -71,23 +63,21 @@ def prefix(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def page(browser: Browser, console_server: KvServer, tmp_path: Path) -> Iterator[Page]:
+def page(browser: Browser, console_server: KvServer) -> Iterator[Page]:
     """A fresh page on the console; fails the test if the page logged an error (CSP included)."""
-    from playwright.sync_api import expect
-
     expect.set_options(timeout=WAIT_MS)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(WAIT_MS)
     opened = context.new_page()
     errors: list[str] = []
-    # A 4xx answer the page expects (412, 404) is logged as "Failed to load resource": not an
-    # error of the page. Anything else (a refused script or style, an exception) is.
-    opened.on(
-        "console",
-        lambda message: message.type == "error"
-        and not message.text.startswith("Failed to load resource")
-        and errors.append(message.text),
-    )
+
+    def on_console(message: ConsoleMessage) -> None:
+        # A 4xx answer the page expects (412, 404) is logged as "Failed to load resource": not
+        # an error of the page. Anything else (a refused script or style, an exception) is.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    opened.on("console", on_console)
     opened.on("pageerror", lambda error: errors.append(str(error)))
     opened.goto(console_server.url + "/ui/")
     yield opened

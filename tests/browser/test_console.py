@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests.browser.other_client import OtherClient
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.e2e
 
 
 def browse(page: Page, prefix: str, per_page: str = "25") -> None:
     """Show the keys under `prefix` (typed, then Enter, as a keyboard user would)."""
-    from playwright.sync_api import expect
-
     page.get_by_label("Per page").select_option(per_page)
     page.get_by_label("Prefix").fill(prefix)
     page.get_by_label("Prefix").press("Enter")
@@ -30,8 +25,6 @@ def row_keys(page: Page) -> list[str]:
 
 
 def open_key(page: Page, key: str) -> None:
-    from playwright.sync_api import expect
-
     page.get_by_role("button", name=key, exact=True).click()
     expect(page.locator("#detail-heading")).to_have_text(key)
 
@@ -41,8 +34,6 @@ def editor_value(page: Page) -> object:
 
 
 def test_browse_pages_forward_and_back(page: Page, other: OtherClient, prefix: str) -> None:
-    from playwright.sync_api import expect
-
     keys = [f"{prefix}k{i:02d}" for i in range(23)]
     for i, key in enumerate(keys):
         other.put(key, {"n": i})
@@ -66,13 +57,11 @@ def test_browse_pages_forward_and_back(page: Page, other: OtherClient, prefix: s
     open_key(page, keys[12])
     assert editor_value(page) == {"n": 12}
     assert '\n  "n": 12\n' in page.get_by_label("Value (JSON)").input_value()
-    revision = other.get(keys[12])["revision"]  # type: ignore[index]
+    revision = other.get(keys[12])["revision"]
     expect(page.locator("#meta-revision")).to_have_text(str(revision))
 
 
 def test_create_validates_json_before_sending(page: Page, other: OtherClient, prefix: str) -> None:
-    from playwright.sync_api import expect
-
     browse(page, prefix)
     page.get_by_role("button", name="New key", exact=True).click()
     key = prefix + "created"
@@ -102,12 +91,10 @@ def test_create_validates_json_before_sending(page: Page, other: OtherClient, pr
     page.get_by_label("Value (JSON)").fill("1")
     page.get_by_role("button", name="Create", exact=True).click()
     expect(page.locator("#key-error")).to_contain_text("exists already")
-    assert other.get(key)["value"] == {"colour": "teal", "big": 12345678901234567890}  # type: ignore[index]
+    assert other.get(key)["value"] == {"colour": "teal", "big": 12345678901234567890}
 
 
 def test_edit_saves_with_the_revision_it_read(page: Page, other: OtherClient, prefix: str) -> None:
-    from playwright.sync_api import expect
-
     key = prefix + "settings"
     other.put(key, {"retries": 3})
     browse(page, prefix)
@@ -125,8 +112,6 @@ def test_edit_saves_with_the_revision_it_read(page: Page, other: OtherClient, pr
 def test_conflicting_edit_is_shown_not_overwritten(
     page: Page, other: OtherClient, prefix: str
 ) -> None:
-    from playwright.sync_api import expect
-
     key = prefix + "contended"
     other.put(key, "first")
     browse(page, prefix)
@@ -139,7 +124,7 @@ def test_conflicting_edit_is_shown_not_overwritten(
     expect(conflict).to_be_visible()
     expect(conflict).to_contain_text(f"revision {theirs['revision']}")
     assert json.loads(page.locator("#conflict-value").inner_text()) == theirs["value"]
-    assert other.get(key)["value"] == theirs["value"]  # type: ignore[index]
+    assert other.get(key)["value"] == theirs["value"]
     assert editor_value(page) == "mine"  # the user's text is kept
 
     page.get_by_role("button", name="Discard my edit, load the server's", exact=True).click()
@@ -149,8 +134,6 @@ def test_conflicting_edit_is_shown_not_overwritten(
 
 
 def test_delete_asks_first(page: Page, other: OtherClient, prefix: str) -> None:
-    from playwright.sync_api import expect
-
     key = prefix + "doomed"
     other.put(key, [1, 2, 3])
     browse(page, prefix)
@@ -170,11 +153,7 @@ def test_delete_asks_first(page: Page, other: OtherClient, prefix: str) -> None:
     assert other.get(key) is None
 
 
-def test_change_by_another_client_appears_live(
-    page: Page, other: OtherClient, prefix: str
-) -> None:
-    from playwright.sync_api import expect
-
+def test_change_by_another_client_appears_live(page: Page, other: OtherClient, prefix: str) -> None:
     watched = prefix + "b-watched"
     other.put(watched, "before")
     other.put(prefix + "c-leaving", 1)

@@ -105,10 +105,14 @@ function renderRows(changedKey = null) {
       button.dataset.key = entry.key;
       button.textContent = displayKey(entry.key);
       button.addEventListener("click", () => openEntry(entry.key));
+      // At phone width the value, revision and expiry stand under the key instead of in columns.
       const small = document.createElement("span");
       small.className = "preview-inline";
       small.textContent = preview(entry.value);
-      keyCell.append(button, small);
+      const facts = document.createElement("span");
+      facts.className = "facts-inline";
+      facts.textContent = `rev ${entry.revision} · ${entry.ttl === undefined ? "no expiry" : `expires in ${formatTtl(entry.ttl)}`}`;
+      keyCell.append(button, small, facts);
       const ttl = cell(formatTtl(entry.ttl), "num");
       if (entry.ttl !== undefined) ttl.title = `${entry.ttl} seconds when read`;
       tr.append(keyCell, cell(preview(entry.value), "col-value"), cell(String(entry.revision), "num"), ttl);
