@@ -13,15 +13,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
+from tests.browser.chromium import CHROMIUM_ARGS, WAIT_MS, chromium_path
 from tests.browser.other_client import OtherClient
 from tests.servers import KvServer, start_kv_server
 
 pytestmark = pytest.mark.e2e
-
-# Bounded waits, generous for a loaded 2-core machine: every wait polls and ends as soon as
-# its condition holds, so a long bound costs nothing when things are fast.
-WAIT_MS = 30_000
 
 
 def _unavailable(reason: str) -> None:

@@ -12,12 +12,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.browser.chromium import CHROMIUM_ARGS, chromium_path
+from tests.browser.chromium import CHROMIUM_ARGS, WAIT_MS, chromium_path
 from tests.browser.other_client import OtherClient
 from tests.servers import start_kv_server
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-WAIT_MS = 30_000
 
 SAMPLE = {
     "app/config/database": {"host": "db.internal", "port": 5432, "pool": {"min": 2, "max": 20}},
