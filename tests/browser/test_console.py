@@ -153,6 +153,21 @@ def test_delete_asks_first(page: Page, other: OtherClient, prefix: str) -> None:
     assert other.get(key) is None
 
 
+def test_delete_of_a_changed_key_is_refused_and_shown(
+    page: Page, other: OtherClient, prefix: str
+) -> None:
+    key = prefix + "moved-on"
+    other.put(key, "old")
+    browse(page, prefix)
+    open_key(page, key)
+    theirs = other.put(key, "new")
+    page.get_by_role("button", name="Delete…", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Delete", exact=True).click()
+    expect(page.locator("#conflict")).to_contain_text("Not deleted")
+    assert json.loads(page.locator("#conflict-value").inner_text()) == "new"
+    assert other.get(key) == {"key": key, "value": "new", "revision": theirs["revision"]}
+
+
 def test_change_by_another_client_appears_live(page: Page, other: OtherClient, prefix: str) -> None:
     watched = prefix + "b-watched"
     other.put(watched, "before")

@@ -391,20 +391,25 @@ async function showConflict(action) {
   }
   open.server = server;
   const done = action === "save" ? "Your edit was not saved" : "The key was not deleted";
-  $("conflict").querySelector("h3").textContent = server
-    ? "Not saved: someone else changed this key"
-    : "Not saved: someone else deleted this key";
-  if (action === "delete") $("conflict").querySelector("h3").textContent = "Not deleted: the key changed";
+  $("conflict").querySelector("h3").textContent =
+    action === "delete"
+      ? "Not deleted: someone else changed this key"
+      : `Not saved: someone else ${server ? "changed" : "deleted"} this key`;
+  const kept = action === "save" ? " Your text is still in the editor." : "";
   $("conflict-text").textContent = server
-    ? `${done}: you opened revision ${open.revision}, the server now has revision ${server.revision}. Your text is still in the editor.`
-    : `${done}: the key no longer exists. Your text is still in the editor.`;
+    ? `${done}: you opened revision ${open.revision}, the server now has revision ${server.revision}.${kept}`
+    : `${done}: the key no longer exists.${kept}`;
   $("conflict-server").hidden = !server;
   $("conflict-value").textContent = server ? pretty(server.value) : "";
   $("conflict-keep").textContent = server
     ? `Save mine over revision ${server.revision}`
     : "Create it again with my value";
   $("conflict-keep").hidden = action === "delete";
-  $("conflict-discard").textContent = server ? "Discard my edit, load the server's" : "Discard my edit and close";
+  $("conflict-discard").textContent = !server
+    ? "Discard my edit and close"
+    : action === "save"
+      ? "Discard my edit, load the server's"
+      : "Load the server's version";
   $("remote").hidden = true;
   $("conflict").hidden = false;
   announce(`Conflict: ${$("conflict-text").textContent}`);
