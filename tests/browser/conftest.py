@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one Chromium per session, one kv-server per module.
+"""Fixtures of the browser tests: one Chromium and one kv-server per module.
 
 Without Chromium the tests skip with the reason, except in CI
 (CI=true), where .ci/run installs both and a missing one is a failure, not a silent skip.
@@ -26,7 +26,9 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while Playwright's sync API is open it holds a running event loop
+# in this thread, which the asyncio tests of later modules could not run beside.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
