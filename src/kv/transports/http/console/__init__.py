@@ -76,4 +76,5 @@ def add_console(app: web.Application) -> None:
     """Serve the console at `/ui/` (and redirect `/ui` there)."""
     files = ConsoleFiles()
     app.router.add_get("/ui", _redirect_to_console)
-    app.router.add_get(CONSOLE_PATH + "{name:[a-z0-9.]*}", files.serve)
+    app.router.add_get(CONSOLE_PATH, files.serve)
+    app.router.add_get(CONSOLE_PATH + "{name:[a-z0-9.]+}", files.serve)
