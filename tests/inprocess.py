@@ -59,6 +59,7 @@ async def serve_in_process(
     finally:
         for listener in started:
             listener.drain()
+        app.service.end_watches()  # as kv.server does: streams end so that draining can
         for listener in started:
             await listener.stop()
         await app.service.stop()

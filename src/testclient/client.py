@@ -10,13 +10,16 @@ so code written against KVClient cannot tell HTTP from gRPC.
     ├── PreconditionFailed  expected revision not met
     ├── Rejected            the service refused the request as invalid (bad key, too large)
     ├── Unavailable         the service cannot be reached, or its storage is down: nothing changed
-    └── OutcomeUnknown      the write was sent but not confirmed in time: it may or may not
-                            have been applied (HTTP 504 `outcome_unknown`, gRPC
-                            DEADLINE_EXCEEDED, or the call's own deadline passed)
+    ├── OutcomeUnknown      the write was sent but not confirmed in time: it may or may not
+    │                       have been applied (HTTP 504 `outcome_unknown`, gRPC
+    │                       DEADLINE_EXCEEDED, or the call's own deadline passed)
+    └── Compacted           a watch asked for changes older than the service keeps
+                            (HTTP 410 `compacted`, gRPC OUT_OF_RANGE)
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -52,6 +55,10 @@ class OutcomeUnknown(KVClientError):
     a write that is not idempotent."""
 
 
+class Compacted(KVClientError):
+    """A watch asked to start at a revision the service no longer keeps the changes of."""
+
+
 @dataclass(frozen=True, slots=True)
 class KVEntry:
     """An entry as the service reported it.
@@ -77,6 +84,22 @@ class KVPage:
     entries: tuple[KVEntry, ...]
     next_cursor: str | None
     revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class KVEvent:
+    """One change a watch reported: `type` "put" (with the value) or "delete".
+
+    `revision`: the change's own revision. `expired`: the delete was the
+    key's expiry. `ttl`: for a put of an entry that expires, its seconds left.
+    """
+
+    type: str
+    key: str
+    revision: int
+    value: Any = None
+    expired: bool = False
+    ttl: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +172,25 @@ class KVClient(Protocol):
         `cursor`: the `next_cursor` of the page before (None: the first page).
         `keys_only`: entries without values. Rejected for a limit out of
         1..1000 or a cursor the service did not make for this prefix.
+        """
+        ...
+
+    def watch(
+        self,
+        prefix: str = "",
+        *,
+        from_revision: int | None = None,
+        after_revision: int | None = None,
+    ) -> AsyncGenerator[KVEvent, None]:
+        """Every change of a key starting with `prefix`, in revision order, as it happens.
+
+        `from_revision`: start with the change at that revision (or the first
+        after it); `after_revision`: resume after that revision, the last one
+        received (HTTP sends it as Last-Event-ID); neither: only changes
+        after now. Compacted when the service no longer keeps those changes.
+        The iterator ends when the service ends the stream (shutdown, or a
+        watcher too slow); resume with `after_revision`. Close it (`aclose`)
+        when done.
         """
         ...
 

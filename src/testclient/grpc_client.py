@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import grpc
@@ -12,8 +13,10 @@ from kv.v1 import kv_pb2, kv_pb2_grpc
 from testclient.client import (
     AlreadyExists,
     ClosingClient,
+    Compacted,
     KVClientError,
     KVEntry,
+    KVEvent,
     KVPage,
     NotFound,
     OutcomeUnknown,
@@ -35,6 +38,7 @@ STATUS_ERRORS: dict[grpc.StatusCode, type[KVClientError]] = {
     grpc.StatusCode.FAILED_PRECONDITION: PreconditionFailed,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: OutcomeUnknown,
+    grpc.StatusCode.OUT_OF_RANGE: Compacted,
 }
 
 REQUEST_ID_KEY = "x-request-id"
@@ -112,6 +116,37 @@ class GrpcKVClient(ClosingClient):
                 entries.append(KVEntry(str(listed.key), None, int(listed.revision)))
         next_cursor = response.next_cursor if response.HasField("next_cursor") else None
         return KVPage(tuple(entries), next_cursor, int(response.revision))
+
+    async def watch(
+        self,
+        prefix: str = "",
+        *,
+        from_revision: int | None = None,
+        after_revision: int | None = None,
+    ) -> AsyncGenerator[KVEvent, None]:
+        if after_revision is not None:
+            from_revision = after_revision + 1
+        request = kv_pb2.WatchRequest(prefix=prefix, from_revision=from_revision)
+        metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),)
+        # No deadline: the stream lasts as long as the watcher wants.
+        call = self._stub.Watch(request, metadata=metadata)
+        try:
+            async for event in call:
+                ttl = int(event.ttl_seconds) if event.HasField("ttl_seconds") else None
+                value = _from_value(event.value) if event.HasField("value") else None
+                yield KVEvent(
+                    str(event.type),
+                    str(event.key),
+                    int(event.revision),
+                    value,
+                    bool(event.expired),
+                    ttl,
+                )
+        except grpc.aio.AioRpcError as exc:
+            error_type = STATUS_ERRORS.get(exc.code(), KVClientError)
+            raise error_type(f"Watch {prefix!r}: {exc.code().name} {exc.details() or ''}") from exc
+        finally:
+            call.cancel()
 
     async def close(self) -> None:
         await self._channel.close(grace=None)

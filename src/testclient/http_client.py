@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,8 +15,10 @@ from yarl import URL
 from testclient.client import (
     AlreadyExists,
     ClosingClient,
+    Compacted,
     KVClientError,
     KVEntry,
+    KVEvent,
     KVPage,
     NotFound,
     OutcomeUnknown,
@@ -24,12 +27,14 @@ from testclient.client import (
     Unavailable,
     Written,
 )
+from testclient.sse import EventStreamParser, ServerSentEvent
 
 # The one place HTTP statuses, and failures before any answer, become the client's errors.
 STATUS_ERRORS: dict[int, type[KVClientError]] = {
     400: Rejected,
     404: NotFound,
     409: AlreadyExists,
+    410: Compacted,
     412: PreconditionFailed,
     413: Rejected,
     415: Rejected,
@@ -57,6 +62,8 @@ class HttpKVClient(ClosingClient):
         self, base_url: str, *, timeout: float = 10.0, request_id: str | None = None
     ) -> None:
         self._list_url = base_url.rstrip("/") + "/v1/kv"
+        self._watch_url = base_url.rstrip("/") + "/v1/watch"
+        self._connect_timeout = timeout
         self._base = self._list_url + "/"
         self._request_id = request_id
         self._session = aiohttp.ClientSession(
@@ -109,6 +116,41 @@ class HttpKVClient(ClosingClient):
             return KVPage(entries, document["next_cursor"], int(document["revision"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise KVClientError(f"GET {what}: the page is not as the API says: {exc}") from exc
+
+    async def watch(
+        self,
+        prefix: str = "",
+        *,
+        from_revision: int | None = None,
+        after_revision: int | None = None,
+    ) -> AsyncGenerator[KVEvent, None]:
+        query = {"prefix": prefix}
+        if from_revision is not None:
+            query["from_revision"] = str(from_revision)
+        url = f"{self._watch_url}?{urlencode(query, quote_via=quote, safe='')}"
+        headers = {"X-Request-ID": self._request_id or uuid.uuid4().hex}
+        if after_revision is not None:
+            headers["Last-Event-ID"] = str(after_revision)
+        what = f"watch {prefix!r}"
+        # The stream lasts as long as the watcher wants: only connecting is timed.
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
+        try:
+            async with self._session.get(
+                URL(url, encoded=True), headers=headers, timeout=timeout
+            ) as response:
+                if response.status >= 400:
+                    document = await response.json(content_type=None)
+                    error_type = STATUS_ERRORS.get(response.status, KVClientError)
+                    message = document.get("error", {}).get("message", "")
+                    raise error_type(f"GET {what}: {response.status} {message}")
+                parser = EventStreamParser()
+                async for chunk in response.content.iter_any():
+                    for event in parser.feed(chunk):
+                        yield _event(event, what)
+        except _FAILURES as exc:
+            raise Unavailable(f"GET {what}: {type(exc).__name__} {exc}".rstrip()) from exc
+        except ValueError as exc:
+            raise KVClientError(f"GET {what}: answer is not as the API says: {exc}") from exc
 
     async def close(self) -> None:
         await self._session.close()
@@ -184,3 +226,20 @@ def _listed(document: dict[str, Any], *, keys_only: bool) -> KVEntry:
     if set(document) != KEYS_ONLY_FIELDS:
         raise ValueError(f"a keys_only entry has fields {sorted(document)}, not key and revision")
     return KVEntry(str(document["key"]), None, int(document["revision"]))
+
+
+def _event(event: ServerSentEvent, what: str) -> KVEvent:
+    """The change a Server-Sent Event reports; its id must be the revision in its data."""
+    document = json.loads(event.data)
+    revision = int(document["revision"])
+    if event.id != str(revision) or event.event not in ("put", "delete"):
+        raise ValueError(f"event {event.event!r} id {event.id!r} for revision {revision}")
+    ttl = document.get("ttl")
+    return KVEvent(
+        event.event,
+        str(document["key"]),
+        revision,
+        document.get("value"),
+        bool(document.get("expired", False)),
+        None if ttl is None else int(ttl),
+    )

@@ -1,9 +1,12 @@
-"""`kv`: put, get, delete and list from the shell, over HTTP or gRPC.
+"""`kv`: put, get, delete, list and watch from the shell, over HTTP or gRPC.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
-page to the end. Exit 0 ok; 1 not found, conflict or precondition failed;
-2 usage error or the service could not be reached.
+page to the end; `kv watch` prints one line per change as it happens
+(`{"event": "put"|"delete", "key", "value", "revision"}`, plus `"expired"`
+or `"ttl"`) until interrupted or the server ends the stream. Exit 0 ok; 1
+not found, conflict or precondition failed; 2 usage error or the service
+could not be reached.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from testclient.client import (
     KVClient,
     KVClientError,
     KVEntry,
+    KVEvent,
     NotFound,
     PreconditionFailed,
     Written,
@@ -60,7 +64,25 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     listing.add_argument(
         "--page-size", type=int, default=LIST_PAGE_SIZE, help="entries per request (1 to 1000)"
     )
+    watch = commands.add_parser("watch", help="follow changes: kv watch [PREFIX]")
+    watch.add_argument("prefix", nargs="?", default="", help="default: every key")
+    watch.add_argument(
+        "--from-revision", type=int, metavar="R", help="start with the change at revision R"
+    )
     return parser
+
+
+def _event_document(event: KVEvent) -> dict[str, Any]:
+    """A change as the HTTP API's event data shows it, with its type."""
+    document: dict[str, Any] = {"event": event.type, "key": event.key}
+    if event.type == "put":
+        document["value"] = event.value
+    document["revision"] = event.revision
+    if event.expired:
+        document["expired"] = True
+    if event.ttl is not None:
+        document["ttl"] = event.ttl
+    return document
 
 
 def _document(entry: KVEntry, *, keys_only: bool = False) -> dict[str, Any]:
@@ -93,6 +115,10 @@ async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -
         if args.command == "list":
             async for listed in _listed(client, args):
                 print(json.dumps(listed, ensure_ascii=False))
+            return
+        if args.command == "watch":
+            async for event in client.watch(args.prefix, from_revision=args.from_revision):
+                print(json.dumps(_event_document(event), ensure_ascii=False), flush=True)
             return
         result: KVEntry | Written
         if args.command == "put":
@@ -129,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(EXIT_USAGE)
     try:
         asyncio.run(_run(args, settings, value))
+    except KeyboardInterrupt:  # the way to stop `kv watch`
+        pass
     except (NotFound, AlreadyExists, PreconditionFailed) as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_NO)

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
+from kv.adapters.history import ChangeHistory, HistorySubscription
+from kv.domain import Change as FeedChange
 from kv.domain import Decision, Entry, Listing, Write, Written
 from kv.domain.ttl import Clock
 
@@ -25,6 +27,7 @@ class Change:
     key: str
     entry: Entry | None
     revision: int
+    expired: bool = False
 
 
 class DictStore:
@@ -34,19 +37,38 @@ class DictStore:
     `get` and `list` show what `visible` allows (expiry); `list` pages over
     `sorted_keys`. A broken store overrides one of these (or `write` itself).
     Expired entries are hidden, and removed (at a revision of their own) by
-    the next write to their key; written for clarity, not speed.
+    the next write to their key; written for clarity, not speed. Its change
+    feed is the local stores' `ChangeHistory`, told of each change `apply`
+    makes (in revision order: one applied out of order is not told); a
+    broken feed overrides `subscribe`.
     """
 
     def __init__(self, *, clock: Clock = time.time) -> None:
         self.entries: dict[str, Entry] = {}
         self.revision = 0
         self.clock = clock
+        self.history = ChangeHistory()
+        self.published = 0
 
     async def open(self) -> None:
         return None
 
     async def close(self) -> None:
-        return None
+        self.history.close()
+
+    async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
+        return self.history.subscribe(prefix, from_revision)
+
+    def publish(self, change: Change) -> None:
+        if change.revision <= self.published:
+            return
+        self.published = change.revision
+        if change.entry is None:
+            self.history.record(
+                FeedChange.delete(change.key, change.revision, expired=change.expired)
+            )
+        else:
+            self.history.record(FeedChange.put(change.entry, b""))
 
     def visible(self, entry: Entry) -> bool:
         return not entry.expired(self.clock())
@@ -71,7 +93,7 @@ class DictStore:
         stored = self.entries.get(write.key)
         if stored is not None and not self.visible(stored):
             self.revision += 1
-            self.apply(Change(write.key, None, self.revision))
+            self.apply(Change(write.key, None, self.revision, expired=True))
         written = self.decide(write, await self.get(write.key))
         if written.decision is not Decision.UNCHANGED:
             self.apply(Change(write.key, written.entry, written.revision))
@@ -89,6 +111,7 @@ class DictStore:
             self.entries.pop(change.key, None)
         else:
             self.entries[change.key] = change.entry
+        self.publish(change)
 
     async def check(self) -> None:
         return None
@@ -356,3 +379,59 @@ class PagesByPositionInAStaleIndex(DictStore):
             start = bisect.bisect_right(self.first_page_order.get(prefix, keys), after)
         entries = [self.entries[key] for key in keys[start:] if self.visible(self.entries[key])]
         return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)
+
+
+class WatchDropsEvents(DictStore):
+    """The change feed loses every change whose revision is a multiple of 4 (as a feed fed by a
+    fire-and-forget notification would, when one is lost)."""
+
+    def publish(self, change: Change) -> None:
+        if change.revision % 4:
+            super().publish(change)
+
+
+class ReorderedSubscription:
+    """Hands out the changes of `inner` in swapped pairs: the second of each pair first."""
+
+    def __init__(self, inner: HistorySubscription) -> None:
+        self.inner = inner
+        self.held: list[FeedChange] = []
+
+    def __aiter__(self) -> ReorderedSubscription:
+        return self
+
+    async def __anext__(self) -> FeedChange:
+        if self.held:
+            return self.held.pop()
+        first = await anext(self.inner)
+        self.held.append(first)
+        return await anext(self.inner)
+
+    def ready(self, limit: int) -> list[FeedChange]:
+        return []
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class WatchReordersEvents(DictStore):
+    """Changes reach a watcher in swapped pairs: out of revision order."""
+
+    async def subscribe(self, prefix: str, from_revision: int | None) -> ReorderedSubscription:
+        return ReorderedSubscription(await super().subscribe(prefix, from_revision))
+
+
+class WatchResumeRepeats(DictStore):
+    """A watch from revision R starts at R - 1: a resume after R - 1 repeats it (>= for >)."""
+
+    async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
+        start = None if from_revision is None else max(1, from_revision - 1)
+        return await super().subscribe(prefix, start)
+
+
+class WatchResumeSkips(DictStore):
+    """A watch from revision R starts after R: a resume skips the first change it should give."""
+
+    async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
+        start = None if from_revision is None else from_revision + 1
+        return await super().subscribe(prefix, start)

@@ -60,6 +60,10 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
     "listings show expired entries": (broken.ListsExpiredEntries, {"expiry"}),
     "a write without ttl keeps the old expiry": (broken.KeepsTtlAfterPlainWrite, {"expiry"}),
     "an expiry takes no revision": (broken.ExpiryTakesNoRevision, {"expiry"}),
+    "the change feed drops events": (broken.WatchDropsEvents, {"watch"}),
+    "the change feed hands out events out of order": (broken.WatchReordersEvents, {"watch"}),
+    "a watch resumed after R repeats R": (broken.WatchResumeRepeats, {"watch"}),
+    "a watch resumed after R skips the change after R": (broken.WatchResumeSkips, {"watch"}),
 }
 
 

@@ -9,8 +9,8 @@ so a thousand watchers cost a thousand cursors, not a thousand copies.
 A change is numbered by its position in the sequence of everything ever
 recorded (`seq`), dense even where revisions are not. A watcher is too
 slow, and is ended with WatcherTooSlow, when more than `max_lag` changes
-wait for it (half the history by default, so it can still resume from
-where it was) or when the next change it needs has been dropped.
+made since it began wait for it (half the history, so it can still resume
+from where it was) or when the next change it needs has been dropped.
 
 A waiting watcher sleeps on a future of its own, which the next `record`
 (or its `close`) completes: a write wakes each idle watcher once, and a
@@ -107,13 +107,14 @@ class ChangeHistory:
     def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
         """A cursor at `from_revision` (None: after the last change); Compacted if dropped."""
         if from_revision is None:
-            return HistorySubscription(self, prefix, self.end_seq)
+            return HistorySubscription(self, prefix, self.end_seq, 0)
         if from_revision < self._first_revision:
             raise Compacted(from_revision, self._first_revision)
         index = bisect.bisect_left(
             self._changes, from_revision, lo=self._start, key=lambda change: change.revision
         )
-        return HistorySubscription(self, prefix, self._offset + index)
+        # A revision not yet made: the cursor waits at the end, skipping what comes before it.
+        return HistorySubscription(self, prefix, self._offset + index, from_revision)
 
     def close(self) -> None:
         """End every subscription (the store is closing)."""
@@ -141,12 +142,18 @@ class ChangeHistory:
 
 
 class HistorySubscription:
-    """One watcher: the seq of the next change it reads, and the prefix it follows."""
+    """One watcher: the seq of the next change it reads, the prefix it follows, the first revision.
 
-    def __init__(self, history: ChangeHistory, prefix: str, seq: int) -> None:
+    `from_revision`: changes below it are skipped (a watch from a revision not made yet).
+    """
+
+    def __init__(self, history: ChangeHistory, prefix: str, seq: int, from_revision: int) -> None:
         self._history = history
         self._prefix = prefix
         self._seq = seq
+        self._from_revision = from_revision
+        # Changes recorded before the watch began are history to replay, not lag.
+        self._baseline = history.end_seq
         self._closed = False
         self._waiter: asyncio.Future[None] | None = None
 
@@ -154,29 +161,45 @@ class HistorySubscription:
         return self
 
     async def __anext__(self) -> Change:
-        history = self._history
         while True:
-            if self._closed or history.closed:
-                raise StopAsyncIteration
-            if self._seq < history.first_seq:
-                self.close()
-                raise WatcherTooSlow("changes this watcher had not read were dropped")
-            if history.end_seq - self._seq > history.limits.max_lag:
-                self.close()
-                raise WatcherTooSlow(
-                    f"more than {history.limits.max_lag} changes were waiting for this watcher"
-                )
-            while self._seq < history.end_seq:
-                change = history.at(self._seq)
-                self._seq += 1
-                if change.key.startswith(self._prefix):
-                    return change
-            self._waiter = history.waiter()
+            found = self._available(1)
+            if found:
+                return found[0]
+            self._waiter = self._history.waiter()
             try:
                 await self._waiter
             finally:
-                history.forget(self._waiter)
+                self._history.forget(self._waiter)
                 self._waiter = None
+
+    def ready(self, limit: int) -> list[Change]:
+        """Up to `limit` further changes available now, without waiting (see `Subscription`)."""
+        try:
+            return self._available(limit)
+        except StopAsyncIteration:
+            return []
+
+    def _available(self, limit: int) -> list[Change]:
+        """Up to `limit` changes for this watcher recorded so far (none: wait for more)."""
+        history = self._history
+        if self._closed or history.closed:
+            raise StopAsyncIteration
+        if self._seq < history.first_seq:
+            self.close()
+            raise WatcherTooSlow("changes this watcher had not read were dropped")
+        if history.end_seq - max(self._seq, self._baseline) > history.limits.max_lag:
+            self.close()
+            raise WatcherTooSlow(
+                f"more than {history.limits.max_lag} changes were waiting for this watcher"
+            )
+        found: list[Change] = []
+        end = history.end_seq
+        while self._seq < end and len(found) < limit:
+            change = history.at(self._seq)
+            self._seq += 1
+            if change.key.startswith(self._prefix) and change.revision >= self._from_revision:
+                found.append(change)
+        return found
 
     def close(self) -> None:
         self._closed = True

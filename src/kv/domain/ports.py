@@ -100,6 +100,15 @@ class Subscription(Protocol):
 
     async def __anext__(self) -> Change: ...
 
+    def ready(self, limit: int) -> list[Change]:
+        """Up to `limit` next changes that are available now, without waiting ([]: none).
+
+        What `__anext__` would yield next, so that a transport can send what
+        piled up while it was writing in one write. Raises WatcherTooSlow as
+        `__anext__` does; once closed, returns [].
+        """
+        ...
+
     def close(self) -> None:
         """End the subscription: a waiting or later `__anext__` ends the iteration."""
         ...

@@ -187,6 +187,11 @@ class KeyValueService:
         self._watches.add(subscription)
         return subscription
 
+    @property
+    def watch_count(self) -> int:
+        """The watches open now."""
+        return len(self._watches)
+
     def end_watches(self) -> None:
         """End every watch, now and from now on (shutdown: streams end before transports drain)."""
         self._watches_ended = True

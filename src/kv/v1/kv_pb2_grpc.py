@@ -43,6 +43,12 @@ class KeyValueStub:
     safe to retry
     DEADLINE_EXCEEDED    the storage did not confirm the write in time: it may
     or may not have been applied (read before retrying)
+    OUT_OF_RANGE         Watch: from_revision is older than the history of
+    changes the store keeps (the message names the
+    oldest revision available)
+    RESOURCE_EXHAUSTED   (Watch, mid-stream) the watcher fell too far behind
+    and was cut off: resume from the revision after the
+    last event received
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
@@ -83,6 +89,11 @@ class KeyValueStub:
                 request_serializer=kv_dot_v1_dot_kv__pb2.ListRequest.SerializeToString,
                 response_deserializer=kv_dot_v1_dot_kv__pb2.ListResponse.FromString,
                 _registered_method=True)
+        self.Watch = channel.unary_stream(
+                '/kv.v1.KeyValue/Watch',
+                request_serializer=kv_dot_v1_dot_kv__pb2.WatchRequest.SerializeToString,
+                response_deserializer=kv_dot_v1_dot_kv__pb2.WatchEvent.FromString,
+                _registered_method=True)
 
 
 class KeyValueServicer:
@@ -103,6 +114,12 @@ class KeyValueServicer:
     safe to retry
     DEADLINE_EXCEEDED    the storage did not confirm the write in time: it may
     or may not have been applied (read before retrying)
+    OUT_OF_RANGE         Watch: from_revision is older than the history of
+    changes the store keeps (the message names the
+    oldest revision available)
+    RESOURCE_EXHAUSTED   (Watch, mid-stream) the watcher fell too far behind
+    and was cut off: resume from the revision after the
+    last event received
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
@@ -152,6 +169,17 @@ class KeyValueServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Watch(self, request, context):
+        """Every change of a key under a prefix, as it is committed, in revision
+        order, none skipped, none repeated, like HTTP `GET /v1/watch` (one
+        WatchEvent per Server-Sent Event). To resume after a broken stream, watch
+        again with from_revision = the last event's revision + 1. The stream ends
+        (OK) when the server shuts down.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyValueServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -180,6 +208,11 @@ def add_KeyValueServicer_to_server(servicer, server):
                     request_deserializer=kv_dot_v1_dot_kv__pb2.ListRequest.FromString,
                     response_serializer=kv_dot_v1_dot_kv__pb2.ListResponse.SerializeToString,
             ),
+            'Watch': grpc.unary_stream_rpc_method_handler(
+                    servicer.Watch,
+                    request_deserializer=kv_dot_v1_dot_kv__pb2.WatchRequest.FromString,
+                    response_serializer=kv_dot_v1_dot_kv__pb2.WatchEvent.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'kv.v1.KeyValue', rpc_method_handlers)
@@ -206,6 +239,12 @@ class KeyValue:
     safe to retry
     DEADLINE_EXCEEDED    the storage did not confirm the write in time: it may
     or may not have been applied (read before retrying)
+    OUT_OF_RANGE         Watch: from_revision is older than the history of
+    changes the store keeps (the message names the
+    oldest revision available)
+    RESOURCE_EXHAUSTED   (Watch, mid-stream) the watcher fell too far behind
+    and was cut off: resume from the revision after the
+    last event received
     INTERNAL             a bug; the server log has it under the request id
 
     Send metadata `x-request-id` to choose the request id the server logs; the
@@ -340,6 +379,33 @@ class KeyValue:
             '/kv.v1.KeyValue/List',
             kv_dot_v1_dot_kv__pb2.ListRequest.SerializeToString,
             kv_dot_v1_dot_kv__pb2.ListResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Watch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/kv.v1.KeyValue/Watch',
+            kv_dot_v1_dot_kv__pb2.WatchRequest.SerializeToString,
+            kv_dot_v1_dot_kv__pb2.WatchEvent.FromString,
             options,
             channel_credentials,
             insecure,

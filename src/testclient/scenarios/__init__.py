@@ -18,6 +18,7 @@ from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
 from testclient.scenarios.replicas import replicas
 from testclient.scenarios.value_types import value_types
+from testclient.scenarios.watch import watch
 
 SCENARIOS: dict[str, Scenario] = {
     "deletion": deletion,
@@ -30,6 +31,7 @@ SCENARIOS: dict[str, Scenario] = {
     "listing": listing,
     "expiry": expiry,
     "replicas": replicas,
+    "watch": watch,
 }
 
 __all__ = ["SCENARIOS", "Connect", "Scenario", "ScenarioContext"]

@@ -67,7 +67,7 @@ class GrpcTransport:
         )
         # Generated code has no annotations.
         kv_pb2_grpc.add_KeyValueServicer_to_server(  # type: ignore[no-untyped-call]
-            KeyValueServicer(service), self._server
+            KeyValueServicer(service, watch_write_timeout=settings.watch_heartbeat), self._server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(

@@ -14,6 +14,7 @@ import grpc
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.transports.grpc.calls import unary_call
 from kv.transports.grpc.values import from_json, to_json
+from kv.transports.grpc.watch import WatchEvents, serve_watch
 from kv.v1 import kv_pb2, kv_pb2_grpc
 
 if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscriptable
@@ -57,8 +58,11 @@ def _delete_condition(request: kv_pb2.DeleteRequest) -> Condition | None:
 class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     """Serves `kv.v1.KeyValue` (see proto/kv/v1/kv.proto) from `service`."""
 
-    def __init__(self, service: KeyValueService) -> None:
+    def __init__(self, service: KeyValueService, *, watch_write_timeout: float = 15.0) -> None:
+        """`watch_write_timeout`: a Watch whose client takes no event for this long is ended."""
         self._service = service
+        self._watch_events = WatchEvents(service)
+        self._watch_write_timeout = watch_write_timeout
 
     def _entry_fields(self, entry: Entry) -> dict[str, Any]:
         """The key, value, revision and (when the entry expires) ttl_seconds of a response."""
@@ -115,4 +119,10 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
             entries = [kv_pb2.ListedEntry(**self._entry_fields(entry)) for entry in page.entries]
         return kv_pb2.ListResponse(
             entries=entries, next_cursor=page.next_cursor, revision=page.revision
+        )
+
+    async def Watch(self, request: kv_pb2.WatchRequest, context: Context) -> None:
+        """Every change under `prefix`, as `GET /v1/watch` streams it (see watch.py)."""
+        await serve_watch(
+            self._service, self._watch_events, request, context, self._watch_write_timeout
         )

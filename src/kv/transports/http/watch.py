@@ -34,6 +34,8 @@ LAST_EVENT_ID = "Last-Event-ID"
 # More digits than any revision needs: refused before int() reads them.
 MAX_REVISION_DIGITS = 19
 HEARTBEAT = b":\n\n"
+# Events that piled up while the last write was under way go out in one write, up to this many.
+BATCH = 256
 TOO_SLOW = b": too slow to keep up; resume with Last-Event-ID\n\n"
 
 
@@ -159,7 +161,12 @@ async def _follow(
         except WatcherTooSlow:
             await _send(request, response, TOO_SLOW, heartbeat)
             return
-        await _send(request, response, frames.frame(change), heartbeat)
+        try:
+            batch = [change, *subscription.ready(BATCH - 1)]
+        except WatcherTooSlow:
+            await _send(request, response, TOO_SLOW, heartbeat)
+            return
+        await _send(request, response, b"".join(map(frames.frame, batch)), heartbeat)
 
 
 async def _send(
