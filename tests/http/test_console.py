@@ -6,9 +6,10 @@ import re
 from importlib import resources
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from kv.transports.http.console import ASSETS
+from kv.transports.http.console import ASSETS, CONSOLE_OPERATIONS, add_console
 
 
 async def test_the_page_is_served_at_ui_with_a_strict_policy(client: TestClient) -> None:  # type: ignore[type-arg]
@@ -60,3 +61,14 @@ def test_every_file_the_page_loads_is_served() -> None:
         referenced |= {m.removeprefix("./") for m in re.findall(r'from "(\./[^"]+)"', text)}
     assert referenced
     assert referenced <= set(ASSETS), referenced - set(ASSETS)
+
+
+def test_the_openapi_entries_name_exactly_the_console_routes() -> None:
+    app = web.Application()
+    add_console(app)
+    routed = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    assert routed == set(CONSOLE_OPERATIONS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from importlib import resources
+from typing import Any
 
 from aiohttp import web
 
@@ -37,6 +38,54 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     # Revalidated on every load (cheap, by ETag), so an upgraded server never runs an old script.
     "Cache-Control": "no-cache",
+}
+
+
+_NOT_MODIFIED = {"description": "Not modified: the If-None-Match entity tag is current."}
+
+# The console's entries of the OpenAPI document (kv.transports.http.openapi takes them in);
+# HEAD routes take their GET's entry there.
+CONSOLE_OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/ui"): {
+        "summary": "The web console's address without the slash",
+        "responses": {"308": {"description": "Redirect to /ui/."}},
+    },
+    ("GET", CONSOLE_PATH): {
+        "summary": "The web console (docs/console.md)",
+        "responses": {
+            "200": {
+                "description": "The console's page.",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            "304": _NOT_MODIFIED,
+        },
+    },
+    ("GET", CONSOLE_PATH + "{name}"): {
+        "summary": "A file of the web console (script, style, icon)",
+        "parameters": [
+            {
+                "name": "name",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "enum": sorted(set(ASSETS) - {"index.html"})},
+            }
+        ],
+        "responses": {
+            "200": {
+                "description": "The file.",
+                "content": {
+                    content_type.split(";")[0]: {"schema": {"type": "string"}}
+                    for name, content_type in ASSETS.items()
+                    if name != "index.html"
+                },
+            },
+            "304": _NOT_MODIFIED,
+            "404": {
+                "description": "No such file of the console.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+    },
 }
 
 
