@@ -102,3 +102,9 @@ bench-listing: $(STAMP)
 .PHONY: fuzz
 fuzz: $(STAMP)
 	KV_FUZZ_EXAMPLES=1000 KV_FUZZ_TIMEOUT=3000 $(BIN)/pytest tests/fuzz -s --no-cov -p no:cacheprovider $(PYTEST_ARGS)
+
+# docs/console-*.png: the web console at desktop and phone width, taken in the system Chromium
+# against a kv-server it starts with sample entries (~10 s).
+.PHONY: screenshots
+screenshots: $(STAMP)
+	$(BIN)/python -m tests.browser.screenshots

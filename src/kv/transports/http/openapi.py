@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kv.transports.http.console import CONSOLE_OPERATIONS
 from kv.transports.http.errors import compact_json
 
 JSON = "application/json"
@@ -239,6 +240,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             }
         },
     },
+    **CONSOLE_OPERATIONS,
 }
 
 

@@ -23,6 +23,7 @@ from kv.json_codec import read_json
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
+from kv.transports.http.console import add_console
 from kv.transports.http.errors import (
     OBSERVABILITY,
     domain_error_response,
@@ -294,5 +295,6 @@ def create_app(
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi_json)
+    add_console(app)
     describe_routes(app)  # last: after every route
     return app

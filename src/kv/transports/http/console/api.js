@@ -1,0 +1,105 @@
+// The kv REST API as the console uses it (see API.md): JSON in and out, errors as ApiError.
+
+/** An answer other than 2xx: `status` 0 when the server could not be reached. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// JSON numbers are kept as written (a 20-digit integer, 1.0, 1e400), where the browser can:
+// JSON.parse would round them to doubles, and saving an unrelated edit would change them.
+const exactNumbers = typeof JSON.rawJSON === "function";
+
+/** JSON.parse, keeping each number's source text when a double would not write it back. */
+export function parseJson(text) {
+  if (!exactNumbers) return JSON.parse(text);
+  return JSON.parse(text, (_key, value, context) =>
+    typeof value === "number" && context && context.source !== String(value)
+      ? JSON.rawJSON(context.source)
+      : value,
+  );
+}
+
+export const pretty = (value) => JSON.stringify(value, null, 2);
+export const compact = (value) => JSON.stringify(value);
+
+const encoder = new TextEncoder();
+
+/** Keys compare in UTF-8 byte order, as the server lists them. */
+export function compareKeys(a, b) {
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i += 1) {
+    if (x[i] !== y[i]) return x[i] - y[i];
+  }
+  return x.length - y.length;
+}
+
+export const keyBytes = (key) => encoder.encode(key).length;
+
+const entryPath = (key) => `/v1/kv/${encodeURIComponent(key)}`;
+
+async function call(method, path, { body, headers = {} } = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
+  if (body !== undefined) {
+    init.body = body;
+    init.headers["Content-Type"] = "application/json";
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, "unreachable", "The kv server cannot be reached.");
+  }
+  const text = await response.text();
+  let document = null;
+  try {
+    document = text ? parseJson(text) : null;
+  } catch {
+    document = null;
+  }
+  if (!response.ok) {
+    const error = document && document.error;
+    throw new ApiError(
+      response.status,
+      error ? error.code : `http_${response.status}`,
+      error ? error.message : `${response.status} ${response.statusText}`,
+    );
+  }
+  return document;
+}
+
+/** One page of entries under `prefix`: {entries, next_cursor, revision}. */
+export function listPage(prefix, limit, cursor) {
+  const query = new URLSearchParams({ prefix, limit: String(limit) });
+  if (cursor) query.set("cursor", cursor);
+  return call("GET", `/v1/kv?${query}`);
+}
+
+export const getEntry = (key) => call("GET", entryPath(key));
+
+const writeBody = (value, ttl) => compact(ttl === null ? { value } : { value, ttl });
+
+/** Create only: 409 `already_exists` when the key is there. */
+export const createEntry = (key, value, ttl) =>
+  call("POST", entryPath(key), { body: writeBody(value, ttl) });
+
+/** Replace the entry at `revision` (412 if it moved on); `revision` null: only if absent. */
+export function replaceEntry(key, value, ttl, revision) {
+  const condition = revision === null ? { "If-None-Match": "*" } : { "If-Match": `"${revision}"` };
+  return call("PUT", entryPath(key), { body: writeBody(value, ttl), headers: condition });
+}
+
+/** Delete the entry only if it is still at `revision`. */
+export const deleteEntry = (key, revision) =>
+  call("DELETE", entryPath(key), { headers: { "If-Match": `"${revision}"` } });
+
+/** The change stream of keys under `prefix`, starting at `fromRevision` (see API.md, Watch). */
+export function watchUrl(prefix, fromRevision) {
+  const query = new URLSearchParams({ prefix, from_revision: String(fromRevision) });
+  return `/v1/watch?${query}`;
+}
