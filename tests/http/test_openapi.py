@@ -103,3 +103,37 @@ async def test_a_schema_rejects_what_the_api_never_answers(client: Client) -> No
     document = await _document(client)
     with pytest.raises(jsonschema_rs.ValidationError):
         jsonschema_rs.validate(_schema(document, KEY_PATH, "get", 200), {"key": "k", "value": 1})
+
+
+async def test_watch_events_and_refusals_fit_the_document(client: Client) -> None:
+    """GET /v1/watch is not fuzzed (an endless stream): its answers are checked here."""
+    document = await _document(client)
+    watch = document["paths"]["/v1/watch"]["get"]["responses"]
+    event_schema = {**watch["200"]["content"]["text/event-stream"]["schema"]}
+    for value in ("one", None):
+        await client.put("/v1/kv/watched", json={"value": value})
+    await client.delete("/v1/kv/watched")
+    response = await client.get("/v1/watch?from_revision=1")
+    assert response.status == 200
+    events: list[dict[str, str]] = []
+    event: dict[str, str] = {}
+    while len(events) < 3:
+        line = (await response.content.readline()).decode().rstrip("\n")
+        if not line:
+            if event:
+                events.append(event)
+            event = {}
+        elif not line.startswith(":"):
+            name, _, text = line.partition(": ")
+            event[name] = text
+    response.close()
+    assert [e["event"] for e in events] == ["put", "put", "delete"]
+    for event in events:
+        jsonschema_rs.validate(event_schema, event)
+    with pytest.raises(jsonschema_rs.ValidationError):
+        jsonschema_rs.validate(event_schema, {"id": "0", "event": "put", "data": "{}"})
+    for url, status in (("/v1/watch?from_revision=0", 400), ("/v1/watch?nonsense=1", 400)):
+        refused = await client.get(url)
+        assert refused.status == status, url
+        jsonschema_rs.validate(_schema(document, "/v1/watch", "get", status), await refused.json())
+    assert (await client.head("/v1/watch")).status == 405

@@ -147,6 +147,20 @@ WRITE_BODY = {
 }
 
 # (method, path as the router spells it) -> the OpenAPI operation.
+WATCH_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[1-9][0-9]*$", "description": "The revision."},
+        "event": {"enum": ["put", "delete"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "The entry as JSON; a delete has no value, an expiry adds expired.",
+        },
+    },
+}
+
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/v1/kv/{key}"): {
         "summary": "Read a value",
@@ -205,7 +219,8 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "responses": {
             "200": {
                 "description": "The event stream: id = revision, event put|delete, data = entry.",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                # Each event (Schemathesis checks every one it reads against this).
+                "content": {"text/event-stream": {"schema": WATCH_EVENT}},
             },
             "410": {
                 "description": "from_revision is older than the history kept (compacted).",

@@ -290,7 +290,8 @@ def create_app(
     listing = app.router.add_resource(LIST_PATH)
     listing.add_route("GET", list_entries)
     listing.add_route("HEAD", list_entries)
-    app.router.add_get(WATCH_PATH, watch_changes)
+    # No HEAD: a stream's headers alone say nothing, and its handler would never end.
+    app.router.add_get(WATCH_PATH, watch_changes, allow_head=False)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

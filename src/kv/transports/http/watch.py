@@ -67,6 +67,8 @@ class WatchQuery:
         from_revision = None
         if "from_revision" in params:
             from_revision = _whole_number("from_revision", params["from_revision"])
+            if from_revision < 1:  # checked even when Last-Event-ID wins over it
+                raise InvalidRequest("from_revision must be a positive revision")
         if last_event_id is not None:
             from_revision = _whole_number(LAST_EVENT_ID, last_event_id.strip()) + 1
         return cls(params.get("prefix", ""), from_revision)
