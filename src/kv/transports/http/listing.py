@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from kv.domain import Entry, InvalidRequest, Page
+from kv.transports.http.query import query_parameters
 
 PARAMETERS = frozenset({"prefix", "limit", "cursor", "keys_only"})
 DEFAULT_LIMIT = 100
@@ -35,21 +35,7 @@ class ListQuery:
     @classmethod
     def parse(cls, raw_query: str) -> ListQuery:
         """The query of `raw_query` (still percent-encoded); InvalidRequest when malformed."""
-        try:
-            pairs = parse_qsl(raw_query, keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise InvalidRequest("query is not valid UTF-8 once percent-decoded") from None
-        names = [name for name, _ in pairs]
-        unknown = sorted(set(names) - PARAMETERS)
-        if unknown:
-            raise InvalidRequest(
-                f"unknown query parameter {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(PARAMETERS))}"
-            )
-        repeated = sorted({name for name in names if names.count(name) > 1})
-        if repeated:
-            raise InvalidRequest(f"query parameter {', '.join(repeated)} given more than once")
-        params = dict(pairs)
+        params = query_parameters(raw_query, PARAMETERS)
         return cls(
             prefix=params.get("prefix", ""),
             limit=_limit(params.get("limit")),

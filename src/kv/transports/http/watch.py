@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -29,6 +28,7 @@ from kv.domain import Change, InvalidRequest, KeyValueService, Subscription, Wat
 from kv.json_codec import write_json
 from kv.observability import current_request_id
 from kv.transports.http.errors import REQUEST_ID_HEADER
+from kv.transports.http.query import query_parameters
 
 PARAMETERS = frozenset({"prefix", "from_revision"})
 LAST_EVENT_ID = "Last-Event-ID"
@@ -50,20 +50,7 @@ class WatchQuery:
     @classmethod
     def parse(cls, raw_query: str, last_event_id: str | None) -> WatchQuery:
         """The query of `raw_query` (percent-encoded) and Last-Event-ID; InvalidRequest if bad."""
-        try:
-            pairs = parse_qsl(raw_query, keep_blank_values=True, errors="strict")
-        except UnicodeDecodeError:
-            raise InvalidRequest("query is not valid UTF-8 once percent-decoded") from None
-        names = [name for name, _ in pairs]
-        unknown = sorted(set(names) - PARAMETERS)
-        if unknown:
-            raise InvalidRequest(
-                f"unknown query parameter {', '.join(unknown)}; "
-                f"known: {', '.join(sorted(PARAMETERS))}"
-            )
-        if len(names) != len(set(names)):
-            raise InvalidRequest("a query parameter is given more than once")
-        params = dict(pairs)
+        params = query_parameters(raw_query, PARAMETERS)
         from_revision = None
         if "from_revision" in params:
             from_revision = _whole_number("from_revision", params["from_revision"])
