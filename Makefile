@@ -40,7 +40,7 @@ run: $(STAMP)
 	$(BIN)/kv-server
 
 # The commands that make src/kv/v1/ and src/kv/etcdpb/ (etcd's API, vendored) from the protos;
-# their output is committed, and tests/grpc/test_codegen.py and tests/etcd/test_etcd_codegen.py
+# their output is committed, and tests/codegen/test_codegen.py
 # fail when it is out of date.
 codegen: $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -I proto --python_out=src --pyi_out=src --grpc_python_out=src proto/kv/v1/kv.proto
