@@ -25,8 +25,9 @@ taken on as `Admitted`, which `unary_call` unwraps:
   is not UTF-8, nesting past protobuf's own limit): INVALID_ARGUMENT.
 
 grpc.aio runs the parser and then the method in one task without a pause
-between them, so the count of methods in progress (`Admission.enter` and
-`leave`, in `unary_call`) is exact when the next message is parsed.
+between them, so the count of calls in progress (`Admission.enter` in
+`unary_call`, `leave` once the call's answer is sent) is exact when the next
+message is parsed.
 """
 
 from __future__ import annotations

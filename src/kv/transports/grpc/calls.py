@@ -81,45 +81,47 @@ def unary_call(
             admission = servicer.admission
             size = request.size if isinstance(request, Admitted) else 0
             admission.enter(size)
+            # Left once grpc has sent the answer (its done callbacks run after
+            # the status went out, whatever the outcome), not when the method
+            # returns: the transport's stop closes the connections once no call
+            # is in progress (connections.py), which must lose no answer.
+            context.add_done_callback(lambda _context: admission.leave(size))
             message: object = None
-            try:
-                # The scope ends (metrics, access line) before the answer is
-                # sent, so a client that has its answer can find the call's line.
-                with servicer.observability.request_scope(
-                    "grpc", method, _offered_request_id(context), peer=context.peer()
-                ) as scope:
-                    # Sent with the status: a separate send of initial metadata would
-                    # cost one more C-core operation and loop wake-up per call.
-                    context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, scope.request_id),))
-                    try:
-                        if isinstance(request, Refusal):
-                            status, details = request.code, request.message
-                        else:
-                            message = request.message if isinstance(request, Admitted) else request
-                            response = await behavior(servicer, message, context)
-                            scope.answered(grpc.StatusCode.OK.name)
-                            return response
-                    except KVError as exc:
-                        status, details = status_of(exc), str(exc)
-                    except grpc.aio.AbortError:  # the method aborted (and answered) the call
-                        status = context.code() or grpc.StatusCode.UNKNOWN
-                        scope.answered(status.name, server_error=status in SERVER_ERRORS)
-                        raise
-                    except Exception:
-                        scope.unexpected_error()
-                        status, details = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
+            # The scope ends (metrics, access line) before the answer is
+            # sent, so a client that has its answer can find the call's line.
+            with servicer.observability.request_scope(
+                "grpc", method, _offered_request_id(context), peer=context.peer()
+            ) as scope:
+                # Sent with the status: a separate send of initial metadata would
+                # cost one more C-core operation and loop wake-up per call.
+                context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, scope.request_id),))
+                try:
+                    if isinstance(request, Refusal):
+                        status, details = request.code, request.message
+                    else:
+                        message = request.message if isinstance(request, Admitted) else request
+                        response = await behavior(servicer, message, context)
+                        scope.answered(grpc.StatusCode.OK.name)
+                        return response
+                except KVError as exc:
+                    status, details = status_of(exc), str(exc)
+                except grpc.aio.AbortError:  # the method aborted (and answered) the call
+                    status = context.code() or grpc.StatusCode.UNKNOWN
                     scope.answered(status.name, server_error=status in SERVER_ERRORS)
-                # Aborted here, without the request: grpc keeps the AbortError in
-                # the call's state, which its traceback's frames (this one) refer
-                # back to, so the parsed request (up to 25 times the message's
-                # size) would otherwise live until the garbage collector's next
-                # full pass. Not in the except clauses either: the AbortError
-                # would keep the error as its context.
-                del request
-                message = None
-                return await context.abort(status, details)  # raises AbortError
-            finally:
-                admission.leave(size)
+                    raise
+                except Exception:
+                    scope.unexpected_error()
+                    status, details = grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE
+                scope.answered(status.name, server_error=status in SERVER_ERRORS)
+            # Aborted here, without the request: grpc keeps the AbortError in
+            # the call's state, which its traceback's frames (this one) refer
+            # back to, so the parsed request (up to 25 times the message's
+            # size) would otherwise live until the garbage collector's next
+            # full pass. Not in the except clauses either: the AbortError
+            # would keep the error as its context.
+            del request
+            message = None
+            return await context.abort(status, details)  # raises AbortError
 
         return call
 

@@ -18,6 +18,7 @@ from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
 from kv.transports.grpc.admission import guarded_deserializer
 from kv.transports.grpc.calls import unary_call
+from kv.transports.grpc.connections import shut_down_connections
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
 from kv.transports.grpc.watch import parse_watch_request
 from kv.v1 import kv_pb2
@@ -211,7 +212,10 @@ class GrpcTransport:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
         await self._refuse_until_quiet(started + self._settings.shutdown_timeout / 2)
-        await self._admission.wait_idle(deadline)
+        if await self._admission.wait_idle(deadline):
+            # Nothing the clients still wait for was taken on: their
+            # connections end, so that grpc's stop cancels none of their calls.
+            shut_down_connections(self._port)
         await self._server.stop(grace=max(0.0, deadline - loop.time()))
 
     async def _refuse_until_quiet(self, until: float) -> None:
