@@ -25,3 +25,24 @@ def pin_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, threshold))
+
+
+def _experiment_trim() -> None:  # EXPERIMENT, not to be committed
+    import os
+    import threading
+    import time
+
+    period = os.environ.get("KV_EXP_TRIM_MS")
+    if not period:
+        return
+    trim = ctypes.CDLL(None).malloc_trim
+
+    def loop() -> None:
+        while True:
+            time.sleep(int(period) / 1000)
+            trim(0)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+_experiment_trim()

@@ -85,7 +85,8 @@ def unary_call(
             # the status went out, whatever the outcome), not when the method
             # returns: the transport's stop closes the connections once no call
             # is in progress (connections.py), which must lose no answer.
-            context.add_done_callback(lambda _context: admission.leave(size))
+            # grpc calls any callable; its stubs declare a class of their own.
+            context.add_done_callback(lambda _: admission.leave(size))  # type: ignore[arg-type]
             message: object = None
             # The scope ends (metrics, access line) before the answer is
             # sent, so a client that has its answer can find the call's line.
