@@ -10,7 +10,7 @@ from typing import Any
 
 import uvloop
 
-from kv.allocator import pin_mmap_threshold
+from kv.allocator import HeapTrimmer, tune_allocator
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
 from kv.lifecycle import serving
@@ -48,8 +48,13 @@ def main() -> None:
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")
-        pin_mmap_threshold()
-        run_event_loop(_main(settings))
+        tune_allocator()
+        trimmer = HeapTrimmer()
+        trimmer.start()
+        try:
+            run_event_loop(_main(settings))
+        finally:
+            trimmer.stop()
     except ConfigError as exc:
         print(f"kv-server: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)

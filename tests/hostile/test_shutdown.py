@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -21,7 +22,12 @@ import pytest
 
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.hostile.conftest import access_lines, start_both
-from tests.hostile.test_memory import non_reading_clients
+from tests.hostile.test_memory import (
+    grpc_round,
+    max_message_bytes,
+    non_reading_clients,
+    worst_case_put,
+)
 from tests.hostile.wire import TIMEOUT, exchange, json_put, statuses
 from tests.servers import KvServer
 
@@ -69,6 +75,21 @@ def test_sigterm_with_clients_that_never_read_exits_in_time(tmp_path: Path) -> N
             sock.close()
     assert took < SHUTDOWN_TIMEOUT + EXIT_SLACK, took
     assert "Traceback" not in server.process.log()
+
+
+def test_sigterm_during_16_worst_case_grpc_uploads_exits_in_time(tmp_path: Path) -> None:
+    """The gRPC side of the probe above: SIGTERM while the memory probe's uploads arrive."""
+    server = start_both(tmp_path, KV_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT))
+    message = worst_case_put(max_message_bytes())
+    with ThreadPoolExecutor(1) as pool:
+        uploads = pool.submit(grpc_round, server, message)
+        # Once the first of them has been answered, the others are arriving.
+        wait_for_log(server, "/kv.v1.KeyValue/Put")
+        took = terminate_and_time(server)
+        outcomes = uploads.result(timeout=TIMEOUT)
+    assert took < SHUTDOWN_TIMEOUT + EXIT_SLACK, took
+    # Refused as too large, or as the server is busy or leaving: never CANCELLED.
+    assert {code.name for code in outcomes} <= {"RESOURCE_EXHAUSTED", "UNAVAILABLE"}, outcomes
 
 
 def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
