@@ -18,6 +18,7 @@ from kv.domain import (
     OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
+    TooManyWatches,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -31,6 +32,7 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     OutcomeUnknown: grpc.StatusCode.DEADLINE_EXCEEDED,
     Compacted: grpc.StatusCode.OUT_OF_RANGE,
+    TooManyWatches: grpc.StatusCode.UNAVAILABLE,
     WatcherTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 

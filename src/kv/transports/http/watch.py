@@ -35,8 +35,11 @@ LAST_EVENT_ID = "Last-Event-ID"
 # More digits than any revision needs: refused before int() reads them.
 MAX_REVISION_DIGITS = 19
 HEARTBEAT = b":\n\n"
-# Events that piled up while the last write was under way go out in one write, up to this many.
+# Events that piled up while the last write was under way go out in one write, up to this
+# many, and no more bytes than this (past it, with the event that crossed it): what a watcher
+# holds besides its socket's buffers is one such batch, however large the history it asks for.
 BATCH = 256
+BATCH_BYTES = 64 * 1024
 TOO_SLOW = b": too slow to keep up; resume with Last-Event-ID\n\n"
 
 
@@ -152,11 +155,25 @@ async def _follow(
             await _send(request, response, TOO_SLOW, heartbeat)
             return
         try:
-            batch = [change, *subscription.ready(BATCH - 1)]
+            batch = _batch(frames.frame(change), subscription, frames)
         except WatcherTooSlow:
             await _send(request, response, TOO_SLOW, heartbeat)
             return
-        await _send(request, response, b"".join(map(frames.frame, batch)), heartbeat)
+        await _send(request, response, batch, heartbeat)
+
+
+def _batch(first: bytes, subscription: Subscription, frames: EventFrames) -> bytes:
+    """`first` and the frames of the changes available now, up to BATCH and BATCH_BYTES."""
+    batch = [first]
+    size = len(first)
+    while len(batch) < BATCH and size < BATCH_BYTES:
+        more = subscription.ready(1)
+        if not more:
+            break
+        frame = frames.frame(more[0])
+        batch.append(frame)
+        size += len(frame)
+    return first if len(batch) == 1 else b"".join(batch)
 
 
 async def _send(
