@@ -1,16 +1,19 @@
-"""The per-call work every unary method shares: admission, request scope, error mapping.
+"""The per-call work every method shares: admission, request scope, error mapping.
 
-The gRPC counterpart of the HTTP transport's error middleware, as a
-decorator on each unary servicer method (`unary_call`): it holds the call's
-share of the server's admission, serves the call in its `request_scope`
-(request id from the `x-request-id` metadata or made up, returned in the
-trailing metadata; metrics; access line), answers a domain error with its
-status code from `errors.DOMAIN_ERRORS` and anything else with INTERNAL.
+The gRPC counterpart of the HTTP transport's error middleware, as one
+decorator on each servicer method, unary (`unary_call`) or server streaming
+(`streaming_call`): it serves the call in its `request_scope` (request id
+from the `x-request-id` metadata or made up, returned in the trailing
+metadata; metrics; access line), answers a domain error with its status
+code from `errors.DOMAIN_ERRORS` and anything else with INTERNAL. A unary
+call also holds its share of the server's admission until it ends; a
+stream (Watch) lasts as long as its client wants and holds none (the
+service bounds the number of watches instead).
 
 A decorator rather than a `grpc.aio.ServerInterceptor`: with an interceptor,
 grpc.aio runs the handler look-up of every call as a coroutine through it
-and the interceptor builds a new method handler for each call. Streaming
-methods (health Watch, reflection) are not decorated.
+and the interceptor builds a new method handler for each call. The streaming
+methods of health (Watch) and reflection are not decorated.
 """
 
 from __future__ import annotations
@@ -68,7 +71,24 @@ def unary_call(
     holds of the admission until it ends; the health service's requests
     come unwrapped and hold nothing.
     """
+    return _observed_call(service, admitted=True)
 
+
+def streaming_call(
+    service: str,
+) -> Callable[[Method[Servicer, Request, None]], Method[Servicer, Request, None]]:
+    """Decorate a unary-stream method of `service`, which sends with `context.write`.
+
+    As `unary_call`, except that the call holds no share of the admission
+    (its request is a message, or a `Refusal` of its own parser). The status
+    ends the stream: OK when the method returns, else its error's code.
+    """
+    return _observed_call(service, admitted=False)
+
+
+def _observed_call(
+    service: str, *, admitted: bool
+) -> Callable[[Method[Servicer, Request, Response]], Method[Servicer, Request, Response]]:
     def decorate(
         behavior: Method[Servicer, Request, Response],
     ) -> Method[Servicer, Request, Response]:
@@ -78,9 +98,10 @@ def unary_call(
         async def call(
             servicer: Servicer, request: Request | Admitted[Request] | Refusal, context: Context
         ) -> Response:
-            admission = servicer.admission
+            admission = servicer.admission if admitted else None
             size = request.size if isinstance(request, Admitted) else 0
-            admission.enter(size)
+            if admission is not None:
+                admission.enter(size)
             message: object = None
             try:
                 # The scope ends (metrics, access line) before the answer is
@@ -119,7 +140,8 @@ def unary_call(
                 message = None
                 return await context.abort(status, details)  # raises AbortError
             finally:
-                admission.leave(size)
+                if admission is not None:
+                    admission.leave(size)
 
         return call
 

@@ -1,7 +1,7 @@
 """Every domain error the gRPC transport can answer with, mapped to its status code in one place.
 
-`unary_call` (`calls.py`) applies this table to whatever a servicer
-method raises. Anything not in it is a bug: it is logged with its traceback
+`unary_call` and `streaming_call` (`calls.py`) apply this table to whatever a
+servicer method raises. Anything not in it is a bug: it is logged with its traceback
 and the request id, and answered INTERNAL with nothing of the exception.
 """
 
