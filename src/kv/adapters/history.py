@@ -85,6 +85,10 @@ class ChangeHistory:
     def at(self, seq: int) -> Change:
         return self._changes[seq - self._offset]
 
+    def between(self, start: int, end: int) -> list[Change]:
+        """The changes from seq `start` to before `end` (both kept)."""
+        return self._changes[start - self._offset : end - self._offset]
+
     def record(self, change: Change) -> None:
         """Add the change just made visible; its revision is above every one recorded."""
         assert change.revision > self._revision, (change.revision, self._revision)
@@ -192,12 +196,18 @@ class HistorySubscription:
             raise WatcherTooSlow(
                 f"more than {history.limits.max_lag} changes were waiting for this watcher"
             )
-        found: list[Change] = []
         end = history.end_seq
+        prefix, first = self._prefix, self._from_revision
+        if end - self._seq <= limit:
+            # Everything recorded since fits (the common case: a watcher that keeps up).
+            pending = history.between(self._seq, end)
+            self._seq = end
+            return [c for c in pending if c.key.startswith(prefix) and c.revision >= first]
+        found: list[Change] = []
         while self._seq < end and len(found) < limit:
             change = history.at(self._seq)
             self._seq += 1
-            if change.key.startswith(self._prefix) and change.revision >= self._from_revision:
+            if change.key.startswith(prefix) and change.revision >= first:
                 found.append(change)
         return found
 
