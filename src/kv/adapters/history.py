@@ -42,7 +42,7 @@ DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 _TRIM_CHUNK = 1024
 # The longest a wake-up waits after the last round of sends (however long that took), so
 # that an event is delayed by at most this much more under a heavy load.
-MAX_PACE_SECONDS = 0.02
+MAX_PACE_SECONDS = 0.005
 
 
 @dataclass(frozen=True, slots=True)
