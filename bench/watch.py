@@ -5,13 +5,15 @@ Starts `kv-server` (memory store, HTTP) and measures, in one run:
 1. write throughput with no watcher: WRITES puts by CONCURRENCY writers, in a
    process of their own (`--writer`), each put's acknowledgement time noted;
 2. the same with WATCHERS open `GET /v1/watch` streams (this process, one
-   connection each), which note when each event arrives.
+   connection each, bare asyncio protocols), which note when each event arrives.
 
 Reported: write throughput in both phases and their ratio (the cost of the
-watchers to writers), and the latency from a put's acknowledgement (as the
+watchers to writers), the latency from a put's acknowledgement (as the
 writer got it) to its event's arrival at each watcher, p50/p99/max over
-every (watcher, event) pair. The clock is `time.monotonic`, one clock for
-every process of the machine. The watchers share the machine's cores with
+every (watcher, event) pair, and the CPU time per write of the server (in
+each phase) and of the watchers (this process, while the watched writes
+ran). The clock is `time.monotonic`, one clock for every process of the
+machine. The watchers share the machine's cores with
 the server and the writer, so the latency includes the watchers' own
 queueing: an upper bound of what the server adds.
 """
