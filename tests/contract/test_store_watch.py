@@ -47,18 +47,13 @@ BOUNDED: dict[str, Callable[[Path, StoreClock, HistoryLimits], Store]] = {
 }
 
 
+# Engines whose history is kept by the engine, not by the store object: it outlives a reopen
+# (and is compacted by the engine: tests/etcd/test_etcd_watch.py).
+HISTORY_OUTLIVES_THE_STORE = {"etcd"}
+
+
 def put(key: str, value: JsonValue, ttl: int | None = None) -> Write:
     return Write.put(key, value, encode_value(value), ttl=ttl)
-
-
-# Engines without a change feed yet: etcd's watch is not built (docs/watch.md, etcd).
-NO_FEED = {"etcd"}
-
-
-@pytest.fixture(autouse=True)
-def _has_a_feed(store_name: str) -> None:
-    if store_name in NO_FEED:
-        pytest.skip(f"{store_name} has no change feed yet (docs/watch.md)")
 
 
 def feed_of(store: Store) -> ChangeFeed:
@@ -157,6 +152,18 @@ async def test_an_expiry_is_a_delete_marked_expired(store: Store, clock: StoreCl
     assert expiry.revision > written.revision
 
 
+async def test_a_delete_of_a_key_with_a_ttl_is_not_an_expiry(store: Store) -> None:
+    subscription = await feed_of(store).subscribe("u/", None)
+    await store.write(put("u/k", "ttl", ttl=3600))
+    deleted = await store.write(Write.delete("u/k"))
+    expires = await store.write(put("u/k", "again", ttl=3600))
+    listed = await store.list("u/", after=None, limit=10)
+    assert [entry.key for entry in listed.entries] == ["u/k"]
+    _, delete, again = await take(subscription, 3)
+    assert (delete.kind, delete.revision, delete.expired) == ("delete", deleted.revision, False)
+    assert (again.kind, again.revision) == ("put", expires.revision)
+
+
 async def test_closing_the_store_ends_every_watcher(store_factory: Callable[[], Store]) -> None:
     store = store_factory()
     await store.open()
@@ -221,8 +228,8 @@ async def test_a_watcher_too_slow_is_cut_off_and_can_resume(
 async def test_a_reopened_store_keeps_no_history_before_it_opened(
     store_name: str, store_factory: Callable[[], Store]
 ) -> None:
-    if store_name not in DURABLE:
-        pytest.skip("the memory store is not durable by design")
+    if store_name not in DURABLE - HISTORY_OUTLIVES_THE_STORE:
+        pytest.skip(f"{store_name} is not durable, or its history is the engine's own")
     store = store_factory()
     await store.open()
     last = (await store.write(put("r", 1))).revision
@@ -236,5 +243,24 @@ async def test_a_reopened_store_keeps_no_history_before_it_opened(
         resumed = await feed_of(reopened).subscribe("", last + 1)
         written = await reopened.write(put("r", 2))
         assert [c.revision for c in await take(resumed, 1)] == [written.revision]
+    finally:
+        await reopened.close()
+
+
+async def test_the_history_of_an_engine_outlives_a_store_object(
+    store_name: str, store_factory: Callable[[], Store]
+) -> None:
+    if store_name not in HISTORY_OUTLIVES_THE_STORE:
+        pytest.skip(f"{store_name} keeps its history in the store object")
+    store = store_factory()
+    await store.open()
+    first = (await store.write(put("o", 1))).revision
+    await store.close()
+    reopened = store_factory()
+    await reopened.open()
+    try:
+        replayed = await feed_of(reopened).subscribe("", first)
+        second = await reopened.write(put("o", 2))
+        assert [c.revision for c in await take(replayed, 2)] == [first, second.revision]
     finally:
         await reopened.close()
