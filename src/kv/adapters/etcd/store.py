@@ -83,7 +83,7 @@ class EtcdStore:
 
         It starts after the revision of a linearizable read (None: every change
         acknowledged before this call is left out, on any member), or at
-        `from_revision`, read first to learn whether etcd has compacted it.
+        `from_revision`, after a read that tells whether etcd has compacted it.
         """
         if from_revision is None:
             response = await self._client.range(
@@ -92,7 +92,10 @@ class EtcdStore:
             start, compacted = response.header.revision + 1, None
         else:
             start = from_revision
-            kept = not await self._client.compacted(self._keys.prefix, from_revision)
+            # Every change from `from_revision` on is kept iff a read just before it works
+            # (kv.adapters.etcd.watch, "Compaction").
+            before = max(from_revision - 1, 1)
+            kept = not await self._client.compacted(self._keys.prefix, before)
             compacted = None if kept else from_revision
         subscription = EtcdSubscription(
             self._client, self._keys, prefix, start, self._subscriptions.discard

@@ -17,6 +17,12 @@ subscription is open: etcd never splits the events of one revision across
 answers (nor across fragments, which are joined here), so nothing is skipped
 or repeated. If etcd has compacted that revision meanwhile, the reader gets
 WatcherTooSlow (it resumes and is told Compacted). See docs/etcd.md, "Watch".
+
+Compaction: etcd compacted at C keeps every change after C, but not a delete
+at C itself (its tombstone goes), and cancels only watches from before C. So
+a stream for the changes from revision N is created from N - 1 (the events
+at N - 1 are dropped): etcd cancels it exactly when N <= C, and the oldest
+revision a watch can start from is C + 1 (`oldest`).
 """
 
 from __future__ import annotations
@@ -67,14 +73,19 @@ def decode(events: Iterable[kv_pb2.Event], keys: Keyspace) -> list[Change]:
         if event.type == kv_pb2.Event.PUT:
             changes.append(Change.put(keys.entry(kv), stored_json(kv.value)[0]))
             continue
-        # prev_kv is absent only for a delete at the compact revision itself (etcd reads it
-        # at the revision before): the lease is unknown then, and the delete is not marked.
+        # etcd reads prev_kv at the revision before the delete, which a stream from after the
+        # compact revision keeps; were it compacted meanwhile, the delete is not called an expiry.
         leased = event.HasField("prev_kv") and event.prev_kv.lease != 0
         user = (kv.mod_revision, delete_marker(kv.key)) in marked
         changes.append(
             Change.delete(keys.name(kv.key), kv.mod_revision, expired=leased and not user)
         )
     return changes
+
+
+def oldest(cancel: rpc_pb2.WatchResponse) -> int:
+    """The oldest revision a watch can start from, by etcd's cancel of a compacted watch."""
+    return cancel.compact_revision + 1
 
 
 class EtcdSubscription:
@@ -119,7 +130,7 @@ class EtcdSubscription:
         except grpc.aio.AioRpcError as exc:
             raise read_failure(exc) from exc
         if response is not None and response.compact_revision:
-            raise Compacted(self._next, response.compact_revision)
+            raise Compacted(self._next, oldest(response))
         if response is None or not response.created or response.canceled:
             reason = "the stream ended" if response is None else response.cancel_reason
             raise StorageUnavailable(f"etcd did not create the watch: {reason}")
@@ -132,7 +143,7 @@ class EtcdSubscription:
         response = self._pending.result()
         self._pending = None
         if response.compact_revision:
-            raise Compacted(compacted, response.compact_revision)
+            raise Compacted(compacted, oldest(response))
         self._take(response)
 
     def __aiter__(self) -> EtcdSubscription:
@@ -161,8 +172,8 @@ class EtcdSubscription:
             response, self._pending = self._pending.result(), None
             if response.compact_revision:
                 self._failure = WatcherTooSlow(
-                    f"etcd compacted revision {response.compact_revision} before this "
-                    f"watcher read the changes from revision {self._next}"
+                    f"etcd compacted the changes before revision {oldest(response)} before "
+                    f"this watcher read the changes from revision {self._next}"
                 )
             else:
                 self._take(response)
@@ -179,7 +190,8 @@ class EtcdSubscription:
         self._fragments.extend(response.events)
         if response.fragment:
             return
-        events, self._fragments = self._fragments, []
+        events = [event for event in self._fragments if event.kv.mod_revision >= self._next]
+        self._fragments = []
         if events:
             self._changes.extend(decode(events, self._keys))
             self._next = events[-1].kv.mod_revision + 1
@@ -218,7 +230,11 @@ class EtcdSubscription:
             self._fragments = []
             key, range_end = self._range
             create = rpc_pb2.WatchCreateRequest(
-                key=key, range_end=range_end, start_revision=self._next, prev_kv=True, fragment=True
+                key=key,
+                range_end=range_end,
+                start_revision=max(self._next - 1, 1),  # see "Compaction" above
+                prev_kv=True,
+                fragment=True,
             )
             await self._call.write(rpc_pb2.WatchRequest(create_request=create))
         response = await self._call.read()
