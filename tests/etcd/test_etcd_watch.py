@@ -149,6 +149,9 @@ async def test_a_watcher_on_one_replica_sees_every_change_made_through_the_other
             client(replicas[0], transport) as writer,
             client(replicas[1], transport) as reader,
         ):
+            # A first watch on replica 2 starts its shared watch: every later change is in it.
+            warm = (await writer.put("w/warm", 0)).entry.revision
+            assert [e.revision for e in await events(reader, 1, from_revision=warm)] == [warm]
             start = (await writer.put("w/start", 0)).entry.revision
             following = asyncio.ensure_future(events(reader, 5, after_revision=start))
             first = (await writer.put("w/k", {"n": 1})).entry.revision
@@ -168,16 +171,19 @@ async def test_a_watcher_on_one_replica_sees_every_change_made_through_the_other
             assert got[4].revision > short
             assert (got[1].value, got[1].ttl is not None) == ("ttl", True)
 
-            # Compacted at the expiry: a watch from it is compacted (etcd dropped the delete's
-            # tombstone), a watch from the next revision is not.
+            # Compacted at the expiry. Replica 1 has had no watcher: its shared watch starts
+            # now, so older changes come from etcd, which keeps none up to the expiry (a
+            # delete at the compact revision loses its tombstone) and every one after it.
             compact(single, got[4].revision)
             for compacted in (start, got[4].revision):
                 with pytest.raises(ClientCompacted):
-                    await events(reader, 1, from_revision=compacted)
+                    await events(writer, 1, from_revision=compacted)
             after = (await writer.put("w/after", 1)).entry.revision
-            assert [
-                e.revision for e in await events(reader, 1, from_revision=got[4].revision + 1)
-            ] == [after]
+            resumed = await events(writer, 1, from_revision=got[4].revision + 1)
+            assert [e.revision for e in resumed] == [after]
+            # Replica 2's shared watch has kept every change since its first watcher.
+            replayed = await events(reader, 6, after_revision=start)
+            assert [e.revision for e in replayed] == [*(e.revision for e in got), after]
     finally:
         for replica in replicas:
             assert replica.process.stop() == 0, replica.process.log()

@@ -4,17 +4,17 @@ etcd is the store: its revision is the store's revision, its transactions
 decide each write atomically (kv.adapters.etcd.txn), its reads are
 linearizable, so a write acknowledged by one replica is seen by every other at
 once, and its leases expire entries written with a ttl. Its watch is the
-change feed (kv.adapters.etcd.watch). The replicas keep no state of their
+change feed (kv.adapters.etcd.feed). The replicas keep no state of their
 own. See docs/etcd.md.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-from kv.adapters.etcd.client import RETRY_BUDGET, EtcdClient
+from kv.adapters.etcd.client import EtcdClient
+from kv.adapters.etcd.feed import EtcdChangeFeed
 from kv.adapters.etcd.txn import (
     SINGLE_TRIP_VALUE_BYTES,
     outcome,
@@ -23,7 +23,7 @@ from kv.adapters.etcd.txn import (
     swap_request,
 )
 from kv.adapters.etcd.values import Keyspace, is_delete_marker, prefix_end, stored_value
-from kv.adapters.etcd.watch import EtcdSubscription
+from kv.adapters.history import HistoryLimits
 from kv.domain import (
     Decision,
     Entry,
@@ -59,12 +59,15 @@ class EtcdStore:
         prefix: str = "/kv/",
         timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
+        history: HistoryLimits | None = None,
     ) -> None:
+        """`history`: how many recent changes the shared watch keeps (kv.adapters.etcd.feed)."""
         self._client = EtcdClient(endpoints, timeout=timeout)
         self._keys = Keyspace(prefix)
         self._clock = clock
-        self._timeout = timeout
-        self._subscriptions: set[EtcdSubscription] = set()
+        self._feed = EtcdChangeFeed(
+            self._client, self._keys, history or HistoryLimits(), timeout=timeout
+        )
 
     async def open(self) -> None:
         """Make the channel; members are connected to on first use (readiness: `check`)."""
@@ -72,41 +75,12 @@ class EtcdStore:
 
     async def close(self) -> None:
         """Every answered write is already durable in etcd: watches end, the channel is closed."""
-        subscriptions = list(self._subscriptions)
-        for subscription in subscriptions:
-            subscription.close()
-        await asyncio.gather(*(subscription.wait_closed() for subscription in subscriptions))
+        await self._feed.close()
         await self._client.close()
 
     async def subscribe(self, prefix: str, from_revision: int | None) -> Subscription:
-        """An etcd watch of the keys under `prefix` (see `ChangeFeed` and kv.adapters.etcd.watch).
-
-        It starts after the revision of a linearizable read (None: every change
-        acknowledged before this call is left out, on any member), or at
-        `from_revision`, after a read that tells whether etcd has compacted it.
-        """
-        if from_revision is None:
-            response = await self._client.range(
-                rpc_pb2.RangeRequest(key=self._keys.prefix, limit=1, count_only=True)
-            )
-            start, compacted = response.header.revision + 1, None
-        else:
-            start = from_revision
-            # Every change from `from_revision` on is kept iff a read just before it works
-            # (kv.adapters.etcd.watch, "Compaction").
-            before = max(from_revision - 1, 1)
-            kept = not await self._client.compacted(self._keys.prefix, before)
-            compacted = None if kept else from_revision
-        subscription = EtcdSubscription(
-            self._client, self._keys, prefix, start, self._subscriptions.discard
-        )
-        self._subscriptions.add(subscription)
-        try:
-            await subscription.start(compacted, self._timeout * RETRY_BUDGET)
-        except BaseException:
-            subscription.close()
-            raise
-        return subscription
+        """Follow the changes under `prefix` (`ChangeFeed`; kv.adapters.etcd.feed)."""
+        return await self._feed.subscribe(prefix, from_revision)
 
     async def get(self, key: str) -> Entry | None:
         response = await self._client.range(rpc_pb2.RangeRequest(key=self._keys.key(key)))
