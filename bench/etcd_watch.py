@@ -7,8 +7,11 @@ own, as in bench.watch), first with no watcher, then with WATCHERS
 Reported as bench.watch reports it: writes/s in both phases and their ratio,
 and the latency from a put's acknowledgement by replica 1 to the arrival of
 its event at each watcher on replica 2, p50/p99/max over every (watcher,
-event) pair. Writers, watchers, both replicas and etcd share the machine's
-cores: figures to compare, not absolute.
+event) pair; and the CPU replica 2 spent per (watcher, event) pair. Writers,
+watchers, both replicas and etcd share the machine's cores: figures to
+compare, not absolute. Unlike bench.watch's single server, the writes do not
+wait for the watchers' replica: when it cannot keep up, its events queue and
+the latency grows with the run.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import aiohttp
 import uvloop
 
 from bench.etcd_cluster import etcd_cluster
-from bench.processes import HOST
+from bench.processes import HOST, cpu_seconds
 from bench.run import kv_server
 from bench.watch import (
     CONNECT_TIMEOUT_SECONDS,
@@ -92,8 +95,12 @@ def measure(
         env = {"KV_STORE": "etcd", "KV_ETCD_ENDPOINTS": endpoints, "KV_ACCESS_LOG": "off"}
         with kv_server("kv-etcd-1", **env) as one, kv_server("kv-etcd-2", **env) as two:
             urls = [f"http://{HOST}:{server.ports['http']}" for server in (one, two)]
+            before = cpu_seconds(two.process.pid)
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                return runner.run(_measure(*urls, watchers, writes, concurrency))
+                figures = runner.run(_measure(*urls, watchers, writes, concurrency))
+            spent = cpu_seconds(two.process.pid) - before
+            figures["watch_cpu_us_per_event"] = spent / max(figures["events"], 1) * 1e6
+            return figures
 
 
 def main() -> None:
@@ -104,6 +111,10 @@ def main() -> None:
     args = parser.parse_args()
     figures = measure(args.watchers, args.writes, args.concurrency)
     print(table(figures))
+    print(
+        f"replica 2 (the watchers'): {figures['watch_cpu_us_per_event']:.0f} µs of CPU per "
+        "(watcher, event), both phases"
+    )
     if figures["missing"]:
         raise SystemExit(f"{figures['missing']:.0f} (watcher, event) pairs never arrived")
 

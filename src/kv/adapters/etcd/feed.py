@@ -101,6 +101,8 @@ class EtcdChangeFeed:
                     history.record(taken)
         except WatcherTooSlow as exc:
             log.warning("the shared etcd watch fell behind etcd's compaction: %s", exc)
+        except Exception:  # a key under the prefix that is not kv's; the next watch starts over
+            log.exception("the shared etcd watch failed; its watchers end")
         finally:
             history.close()
 
