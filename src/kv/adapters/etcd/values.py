@@ -15,7 +15,9 @@ that the delete was the user's, not the key's expiry (kv.adapters.etcd.watch).
 
 from __future__ import annotations
 
-from kv.domain import Entry, Write
+from collections.abc import Iterable
+
+from kv.domain import Change, Entry, Write
 from kv.etcdpb import kv_pb2
 from kv.json_codec import read_json
 
@@ -76,3 +78,33 @@ class Keyspace:
         value, expires_at = stored_json(kv.value)
         document = None if keys_only else read_json(value)
         return Entry(self.name(kv.key), document, kv.mod_revision, expires_at)
+
+
+def decode(events: Iterable[kv_pb2.Event], keys: Keyspace) -> list[Change]:
+    """The changes etcd's events make, in their order; delete markers are read, not reported.
+
+    A delete of a key that had a lease is its expiry (etcd's, or the store's
+    revoke), unless the key's delete marker was put at the same revision.
+    """
+    events = list(events)
+    marked = {
+        (event.kv.mod_revision, event.kv.key)
+        for event in events
+        if event.type == kv_pb2.Event.PUT and is_delete_marker(event.kv.key)
+    }
+    changes: list[Change] = []
+    for event in events:
+        kv = event.kv
+        if is_delete_marker(kv.key):
+            continue
+        if event.type == kv_pb2.Event.PUT:
+            changes.append(Change.put(keys.entry(kv), stored_json(kv.value)[0]))
+            continue
+        # etcd reads prev_kv at the revision before the delete, which a stream from after the
+        # compact revision keeps; were it compacted meanwhile, the delete is not called an expiry.
+        leased = event.HasField("prev_kv") and event.prev_kv.lease != 0
+        user = (kv.mod_revision, delete_marker(kv.key)) in marked
+        changes.append(
+            Change.delete(keys.name(kv.key), kv.mod_revision, expired=leased and not user)
+        )
+    return changes

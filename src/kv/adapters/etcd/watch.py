@@ -30,19 +30,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import grpc
 
 from kv.adapters.etcd.client import EtcdClient, WatchCall
 from kv.adapters.etcd.errors import read_failure
-from kv.adapters.etcd.values import (
-    Keyspace,
-    delete_marker,
-    is_delete_marker,
-    prefix_end,
-    stored_json,
-)
+from kv.adapters.etcd.values import Keyspace, decode, prefix_end
 from kv.domain import Change, Compacted, StorageUnavailable, WatcherTooSlow
 from kv.etcdpb import kv_pb2, rpc_pb2
 
@@ -51,36 +45,6 @@ log = logging.getLogger("kv.etcd")
 # The pause before a failed stream is created again, doubled up to the longest on each failure.
 FIRST_PAUSE = 0.05
 LONGEST_PAUSE = 1.0
-
-
-def decode(events: Iterable[kv_pb2.Event], keys: Keyspace) -> list[Change]:
-    """The changes etcd's events make, in their order; delete markers are read, not reported.
-
-    A delete of a key that had a lease is its expiry (etcd's, or the store's
-    revoke), unless the key's delete marker was put at the same revision.
-    """
-    events = list(events)
-    marked = {
-        (event.kv.mod_revision, event.kv.key)
-        for event in events
-        if event.type == kv_pb2.Event.PUT and is_delete_marker(event.kv.key)
-    }
-    changes: list[Change] = []
-    for event in events:
-        kv = event.kv
-        if is_delete_marker(kv.key):
-            continue
-        if event.type == kv_pb2.Event.PUT:
-            changes.append(Change.put(keys.entry(kv), stored_json(kv.value)[0]))
-            continue
-        # etcd reads prev_kv at the revision before the delete, which a stream from after the
-        # compact revision keeps; were it compacted meanwhile, the delete is not called an expiry.
-        leased = event.HasField("prev_kv") and event.prev_kv.lease != 0
-        user = (kv.mod_revision, delete_marker(kv.key)) in marked
-        changes.append(
-            Change.delete(keys.name(kv.key), kv.mod_revision, expired=leased and not user)
-        )
-    return changes
 
 
 def oldest(cancel: rpc_pb2.WatchResponse) -> int:
