@@ -80,7 +80,11 @@ class EtcdChangeFeed:
             if self._history is None or self._history.closed:
                 revision = await self._revision()
                 shared = self._subscription("", revision + 1)
-                await shared.start(None, self._wait)
+                try:
+                    await shared.start(None, self._wait)
+                except BaseException:
+                    shared.close()
+                    raise
                 history = ChangeHistory(self._limits, revision=revision)
                 self._history, self._shared = history, shared
                 self._pump = asyncio.create_task(self._feed(shared, history))

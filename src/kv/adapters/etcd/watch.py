@@ -87,12 +87,15 @@ class EtcdSubscription:
         then cancels the watch with its compact revision (Compacted), unless the
         member serving it has not applied the compaction yet and sends events
         (kept, they are the changes asked for). No answer within `wait`
-        seconds: StorageUnavailable.
+        seconds (to create it, then to answer): StorageUnavailable.
         """
         try:
-            response = await self._receive()
+            async with asyncio.timeout(wait):
+                response = await self._receive()
         except grpc.aio.AioRpcError as exc:
             raise read_failure(exc) from exc
+        except TimeoutError:
+            raise StorageUnavailable(f"etcd did not answer a watch within {wait} s") from None
         if response is not None and response.compact_revision:
             raise Compacted(self._next, oldest(response))
         if response is None or not response.created or response.canceled:
