@@ -179,7 +179,9 @@ class EtcdSubscription:
             except StorageUnavailable as exc:  # the store closed its channel
                 reason = str(exc)
             else:
-                if response is not None and (response.compact_revision or not response.canceled):
+                if response is not None and response.compact_revision:
+                    return response
+                if response is not None and not response.canceled:
                     if not response.created:
                         return response
                     pause = FIRST_PAUSE  # created again: a later failure starts over
