@@ -125,14 +125,18 @@ async def _open_watcher(host: str, port: int, last: asyncio.Future[int]) -> Watc
     return watcher
 
 
-async def _measure(
-    url: str, server_pid: int, watchers: int, writes: int, concurrency: int
+async def measure_streams(
+    write_url: str, watch_url: str, server_pid: int, watchers: int, writes: int, concurrency: int
 ) -> dict[str, float]:
+    """Writes through `write_url` without, then with, `watchers` streams open at `watch_url`.
+
+    `server_pid`: the server whose CPU is counted (the watchers' one).
+    """
     loop = asyncio.get_running_loop()
     server_cpu = cpu_seconds(server_pid)
-    idle = await loop.run_in_executor(None, run_writer, url, writes, concurrency)
+    idle = await loop.run_in_executor(None, run_writer, write_url, writes, concurrency)
     idle_server_cpu = cpu_seconds(server_pid) - server_cpu
-    host, port = url.removeprefix("http://").rsplit(":", 1)
+    host, port = watch_url.removeprefix("http://").rsplit(":", 1)
     last: asyncio.Future[int] = loop.create_future()
     async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
         crowd = [await _open_watcher(host, int(port), last) for _ in range(watchers)]
@@ -141,7 +145,7 @@ async def _measure(
     if refused:
         raise RuntimeError(f"{len(refused)} watches refused: {refused[0]!r}")
     server_cpu, own_cpu = cpu_seconds(server_pid), time.process_time()
-    loaded = await loop.run_in_executor(None, run_writer, url, writes, concurrency)
+    loaded = await loop.run_in_executor(None, run_writer, write_url, writes, concurrency)
     loaded_server_cpu = cpu_seconds(server_pid) - server_cpu
     watchers_cpu = time.process_time() - own_cpu
     last.set_result(max(loaded.acks))
@@ -196,7 +200,9 @@ def measure(
     with running("watch", python_module("kv.server"), ports={"http": port}, env=env) as server:
         url = f"http://{HOST}:{port}"
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(_measure(url, server.process.pid, watchers, writes, concurrency))
+            return runner.run(
+                measure_streams(url, url, server.process.pid, watchers, writes, concurrency)
+            )
 
 
 def table(figures: dict[str, float]) -> str:
