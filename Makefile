@@ -92,6 +92,13 @@ bench-durable: $(STAMP)
 bench-watch: $(STAMP)
 	$(BIN)/python -m bench.watch $(BENCH_WATCH_ARGS)
 
+# Watch over etcd: a 3-member cluster, two replicas, 100 watchers on one and 500 puts through the
+# other (~20 s); prints a Markdown table (docs/etcd.md, "Watch").
+.PHONY: bench-etcd-watch
+bench-etcd-watch: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.etcd_watch $(BENCH_ETCD_WATCH_ARGS)
+
 .PHONY: bench-listing
 bench-listing: $(STAMP)
 	$(BIN)/python -m bench.listing $(BENCH_LISTING_ARGS)

@@ -5,13 +5,15 @@ Starts `kv-server` (memory store, HTTP) and measures, in one run:
 1. write throughput with no watcher: WRITES puts by CONCURRENCY writers, in a
    process of their own (`--writer`), each put's acknowledgement time noted;
 2. the same with WATCHERS open `GET /v1/watch` streams (this process, one
-   connection each), which note when each event arrives.
+   connection each, bare asyncio protocols), which note when each event arrives.
 
 Reported: write throughput in both phases and their ratio (the cost of the
-watchers to writers), and the latency from a put's acknowledgement (as the
+watchers to writers), the latency from a put's acknowledgement (as the
 writer got it) to its event's arrival at each watcher, p50/p99/max over
-every (watcher, event) pair. The clock is `time.monotonic`, one clock for
-every process of the machine. The watchers share the machine's cores with
+every (watcher, event) pair, and the CPU time per write of the server (in
+each phase) and of the watchers (this process, while the watched writes
+ran). The clock is `time.monotonic`, one clock for every process of the
+machine. The watchers share the machine's cores with
 the server and the writer, so the latency includes the watchers' own
 queueing: an upper bound of what the server adds.
 """
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 import aiohttp
 import uvloop
 
-from bench.processes import HOST, free_port, python_module, running
+from bench.processes import HOST, cpu_seconds, free_port, python_module, running
 
 WATCHERS = 1000
 WRITES = 2000
@@ -81,46 +83,80 @@ def run_writer(url: str, writes: int, concurrency: int) -> Phase:
     return Phase(report["seconds"], {int(r): t for r, t in report["acks"].items()})
 
 
-class Watcher:
-    """One open stream; notes the arrival time of every event id."""
+class Watcher(asyncio.Protocol):
+    """One open stream over a raw connection; notes the arrival time of every event id.
 
-    def __init__(self) -> None:
+    A bare protocol, not an HTTP client: the watchers share the machine with
+    the server, so what each costs to run is kept small (find the `id:`
+    lines of what arrives, nothing more), and the figures are the server's.
+    """
+
+    def __init__(self, last: asyncio.Future[int]) -> None:
         self.arrivals: dict[int, float] = {}
         self.connected = asyncio.Event()
+        self.done = asyncio.Event()
+        self._last = last
+        self._tail = b""
+        self.transport: asyncio.BaseTransport | None = None
+        self.head = b""
 
-    async def run(
-        self, session: aiohttp.ClientSession, url: str, last: asyncio.Future[int]
-    ) -> None:
-        async with session.get(f"{url}/v1/watch?prefix={PREFIX}") as response:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.monotonic()
+        if not self.connected.is_set():
+            self.head = data[:200]  # the response's head: the server has subscribed
             self.connected.set()
-            tail = b""
-            async for chunk in response.content.iter_any():
-                now = time.monotonic()
-                lines, _, tail = (tail + chunk).rpartition(b"\n")
-                for match in _ID.finditer(lines):
-                    self.arrivals[int(match[1])] = now
-                if last.done() and last.result() in self.arrivals:
-                    return
+        lines, _, self._tail = (self._tail + data).rpartition(b"\n")
+        for match in _ID.finditer(lines):
+            self.arrivals[int(match[1])] = now
+        if self._last.done() and self._last.result() in self.arrivals:
+            self.done.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.done.set()
 
 
-async def _measure(url: str, watchers: int, writes: int, concurrency: int) -> dict[str, float]:
+async def _open_watcher(host: str, port: int, last: asyncio.Future[int]) -> Watcher:
     loop = asyncio.get_running_loop()
-    idle = await loop.run_in_executor(None, run_writer, url, writes, concurrency)
-    timeout = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_SECONDS)
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        last: asyncio.Future[int] = loop.create_future()
-        crowd = [Watcher() for _ in range(watchers)]
-        tasks = [asyncio.create_task(w.run(session, url, last)) for w in crowd]
-        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
-            await asyncio.gather(*(w.connected.wait() for w in crowd))
-        loaded = await loop.run_in_executor(None, run_writer, url, writes, concurrency)
-        last.set_result(max(loaded.acks))
-        # A watcher waits for its next chunk: a write after the last one wakes every watcher.
-        async with session.put(f"{url}/v1/kv/{PREFIX}end", json={"value": "end"}):
-            pass
-        async with asyncio.timeout(DRAIN_TIMEOUT_SECONDS):
-            await asyncio.gather(*tasks)
+    transport, watcher = await loop.create_connection(lambda: Watcher(last), host, port)
+    transport.write(f"GET /v1/watch?prefix={PREFIX} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    return watcher
+
+
+async def measure_streams(
+    write_url: str, watch_url: str, server_pid: int, watchers: int, writes: int, concurrency: int
+) -> dict[str, float]:
+    """Writes through `write_url` without, then with, `watchers` streams open at `watch_url`.
+
+    `server_pid`: the server whose CPU is counted (the watchers' one).
+    """
+    loop = asyncio.get_running_loop()
+    server_cpu = cpu_seconds(server_pid)
+    idle = await loop.run_in_executor(None, run_writer, write_url, writes, concurrency)
+    idle_server_cpu = cpu_seconds(server_pid) - server_cpu
+    host, port = watch_url.removeprefix("http://").rsplit(":", 1)
+    last: asyncio.Future[int] = loop.create_future()
+    async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+        crowd = [await _open_watcher(host, int(port), last) for _ in range(watchers)]
+        await asyncio.gather(*(w.connected.wait() for w in crowd))
+    refused = [w.head for w in crowd if not w.head.startswith(b"HTTP/1.1 200")]
+    if refused:
+        raise RuntimeError(f"{len(refused)} watches refused: {refused[0]!r}")
+    server_cpu, own_cpu = cpu_seconds(server_pid), time.process_time()
+    loaded = await loop.run_in_executor(None, run_writer, write_url, writes, concurrency)
+    loaded_server_cpu = cpu_seconds(server_pid) - server_cpu
+    watchers_cpu = time.process_time() - own_cpu
+    last.set_result(max(loaded.acks))
+    for watcher in crowd:  # those that had every event already
+        if last.result() in watcher.arrivals:
+            watcher.done.set()
+    async with asyncio.timeout(DRAIN_TIMEOUT_SECONDS):
+        await asyncio.gather(*(w.done.wait() for w in crowd))
+    for watcher in crowd:
+        if watcher.transport is not None:
+            watcher.transport.close()
     latencies = sorted(
         (arrived - loaded.acks[revision]) * 1000
         for watcher in crowd
@@ -139,6 +175,11 @@ async def _measure(url: str, watchers: int, writes: int, concurrency: int) -> di
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
         "max_ms": latencies[-1],
+        # CPU per write, in µs: the server's (every thread) in each phase, and the
+        # watchers' own (this process) while the watched writes ran.
+        "idle_server_us": idle_server_cpu / writes * 1e6,
+        "loaded_server_us": loaded_server_cpu / writes * 1e6,
+        "watchers_us": watchers_cpu / writes * 1e6,
     }
 
 
@@ -156,22 +197,27 @@ def measure(
         "KV_ACCESS_LOG": "off",
         "KV_LOG_LEVEL": "warning",
     }
-    with running("watch", python_module("kv.server"), ports={"http": port}, env=env):
+    with running("watch", python_module("kv.server"), ports={"http": port}, env=env) as server:
         url = f"http://{HOST}:{port}"
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            return runner.run(_measure(url, watchers, writes, concurrency))
+            return runner.run(
+                measure_streams(url, url, server.process.pid, watchers, writes, concurrency)
+            )
 
 
 def table(figures: dict[str, float]) -> str:
     return "\n".join(
         [
             "| watchers | writes | writes/s, no watcher | writes/s, watched | ratio "
-            "| events | p50 ms | p99 ms | max ms |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| events | p50 ms | p99 ms | max ms | server CPU/write, no watcher "
+            "| server CPU/write, watched | watchers' CPU/write |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
             f"| {figures['watchers']:.0f} | {figures['writes']:.0f} "
             f"| {figures['idle_writes_per_s']:.0f} | {figures['loaded_writes_per_s']:.0f} "
             f"| {figures['ratio']:.2f} | {figures['events']:.0f} "
-            f"| {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | {figures['max_ms']:.1f} |",
+            f"| {figures['p50_ms']:.1f} | {figures['p99_ms']:.1f} | {figures['max_ms']:.1f} "
+            f"| {figures['idle_server_us']:.0f} µs | {figures['loaded_server_us']:.0f} µs "
+            f"| {figures['watchers_us']:.0f} µs |",
         ]
     )
 

@@ -41,7 +41,9 @@ def bootstrap(
     key_count = getattr(store, "key_count", None)
     if callable(key_count):
         metrics.count_keys_with(key_count)
-    service = KeyValueService(store, max_value_bytes=settings.max_value_bytes)
+    service = KeyValueService(
+        store, max_value_bytes=settings.max_value_bytes, max_watches=settings.max_watchers
+    )
     observability = Observability(
         metrics,
         access_log=settings.access_log,

@@ -21,10 +21,6 @@ from testclient.scenarios import SCENARIOS
 from tests.docker.compose import PROJECT_PREFIX, compose_command, docker_inspect, run
 from tests.servers import free_port
 
-# Every scenario but `watch`: the etcd store has no change feed yet (it answers a watch 503;
-# docs/watch.md), so over etcd that scenario is left out by name rather than seen failing.
-OVER_ETCD = [name for name in SCENARIOS if name != "watch"]
-
 pytestmark = [
     pytest.mark.docker,
     pytest.mark.skipif(
@@ -89,7 +85,7 @@ class ClusterStack:
             "testclient",
             "kv-testclient",
             "run",
-            *OVER_ETCD,
+            *SCENARIOS,
             "--json",
             "--transport",
             transport,

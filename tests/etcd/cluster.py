@@ -19,6 +19,7 @@ import grpc
 import pytest
 
 from kv.adapters.etcd import EtcdStore
+from kv.adapters.history import HistoryLimits
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
 from tests.servers import Process, free_port
 
@@ -170,10 +171,14 @@ def stop_shared_cluster() -> None:
         shutil.rmtree(cluster.root, ignore_errors=True)
 
 
-def etcd_store(directory: Path, *, timeout: float = 10.0) -> EtcdStore:
+def etcd_store(
+    directory: Path, *, timeout: float = 10.0, history: HistoryLimits | None = None
+) -> EtcdStore:
     """An EtcdStore over the shared cluster, under a prefix that only `directory`'s test uses.
 
     The deadline is generous: tests run on a loaded machine, and a slow fsync is not a fault.
     """
     tag = hashlib.sha256(str(directory).encode()).hexdigest()[:16]
-    return EtcdStore(shared_cluster().endpoints, prefix=f"/kv-test/{tag}/", timeout=timeout)
+    return EtcdStore(
+        shared_cluster().endpoints, prefix=f"/kv-test/{tag}/", timeout=timeout, history=history
+    )

@@ -16,10 +16,6 @@ from testclient.scenarios import SCENARIOS
 from tests.etcd.cluster import EtcdCluster, shared_cluster
 from tests.servers import KvServer, script, start_kv_server
 
-# Every scenario but `watch`: the etcd store has no change feed yet (it answers a watch 503;
-# docs/watch.md), so over etcd that scenario is left out by name rather than seen failing.
-OVER_ETCD = [name for name in SCENARIOS if name != "watch"]
-
 pytestmark = pytest.mark.e2e
 
 
@@ -110,7 +106,7 @@ def test_every_test_client_scenario_passes_over_two_replicas(
         [
             script("kv-testclient"),
             "run",
-            *OVER_ETCD,
+            *SCENARIOS,
             "--json",
             "--transport",
             transport,

@@ -157,3 +157,17 @@ async def test_the_route_answers_only_get(served: tuple[Client, Any]) -> None:
     response = await client.post("/v1/watch")
     assert response.status == 405
     assert "GET" in response.headers["Allow"]
+
+
+async def test_a_batch_larger_than_one_write_arrives_whole_and_in_order(
+    served: tuple[Client, Any],
+) -> None:
+    client, _ = served
+    values = [c * (40 * 1024) for c in "abc"]  # 120 KiB: sent as more than one write
+    first = await put(client, "big/0", values[0])
+    for n, value in enumerate(values[1:], 1):
+        await put(client, f"big/{n}", value)
+    async with client.get(f"/v1/watch?from_revision={first}") as response:
+        received = await events(response, 3)
+    assert [json.loads(event.data)["value"] for event in received] == values
+    assert [int(event.id) for event in received] == [first, first + 1, first + 2]

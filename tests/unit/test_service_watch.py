@@ -7,7 +7,13 @@ import asyncio
 import pytest
 
 from kv.adapters.memory import InMemoryStore
-from kv.domain import InvalidRequest, KeyValueService, StorageUnavailable
+from kv.domain import (
+    InvalidRequest,
+    KeyValueService,
+    StorageUnavailable,
+    Subscription,
+    TooManyWatches,
+)
 from tests.fakes import FakeDurableStore
 
 
@@ -53,3 +59,44 @@ async def test_watches_see_writes_through_the_service() -> None:
         written.entry.revision,
         {"v": 1},
     )
+
+
+async def test_watches_over_the_limit_are_refused_until_one_closes() -> None:
+    service = KeyValueService(InMemoryStore(), max_watches=2)
+    first = await service.watch("")
+    await service.watch("a/")
+    with pytest.raises(TooManyWatches, match="2 watches open"):
+        await service.watch("")
+    assert service.watch_count == 2
+    first.close()
+    first.close()  # closing twice frees one place, once
+    assert service.watch_count == 1
+    third = await service.watch("")
+    with pytest.raises(TooManyWatches):
+        await service.watch("")
+    await service.put("k", 1)
+    assert (await asyncio.wait_for(anext(third), 20)).key == "k"
+
+
+async def test_a_watch_being_subscribed_holds_its_place() -> None:
+    subscribing = asyncio.Event()
+    release = asyncio.Event()
+    store = InMemoryStore()
+    subscribe = store.subscribe
+
+    async def slow_subscribe(prefix: str, from_revision: int | None) -> Subscription:
+        subscribing.set()
+        await release.wait()
+        return await subscribe(prefix, from_revision)
+
+    store.subscribe = slow_subscribe  # type: ignore[method-assign]
+    service = KeyValueService(store, max_watches=1)
+    pending = asyncio.ensure_future(service.watch(""))
+    await asyncio.wait_for(subscribing.wait(), 20)
+    with pytest.raises(TooManyWatches):
+        await service.watch("")
+    service.end_watches()  # shutdown while the store subscribes: that watch is refused too
+    release.set()
+    with pytest.raises(StorageUnavailable, match="shutting down"):
+        await asyncio.wait_for(pending, 20)
+    assert service.watch_count == 0

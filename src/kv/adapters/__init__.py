@@ -47,7 +47,10 @@ def _etcd(settings: Settings, metrics: Metrics) -> Store:
     from kv.adapters.etcd import EtcdStore
 
     return EtcdStore(
-        settings.etcd_endpoints, prefix=settings.etcd_prefix, timeout=settings.etcd_timeout
+        settings.etcd_endpoints,
+        prefix=settings.etcd_prefix,
+        timeout=settings.etcd_timeout,
+        history=_history(settings),
     )
 
 

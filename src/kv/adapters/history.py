@@ -15,6 +15,16 @@ from where it was) or when the next change it needs has been dropped.
 A waiting watcher sleeps on a future of its own, which the next `record`
 (or its `close`) completes: a write wakes each idle watcher once, and a
 watcher that wakes reads every change recorded meanwhile.
+
+Wake-ups are paced by what they cost: waking a thousand watchers means a
+thousand sends on the event loop, during which no write is served. The time
+from a wake-up to the end of the round of sends it caused is measured, and
+the next wake-up comes no sooner than as long again (at most MAX_PACE_SECONDS)
+after that round ended; changes recorded meanwhile wait for it and go out
+together. So under a steady stream of writes the loop serves writes between
+rounds instead of one round after another, and an event waits at most
+MAX_PACE_SECONDS more; a write to an idle store, or with few watchers (a
+round of microseconds), wakes them at once.
 """
 
 from __future__ import annotations
@@ -30,6 +40,9 @@ DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 # Dropped changes are removed from the front of the list in chunks this large
 # (at least): deleting from a list's front is O(n), so it is done rarely.
 _TRIM_CHUNK = 1024
+# The longest a wake-up waits after the last round of sends (however long that took), so
+# that an event is delayed by at most this much more under a heavy load.
+MAX_PACE_SECONDS = 0.005
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,8 @@ class ChangeHistory:
         self._limits = limits or HistoryLimits()
         self._waiters: set[asyncio.Future[None]] = set()
         self._closed = False
+        self._wake_pending = False  # a wake-up is scheduled (see the module's docstring)
+        self._quiet_until = 0.0  # loop time before which no wake-up starts
         self.reset(revision)
 
     def reset(self, revision: int) -> None:
@@ -85,6 +100,10 @@ class ChangeHistory:
     def at(self, seq: int) -> Change:
         return self._changes[seq - self._offset]
 
+    def between(self, start: int, end: int) -> list[Change]:
+        """The changes from seq `start` to before `end` (both kept)."""
+        return self._changes[start - self._offset : end - self._offset]
+
     def record(self, change: Change) -> None:
         """Add the change just made visible; its revision is above every one recorded."""
         assert change.revision > self._revision, (change.revision, self._revision)
@@ -102,7 +121,7 @@ class ChangeHistory:
             del self._changes[: self._start]
             self._offset += self._start
             self._start = 0
-        self._wake()
+        self._wake_soon()
 
     def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
         """A cursor at `from_revision` (None: after the last change); Compacted if dropped."""
@@ -134,11 +153,31 @@ class ChangeHistory:
         """`waiter` is no longer awaited (its watcher was cancelled or woke)."""
         self._waiters.discard(waiter)
 
+    def _wake_soon(self) -> None:
+        """Wake the waiting watchers now, or once the last round of sends has been paid for."""
+        if self._wake_pending or not self._waiters:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._quiet_until:
+            self._wake()
+        else:
+            self._wake_pending = True
+            loop.call_at(self._quiet_until, self._wake)
+
     def _wake(self) -> None:
+        self._wake_pending = False
         waiters, self._waiters = self._waiters, set()
         for future in waiters:
             if not future.done():
                 future.set_result(None)
+        if waiters:
+            # Queued after every woken watcher: it runs once they have all made their sends.
+            loop = asyncio.get_running_loop()
+            loop.call_soon(self._round_ended, loop.time())
+
+    def _round_ended(self, started: float) -> None:
+        now = asyncio.get_running_loop().time()
+        self._quiet_until = now + min(now - started, MAX_PACE_SECONDS)
 
 
 class HistorySubscription:
@@ -192,12 +231,18 @@ class HistorySubscription:
             raise WatcherTooSlow(
                 f"more than {history.limits.max_lag} changes were waiting for this watcher"
             )
-        found: list[Change] = []
         end = history.end_seq
+        prefix, first = self._prefix, self._from_revision
+        if end - self._seq <= limit:
+            # Everything recorded since fits (the common case: a watcher that keeps up).
+            pending = history.between(self._seq, end)
+            self._seq = end
+            return [c for c in pending if c.key.startswith(prefix) and c.revision >= first]
+        found: list[Change] = []
         while self._seq < end and len(found) < limit:
             change = history.at(self._seq)
             self._seq += 1
-            if change.key.startswith(self._prefix) and change.revision >= self._from_revision:
+            if change.key.startswith(prefix) and change.revision >= first:
                 found.append(change)
         return found
 

@@ -10,6 +10,7 @@ from kv.domain.errors import (
     OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
+    TooManyWatches,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "StorageUnavailable",
     "Store",
     "Subscription",
+    "TooManyWatches",
     "ValueTooLarge",
     "WatcherTooSlow",
     "Write",

@@ -9,7 +9,8 @@
     ├── StorageUnavailable    the store cannot be used; nothing was changed
     ├── OutcomeUnknown        the store did not confirm a write; it may or may not be applied
     ├── Compacted             a watch asked for changes older than the history the store keeps
-    └── WatcherTooSlow        a watcher fell too far behind the changes and was cut off
+    ├── WatcherTooSlow        a watcher fell too far behind the changes and was cut off
+    └── TooManyWatches        the service already has its limit of watches open
 
 Transports map these to their protocol in one table each (HTTP status and
 error code; gRPC status code). Anything else that escapes is a bug and is
@@ -78,3 +79,17 @@ class WatcherTooSlow(KVError):
     It resumes from the revision after the last change it received, while
     the history still holds it (else the resume is Compacted).
     """
+
+
+class TooManyWatches(KVError):
+    """The service already has as many watches open as it allows: this one was not opened.
+
+    Nothing was done; the caller may retry shortly (a watch ends when its
+    client leaves, or is cut off as too slow). The limit bounds what
+    watchers cost the server (a socket and its buffers each), whatever the
+    number of clients (`KV_MAX_WATCHERS`).
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"server busy: {limit} watches open; retry shortly")
+        self.limit = limit

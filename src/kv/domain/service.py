@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
 
 from kv.domain.changes import validate_from_revision
@@ -28,6 +27,7 @@ from kv.domain.model import (
 )
 from kv.domain.ports import ChangeFeed, Store, Subscription
 from kv.domain.ttl import Clock, seconds_left, validate_ttl
+from kv.domain.watches import DEFAULT_MAX_WATCHES, OpenWatches
 from kv.domain.writes import Write
 
 
@@ -59,15 +59,18 @@ class KeyValueService:
         *,
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         clock: Clock = time.time,
+        max_watches: int = DEFAULT_MAX_WATCHES,
     ) -> None:
-        """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry)."""
+        """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry).
+
+        `max_watches`: watches open at once, over every transport; one more is TooManyWatches.
+        """
         self._store = store
         self._max_value_bytes = max_value_bytes
         self._clock = clock
         # The store's change feed, when it has one (watch).
         self._feed = store if isinstance(store, ChangeFeed) else None
-        self._watches: weakref.WeakSet[Subscription] = weakref.WeakSet()
-        self._watches_ended = False
+        self._watches = OpenWatches(max_watches)
 
     @property
     def max_value_bytes(self) -> int:
@@ -174,19 +177,18 @@ class KeyValueService:
         (carrying the oldest revision kept) when the store no longer keeps
         the changes from `from_revision` on; InvalidRequest for a bad prefix
         or revision (a positive whole number); StorageUnavailable when the
-        store has no change feed or the service is shutting down. The
+        store has no change feed or the service is shutting down;
+        TooManyWatches when `max_watches` are open (nothing was done). The
         subscription raises WatcherTooSlow when its reader falls too far
-        behind, and ends at `end_watches`.
+        behind, and ends at `end_watches`. Its owner must `close` it when
+        done with it: until then it holds one of the `max_watches` places.
         """
         prefix = validate_prefix(prefix)
         from_revision = validate_from_revision(from_revision)
         if self._feed is None:
             raise StorageUnavailable(f"{type(self._store).__name__} has no change feed")
-        if self._watches_ended:
-            raise StorageUnavailable("shutting down")
-        subscription = await self._feed.subscribe(prefix, from_revision)
-        self._watches.add(subscription)
-        return subscription
+        feed = self._feed
+        return await self._watches.open(lambda: feed.subscribe(prefix, from_revision))
 
     @property
     def watch_count(self) -> int:
@@ -195,9 +197,7 @@ class KeyValueService:
 
     def end_watches(self) -> None:
         """End every watch, now and from now on (shutdown: streams end before transports drain)."""
-        self._watches_ended = True
-        for subscription in list(self._watches):
-            subscription.close()
+        self._watches.end_all()
 
     def ttl_left(self, entry: Entry) -> int | None:
         """The whole seconds `entry` has left before it expires, rounded up; None: no expiry."""

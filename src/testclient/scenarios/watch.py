@@ -10,8 +10,10 @@ for the key outside the prefix. A first watcher takes the first half of the
 events and leaves; more is written while nobody watches; a watch resumed
 after the last event it received (HTTP: `Last-Event-ID`; gRPC: from the
 next revision) must report exactly the rest, and a watch from the first
-revision again must replay the whole sequence. Every sequence ends with an
-end marker write, so a missing event is found without waiting out a deadline.
+revision again must replay the whole sequence, through another replica when
+the run names several (every write went through the first). Every sequence
+ends with an end marker write, so a missing event is found without waiting
+out a deadline.
 """
 
 from __future__ import annotations
@@ -158,14 +160,16 @@ async def watch(run: ScenarioContext) -> None:
         resumed,
     )
 
-    async with run.fresh_client() as fresh:
+    # The last replica named: with one, a new connection to it.
+    async with run.replica_client(run.replica_count - 1) as other:
         replayed = await _events(
-            fresh, prefix, len(writer.expected) + 1, end=end, from_revision=first
+            other, prefix, len(writer.expected) + 1, end=end, from_revision=first
         )
+    through = " (through another replica)" if run.replica_count > 1 else ""
     _judge(
         run,
         "a watch from the first revision again replays every change, and nothing "
-        "outside its prefix",
+        f"outside its prefix{through}",
         writer.expected,
         replayed,
     )

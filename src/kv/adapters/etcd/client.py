@@ -19,11 +19,18 @@ from typing import TypeVar
 
 import grpc
 
-from kv.adapters.etcd.errors import NO_LEADER, read_failure, write_failure
+from kv.adapters.etcd.errors import (
+    COMPACTED,
+    FUTURE_REVISION,
+    NO_LEADER,
+    read_failure,
+    write_failure,
+)
 from kv.domain import KVError, StorageUnavailable
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
 
 T = TypeVar("T")
+WatchCall = grpc.aio.StreamStreamCall[rpc_pb2.WatchRequest, rpc_pb2.WatchResponse]
 
 _CHANNEL_OPTIONS = [
     ("grpc.lb_policy_name", "pick_first"),
@@ -82,6 +89,7 @@ class EtcdClient:
         self._channel: grpc.aio.Channel | None = None
         self._kv: rpc_pb2_grpc.KVStub | None = None
         self._lease: rpc_pb2_grpc.LeaseStub | None = None
+        self._watch: rpc_pb2_grpc.WatchStub | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
     async def open(self) -> None:
@@ -93,6 +101,7 @@ class EtcdClient:
         self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
         self._kv = rpc_pb2_grpc.KVStub(self._channel)  # type: ignore[no-untyped-call]
         self._lease = rpc_pb2_grpc.LeaseStub(self._channel)  # type: ignore[no-untyped-call]
+        self._watch = rpc_pb2_grpc.WatchStub(self._channel)  # type: ignore[no-untyped-call]
 
     def _move_on(self, failed: grpc.aio.Channel | None) -> None:
         """The member in use has no leader: put the next one first, on a new channel.
@@ -110,7 +119,8 @@ class EtcdClient:
         closing.add_done_callback(self._closing.discard)
 
     async def close(self) -> None:
-        channel, self._channel, self._kv, self._lease = self._channel, None, None, None
+        channel, self._channel = self._channel, None
+        self._kv, self._lease, self._watch = None, None, None
         if channel is not None:
             await channel.close(grace=None)
         await asyncio.gather(*self._closing)
@@ -120,6 +130,26 @@ class EtcdClient:
         return await self._retry(
             lambda timeout: self._stub().Range(request, **self._call(timeout)), False
         )
+
+    async def compacted(self, key: bytes, revision: int) -> bool:
+        """Whether etcd has compacted `revision` away: a read at it fails (a future one is kept).
+
+        A linearizable read of `key` (counted, not returned) at that revision:
+        etcd refuses it with "required revision has been compacted" exactly when
+        a watch from it would be cancelled as compacted.
+        """
+        request = rpc_pb2.RangeRequest(key=key, count_only=True, revision=revision)
+
+        async def attempt(deadline: float) -> bool:
+            try:
+                await self._stub().Range(request, **self._call(deadline))
+            except grpc.aio.AioRpcError as exc:
+                if exc.details() in (COMPACTED, FUTURE_REVISION):
+                    return exc.details() == COMPACTED
+                raise
+            return False
+
+        return await self._retry(attempt, False)
 
     async def txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
         """A transaction that may write: OutcomeUnknown unless its failure proves it not applied."""
@@ -154,6 +184,23 @@ class EtcdClient:
         except grpc.aio.AioRpcError as exc:
             if exc.code() is not grpc.StatusCode.NOT_FOUND:
                 raise StorageUnavailable(f"etcd revoked no lease: {exc.details()}") from exc
+
+    def watch_stream(self) -> tuple[WatchCall, grpc.aio.Channel]:
+        """A new Watch stream on the channel in use (no deadline: it lives as long as its watcher).
+
+        With the `hasleader` metadata, so a member that loses its leader ends the
+        stream ("no leader") rather than leaving it silent; `watch_failed` then
+        moves on to the next member, as a unary call that saw it would.
+        """
+        if self._watch is None or self._channel is None:
+            raise StorageUnavailable("the etcd store is closed")
+        call: WatchCall = self._watch.Watch(metadata=_METADATA)
+        return call, self._channel
+
+    def watch_failed(self, exc: grpc.aio.AioRpcError, channel: grpc.aio.Channel) -> None:
+        """A Watch stream on `channel` ended with `exc`: a member without a leader is left."""
+        if exc.details() == NO_LEADER:
+            self._move_on(channel)
 
     def _leases(self) -> rpc_pb2_grpc.LeaseStub:
         if self._lease is None:

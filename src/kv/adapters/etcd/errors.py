@@ -21,6 +21,9 @@ from kv.domain import KVError, OutcomeUnknown, StorageUnavailable, ValueTooLarge
 _NOT_SENT_PREFIXES = ("connections to all backends failing", "failed to connect to all addresses")
 
 NO_LEADER = "etcdserver: no leader"
+# A read at a revision etcd no longer keeps, or has not made yet (rpctypes ErrGRPCCompacted, ...).
+COMPACTED = "etcdserver: mvcc: required revision has been compacted"
+FUTURE_REVISION = "etcdserver: mvcc: required revision is a future revision"
 
 # etcd's refusals made before a request is proposed to raft (etcd's rpctypes/error.go and
 # v3rpc/interceptor.go, 3.4): the write was not applied and will not be.

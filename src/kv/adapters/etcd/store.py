@@ -3,8 +3,9 @@
 etcd is the store: its revision is the store's revision, its transactions
 decide each write atomically (kv.adapters.etcd.txn), its reads are
 linearizable, so a write acknowledged by one replica is seen by every other at
-once, and its leases expire entries written with a ttl. The replicas keep no
-state of their own. See docs/etcd.md.
+once, and its leases expire entries written with a ttl. Its watch is the
+change feed (kv.adapters.etcd.feed). The replicas keep no state of their
+own. See docs/etcd.md.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from kv.adapters.etcd.client import EtcdClient
+from kv.adapters.etcd.feed import EtcdChangeFeed
 from kv.adapters.etcd.txn import (
     SINGLE_TRIP_VALUE_BYTES,
     outcome,
@@ -20,13 +22,15 @@ from kv.adapters.etcd.txn import (
     request,
     swap_request,
 )
-from kv.adapters.etcd.values import Keyspace, prefix_end, stored_value
+from kv.adapters.etcd.values import Keyspace, is_delete_marker, prefix_end, stored_value
+from kv.adapters.history import HistoryLimits
 from kv.domain import (
     Decision,
     Entry,
     KVError,
     OutcomeUnknown,
     StorageUnavailable,
+    Subscription,
     Write,
     WriteKind,
     Written,
@@ -55,18 +59,28 @@ class EtcdStore:
         prefix: str = "/kv/",
         timeout: float = 1.0,
         clock: Callable[[], float] = time.time,
+        history: HistoryLimits | None = None,
     ) -> None:
+        """`history`: how many recent changes the shared watch keeps (kv.adapters.etcd.feed)."""
         self._client = EtcdClient(endpoints, timeout=timeout)
         self._keys = Keyspace(prefix)
         self._clock = clock
+        self._feed = EtcdChangeFeed(
+            self._client, self._keys, history or HistoryLimits(), timeout=timeout
+        )
 
     async def open(self) -> None:
         """Make the channel; members are connected to on first use (readiness: `check`)."""
         await self._client.open()
 
     async def close(self) -> None:
-        """Every answered write is already durable in etcd: only the channel is closed."""
+        """Every answered write is already durable in etcd: watches end, the channel is closed."""
+        await self._feed.close()
         await self._client.close()
+
+    async def subscribe(self, prefix: str, from_revision: int | None) -> Subscription:
+        """Follow the changes under `prefix` (`ChangeFeed`; kv.adapters.etcd.feed)."""
+        return await self._feed.subscribe(prefix, from_revision)
 
     async def get(self, key: str) -> Entry | None:
         response = await self._client.range(rpc_pb2.RangeRequest(key=self._keys.key(key)))
@@ -86,7 +100,11 @@ class EtcdStore:
                 rpc_pb2.RangeRequest(key=start, range_end=end, limit=wanted, revision=revision)
             )
             revision = revision or response.header.revision
-            live = (self._live(kv, keys_only=keys_only) for kv in response.kvs)
+            live = (
+                self._live(kv, keys_only=keys_only)
+                for kv in response.kvs
+                if not is_delete_marker(kv.key)
+            )
             entries += [entry for entry in live if entry is not None]
             if len(entries) > limit or not response.more:
                 return Listing(tuple(entries[:limit]), len(entries) > limit, revision)
@@ -123,8 +141,7 @@ class EtcdStore:
             if decision is Decision.UNCHANGED:
                 assert current is not None
                 return Written.apply(write, current, decision, current.revision, now)
-            seen = found.mod_revision if found is not None else 0
-            swapped = await self._client.txn(swap_request(key, decision, value, lease, seen))
+            swapped = await self._client.txn(swap_request(key, decision, value, lease, found))
             if swapped.succeeded:
                 return Written.apply(write, current, decision, swapped.header.revision, now)
         raise StorageUnavailable(

@@ -21,7 +21,7 @@ written by a `swap_request` guarded by the `mod_revision` it read.
 
 from __future__ import annotations
 
-from kv.adapters.etcd.values import Keyspace
+from kv.adapters.etcd.values import Keyspace, delete_marker
 from kv.domain import Condition, Decision, Entry, Write, WriteKind, Written
 from kv.etcdpb import kv_pb2, rpc_pb2
 
@@ -90,14 +90,22 @@ def request(write: Write, key: bytes, value: bytes, lease: int) -> rpc_pb2.TxnRe
 
 
 def swap_request(
-    key: bytes, decision: Decision, value: bytes, lease: int, mod_revision: int
+    key: bytes, decision: Decision, value: bytes, lease: int, found: kv_pb2.KeyValue | None
 ) -> rpc_pb2.TxnRequest:
-    """Carry out `decision` only if the key is still at `mod_revision` (0: still absent)."""
-    unchanged = Compare(
-        key=key, target=Compare.MOD, result=Compare.EQUAL, mod_revision=mod_revision
-    )
-    change = _delete(key) if decision is Decision.REMOVE else _put(key, value, lease)
-    return rpc_pb2.TxnRequest(compare=[unchanged], success=[change])
+    """Carry out `decision` only if the key is still as `found` read it (None: still absent).
+
+    Removing a key with a lease also puts its delete marker on that lease
+    (kv.adapters.etcd.values), at the same revision: the delete was the user's.
+    The compare holds only while the key is on its lease, so the lease exists.
+    """
+    seen = 0 if found is None else found.mod_revision
+    unchanged = Compare(key=key, target=Compare.MOD, result=Compare.EQUAL, mod_revision=seen)
+    if decision is not Decision.REMOVE:
+        return rpc_pb2.TxnRequest(compare=[unchanged], success=[_put(key, value, lease)])
+    success = [_delete(key)]
+    if found is not None and found.lease:
+        success.append(_put(delete_marker(key), b"", found.lease))
+    return rpc_pb2.TxnRequest(compare=[unchanged], success=success)
 
 
 def refused_kv(response: rpc_pb2.TxnResponse) -> kv_pb2.KeyValue | None:

@@ -1,16 +1,19 @@
-"""The per-call work every unary method shares: admission, request scope, error mapping.
+"""The per-call work every method shares: admission, request scope, error mapping.
 
-The gRPC counterpart of the HTTP transport's error middleware, as a
-decorator on each unary servicer method (`unary_call`): it holds the call's
-share of the server's admission, serves the call in its `request_scope`
-(request id from the `x-request-id` metadata or made up, returned in the
-trailing metadata; metrics; access line), answers a domain error with its
-status code from `errors.DOMAIN_ERRORS` and anything else with INTERNAL.
+The gRPC counterpart of the HTTP transport's error middleware, as one
+decorator on each servicer method, unary (`unary_call`) or server streaming
+(`streaming_call`): it serves the call in its `request_scope` (request id
+from the `x-request-id` metadata or made up, returned in the trailing
+metadata; metrics; access line), answers a domain error with its status
+code from `errors.DOMAIN_ERRORS` and anything else with INTERNAL. A unary
+call also holds its share of the server's admission until it ends; a
+stream (Watch) lasts as long as its client wants and holds none (the
+service bounds the number of watches instead).
 
 A decorator rather than a `grpc.aio.ServerInterceptor`: with an interceptor,
 grpc.aio runs the handler look-up of every call as a coroutine through it
-and the interceptor builds a new method handler for each call. Streaming
-methods (health Watch, reflection) are not decorated.
+and the interceptor builds a new method handler for each call. The streaming
+methods of health (Watch) and reflection are not decorated.
 """
 
 from __future__ import annotations
@@ -65,10 +68,27 @@ def unary_call(
     through the one table in `errors.py`. The request comes as the server's
     admission left it (admission.py): a `Refusal`, answered with its code,
     or `Admitted`, whose message the method gets and whose size the call
-    holds of the admission until it ends; the health service's requests
+    holds of the admission until its answer is sent; the health service's requests
     come unwrapped and hold nothing.
     """
+    return _observed_call(service, admitted=True)
 
+
+def streaming_call(
+    service: str,
+) -> Callable[[Method[Servicer, Request, None]], Method[Servicer, Request, None]]:
+    """Decorate a unary-stream method of `service`, which sends with `context.write`.
+
+    As `unary_call`, except that the call holds no share of the admission
+    (its request is a message, or a `Refusal` of its own parser). The status
+    ends the stream: OK when the method returns, else its error's code.
+    """
+    return _observed_call(service, admitted=False)
+
+
+def _observed_call(
+    service: str, *, admitted: bool
+) -> Callable[[Method[Servicer, Request, Response]], Method[Servicer, Request, Response]]:
     def decorate(
         behavior: Method[Servicer, Request, Response],
     ) -> Method[Servicer, Request, Response]:
@@ -78,15 +98,16 @@ def unary_call(
         async def call(
             servicer: Servicer, request: Request | Admitted[Request] | Refusal, context: Context
         ) -> Response:
-            admission = servicer.admission
+            admission = servicer.admission if admitted else None
             size = request.size if isinstance(request, Admitted) else 0
-            admission.enter(size)
-            # Left once grpc has sent the answer (its done callbacks run after
-            # the status went out, whatever the outcome), not when the method
-            # returns: the transport's stop closes the connections once no call
-            # is in progress (connections.py), which must lose no answer.
-            # grpc calls any callable; its stubs declare a class of their own.
-            context.add_done_callback(lambda _: admission.leave(size))  # type: ignore[arg-type]
+            if admission is not None:
+                admission.enter(size)
+                # Left once grpc has sent the answer (its done callbacks run after
+                # the status went out, whatever the outcome), not when the method
+                # returns: the transport's stop closes the connections once no call
+                # is in progress (connections.py), which must lose no answer.
+                # grpc calls any callable; its stubs declare a class of their own.
+                context.add_done_callback(lambda _: admission.leave(size))  # type: ignore[arg-type]
             message: object = None
             # The scope ends (metrics, access line) before the answer is
             # sent, so a client that has its answer can find the call's line.

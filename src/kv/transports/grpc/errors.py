@@ -1,7 +1,7 @@
 """Every domain error the gRPC transport can answer with, mapped to its status code in one place.
 
-`unary_call` (`calls.py`) applies this table to whatever a servicer
-method raises. Anything not in it is a bug: it is logged with its traceback
+`unary_call` and `streaming_call` (`calls.py`) apply this table to whatever a
+servicer method raises. Anything not in it is a bug: it is logged with its traceback
 and the request id, and answered INTERNAL with nothing of the exception.
 """
 
@@ -18,6 +18,7 @@ from kv.domain import (
     OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
+    TooManyWatches,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -31,6 +32,7 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     OutcomeUnknown: grpc.StatusCode.DEADLINE_EXCEEDED,
     Compacted: grpc.StatusCode.OUT_OF_RANGE,
+    TooManyWatches: grpc.StatusCode.UNAVAILABLE,
     WatcherTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 

@@ -66,8 +66,8 @@ def _add_key_value_service(
         request = getattr(kv_pb2, method.input_type.name)
         response = getattr(kv_pb2, method.output_type.name)
         if method.server_streaming:
-            # Watch lasts as long as its client wants: it holds no admission slot
-            # (its cost is a cursor in the store's change feed, see watch.py).
+            # Watch lasts as long as its client wants: it holds no admission slot;
+            # the service bounds open watches instead (KV_MAX_WATCHERS, both transports).
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                 getattr(servicer, method.name),
                 request_deserializer=parse_watch_request,

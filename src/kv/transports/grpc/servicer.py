@@ -1,8 +1,8 @@
 """KeyValueServicer: the `kv.v1.KeyValue` methods over KeyValueService.
 
-Methods only translate messages; `unary_call` (calls.py) gives each its
-request scope (request id, metrics, access line), and turns a domain error it raises into its
-status code through the table in `errors.py`.
+Methods only translate messages; `unary_call` and `streaming_call` (calls.py) give each
+its request scope (request id, metrics, access line), and turn a domain error it raises into
+its status code through the table in `errors.py`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ import grpc
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.observability import Observability
 from kv.transports.admission import Admission
-from kv.transports.grpc.admission import Refusal
-from kv.transports.grpc.calls import unary_call
+from kv.transports.grpc.calls import streaming_call, unary_call
 from kv.transports.grpc.values import from_json, to_json
-from kv.transports.grpc.watch import WatchEvents, serve_watch
+from kv.transports.grpc.watch import WatchEvents, stream_changes
 from kv.v1 import kv_pb2, kv_pb2_grpc
 
 if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscriptable
@@ -141,13 +140,9 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
             entries=entries, next_cursor=page.next_cursor, revision=page.revision
         )
 
-    async def Watch(self, request: kv_pb2.WatchRequest | Refusal, context: Context) -> None:
+    @streaming_call(SERVICE_NAME)
+    async def Watch(self, request: kv_pb2.WatchRequest, context: Context) -> None:
         """Every change under `prefix`, as `GET /v1/watch` streams it (see watch.py)."""
-        await serve_watch(
-            self._service,
-            self._watch_events,
-            request,
-            context,
-            self._watch_write_timeout,
-            self.observability,
+        await stream_changes(
+            self._service, self._watch_events, request, context, self._watch_write_timeout
         )

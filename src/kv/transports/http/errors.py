@@ -24,6 +24,7 @@ from kv.domain import (
     OutcomeUnknown,
     PreconditionFailed,
     StorageUnavailable,
+    TooManyWatches,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -42,6 +43,7 @@ DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     StorageUnavailable: (503, "unavailable"),
     OutcomeUnknown: (504, "outcome_unknown"),
     Compacted: (410, "compacted"),
+    TooManyWatches: (503, "unavailable"),
     # Raised once a watch's stream has started: the stream ends (see watch.py).
     WatcherTooSlow: (503, "unavailable"),
 }

@@ -34,8 +34,8 @@ from kv.transports.http.errors import (
 log = logging.getLogger("kv.http")
 
 ADMISSION = web.AppKey("admission", Admission)
-# A watch stream lasts as long as its client wants: it holds no slot (its cost
-# is a cursor in the store's change feed, and it ends at shutdown by itself).
+# A watch stream lasts as long as its client wants: it holds no slot; the service
+# bounds open watches instead (KV_MAX_WATCHERS, shared with gRPC; a stream ends at shutdown).
 UNCOUNTED_PATHS = frozenset({"/v1/watch"})
 
 

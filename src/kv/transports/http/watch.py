@@ -19,24 +19,29 @@ that time means the client is too slow, and its connection is closed.
 from __future__ import annotations
 
 import asyncio
-import weakref
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from kv.domain import Change, InvalidRequest, KeyValueService, Subscription, WatcherTooSlow
-from kv.json_codec import write_json
+from kv.domain import InvalidRequest, KeyValueService, Subscription, WatcherTooSlow
 from kv.observability import current_request_id
 from kv.transports.http.errors import REQUEST_ID_HEADER
+from kv.transports.http.event_frames import EventFrames
 from kv.transports.http.query import query_parameters
+
+__all__ = ["EventFrames", "WatchQuery", "stream_changes"]
 
 PARAMETERS = frozenset({"prefix", "from_revision"})
 LAST_EVENT_ID = "Last-Event-ID"
 # More digits than any revision needs: refused before int() reads them.
 MAX_REVISION_DIGITS = 19
 HEARTBEAT = b":\n\n"
-# Events that piled up while the last write was under way go out in one write, up to this many.
+# Events that piled up while the last write was under way are taken at once, up to this many
+# (and sent in writes of at most `event_frames.PIECE_BYTES`).
 BATCH = 256
+# A write that leaves at most this much in the connection's buffer (the transports' high-water
+# mark is 64 KiB, below which they never make a writer wait) is not timed (see `_send`).
+UNTIMED_BYTES = 8 * 1024
 TOO_SLOW = b": too slow to keep up; resume with Last-Event-ID\n\n"
 
 
@@ -65,41 +70,6 @@ def _whole_number(name: str, raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_REVISION_DIGITS:
         raise InvalidRequest(f"{name} must be a whole number, got {raw!r}")
     return int(raw)
-
-
-class EventFrames:
-    """The SSE frame of each change, made once however many watchers send it.
-
-    Kept while the change is (in the history, or in a watcher's hands); a
-    put of an entry that expires is made per send, as its ttl counts down.
-    """
-
-    def __init__(self, service: KeyValueService) -> None:
-        self._service = service
-        self._frames: weakref.WeakKeyDictionary[Change, bytes] = weakref.WeakKeyDictionary()
-
-    def frame(self, change: Change) -> bytes:
-        frame = self._frames.get(change)
-        if frame is None:
-            frame = self._make(change)
-            if change.entry is None or change.entry.expires_at is None:
-                self._frames[change] = frame
-        return frame
-
-    def _make(self, change: Change) -> bytes:
-        data = [b'{"key":', write_json(change.key)]
-        if change.entry is not None:
-            data += [b',"value":', change.value_json or write_json(change.entry.value)]
-        data += [b',"revision":', str(change.revision).encode()]
-        if change.expired:
-            data.append(b',"expired":true')
-        elif change.entry is not None:
-            ttl = self._service.ttl_left(change.entry)
-            if ttl is not None:
-                data += [b',"ttl":', str(ttl).encode()]
-        data.append(b"}")
-        head = f"id: {change.revision}\nevent: {change.kind}\ndata: ".encode()
-        return head + b"".join(data) + b"\n\n"
 
 
 async def stream_changes(
@@ -143,6 +113,7 @@ async def _follow(
         try:
             async with asyncio.timeout(heartbeat):
                 change = await anext(subscription)
+            changes = [change, *subscription.ready(BATCH - 1)]
         except TimeoutError:
             await _send(request, response, HEARTBEAT, heartbeat)
             continue
@@ -151,17 +122,23 @@ async def _follow(
         except WatcherTooSlow:
             await _send(request, response, TOO_SLOW, heartbeat)
             return
-        try:
-            batch = [change, *subscription.ready(BATCH - 1)]
-        except WatcherTooSlow:
-            await _send(request, response, TOO_SLOW, heartbeat)
-            return
-        await _send(request, response, b"".join(map(frames.frame, batch)), heartbeat)
+        for piece in frames.pieces(changes):
+            await _send(request, response, piece, heartbeat)
 
 
 async def _send(
     request: web.Request, response: web.StreamResponse, data: bytes, within: float
 ) -> None:
-    """Write `data`; TimeoutError when the client does not take it within `within` seconds."""
+    """Write `data`; TimeoutError when the client does not take it within `within` seconds.
+
+    A write that leaves the connection's buffer far below its high-water mark
+    cannot wait for the client, so it needs no timer of its own (the one
+    write per watcher and wake-up that most watchers make); the write
+    timeout (`ConnectionWatch`) is the backstop either way.
+    """
+    transport = request.transport
+    if transport is not None and transport.get_write_buffer_size() + len(data) <= UNTIMED_BYTES:
+        await response.write(data)
+        return
     async with asyncio.timeout(within):
         await response.write(data)
