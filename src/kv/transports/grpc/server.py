@@ -196,10 +196,10 @@ class GrpcTransport:
         Calls that arrive meanwhile are refused UNAVAILABLE by the admission
         (safe to retry) rather than left for grpc to cancel, until calls stop
         coming (`DRAIN_QUIET_SECONDS`) or half the timeout has passed. Only
-        then, once none is in progress or the time is up, is the server
-        stopped, with what is left of the timeout as its grace: a call it
-        still cancels then is one that outlived the timeout, or one that
-        reached grpc's core in the last instant (docs/hardening.md).
+        then, once none is in progress, are the client connections closed
+        (connections.py: what grpc's core holds then ends UNAVAILABLE, not
+        CANCELLED) and the server stopped, with what is left of the timeout
+        as its grace: a call it cancels then is one that outlived the timeout.
         """
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -213,8 +213,6 @@ class GrpcTransport:
                 await self._watch
         await self._refuse_until_quiet(started + self._settings.shutdown_timeout / 2)
         if await self._admission.wait_idle(deadline):
-            # Nothing the clients still wait for was taken on: their
-            # connections end, so that grpc's stop cancels none of their calls.
             shut_down_connections(self._port)
         await self._server.stop(grace=max(0.0, deadline - loop.time()))
 
