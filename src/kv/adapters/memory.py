@@ -19,10 +19,9 @@ class InMemoryStore(LocalStore):
     under one lock with nothing else in between (no await, no I/O), and is
     visible when it returns. An entry whose ttl has passed is hidden from
     that moment; it is removed, at a revision of its own, by the first write
-    to its key or by the expiry sweeper, whichever comes first.
-
-    `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
-    `history`: how many recent changes the change feed keeps for watchers.
+    to its key or by the expiry sweeper, whichever comes first. Reads, the
+    change feed and the sweep are `LocalStore`'s (its docstring names the
+    arguments).
     """
 
     def __init__(
