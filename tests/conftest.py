@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from structlog.testing import capture_logs
 
 from kv.observability.logs import name_the_logger
 from tests.etcd.cluster import stop_shared_cluster
-from tests.servers import KvServer, start_kv_server
+from tests.servers import KvServer, start_kv_server, stop_every_process
 
 
 @pytest.fixture
@@ -32,8 +34,32 @@ def log_lines() -> Iterator[list[dict[str, Any]]]:
         yield lines
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (a CI step's time limit, `kill`) ends the run as Ctrl-C does, through the
+    # session's teardown, which stops the processes the run started; by default Python
+    # would die at once and leave them running.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _stop_the_shared_etcd_cluster() -> Iterator[None]:
-    """Stops the etcd cluster that tests over etcd share, if one was started (by PID)."""
+def _stop_what_the_session_started() -> Iterator[None]:
+    """Stops the etcd cluster that tests over etcd share, if one was started, then every
+    process a test started and left running (a failed or interrupted test), by PID."""
     yield
-    stop_shared_cluster()
+    try:
+        stop_shared_cluster()
+    finally:
+        _LEFT_RUNNING.extend(stop_every_process())
+
+
+_LEFT_RUNNING: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _LEFT_RUNNING:
+        shown = "; ".join(_LEFT_RUNNING)
+        terminalreporter.write_line(f"left running by tests, stopped at the end: {shown}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
@@ -10,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,7 @@ class Process:
             self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         log.close()
+        _RUNNING[self.popen.pid] = self
         return self
 
     @property
@@ -72,7 +74,9 @@ class Process:
 
     def wait(self, timeout: float = 15.0) -> int:
         assert self.popen is not None
-        return self.popen.wait(timeout)
+        status = self.popen.wait(timeout)
+        _RUNNING.pop(self.popen.pid, None)
+        return status
 
     def stop(self) -> int:
         """SIGTERM, then SIGKILL if it does not exit in time; returns the exit status."""
@@ -80,10 +84,41 @@ class Process:
         if self.popen.poll() is None:
             self.signal(signal.SIGTERM)
             try:
-                return self.popen.wait(15)
+                return self.wait(15)
             except subprocess.TimeoutExpired:
                 self.signal(signal.SIGKILL)
-        return self.popen.wait(15)
+        return self.wait(15)
+
+
+# Every process started by `Process.start` and not yet seen to exit, by PID. A test stops
+# what it starts, but a test can end before it gets there (a failed start, an interrupt, a
+# fixture whose teardown never ran): `stop_every_process` stops what is left at the end of
+# the session, and at exit if the session never got to its end.
+_RUNNING: dict[int, Process] = {}
+
+
+def stop_processes(processes: Iterable[Process]) -> None:
+    """Stop each process (by PID), all of them even when one fails to stop; then raise."""
+    failures: list[BaseException] = []
+    for process in processes:
+        try:
+            process.stop()
+        except Exception as exc:  # the next ones must be stopped all the same
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+
+
+def stop_every_process() -> list[str]:
+    """Stop every process this test process started that is still running; their commands."""
+    left = [process for process in _RUNNING.values() if process.popen is not None]
+    running = [" ".join(p.args[:3]) for p in left if p.popen is not None and p.popen.poll() is None]
+    stop_processes(left)
+    _RUNNING.clear()
+    return running
+
+
+atexit.register(stop_every_process)
 
 
 def _http_ok(url: str) -> bool:

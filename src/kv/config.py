@@ -7,15 +7,17 @@ it as one line and exit with status 2.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ACCESS_LOGS = ("all", "errors", "off")
+Number = TypeVar("Number", int, float)
 
 
 class ConfigError(Exception):
@@ -36,21 +38,26 @@ class Env:
         return self._environ.get(name, default).strip() or default
 
     def integer(self, name: str, default: int, *, low: int, high: int) -> int:
-        raw = self.text(name, str(default))
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(name, f"{raw!r} is not an integer") from None
-        if not low <= value <= high:
-            raise ConfigError(name, f"{value} is out of range {low}..{high}")
-        return value
+        return self._in_range(name, default, int, "an integer", low, high)
 
     def number(self, name: str, default: float, *, low: float, high: float) -> float:
+        return self._in_range(name, default, float, "a number", low, high)
+
+    def _in_range(
+        self,
+        name: str,
+        default: Number,
+        parse: Callable[[str], Number],
+        kind: str,
+        low: Number,
+        high: Number,
+    ) -> Number:
+        """`name` parsed by `parse` ("not `kind`" if it fails), within `low`..`high`."""
         raw = self.text(name, str(default))
         try:
-            value = float(raw)
+            value = parse(raw)
         except ValueError:
-            raise ConfigError(name, f"{raw!r} is not a number") from None
+            raise ConfigError(name, f"{raw!r} is not {kind}") from None
         if not low <= value <= high:
             raise ConfigError(name, f"{value} is out of range {low}..{high}")
         return value

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from kv.adapters.etcd import EtcdStore
 from kv.adapters.history import HistoryLimits
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
-from tests.servers import Process, free_port
+from tests.servers import Process, free_port, stop_processes
 
 START_TIMEOUT = 60.0
 
@@ -80,6 +81,10 @@ class EtcdCluster:
             EtcdMember(f"m{n}", free_port(), free_port(), root / f"m{n}") for n in range(size)
         ]
         self.initial_cluster = ",".join(f"{m.name}={m.peer_url}" for m in self.members)
+        # Once stopped, no member starts again: a thread restarting one (the fault test's)
+        # must not start it after `stop`, where nothing would stop it.
+        self._stopped = False
+        self._starting = threading.Lock()
 
     @property
     def endpoints(self) -> list[str]:
@@ -101,13 +106,21 @@ class EtcdCluster:
     def start_member(self, member: EtcdMember) -> None:
         """Start (or restart, over its data directory) one member; does not wait."""
         log = self.root / f"{member.name}.log"
-        member.process = Process(self._args(member), dict(os.environ), log).start()
+        with self._starting:
+            if self._stopped:
+                raise RuntimeError(f"etcd cluster {self.root} is stopped: {member.name} stays down")
+            member.process = Process(self._args(member), dict(os.environ), log).start()
 
     def start(self) -> EtcdCluster:
+        """Start every member and wait until they agree on a leader; stops them if they do not."""
         self.root.mkdir(parents=True, exist_ok=True)
-        for member in self.members:
-            self.start_member(member)
-        self.wait_healthy()
+        try:
+            for member in self.members:
+                self.start_member(member)
+            self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def kill(self, member: EtcdMember) -> None:
@@ -147,9 +160,10 @@ class EtcdCluster:
         raise AssertionError(f"etcd cluster not healthy after {timeout}s:\n{logs}")
 
     def stop(self) -> None:
-        for member in self.members:
-            if member.process is not None:
-                member.process.stop()
+        """Stop every member (by PID); the cluster starts none again."""
+        with self._starting:
+            self._stopped = True
+        stop_processes(member.process for member in self.members if member.process is not None)
 
 
 _shared: list[EtcdCluster] = []
@@ -167,8 +181,10 @@ def shared_cluster() -> EtcdCluster:
 def stop_shared_cluster() -> None:
     while _shared:
         cluster = _shared.pop()
-        cluster.stop()
-        shutil.rmtree(cluster.root, ignore_errors=True)
+        try:
+            cluster.stop()
+        finally:
+            shutil.rmtree(cluster.root, ignore_errors=True)
 
 
 def etcd_store(

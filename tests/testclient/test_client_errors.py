@@ -20,6 +20,7 @@ from testclient.client import KVClient, KVClientError, OutcomeUnknown, Unavailab
 from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
 from tests.servers import free_port
+from tests.testclient.stand_ins import serve_grpc, serve_http
 
 # Long enough for a loaded machine to answer a call that is answered at once;
 # the stand-ins below that never answer make a call outlive it.
@@ -42,15 +43,11 @@ async def http_stand_in() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_put("/v1/kv/{key:.*}", outcome_unknown)
     app.router.add_get("/v1/kv/{key:.*}", hang)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        async with serve_http(app) as url:
+            yield url
     finally:
         never.set()
-        await runner.cleanup()
 
 
 class OutcomeUnknownServicer(kv_pb2_grpc.KeyValueServicer):
@@ -65,14 +62,8 @@ class OutcomeUnknownServicer(kv_pb2_grpc.KeyValueServicer):
 
 @asynccontextmanager
 async def grpc_stand_in() -> AsyncIterator[str]:
-    server = grpc.aio.server()
-    kv_pb2_grpc.add_KeyValueServicer_to_server(OutcomeUnknownServicer(), server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        await server.stop(grace=None)
+    async with serve_grpc(OutcomeUnknownServicer()) as address:
+        yield address
 
 
 def client_of(transport: str, address: str, timeout: float = 10.0) -> KVClient:

@@ -19,7 +19,7 @@ from kv.v1 import kv_pb2, kv_pb2_grpc
 from testclient.client import KVClientError
 from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
-from tests.servers import free_port
+from tests.testclient.stand_ins import serve_grpc, serve_http
 
 
 @asynccontextmanager
@@ -31,14 +31,8 @@ async def http_stand_in(page: dict[str, Any]) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/v1/kv", listing)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve_http(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
@@ -73,14 +67,10 @@ class LeakingServicer(kv_pb2_grpc.KeyValueServicer):
 
 
 async def test_grpc_client_refuses_a_keys_only_entry_with_a_value() -> None:
-    server = grpc.aio.server()
-    kv_pb2_grpc.add_KeyValueServicer_to_server(LeakingServicer(), server)  # type: ignore[no-untyped-call]
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with GrpcKVClient(f"127.0.0.1:{port}", timeout=5.0) as client:
-            with pytest.raises(KVClientError, match="keys_only"):
-                await client.list("", keys_only=True)
-            assert (await client.list("")).entries[0].value == "v"
-    finally:
-        await server.stop(grace=None)
+    async with (
+        serve_grpc(LeakingServicer()) as address,
+        GrpcKVClient(address, timeout=5.0) as client,
+    ):
+        with pytest.raises(KVClientError, match="keys_only"):
+            await client.list("", keys_only=True)
+        assert (await client.list("")).entries[0].value == "v"

@@ -5,24 +5,23 @@ from __future__ import annotations
 import threading
 import time
 
-from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
-from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
+from kv.adapters.history import HistoryLimits
+from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS
+from kv.adapters.local import LocalStore
 from kv.domain import Change, Decision, Entry, Write, Written
-from kv.domain.model import Listing
 from kv.domain.ttl import Clock
 
 
-class InMemoryStore:
+class InMemoryStore(LocalStore):
     """A `Store` that keeps every `Entry` as it is, in key order, in this process's memory.
 
     The reference implementation of the port: a write is decided and applied
     under one lock with nothing else in between (no await, no I/O), and is
     visible when it returns. An entry whose ttl has passed is hidden from
     that moment; it is removed, at a revision of its own, by the first write
-    to its key or by the expiry sweeper, whichever comes first.
-
-    `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
-    `history`: how many recent changes the change feed keeps for watchers.
+    to its key or by the expiry sweeper, whichever comes first. Reads, the
+    change feed and the sweep are `LocalStore`'s (its docstring names the
+    arguments).
     """
 
     def __init__(
@@ -32,48 +31,13 @@ class InMemoryStore:
         sweep_interval: float = SWEEP_INTERVAL_SECONDS,
         history: HistoryLimits | None = None,
     ) -> None:
-        self._clock = clock
-        self._entries = KeyDirectory()
-        self._expiry = ExpiryIndex()
-        self._revision = 0
-        self._lock = threading.Lock()
-        self._history = ChangeHistory(history)
-        self._sweeper = ExpirySweeper(
-            self._expire_due, self._expiry.next_due, clock, sweep_interval
+        # A threading lock: `apply` may be called from any thread.
+        super().__init__(
+            clock=clock, sweep_interval=sweep_interval, history=history, lock=threading.Lock()
         )
-
-    @property
-    def revision(self) -> int:
-        """The revision of the last change."""
-        return self._revision
 
     async def open(self) -> None:
         return None
-
-    async def close(self) -> None:
-        """Stop the expiry sweeper and end every watcher."""
-        await self._sweeper.stop()
-        self._history.close()
-
-    async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
-        """Follow the changes under `prefix` (see `kv.domain.ChangeFeed`)."""
-        return self._history.subscribe(prefix, from_revision)
-
-    async def get(self, key: str) -> Entry | None:
-        return self._entries.get(key, self._clock())
-
-    def key_count(self) -> int:
-        """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""
-        return len(self._entries)
-
-    async def list(
-        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
-    ) -> Listing:
-        with self._lock:
-            entries, more = self._entries.page(
-                prefix, after, limit, self._clock(), keys_only=keys_only
-            )
-            return Listing(entries, more, self._revision)
 
     async def write(self, write: Write) -> Written:
         return self.apply(write)
@@ -82,9 +46,9 @@ class InMemoryStore:
         """Carry out `write` at once (what `write` does, for callers that cannot await)."""
         with self._lock:
             now = self._clock()
-            current = self._entries.raw(write.key)
+            current = self._latest(write.key)
             if current is not None and current.expired(now):
-                self._remove(current)
+                self._remove_expired(current)
                 current = None
             decision = write.decide(current)
             if decision is Decision.UNCHANGED:
@@ -97,30 +61,13 @@ class InMemoryStore:
             else:
                 self._entries.set(written.entry)
                 self._history.record(Change.put(written.entry, write.value_json))
-            self._expiry.move(
-                write.key,
-                None if current is None else current.expires_at,
-                None if written.entry is None else written.entry.expires_at,
-            )
-        if write.ttl is not None:
-            self._sweeper.ensure_running()
+            self._track_expiry(write, current, written)
         return written
 
     async def check(self) -> None:
         return None
 
-    def _remove(self, expired: Entry) -> None:
-        """Remove an expired entry: a change at the next revision. Call with the lock held."""
-        self._revision += 1
+    def _remove_expired(self, expired: Entry) -> None:
+        change = self._take_removal(expired)
         self._entries.remove(expired.key)
-        self._expiry.move(expired.key, expired.expires_at, None)
-        self._history.record(Change.delete(expired.key, self._revision, expired=True))
-
-    def _expire_due(self, limit: int) -> int:
-        with self._lock:
-            due = self._expiry.due(self._clock(), limit)
-            for _, key in due:
-                entry = self._entries.raw(key)
-                assert entry is not None
-                self._remove(entry)
-            return len(due)
+        self._history.record(change)

@@ -18,7 +18,7 @@ import binascii
 import hashlib
 
 from kv.domain.errors import InvalidRequest
-from kv.domain.model import MAX_KEY_BYTES
+from kv.domain.model import MAX_KEY_BYTES, within_key_limit
 
 MIN_LIMIT = 1
 MAX_LIMIT = 1000
@@ -32,13 +32,7 @@ def validate_prefix(prefix: str) -> str:
     """`prefix` if it is a UTF-8 string of at most MAX_KEY_BYTES (empty: every key)."""
     if not isinstance(prefix, str):
         raise InvalidRequest("prefix must be a string")
-    try:
-        size = len(prefix.encode("utf-8"))
-    except UnicodeEncodeError:
-        raise InvalidRequest("prefix must be valid UTF-8") from None
-    if size > MAX_KEY_BYTES:
-        raise InvalidRequest(f"prefix is {size} bytes; the limit is {MAX_KEY_BYTES}")
-    return prefix
+    return within_key_limit(prefix, "prefix")
 
 
 def validate_limit(limit: object) -> int:

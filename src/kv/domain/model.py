@@ -100,13 +100,18 @@ def validate_key(key: str) -> str:
     """Return `key` if it is a non-empty string of at most MAX_KEY_BYTES in UTF-8."""
     if not key:
         raise InvalidRequest("key must not be empty")
+    return within_key_limit(key, "key")
+
+
+def within_key_limit(text: str, what: str) -> str:
+    """Return `text` if it is valid UTF-8 of at most MAX_KEY_BYTES; InvalidRequest names `what`."""
     try:
-        size = len(key.encode("utf-8"))
+        size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
-        raise InvalidRequest("key must be valid UTF-8") from None
+        raise InvalidRequest(f"{what} must be valid UTF-8") from None
     if size > MAX_KEY_BYTES:
-        raise InvalidRequest(f"key is {size} bytes; the limit is {MAX_KEY_BYTES}")
-    return key
+        raise InvalidRequest(f"{what} is {size} bytes; the limit is {MAX_KEY_BYTES}")
+    return text
 
 
 def check_nesting(value: JsonValue, limit: int = MAX_NESTING) -> None:

@@ -9,27 +9,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
-from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
+from kv.adapters.history import HistoryLimits
+from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, KeyDirectory
+from kv.adapters.local import LocalStore
 from kv.adapters.sqlite.database import DATABASE_FILE, Row, open_database
+from kv.adapters.sqlite.staged import StagedChanges, durable, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
-from kv.domain import (
-    Change,
-    Decision,
-    Entry,
-    KVError,
-    OutcomeUnknown,
-    StorageUnavailable,
-    Write,
-    Written,
-)
-from kv.domain.model import Listing
+from kv.domain import Change, Decision, Entry, KVError, StorageUnavailable, Write, Written
 from kv.domain.ttl import Clock
 
 log = logging.getLogger("kv.sqlite")
 
 
-class SqliteStore:
+class SqliteStore(LocalStore):
     """A durable `Store` on Python's sqlite3: group commit in a writer thread, reads from memory.
 
     Writes: `write` decides the write on the event loop, in one synchronous
@@ -83,21 +75,14 @@ class SqliteStore:
         in the writer thread. `history`: how many recent changes the change feed keeps
         (changes are published once durable; none from before `open`).
         """
-        self._history = ChangeHistory(history)
+        super().__init__(clock=clock, sweep_interval=sweep_interval, history=history)
         self._on_commit = on_commit
         self._data_dir = data_dir
         self._integrity_check = integrity_check
         self._connection_class = connection_class
-        self._clock = clock
-        self._entries = KeyDirectory()
-        # Follows the staged state (what writes decide on), not the durable one.
-        self._expiry = ExpiryIndex()
-        # (The index is replaced at open: look it up at each call.)
-        self._sweeper = ExpirySweeper(
-            self._expire_due, lambda: self._expiry.next_due(), clock, sweep_interval
-        )
-        self._staged: dict[str, tuple[Entry | None, asyncio.Future[None]]] = {}
-        self._revision = 0
+        # The expiry index follows the staged changes (what writes decide on);
+        # the key directory only what is durable.
+        self._staged = StagedChanges()
         self._durable_revision = 0
         self._writer: GroupCommitWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -107,11 +92,6 @@ class SqliteStore:
     def path(self) -> Path:
         """The database file."""
         return self._data_dir / DATABASE_FILE
-
-    @property
-    def revision(self) -> int:
-        """The revision of the last change decided (staged or durable)."""
-        return self._revision
 
     @property
     def transactions(self) -> int:
@@ -141,7 +121,7 @@ class SqliteStore:
         self._revision = self._durable_revision = loaded.revision
         self._history.reset(loaded.revision)
         self._writer = GroupCommitWriter(
-            loaded.connection, self._loop, self._on_durable, self._on_failed, self._on_commit
+            loaded.connection, self._loop, self._on_durable, self._staged.fail, self._on_commit
         )
         self._writer.start()
         # Entries that expired while the store was closed go now, each at a revision of its own.
@@ -162,33 +142,20 @@ class SqliteStore:
         if self._closed:
             return
         self._closed = True
-        self._history.close()
-        await self._sweeper.stop()
+        await super().close()
         if self._writer is None:
             return
         await self._writer.stop()
         # Let the writer's last completions (scheduled on this loop) run.
         await asyncio.sleep(0)
 
-    async def get(self, key: str) -> Entry | None:
-        return self._entries.get(key, self._clock())
-
-    def key_count(self) -> int:
-        """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""
-        return len(self._entries)
-
-    async def list(
-        self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
-    ) -> Listing:
-        entries, more = self._entries.page(prefix, after, limit, self._clock(), keys_only=keys_only)
-        return Listing(entries, more, self._durable_revision)
-
     async def write(self, write: Write) -> Written:
         """Decide `write` on the latest (staged) entry, queue the change, answer once durable."""
         self._refuse_if_unusable()
         now = self._clock()
+        current = self._latest(write.key)
         staged = self._staged.get(write.key)
-        current, waiting = staged if staged is not None else (self._entries.raw(write.key), None)
+        waiting = None if staged is None else staged[1]
         if current is not None and current.expired(now):
             waiting = self._queue_removal(current)
             current = None
@@ -196,28 +163,19 @@ class SqliteStore:
             decision = write.decide(current)
         except KVError:
             if waiting is not None:
-                await self._durable(waiting)
+                await durable(waiting)
             raise
         if decision is Decision.UNCHANGED:
             if waiting is not None:
-                await self._durable(waiting)
+                await durable(waiting)
             return Written.apply(write, current, decision, self._revision, now)
         self._revision += 1
         written = Written.apply(write, current, decision, self._revision, now)
-        done = self._queue_change(written, write)
-        self._expiry.move(
-            write.key,
-            None if current is None else current.expires_at,
-            None if written.entry is None else written.entry.expires_at,
-        )
-        if write.ttl is not None:
-            self._sweeper.ensure_running()
-        await self._durable(done)
+        row, change = row_and_change(written, write)
+        done = self._queue(row, written.entry, change)
+        self._track_expiry(write, current, written)
+        await durable(done)
         return written
-
-    async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
-        """Follow the durable changes under `prefix` (see `kv.domain.ChangeFeed`)."""
-        return self._history.subscribe(prefix, from_revision)
 
     async def check(self) -> None:
         """Raise StorageUnavailable once a write has failed, or when the store is not open."""
@@ -234,25 +192,10 @@ class SqliteStore:
         if self._closed or self._writer is None:
             raise StorageUnavailable("the sqlite store is not open")
 
-    def _queue_change(self, written: Written, write: Write) -> asyncio.Future[None]:
-        entry = written.entry
-        # Decoded here, not in the writer, so the writer thread spends its time
-        # in SQLite (which releases the GIL) rather than in Python.
-        value_json = None if entry is None else write.value_json.decode("utf-8")
-        expires_at = None if entry is None else entry.expires_at
-        change = (
-            Change.delete(write.key, written.revision)
-            if entry is None
-            else Change.put(entry, write.value_json)
-        )
-        return self._queue(Row(write.key, value_json, written.revision, expires_at), entry, change)
-
     def _queue_removal(self, expired: Entry) -> asyncio.Future[None]:
         """Queue the removal of an expired entry, at the next revision."""
-        self._revision += 1
-        self._expiry.move(expired.key, expired.expires_at, None)
-        change = Change.delete(expired.key, self._revision, expired=True)
-        done = self._queue(Row(expired.key, None, self._revision), None, change)
+        change = self._take_removal(expired)
+        done = self._queue(Row(expired.key, None, change.revision), None, change)
         # Nobody may wait for it: its failure is the store's (fail-stop), not a caller's.
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
         return done
@@ -262,59 +205,38 @@ class SqliteStore:
         assert self._writer is not None
         done: asyncio.Future[None] = self._loop.create_future()
         self._writer.put(Pending(row, entry, done, change))
-        self._staged[row.key] = (entry, done)
+        self._staged.stage(row.key, entry, done)
         return done
 
-    def _expire_due(self, limit: int) -> int:
-        """Queue the removal of at most `limit` entries due now; how many were queued."""
+    # --- what LocalStore asks of it ------------------------------------------
+
+    def _visible_revision(self) -> int:
+        return self._durable_revision
+
+    def _latest(self, key: str) -> Entry | None:
+        staged = self._staged.get(key)
+        return self._entries.raw(key) if staged is None else staged[0]
+
+    def _sweeping(self) -> bool:
         try:
             self._refuse_if_unusable()
         except StorageUnavailable:
-            return 0
-        due = self._expiry.due(self._clock(), limit)
-        for expires_at, key in due:
-            staged = self._staged.get(key)
-            current = staged[0] if staged is not None else self._entries.raw(key)
-            assert current is not None
-            assert current.expires_at == expires_at
-            self._queue_removal(current)
-        return len(due)
+            return False
+        return True
 
-    @staticmethod
-    async def _durable(done: asyncio.Future[None]) -> None:
-        """Wait for a queued change; its failure raised as a fresh error for this caller."""
-        try:
-            # Shielded: a caller that goes away must not cancel the store's future.
-            await asyncio.shield(done)
-        except (StorageUnavailable, OutcomeUnknown) as exc:
-            # A fresh instance: one raised in many tasks would collect all their tracebacks.
-            raise type(exc)(str(exc)) from None
+    def _remove_expired(self, expired: Entry) -> None:
+        self._queue_removal(expired)
 
     # --- completions (run on the event loop) --------------------------------
 
     def _on_durable(self, batch: Batch) -> None:
         # Every change is visible before any writer hears of its own.
         for pending in batch:
-            key = pending.row.key
             if pending.entry is None:
-                self._entries.remove(key)
+                self._entries.remove(pending.row.key)
             else:
                 self._entries.set(pending.entry)
-            self._unstage(key, pending.done)
             if pending.change is not None:
                 self._history.record(pending.change)
         self._durable_revision = batch[-1].row.revision
-        for pending in batch:
-            if not pending.done.done():
-                pending.done.set_result(None)
-
-    def _on_failed(self, batch: Batch, failure: KVError) -> None:
-        for pending in batch:
-            self._unstage(pending.row.key, pending.done)
-            if not pending.done.done():
-                pending.done.set_exception(type(failure)(str(failure)))
-
-    def _unstage(self, key: str, done: asyncio.Future[None]) -> None:
-        staged = self._staged.get(key)
-        if staged is not None and staged[1] is done:
-            del self._staged[key]
+        self._staged.settle(batch)

@@ -1,0 +1,104 @@
+"""The schemas of the OpenAPI document: `components/schemas`, and one event of a watch stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+
+SCHEMAS: dict[str, Any] = {
+    "Value": {"description": "Any JSON value, nested at most 32 levels deep."},
+    "Entry": {
+        "type": "object",
+        "required": ["key", "value", "revision"],
+        "properties": {
+            "key": {"type": "string"},
+            "value": {"$ref": "#/components/schemas/Value"},
+            "revision": {"type": "integer", "minimum": 1},
+            "ttl": {"type": "integer", "minimum": 1},
+        },
+    },
+    "WrittenEntry": {
+        "allOf": [{"$ref": "#/components/schemas/Entry"}],
+        "required": ["created"],
+        "properties": {"created": {"type": "boolean"}},
+    },
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {
+                        "enum": [
+                            "invalid_request",
+                            "not_found",
+                            "method_not_allowed",
+                            "already_exists",
+                            "precondition_failed",
+                            "payload_too_large",
+                            "unsupported_media_type",
+                            "unavailable",
+                            "outcome_unknown",
+                            "compacted",
+                            "internal",
+                        ]
+                    },
+                    "message": {"type": "string"},
+                },
+            }
+        },
+    },
+    "Status": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}},
+    },
+    "WriteBody": {
+        "type": "object",
+        "required": ["value"],
+        "properties": {
+            "value": {"$ref": "#/components/schemas/Value"},
+            "ttl": {"type": "integer", "minimum": 1, "maximum": 31536000},
+        },
+        "additionalProperties": False,
+    },
+    "Page": {
+        "type": "object",
+        "required": ["entries", "next_cursor", "revision"],
+        "properties": {
+            # An Entry, or with keys_only=true just its key and revision.
+            "entries": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "revision"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "value": {"$ref": "#/components/schemas/Value"},
+                        "revision": {"type": "integer", "minimum": 1},
+                        "ttl": {"type": "integer", "minimum": 1},
+                    },
+                },
+            },
+            "next_cursor": {"type": ["string", "null"]},
+            "revision": {"type": "integer", "minimum": 0},
+        },
+    },
+}
+
+WATCH_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": "^[1-9][0-9]*$", "description": "The revision."},
+        "event": {"enum": ["put", "delete"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "The entry as JSON; a delete has no value, an expiry adds expired.",
+        },
+    },
+}
