@@ -17,9 +17,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
@@ -38,6 +36,7 @@ from tests.hostile.wire import (
     rss_mb,
     statuses,
     varint,
+    watchdog,
 )
 from tests.servers import KvServer
 
@@ -65,30 +64,6 @@ GRPC_FURTHER_ROUND_GROWTH = 1.25
 # leak raises every round's.
 SETTLED_GROWTH = 1.10
 SETTLE_SECONDS = 30.0
-RUNAWAY_MB = 1000.0  # the watchdog's line: stop the server, the test has failed anyway
-
-
-@contextmanager
-def watchdog(server: KvServer) -> Iterator[None]:
-    """Kill the server if its memory runs away, so that a failing probe fails quickly."""
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.05):
-            try:
-                if rss_mb(server.process.pid) > RUNAWAY_MB:
-                    server.process.signal(9)
-                    return
-            except (FileNotFoundError, ProcessLookupError):
-                return
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 def worst_case_put(size: int, items: int | None = None) -> bytes:

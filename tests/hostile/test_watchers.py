@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -29,8 +28,8 @@ from tests.hostile.wire import (
     json_put,
     peak_rss_mb,
     request,
-    rss_mb,
     statuses,
+    watchdog,
 )
 from tests.servers import KvServer
 
@@ -133,30 +132,6 @@ LARGE_VALUES = 40
 LARGE_VALUE = b'{"value":"' + b"x" * (512 * 1024) + b'"}'
 MAX_WATCHERS = 50
 BOUND_MB = 300.0  # 50 watchers each holding the 20 MB of history took 2.9 GB
-RUNAWAY_MB = 1000.0  # the watchdog's line: the test has failed anyway
-
-
-@contextmanager
-def watchdog(server: KvServer) -> Iterator[None]:
-    """Kill the server if its memory runs away, so that a failing probe fails quickly."""
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.05):
-            try:
-                if rss_mb(server.process.pid) > RUNAWAY_MB:
-                    server.process.signal(9)
-                    return
-            except (FileNotFoundError, ProcessLookupError, AssertionError):
-                return
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
 
 
 def try_non_reading_watch(server: KvServer) -> socket.socket | None:

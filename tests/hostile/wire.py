@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
 
+from tests.servers import KvServer
+
 # Generous: the machine running the suite may be loaded.
 TIMEOUT = 30.0
+RUNAWAY_MB = 1000.0  # the watchdog's line: stop the server, the test has failed anyway
 
 
 def exchange(port: int, data: bytes, *, timeout: float = TIMEOUT) -> bytes:
@@ -134,3 +140,26 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError(f"no VmRSS for process {pid}")
+
+
+@contextmanager
+def watchdog(server: KvServer) -> Iterator[None]:
+    """Kill the server once its memory passes RUNAWAY_MB, so that a failing probe fails quickly."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.05):
+            try:
+                if rss_mb(server.process.pid) > RUNAWAY_MB:
+                    server.process.signal(9)
+                    return
+            except (FileNotFoundError, ProcessLookupError, AssertionError):
+                return  # the server is gone
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
