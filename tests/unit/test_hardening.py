@@ -15,7 +15,13 @@ from kv.domain import InvalidRequest, JsonValue, ValueTooLarge
 from kv.domain.model import MAX_NESTING, check_nesting
 from kv.json_codec import nesting_depth, read_json
 from kv.transports.admission import Admission
-from kv.transports.grpc.admission import Admitted, Refusal, guarded_deserializer
+from kv.transports.grpc.admission import (
+    READ_SLOTS,
+    Admitted,
+    CallAdmission,
+    Refusal,
+    parse_request,
+)
 from kv.transports.grpc.server import max_item_tags, max_message_bytes
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.http.limits import ConnectionWatch
@@ -73,10 +79,12 @@ def test_the_message_limit_admits_the_worst_encoding_of_a_value_at_the_limit() -
 
 async def test_admission_counts_requests_and_bytes_and_refuses_when_draining() -> None:
     admission = Admission(2, max_bytes=100)
-    assert admission.refusal(1000) is None  # one is always taken on
-    admission.enter(1000)
-    assert "bytes" in (admission.refusal(1) or "")
+    admission.enter()
+    assert admission.bytes_refusal(1000) is None  # one is always taken on
+    admission.hold(1000)
+    assert "bytes" in (admission.bytes_refusal(1) or "")
     admission.leave(1000)
+    assert admission.bytes_refusal(100) is None
     admission.enter()
     admission.enter()
     assert "busy" in (admission.refusal() or "")
@@ -89,36 +97,138 @@ async def test_admission_counts_requests_and_bytes_and_refuses_when_draining() -
     assert "shutting down" in (admission.refusal() or "")
 
 
-def test_the_guarded_deserializer_refuses_instead_of_raising() -> None:
-    admission = Admission(1)
-    parse = guarded_deserializer(admission, kv_pb2.GetRequest.FromString, "GetRequest")
-    parsed = parse(kv_pb2.GetRequest(key="k").SerializeToString())
-    assert isinstance(parsed, Admitted)
-    assert parsed.message.key == "k"
-    malformed = parse(b"\x0a\x01\xff")  # a key that is not UTF-8
+def test_parse_request_refuses_instead_of_raising() -> None:
+    parsed = parse_request(
+        kv_pb2.GetRequest(key="k").SerializeToString(), kv_pb2.GetRequest.FromString, "Get", 10
+    )
+    assert isinstance(parsed, kv_pb2.GetRequest)
+    assert parsed.key == "k"
+    # A key that is not UTF-8.
+    malformed = parse_request(b"\x0a\x01\xff", kv_pb2.GetRequest.FromString, "GetRequest", 10)
     assert isinstance(malformed, Refusal)
     assert malformed.code == grpc.StatusCode.INVALID_ARGUMENT
-    admission.enter()
-    busy = parse(b"")
-    assert isinstance(busy, Refusal)
-    assert busy.code == grpc.StatusCode.UNAVAILABLE
 
 
-def test_the_guarded_deserializer_refuses_more_items_than_a_value_can_hold_unparsed() -> None:
+def test_parse_request_refuses_more_items_than_a_value_can_hold_unparsed() -> None:
     parsed: list[bytes] = []
 
     def parse(raw: bytes) -> kv_pb2.PutRequest:
         parsed.append(raw)
         return kv_pb2.PutRequest.FromString(raw)
 
-    guarded = guarded_deserializer(Admission(1), parse, "PutRequest", max_item_tags=5)
     within = kv_pb2.PutRequest(key="k", value=from_json([None] * 4))  # 5 tags: the key and 4 items
-    assert isinstance(guarded(within.SerializeToString()), Admitted)
+    assert isinstance(parse_request(within.SerializeToString(), parse, "PutRequest", 5), object)
     beyond = kv_pb2.PutRequest(key="k", value=from_json([None] * 5))
-    refused = guarded(beyond.SerializeToString())
+    refused = parse_request(beyond.SerializeToString(), parse, "PutRequest", 5)
     assert isinstance(refused, Refusal)
     assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert parsed == [within.SerializeToString()]
+
+
+class FakeCall:
+    """The part of a grpc.aio servicer context `CallAdmission` uses: read, done callbacks."""
+
+    def __init__(self, message: bytes | None, *, arrives: asyncio.Event | None = None) -> None:
+        self.message = message
+        self.arrives = arrives
+        self.reading = False
+        self.done_callbacks: list[object] = []
+
+    async def read(self) -> object:
+        self.reading = True
+        if self.arrives is not None:
+            await self.arrives.wait()
+        return self.message if self.message is not None else grpc.aio.EOF
+
+    def add_done_callback(self, callback: object) -> None:
+        self.done_callbacks.append(callback)
+
+    def finish(self) -> None:
+        for callback in self.done_callbacks:
+            callback(self)  # type: ignore[operator]
+
+
+GET = "/kv.v1.KeyValue/Get"
+
+
+def call_admission(admission: Admission, timeout: float = 60.0) -> CallAdmission:
+    calls = CallAdmission(admission, timeout=timeout, max_item_tags=100)
+    calls.register(GET, kv_pb2.GetRequest)
+    return calls
+
+
+async def test_a_call_is_counted_until_its_answer_is_sent_and_holds_its_message_bytes() -> None:
+    admission = Admission(2, max_bytes=1000)
+    calls = call_admission(admission)
+    message = kv_pb2.GetRequest(key="k").SerializeToString()
+    call = FakeCall(message)
+    taken = await calls.take(GET, call, counted=True)  # type: ignore[arg-type]
+    assert isinstance(taken, Admitted)
+    assert taken.message.key == "k"
+    assert (admission.in_progress, admission.bytes_in_progress) == (1, len(message))
+    call.finish()
+    assert (admission.in_progress, admission.bytes_in_progress) == (0, 0)
+    uncounted = await calls.take(GET, FakeCall(message), counted=False)  # type: ignore[arg-type]
+    assert isinstance(uncounted, Admitted)
+    assert admission.in_progress == 0
+
+
+async def test_calls_are_refused_unread_when_busy_or_draining_and_no_message_is_malformed() -> None:
+    admission = Admission(1, max_bytes=1000)
+    calls = call_admission(admission)
+    first = FakeCall(kv_pb2.GetRequest(key="k").SerializeToString())
+    assert isinstance(await calls.take(GET, first, counted=True), Admitted)  # type: ignore[arg-type]
+    busy = FakeCall(b"")
+    refused = await calls.take(GET, busy, counted=True)  # type: ignore[arg-type]
+    assert isinstance(refused, Refusal)
+    assert refused.code == grpc.StatusCode.UNAVAILABLE
+    assert not busy.reading
+    first.finish()
+    empty = await calls.take(GET, FakeCall(None), counted=True)  # type: ignore[arg-type]
+    assert isinstance(empty, Refusal)
+    assert empty.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no GetRequest" in empty.message
+    admission.draining = True
+    draining = await calls.take(GET, FakeCall(b""), counted=True)  # type: ignore[arg-type]
+    assert isinstance(draining, Refusal)
+    assert "shutting down" in draining.message
+
+
+async def test_a_message_past_the_byte_budget_is_refused_once_read() -> None:
+    admission = Admission(10, max_bytes=10)
+    calls = call_admission(admission)
+    big = kv_pb2.GetRequest(key="k" * 20).SerializeToString()
+    holding = FakeCall(big)
+    assert isinstance(await calls.take(GET, holding, counted=True), Admitted)  # type: ignore[arg-type]
+    refused = await calls.take(GET, FakeCall(big), counted=True)  # type: ignore[arg-type]
+    assert isinstance(refused, Refusal)
+    assert refused.code == grpc.StatusCode.UNAVAILABLE
+    assert "bytes of requests in progress" in refused.message
+
+
+async def test_at_most_read_slots_messages_are_read_at_once() -> None:
+    calls = call_admission(Admission(100))
+    arrives = asyncio.Event()
+    message = kv_pb2.GetRequest(key="k").SerializeToString()
+    pending = [FakeCall(message, arrives=arrives) for _ in range(READ_SLOTS + 1)]
+    takes = [asyncio.create_task(calls.take(GET, c, counted=True)) for c in pending]  # type: ignore[arg-type]
+    for _ in range(20):  # every task runs until it waits: for its message, or for a slot
+        await asyncio.sleep(0)
+    assert [c.reading for c in pending] == [True] * READ_SLOTS + [False]
+    arrives.set()
+    assert all(isinstance(taken, Admitted) for taken in await asyncio.gather(*takes))
+
+
+async def test_a_message_that_does_not_arrive_in_time_is_invalid_and_frees_its_slot() -> None:
+    calls = call_admission(Admission(100), timeout=0.2)
+    never = asyncio.Event()
+    message = kv_pb2.GetRequest(key="k").SerializeToString()
+    slow = [FakeCall(message, arrives=never) for _ in range(READ_SLOTS)]
+    outcomes = await asyncio.gather(*(calls.take(GET, c, counted=True) for c in slow))  # type: ignore[arg-type]
+    assert all(isinstance(o, Refusal) for o in outcomes)
+    assert {o.code for o in outcomes} == {grpc.StatusCode.INVALID_ARGUMENT}  # type: ignore[union-attr]
+    assert "not received in time" in outcomes[0].message  # type: ignore[union-attr]
+    assert isinstance(await calls.take(GET, FakeCall(message), counted=True), Admitted)  # type: ignore[arg-type]
 
 
 def test_a_value_within_the_limit_has_at_most_max_item_tags_bytes_0x0a() -> None:

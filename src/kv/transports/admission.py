@@ -2,8 +2,8 @@
 
 Every transport keeps one per server: at most `limit` requests in progress
 (`KV_MAX_CONCURRENT_REQUESTS`) and, where a transport knows the size of a
-request before it parses it, at most `max_bytes` of requests in progress,
-except that one request is always taken on when none is in progress (so the
+request before it parses it (gRPC), at most `max_bytes` of requests held,
+except that one request is always taken on when none holds any (so the
 largest request allowed can always be served). A request beyond either
 limit, or arriving after shutdown began, is answered "unavailable" at once
 (HTTP 503 with Retry-After, gRPC UNAVAILABLE: nothing was done, safe to
@@ -29,25 +29,32 @@ class Admission:
         self.idle = asyncio.Event()  # set while no request is in progress
         self.idle.set()
 
-    def refusal(self, size: int = 0) -> str | None:
-        """Why a new request of `size` bytes cannot be taken on now, or None when it can."""
+    def refusal(self) -> str | None:
+        """Why a new request cannot be taken on now, or None when it can."""
         if self.draining:
             return "server is shutting down; retry elsewhere or shortly"
         if self.in_progress >= self.limit:
             return f"server busy: {self.limit} requests in progress; retry shortly"
+        return None
+
+    def bytes_refusal(self, size: int) -> str | None:
+        """Why a request in progress cannot hold `size` bytes more now, or None when it can."""
         if (
             self.max_bytes is not None
-            and self.in_progress
+            and self.bytes_in_progress
             and self.bytes_in_progress + size > self.max_bytes
         ):
             return f"server busy: {self.bytes_in_progress} bytes of requests in progress"
         return None
 
-    def enter(self, size: int = 0) -> None:
+    def enter(self) -> None:
         self.entered += 1
         self.in_progress += 1
-        self.bytes_in_progress += size
         self.idle.clear()
+
+    def hold(self, size: int) -> None:
+        """Count `size` bytes more as held by a request in progress, until it leaves."""
+        self.bytes_in_progress += size
 
     def leave(self, size: int = 0) -> None:
         self.in_progress -= 1

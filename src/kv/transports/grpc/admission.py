@@ -1,47 +1,75 @@
-"""The gRPC server's admission, applied before a request message is parsed.
+"""How the gRPC server takes a call on and reads its request: only once it has room for it.
 
-grpc.aio parses a request with the method handler's `request_deserializer`
-before the servicer method runs, and answers UNKNOWN (with the exception's
-class in its details) when that raises. `guarded_deserializer` wraps the
-generated parser so that it never raises: a call that cannot be taken on is
-handed to the method as a `Refusal`, which `unary_call` (calls.py) answers
-with its status code and an access line like any other call, and a message
-taken on as `Admitted`, which `unary_call` unwraps:
+Every method the server implements itself is registered as reading a stream
+of requests (stream-unary, stream-stream: `server.py`), which on the wire is
+the same as a unary request, so clients call it as the proto declares. grpc
+then reads a request message only when the method asks for it, and with
+`grpc.http2.bdp_probe` off a message nobody reads holds at most the stream's
+flow-control window (64 KiB) of the server's memory. A unary method read as
+such would have its whole message (up to `max_message_bytes`, 5.5 MiB) read
+by grpc's core as soon as the call arrives, however many calls arrive: the
+memory of a burst would depend on how many of them the core holds at once.
 
-- the server is shutting down, or already serving its limit of calls or of
-  request bytes: UNAVAILABLE (nothing was done, safe to retry), without
-  parsing the message. Parsed, a message can take 25 times its size (a
+`CallAdmission.take` reads a call's request in this order:
+
+- the server is shutting down or already serving its limit of calls:
+  UNAVAILABLE (nothing was done, safe to retry), nothing read;
+- otherwise the call is in progress until its answer is sent, and waits for
+  one of `READ_SLOTS` reads at a time: at most that many messages are being
+  received and copied at once, whatever their size (UNAVAILABLE if no slot
+  frees within `SLOT_WAIT_SECONDS`). The message must then arrive within the
+  timeout (`KV_IDLE_TIMEOUT`, as an HTTP body must): INVALID_ARGUMENT if not;
+- a unary call's message must fit in what is left of the server's budget of
+  request bytes in progress (`Admission.max_bytes`, one largest message),
+  else UNAVAILABLE. Parsed, a message can take 25 times its size (a
   `ListValue` of empty `Value`s: 2 bytes each on the wire, about 50 in
-  memory), and the parsed message lives until its call ends, so the bytes
-  of calls in progress are what bounds the server's memory;
-- the message holds more bytes 0x0a than a value within the limit can:
+  memory), and it lives until its call ends;
+- a message with more bytes 0x0a than a value within the limit can hold:
   RESOURCE_EXHAUSTED, without parsing it. Every item of a list and every
   member of a struct starts with that byte (field 1, length-delimited), so
-  their count bounds what the parse costs (about 50 bytes per item); and
-  every 0x0a in a valid value's encoding (an item's tag, a newline in a
-  string, a byte of a length or of a double) stands for at least two bytes
-  of its compact JSON, so a value within the limit always passes;
-- the bytes are not a valid message (corrupt wire bytes, a string field that
-  is not UTF-8, nesting past protobuf's own limit): INVALID_ARGUMENT.
+  their count bounds what the parse costs; and every 0x0a in a valid value's
+  encoding (an item's tag, a newline in a string, a byte of a length or of a
+  double) stands for at least two bytes of its compact JSON, so a value
+  within the limit always passes;
+- bytes that are not a valid message (corrupt wire bytes, a string field
+  that is not UTF-8, nesting past protobuf's own limit), or no message at
+  all: INVALID_ARGUMENT.
 
-grpc.aio runs the parser and then the method in one task without a pause
-between them, so the count of calls in progress (`Admission.enter` in
-`unary_call`, `leave` once the call's answer is sent) is exact when the next
-message is parsed.
+What is refused is handed back as a `Refusal`, which `calls.py` answers in
+the call's request scope like any other outcome; nothing here raises.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
 
 from kv.transports.admission import Admission
 
+if TYPE_CHECKING:
+    Context = grpc.aio.ServicerContext[Any, Any]
+else:
+    Context = grpc.aio.ServicerContext
+
 Message = TypeVar("Message")
+
+# Messages received at once. Each costs its size in grpc's core while it
+# arrives and again as the bytes handed to Python, so this bounds the memory
+# of requests being read (8 x 2 x 5.5 MiB at the default value limit). A small
+# message already sits in the core (within the flow-control window), so its
+# slot is held for one hand-over. A call that finds every slot taken waits at
+# most SLOT_WAIT_SECONDS, then is refused UNAVAILABLE: overload is answered
+# quickly, and clients that open calls but send nothing (each holds a slot
+# until the read timeout) delay the others by no more than that.
+READ_SLOTS = 8
+SLOT_WAIT_SECONDS = 1.0
+ITEM_TAG = b"\n"  # field 1, length-delimited: ListValue.values and Struct.fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,37 +88,99 @@ class Refusal:
     message: str
 
 
-ITEM_TAG = b"\n"  # field 1, length-delimited: ListValue.values and Struct.fields
-
-
-def guarded_deserializer(
-    admission: Admission,
-    parse: Callable[[bytes], Message],
-    name: str,
-    max_item_tags: int | None = None,
-) -> Callable[[bytes], Admitted[Message] | Refusal]:
-    """`parse` (a message class's `FromString`), refusing instead of raising.
+def parse_request(
+    raw: bytes, parse: Callable[[bytes], Message], name: str, max_item_tags: int
+) -> Message | Refusal:
+    """`parse` (a message class's `FromString`) of `raw`, refusing instead of raising.
 
     A message with more than `max_item_tags` bytes 0x0a is refused as too
     large before it is parsed (see the module's docstring).
     """
-    malformed = Refusal(
-        grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: not a valid {name} message"
-    )
-    too_many_items = Refusal(
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        f"value too large: holds more items than a value within the limit can ({max_item_tags})",
-    )
+    if raw.count(ITEM_TAG) > max_item_tags:
+        return Refusal(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "value too large: holds more items than a value within the limit can "
+            f"({max_item_tags})",
+        )
+    try:
+        return parse(raw)
+    except DecodeError:
+        return Refusal(
+            grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: not a valid {name} message"
+        )
 
-    def deserialize(raw: bytes) -> Admitted[Message] | Refusal:
-        refusal = admission.refusal(len(raw))
-        if refusal is not None:
-            return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
-        if max_item_tags is not None and raw.count(ITEM_TAG) > max_item_tags:
-            return too_many_items
+
+class CallAdmission:
+    """Takes calls on within the server's `Admission`, and reads their requests (see above)."""
+
+    def __init__(self, admission: Admission, *, timeout: float, max_item_tags: int) -> None:
+        """`timeout`: for the message to arrive; `max_item_tags`: see above."""
+        self.admission = admission
+        self._timeout = timeout
+        self._slot_wait = min(SLOT_WAIT_SECONDS, timeout)
+        self._max_item_tags = max_item_tags
+        self._slots = asyncio.Semaphore(READ_SLOTS)
+        self._requests: dict[str, tuple[Callable[[bytes], ProtoMessage], str]] = {}
+
+    def register(self, method: str, request: type[ProtoMessage]) -> None:
+        """Read the requests of `method` (`/package.Service/Method`) as `request` messages."""
+        self._requests[method] = (request.FromString, request.DESCRIPTOR.name)
+
+    async def take(
+        self, method: str, context: Context, *, counted: bool
+    ) -> Admitted[Any] | Refusal:
+        """The call's request, or why it is refused; a `counted` call is in the admission.
+
+        A counted call stays in progress until grpc has sent its answer (its
+        done callbacks run after the status went out, whatever the outcome),
+        not when the method returns: the transport's stop closes connections
+        once no call is in progress (connections.py), which must lose no answer.
+        """
+        admission = self.admission
+        held = 0
+        if counted:
+            refusal = admission.refusal()
+            if refusal is not None:
+                return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
+            admission.enter()
+            # grpc calls any callable; its stubs declare a class of their own.
+            context.add_done_callback(lambda _: admission.leave(held))  # type: ignore[arg-type]
+        parse, name = self._requests[method]
+        raw = await self._read(context, name)
+        if isinstance(raw, Refusal):
+            return raw
+        if counted:
+            refusal = admission.bytes_refusal(len(raw))
+            if refusal is not None:
+                return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
+        parsed = parse_request(raw, parse, name, self._max_item_tags)
+        if isinstance(parsed, Refusal):
+            return parsed
+        if counted:
+            held = len(raw)
+            admission.hold(held)
+        return Admitted(parsed, len(raw))
+
+    async def _read(self, context: Context, name: str) -> bytes | Refusal:
+        """The call's one message, read in one of the slots (see above)."""
+        if self._slots.locked():  # a timer only when the wait can be long
+            try:
+                async with asyncio.timeout(self._slot_wait):
+                    await self._slots.acquire()
+            except TimeoutError:
+                return Refusal(
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"server busy: reading {READ_SLOTS} other requests; retry shortly",
+                )
+        else:
+            await self._slots.acquire()
         try:
-            return Admitted(parse(raw), len(raw))
-        except DecodeError:
-            return malformed
-
-    return deserialize
+            async with asyncio.timeout(self._timeout):
+                raw = await context.read()
+        except TimeoutError:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "request not received in time")
+        finally:
+            self._slots.release()
+        if not isinstance(raw, bytes):  # grpc.aio.EOF: the client sent no message
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: no {name}")
+        return raw

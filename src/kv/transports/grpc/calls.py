@@ -4,12 +4,16 @@ The gRPC counterpart of the HTTP transport's error middleware, as one
 decorator on each servicer method, unary (`unary_call`) or server streaming
 (`streaming_call`): it serves the call in its `request_scope` (request id
 from the `x-request-id` metadata or made up, returned in the trailing
-metadata; metrics; access line), answers a domain error with its status
-code from `errors.DOMAIN_ERRORS` and anything else with INTERNAL. A unary
-call also holds its share of the server's admission until it ends; a
-stream (Watch) lasts as long as its client wants and holds none (the
-service bounds the number of watches instead).
+metadata; metrics; access line), reads the call's request through the
+server's `CallAdmission` (admission.py), and answers a refusal with its
+code, a domain error with its status code from `errors.DOMAIN_ERRORS` and
+anything else with INTERNAL. A unary call also holds its share of the
+server's admission until it ends; a stream (Watch) lasts as long as its
+client wants and holds none (the service bounds the number of watches
+instead).
 
+A decorated method is registered as reading its own request (server.py):
+grpc hands it the call's request iterator, which it leaves to the admission.
 A decorator rather than a `grpc.aio.ServerInterceptor`: with an interceptor,
 grpc.aio runs the handler look-up of every call as a coroutine through it
 and the interceptor builds a new method handler for each call. The streaming
@@ -26,8 +30,7 @@ import grpc
 
 from kv.domain import KVError
 from kv.observability import Observability
-from kv.transports.admission import Admission
-from kv.transports.grpc.admission import Admitted, Refusal
+from kv.transports.grpc.admission import Admitted, CallAdmission, Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, SERVER_ERRORS, status_of
 
 GRPC_REQUEST_ID_KEY = "x-request-id"
@@ -40,9 +43,9 @@ else:
 
 
 class ObservedServicer(Protocol):
-    """A servicer whose calls are admitted by an `Admission` and observed (`Observability`)."""
+    """A servicer whose calls are taken on by a `CallAdmission` and observed (`Observability`)."""
 
-    admission: Admission
+    calls: CallAdmission
     observability: Observability
 
 
@@ -50,6 +53,10 @@ Servicer = TypeVar("Servicer", bound=ObservedServicer)
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Method = Callable[[Servicer, Request, Context], Awaitable[Response]]
+# What grpc calls: the request iterator is left to the admission, which reads the one message.
+Handler = Callable[[Servicer, object, Context], Awaitable[Response]]
+# Marks a method that reads its own request (server.py registers it so).
+READS_REQUEST = "kv_reads_request"
 
 
 def _offered_request_id(context: Context) -> str | None:
@@ -60,55 +67,43 @@ def _offered_request_id(context: Context) -> str | None:
 
 
 def unary_call(
-    service: str,
-) -> Callable[[Method[Servicer, Request, Response]], Method[Servicer, Request, Response]]:
+    service: str, *, counted: bool = True
+) -> Callable[[Method[Servicer, Request, Response]], Handler[Servicer, Response]]:
     """Decorate a unary-unary method of `service` (its full name, e.g. `kv.v1.KeyValue`).
 
     The method's name is the RPC's; what the method raises is answered
-    through the one table in `errors.py`. The request comes as the server's
-    admission left it (admission.py): a `Refusal`, answered with its code,
-    or `Admitted`, whose message the method gets and whose size the call
-    holds of the admission until its answer is sent; the health service's requests
-    come unwrapped and hold nothing.
+    through the one table in `errors.py`. The call is taken on and its
+    request read by the servicer's `CallAdmission` (admission.py), which
+    either refuses it (answered with the refusal's code) or hands the
+    method the parsed message; the call holds its place and the message's
+    bytes in the admission until its answer is sent. A call not `counted`
+    (health's Check, which must answer NOT_SERVING while the server drains)
+    holds none and is not refused.
     """
-    return _observed_call(service, admitted=True)
+    return _observed_call(service, admitted=counted)
 
 
 def streaming_call(
     service: str,
-) -> Callable[[Method[Servicer, Request, None]], Method[Servicer, Request, None]]:
+) -> Callable[[Method[Servicer, Request, None]], Handler[Servicer, None]]:
     """Decorate a unary-stream method of `service`, which sends with `context.write`.
 
     As `unary_call`, except that the call holds no share of the admission
-    (its request is a message, or a `Refusal` of its own parser). The status
-    ends the stream: OK when the method returns, else its error's code.
+    (its request is still read through it). The status ends the stream: OK
+    when the method returns, else its error's code.
     """
     return _observed_call(service, admitted=False)
 
 
 def _observed_call(
     service: str, *, admitted: bool
-) -> Callable[[Method[Servicer, Request, Response]], Method[Servicer, Request, Response]]:
-    def decorate(
-        behavior: Method[Servicer, Request, Response],
-    ) -> Method[Servicer, Request, Response]:
+) -> Callable[[Method[Servicer, Request, Response]], Handler[Servicer, Response]]:
+    def decorate(behavior: Method[Servicer, Request, Response]) -> Handler[Servicer, Response]:
         method = f"/{service}/{behavior.__name__}"
 
         @functools.wraps(behavior)
-        async def call(
-            servicer: Servicer, request: Request | Admitted[Request] | Refusal, context: Context
-        ) -> Response:
-            admission = servicer.admission if admitted else None
-            size = request.size if isinstance(request, Admitted) else 0
-            if admission is not None:
-                admission.enter(size)
-                # Left once grpc has sent the answer (its done callbacks run after
-                # the status went out, whatever the outcome), not when the method
-                # returns: the transport's stop closes the connections once no call
-                # is in progress (connections.py), which must lose no answer.
-                # grpc calls any callable; its stubs declare a class of their own.
-                context.add_done_callback(lambda _: admission.leave(size))  # type: ignore[arg-type]
-            message: object = None
+        async def call(servicer: Servicer, requests: object, context: Context) -> Response:
+            request: Admitted[Any] | Refusal | None = None
             # The scope ends (metrics, access line) before the answer is
             # sent, so a client that has its answer can find the call's line.
             with servicer.observability.request_scope(
@@ -118,11 +113,11 @@ def _observed_call(
                 # cost one more C-core operation and loop wake-up per call.
                 context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, scope.request_id),))
                 try:
+                    request = await servicer.calls.take(method, context, counted=admitted)
                     if isinstance(request, Refusal):
                         status, details = request.code, request.message
                     else:
-                        message = request.message if isinstance(request, Admitted) else request
-                        response = await behavior(servicer, message, context)
+                        response = await behavior(servicer, request.message, context)
                         scope.answered(grpc.StatusCode.OK.name)
                         return response
                 except KVError as exc:
@@ -141,10 +136,10 @@ def _observed_call(
             # size) would otherwise live until the garbage collector's next
             # full pass. Not in the except clauses either: the AbortError
             # would keep the error as its context.
-            del request
-            message = None
+            request = None
             return await context.abort(status, details)  # raises AbortError
 
+        setattr(call, READS_REQUEST, True)
         return call
 
     return decorate

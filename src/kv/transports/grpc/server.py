@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.message_factory import GetMessageClass
+from grpc_health.v1 import health_pb2
 
 # grpc-stubs does not declare the asyncio health servicer.
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
@@ -16,11 +18,10 @@ from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
-from kv.transports.grpc.admission import guarded_deserializer
-from kv.transports.grpc.calls import unary_call
+from kv.transports.grpc.admission import CallAdmission
+from kv.transports.grpc.calls import READS_REQUEST, unary_call
 from kv.transports.grpc.connections import shut_down_connections
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
-from kv.transports.grpc.watch import parse_watch_request
 from kv.v1 import kv_pb2
 
 log = get_logger("kv.grpc")
@@ -56,34 +57,39 @@ def max_item_tags(max_value_bytes: int) -> int:
     return max_value_bytes // 2 + MESSAGE_FRAMING_BYTES
 
 
-def _add_key_value_service(
-    server: grpc.aio.Server, servicer: KeyValueServicer, admission: Admission, max_value_bytes: int
+def _add_service(
+    server: grpc.aio.Server, service: ServiceDescriptor, servicer: object, calls: CallAdmission
 ) -> None:
-    """Serve `kv.v1.KeyValue` as the generated code does, each request parsed by `admission`."""
-    service = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"]
+    """Serve `service` from `servicer`, whose decorated methods read their own requests.
+
+    A method decorated by `unary_call` or `streaming_call` is registered as
+    reading a stream of requests (admission.py: so that grpc reads its
+    message only once the call is taken on); the client still sends one, as
+    the proto declares, and sees no difference on the wire. Any other method
+    (health's Watch) is registered as the proto declares it.
+    """
     handlers = {}
     for method in service.methods:
-        request = getattr(kv_pb2, method.input_type.name)
-        response = getattr(kv_pb2, method.output_type.name)
-        if method.server_streaming:
-            # Watch lasts as long as its client wants: it holds no admission slot;
-            # the service bounds open watches instead (KV_MAX_WATCHERS, both transports).
-            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                getattr(servicer, method.name),
-                request_deserializer=parse_watch_request,
-                response_serializer=response.SerializeToString,
+        behavior = getattr(servicer, method.name)
+        request = GetMessageClass(method.input_type)
+        serialize = GetMessageClass(method.output_type).SerializeToString
+        if getattr(behavior, READS_REQUEST, False):
+            calls.register(f"/{service.full_name}/{method.name}", request)
+            handler = (
+                grpc.stream_stream_rpc_method_handler
+                if method.server_streaming
+                else grpc.stream_unary_rpc_method_handler
             )
-            continue
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
-            request_deserializer=guarded_deserializer(
-                admission,
-                request.FromString,
-                method.input_type.name,
-                max_item_tags(max_value_bytes),
-            ),
-            response_serializer=response.SerializeToString,
-        )
+            handlers[method.name] = handler(behavior, response_serializer=serialize)
+        else:
+            handler = (
+                grpc.unary_stream_rpc_method_handler
+                if method.server_streaming
+                else grpc.unary_unary_rpc_method_handler
+            )
+            handlers[method.name] = handler(
+                behavior, request_deserializer=request.FromString, response_serializer=serialize
+            )
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service.full_name, handlers),)
     )
@@ -91,14 +97,14 @@ def _add_key_value_service(
 
 
 class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
-    """grpc.health.v1.Health, whose Check is observed as every call is (request scope)."""
+    """grpc.health.v1.Health, whose Check is taken on and observed as every call is."""
 
-    def __init__(self, admission: Admission, observability: Observability) -> None:
+    def __init__(self, calls: CallAdmission, observability: Observability) -> None:
         super().__init__()
-        self.admission = admission
+        self.calls = calls
         self.observability = observability
 
-    Check = unary_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Check)
+    Check = unary_call(HEALTH_SERVICE_NAME, counted=False)(health_aio.HealthServicer.Check)
 
 
 class GrpcTransport:
@@ -116,7 +122,12 @@ class GrpcTransport:
         # One largest message at a time, or any number of smaller ones within
         # its size (admission.py: parsed, a message can take 25 times its size).
         self._admission = Admission(settings.max_concurrent_requests, max_bytes=limit)
-        self._health = HealthServicer(self._admission, observability)
+        calls = CallAdmission(
+            self._admission,
+            timeout=settings.idle_timeout,
+            max_item_tags=max_item_tags(settings.max_value_bytes),
+        )
+        self._health = HealthServicer(calls, observability)
         write_timeout_ms = int(settings.write_timeout * 1000)
         self._server = grpc.aio.server(
             options=[
@@ -136,20 +147,22 @@ class GrpcTransport:
                 ("grpc.http2.max_pings_without_data", 0),
                 # No one connection opens more calls than the server takes on.
                 ("grpc.max_concurrent_streams", settings.max_concurrent_requests),
+                # A request message nobody reads yet holds at most the stream's
+                # flow-control window (64 KiB): the window grows only for the
+                # message a method reads (admission.py), not with the link's
+                # bandwidth-delay product.
+                ("grpc.http2.bdp_probe", 0),
             ],
         )
-        _add_key_value_service(
-            self._server,
-            KeyValueServicer(
-                service,
-                self._admission,
-                observability,
-                watch_write_timeout=settings.watch_heartbeat,
-            ),
-            self._admission,
-            settings.max_value_bytes,
+        kv_servicer = KeyValueServicer(
+            service, calls, observability, watch_write_timeout=settings.watch_heartbeat
         )
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        _add_service(
+            self._server, kv_pb2.DESCRIPTOR.services_by_name["KeyValue"], kv_servicer, calls
+        )
+        _add_service(
+            self._server, health_pb2.DESCRIPTOR.services_by_name["Health"], self._health, calls
+        )
         reflection.enable_server_reflection(
             (
                 SERVICE_NAME,

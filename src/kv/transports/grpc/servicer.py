@@ -13,7 +13,7 @@ import grpc
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.observability import Observability
-from kv.transports.admission import Admission
+from kv.transports.grpc.admission import CallAdmission
 from kv.transports.grpc.calls import streaming_call, unary_call
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.grpc.watch import WatchEvents, stream_changes
@@ -66,14 +66,14 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     def __init__(
         self,
         service: KeyValueService,
-        admission: Admission,
+        calls: CallAdmission,
         observability: Observability,
         *,
         watch_write_timeout: float = 15.0,
     ) -> None:
         """`watch_write_timeout`: a Watch whose client takes no event for this long is ended."""
         self._service = service
-        self.admission = admission
+        self.calls = calls
         self.observability = observability
         self._watch_events = WatchEvents(service)
         self._watch_write_timeout = watch_write_timeout

@@ -16,10 +16,8 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from kv.domain import Change, KeyValueService, WatcherTooSlow
-from kv.transports.grpc.admission import Refusal
 from kv.transports.grpc.values import from_json
 from kv.v1 import kv_pb2
 
@@ -56,14 +54,6 @@ class WatchEvents:
             if ttl is not None:
                 event.ttl_seconds = ttl
         return event
-
-
-def parse_watch_request(raw: bytes) -> kv_pb2.WatchRequest | Refusal:
-    """The request of a Watch call; a malformed message is refused, not raised (INTERNAL)."""
-    try:
-        return kv_pb2.WatchRequest.FromString(raw)
-    except DecodeError:
-        return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "malformed request: not a WatchRequest")
 
 
 def _from_revision(request: kv_pb2.WatchRequest) -> int | None:
