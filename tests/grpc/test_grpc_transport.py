@@ -222,3 +222,17 @@ async def test_a_port_in_use_is_an_oserror() -> None:
         first.drain()
         await first.stop()
         await second.stop()
+
+
+async def test_health_watch_streams_serving_then_not_serving_on_drain() -> None:
+    async with serve_in_process("grpc", InMemoryStore()) as served:
+        [transport] = served.app.transports
+        async with grpc.aio.insecure_channel(served.client_settings.grpc_target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            watch = stub.Watch(health_pb2.HealthCheckRequest(service="kv.v1.KeyValue"))
+            first = await asyncio.wait_for(watch.read(), 60)
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            transport.drain()
+            second = await asyncio.wait_for(watch.read(), 60)
+            assert second.status == NOT_SERVING
+            watch.cancel()

@@ -16,8 +16,8 @@ A decorated method is registered as reading its own request (server.py):
 grpc hands it the call's request iterator, which it leaves to the admission.
 A decorator rather than a `grpc.aio.ServerInterceptor`: with an interceptor,
 grpc.aio runs the handler look-up of every call as a coroutine through it
-and the interceptor builds a new method handler for each call. The streaming
-methods of health (Watch) and reflection are not decorated.
+and the interceptor builds a new method handler for each call. Reflection's
+stream is grpc's own, not decorated.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from kv.domain import KeyValueService, StorageUnavailable
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
 from kv.transports.grpc.admission import CallAdmission
-from kv.transports.grpc.calls import READS_REQUEST, unary_call
+from kv.transports.grpc.calls import READS_REQUEST, streaming_call, unary_call
 from kv.transports.grpc.connections import shut_down_connections
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
 from kv.v1 import kv_pb2
@@ -60,36 +60,27 @@ def max_item_tags(max_value_bytes: int) -> int:
 def _add_service(
     server: grpc.aio.Server, service: ServiceDescriptor, servicer: object, calls: CallAdmission
 ) -> None:
-    """Serve `service` from `servicer`, whose decorated methods read their own requests.
+    """Serve `service` from `servicer`, each method registered as reading its own request.
 
-    A method decorated by `unary_call` or `streaming_call` is registered as
-    reading a stream of requests (admission.py: so that grpc reads its
-    message only once the call is taken on); the client still sends one, as
-    the proto declares, and sees no difference on the wire. Any other method
-    (health's Watch) is registered as the proto declares it.
+    Every method is decorated by `unary_call` or `streaming_call`, and is
+    registered as reading a stream of requests (admission.py: so that grpc
+    reads its message only once the call is taken on); the client still
+    sends one, as the proto declares, and sees no difference on the wire.
     """
     handlers = {}
     for method in service.methods:
         behavior = getattr(servicer, method.name)
-        request = GetMessageClass(method.input_type)
-        serialize = GetMessageClass(method.output_type).SerializeToString
-        if getattr(behavior, READS_REQUEST, False):
-            calls.register(f"/{service.full_name}/{method.name}", request)
-            handler = (
-                grpc.stream_stream_rpc_method_handler
-                if method.server_streaming
-                else grpc.stream_unary_rpc_method_handler
-            )
-            handlers[method.name] = handler(behavior, response_serializer=serialize)
-        else:
-            handler = (
-                grpc.unary_stream_rpc_method_handler
-                if method.server_streaming
-                else grpc.unary_unary_rpc_method_handler
-            )
-            handlers[method.name] = handler(
-                behavior, request_deserializer=request.FromString, response_serializer=serialize
-            )
+        if not getattr(behavior, READS_REQUEST, False):
+            raise TypeError(f"{service.full_name}.{method.name} does not read its own request")
+        calls.register(f"/{service.full_name}/{method.name}", GetMessageClass(method.input_type))
+        handler = (
+            grpc.stream_stream_rpc_method_handler
+            if method.server_streaming
+            else grpc.stream_unary_rpc_method_handler
+        )
+        handlers[method.name] = handler(
+            behavior, response_serializer=GetMessageClass(method.output_type).SerializeToString
+        )
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(service.full_name, handlers),)
     )
@@ -97,7 +88,11 @@ def _add_service(
 
 
 class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
-    """grpc.health.v1.Health, whose Check is taken on and observed as every call is."""
+    """grpc.health.v1.Health, whose calls are read and observed as every call is.
+
+    Neither is counted in the admission: health answers NOT_SERVING while the
+    server drains, and a Watch lasts as long as its client wants.
+    """
 
     def __init__(self, calls: CallAdmission, observability: Observability) -> None:
         super().__init__()
@@ -105,6 +100,8 @@ class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untype
         self.observability = observability
 
     Check = unary_call(HEALTH_SERVICE_NAME, counted=False)(health_aio.HealthServicer.Check)
+    List = unary_call(HEALTH_SERVICE_NAME, counted=False)(health_aio.HealthServicer.List)
+    Watch = streaming_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Watch)
 
 
 class GrpcTransport:
