@@ -48,9 +48,9 @@ BOUND_MB = 300.0
 # HTTP every round peaks alike (167-170 MB in 9 rounds). On gRPC the server
 # reads at most READ_SLOTS messages at once and grpc's core holds no more than
 # a flow-control window of the others (kv.transports.grpc.admission), so
-# every round peaks alike too: 102-128 MB for the first round in 12 runs,
-# the next two at most 6% above it. (Before, when grpc's core read every
-# message as it came, a round's peak ranged over 99-249 MB.)
+# every round peaks about alike too: 120-143 MB for the first round in 10
+# runs, the next two at most 6.3% above it. (Before, when grpc's core read
+# every message as it came, a round's peak ranged over 99-249 MB.)
 SECOND_ROUND_GROWTH = 1.10
 GRPC_ROUNDS = 3
 # Memory a burst may cost beyond the messages the server reads at once:
