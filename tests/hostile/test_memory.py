@@ -24,8 +24,7 @@ import grpc
 import pytest
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
-from kv.transports.grpc.admission import READ_SLOTS
-from kv.transports.grpc.server import max_item_tags
+from kv.transports.grpc.admission import READ_SLOTS, max_item_tags
 from tests.hostile.conftest import start_both
 from tests.hostile.wire import (
     exchange,

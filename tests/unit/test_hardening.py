@@ -20,9 +20,10 @@ from kv.transports.grpc.admission import (
     Admitted,
     CallAdmission,
     Refusal,
+    max_item_tags,
+    max_message_bytes,
     parse_request,
 )
-from kv.transports.grpc.server import max_item_tags, max_message_bytes
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.http.limits import ConnectionWatch
 from kv.v1 import kv_pb2

@@ -1,7 +1,7 @@
 """How the gRPC server takes a call on and reads its request: only once it has room for it.
 
 Every method the server implements itself is registered as reading a stream
-of requests (stream-unary, stream-stream: `server.py`), which on the wire is
+of requests (stream-unary, stream-stream: `services.py`), which on the wire is
 the same as a unary request, so clients call it as the proto declares. grpc
 then reads a request message only when the method asks for it, and with
 `grpc.http2.bdp_probe` off a message nobody reads holds at most the stream's
@@ -70,6 +70,25 @@ Message = TypeVar("Message")
 READ_SLOTS = 8
 SLOT_WAIT_SECONDS = 1.0
 ITEM_TAG = b"\n"  # field 1, length-delimited: ListValue.values and Struct.fields
+# A value's protobuf encoding can be larger than its compact JSON, which the
+# domain limit measures. The worst case is a list of zeros: 2 bytes per item
+# as JSON (`0,`), 11 as a `Value` in a `ListValue` (its field tag and length,
+# then a double with its tag); every other JSON text costs less per byte
+# (docs/hardening.md). A value of N bytes holds at most (N - 1) // 2 items.
+WORST_BYTES_PER_ITEM = 11
+# The key (1024 bytes and its framing), the framing of the value and list
+# (at most 5 bytes each), the expected revision and ttl: well within 4 KiB.
+MESSAGE_FRAMING_BYTES = 4096
+
+
+def max_message_bytes(max_value_bytes: int) -> int:
+    """The largest message read or written: a value within the limit however encoded, its key."""
+    return WORST_BYTES_PER_ITEM * ((max_value_bytes - 1) // 2) + MESSAGE_FRAMING_BYTES
+
+
+def max_item_tags(max_value_bytes: int) -> int:
+    """The most bytes 0x0a a message may hold (module docstring): a value's and its key's."""
+    return max_value_bytes // 2 + MESSAGE_FRAMING_BYTES
 
 
 @dataclass(frozen=True, slots=True)

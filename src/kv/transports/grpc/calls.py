@@ -12,7 +12,7 @@ server's admission until it ends; a stream (Watch) lasts as long as its
 client wants and holds none (the service bounds the number of watches
 instead).
 
-A decorated method is registered as reading its own request (server.py):
+A decorated method is registered as reading its own request (services.py):
 grpc hands it the call's request iterator, which it leaves to the admission.
 A decorator rather than a `grpc.aio.ServerInterceptor`: with an interceptor,
 grpc.aio runs the handler look-up of every call as a coroutine through it
@@ -55,7 +55,7 @@ Response = TypeVar("Response")
 Method = Callable[[Servicer, Request, Context], Awaitable[Response]]
 # What grpc calls: the request iterator is left to the admission, which reads the one message.
 Handler = Callable[[Servicer, object, Context], Awaitable[Response]]
-# Marks a method that reads its own request (server.py registers it so).
+# Marks a method that reads its own request (services.py registers it so).
 READS_REQUEST = "kv_reads_request"
 
 

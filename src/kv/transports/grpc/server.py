@@ -6,102 +6,30 @@ import asyncio
 import contextlib
 
 import grpc
-from google.protobuf.descriptor import ServiceDescriptor
-from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2
-
-# grpc-stubs does not declare the asyncio health servicer.
-from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 from grpc_reflection.v1alpha import reflection
 
 from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
-from kv.transports.grpc.admission import CallAdmission
-from kv.transports.grpc.calls import READS_REQUEST, streaming_call, unary_call
+from kv.transports.grpc.admission import CallAdmission, max_item_tags, max_message_bytes
 from kv.transports.grpc.connections import shut_down_connections
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
+from kv.transports.grpc.services import HEALTH_SERVICE_NAME, HealthServicer, add_service
 from kv.v1 import kv_pb2
 
 log = get_logger("kv.grpc")
 
-HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 # The health service answers for the server as a whole ("") and for the KV service.
 HEALTH_SERVICES = ("", SERVICE_NAME)
 HEALTH_POLL_SECONDS = 1.0
-# A value's protobuf encoding can be larger than its compact JSON, which the
-# domain limit measures. The worst case is a list of zeros: 2 bytes per item
-# as JSON (`0,`), 11 as a `Value` in a `ListValue` (its field tag and length,
-# then a double with its tag); every other JSON text costs less per byte
-# (docs/hardening.md). A value of N bytes holds at most (N - 1) // 2 items.
-WORST_BYTES_PER_ITEM = 11
-# The key (1024 bytes and its framing), the framing of the value and list
-# (at most 5 bytes each), the expected revision and ttl: well within 4 KiB.
-MESSAGE_FRAMING_BYTES = 4096
 # While draining, the server keeps answering UNAVAILABLE until no call has
 # come for this long (or half the shutdown timeout has passed): grpc's core
 # resets the calls it holds but has not handed to the server yet with
 # CANCELLED when the server stops (grpc/grpc#41785), so those are let in
 # and refused first (docs/hardening.md, "Shutdown").
 DRAIN_QUIET_SECONDS = 0.3
-
-
-def max_message_bytes(max_value_bytes: int) -> int:
-    """The largest message read or written: a value within the limit however encoded, its key."""
-    return WORST_BYTES_PER_ITEM * ((max_value_bytes - 1) // 2) + MESSAGE_FRAMING_BYTES
-
-
-def max_item_tags(max_value_bytes: int) -> int:
-    """The most bytes 0x0a a message may hold (admission.py): a value's, and its key's."""
-    return max_value_bytes // 2 + MESSAGE_FRAMING_BYTES
-
-
-def _add_service(
-    server: grpc.aio.Server, service: ServiceDescriptor, servicer: object, calls: CallAdmission
-) -> None:
-    """Serve `service` from `servicer`, each method registered as reading its own request.
-
-    Every method is decorated by `unary_call` or `streaming_call`, and is
-    registered as reading a stream of requests (admission.py: so that grpc
-    reads its message only once the call is taken on); the client still
-    sends one, as the proto declares, and sees no difference on the wire.
-    """
-    handlers = {}
-    for method in service.methods:
-        behavior = getattr(servicer, method.name)
-        if not getattr(behavior, READS_REQUEST, False):
-            raise TypeError(f"{service.full_name}.{method.name} does not read its own request")
-        calls.register(f"/{service.full_name}/{method.name}", GetMessageClass(method.input_type))
-        handler = (
-            grpc.stream_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.stream_unary_rpc_method_handler
-        )
-        handlers[method.name] = handler(
-            behavior, response_serializer=GetMessageClass(method.output_type).SerializeToString
-        )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
-    )
-    server.add_registered_method_handlers(service.full_name, handlers)  # type: ignore[attr-defined]
-
-
-class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
-    """grpc.health.v1.Health, whose calls are read and observed as every call is.
-
-    Neither is counted in the admission: health answers NOT_SERVING while the
-    server drains, and a Watch lasts as long as its client wants.
-    """
-
-    def __init__(self, calls: CallAdmission, observability: Observability) -> None:
-        super().__init__()
-        self.calls = calls
-        self.observability = observability
-
-    Check = unary_call(HEALTH_SERVICE_NAME, counted=False)(health_aio.HealthServicer.Check)
-    List = unary_call(HEALTH_SERVICE_NAME, counted=False)(health_aio.HealthServicer.List)
-    Watch = streaming_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Watch)
 
 
 class GrpcTransport:
@@ -154,10 +82,10 @@ class GrpcTransport:
         kv_servicer = KeyValueServicer(
             service, calls, observability, watch_write_timeout=settings.watch_heartbeat
         )
-        _add_service(
+        add_service(
             self._server, kv_pb2.DESCRIPTOR.services_by_name["KeyValue"], kv_servicer, calls
         )
-        _add_service(
+        add_service(
             self._server, health_pb2.DESCRIPTOR.services_by_name["Health"], self._health, calls
         )
         reflection.enable_server_reflection(
