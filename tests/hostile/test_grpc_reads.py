@@ -40,6 +40,25 @@ def stalled_calls(
     return [channel.stream_unary(GET).future(nothing(), timeout=120) for _ in range(count)]
 
 
+def hold_every_read_slot(
+    server: KvServer, channel: grpc.Channel, release: threading.Event
+) -> list[grpc.Future[bytes]]:
+    """READ_SLOTS stalled calls, once the server has taken them all on.
+
+    Shown by another call: it waits for a slot and is refused, unread and
+    safe to retry, while they hold every one.
+    """
+    stalled = stalled_calls(channel, READ_SLOTS, release)
+    deadline = time.monotonic() + 60
+    while not any(call.done() for call in stalled) and time.monotonic() < deadline:
+        status, details = raw_call(server.grpc_target, GET, b"\x0a\x01k")
+        if status == grpc.StatusCode.UNAVAILABLE:
+            assert f"reading {READ_SLOTS} other requests" in details
+            return stalled
+        time.sleep(0.05)
+    raise AssertionError("no call was refused while every read slot was held")
+
+
 def test_calls_that_send_no_message_hold_the_read_slots_only_until_the_read_timeout(
     tmp_path: Path,
 ) -> None:
@@ -47,19 +66,7 @@ def test_calls_that_send_no_message_hold_the_read_slots_only_until_the_read_time
     release = threading.Event()
     channel = grpc.insecure_channel(server.grpc_target)
     try:
-        stalled = stalled_calls(channel, READ_SLOTS, release)
-        # While they hold every slot, another call waits briefly and is refused,
-        # unread and safe to retry.
-        refusals = []
-        deadline = time.monotonic() + 60
-        while not any(call.done() for call in stalled) and time.monotonic() < deadline:
-            status, details = raw_call(server.grpc_target, GET, b"\x0a\x01k")
-            if status == grpc.StatusCode.UNAVAILABLE:
-                refusals.append(details)
-                break
-            time.sleep(0.05)
-        assert refusals, "no call was refused while every read slot was held"
-        assert f"reading {READ_SLOTS} other requests" in refusals[0]
+        stalled = hold_every_read_slot(server, channel, release)
         # Each stalled call is answered once the read timeout passes.
         for call in stalled:
             error = call.exception(timeout=60)

@@ -12,6 +12,7 @@ import json
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -20,8 +21,10 @@ from pathlib import Path
 import grpc
 import pytest
 
+from kv.transports.grpc.admission import READ_SLOTS
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.hostile.conftest import access_lines, start_both
+from tests.hostile.test_grpc_reads import GET, hold_every_read_slot
 from tests.hostile.test_memory import (
     grpc_round,
     max_message_bytes,
@@ -223,3 +226,23 @@ def _read_all(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_grpc_calls_whose_message_has_not_arrived_by_the_timeout_are_unavailable(
+    tmp_path: Path,
+) -> None:
+    """Calls taken on wait for their message until the shutdown timeout; these never send it."""
+    server = start_both(tmp_path, KV_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT), KV_IDLE_TIMEOUT="60")
+    release = threading.Event()
+    with grpc.insecure_channel(server.grpc_target) as channel:
+        try:
+            stalled = hold_every_read_slot(server, channel, release)
+            took = terminate_and_time(server)
+        finally:
+            release.set()
+        errors = [call.exception(timeout=TIMEOUT) for call in stalled]
+    assert took < SHUTDOWN_TIMEOUT + EXIT_SLACK, took
+    # Nothing was done: safe to retry, and logged so, not CANCELLED.
+    assert [error.code() for error in errors] == [grpc.StatusCode.UNAVAILABLE] * READ_SLOTS  # type: ignore[union-attr]
+    lines = access_lines(server.process.log())
+    assert lines.count((GET, "UNAVAILABLE")) == READ_SLOTS + 1  # and the call refused unread

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 
+SHUTTING_DOWN = "server is shutting down; retry elsewhere or shortly"
+
 
 class Admission:
     """A count of requests in progress against a limit, and whether the server is draining."""
@@ -32,7 +34,7 @@ class Admission:
     def refusal(self) -> str | None:
         """Why a new request cannot be taken on now, or None when it can."""
         if self.draining:
-            return "server is shutting down; retry elsewhere or shortly"
+            return SHUTTING_DOWN
         if self.in_progress >= self.limit:
             return f"server busy: {self.limit} requests in progress; retry shortly"
         return None

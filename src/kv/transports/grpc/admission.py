@@ -50,7 +50,7 @@ import grpc
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
-from kv.transports.admission import Admission
+from kv.transports.admission import SHUTTING_DOWN, Admission
 
 if TYPE_CHECKING:
     Context = grpc.aio.ServicerContext[Any, Any]
@@ -200,6 +200,8 @@ class CallAdmission:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "request not received in time")
         finally:
             self._slots.release()
-        if not isinstance(raw, bytes):  # grpc.aio.EOF: the client sent no message
+        if not isinstance(raw, bytes):  # grpc.aio.EOF: no message came
+            if self.admission.draining:  # the server stopped while it was awaited
+                return Refusal(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: no {name}")
         return raw
