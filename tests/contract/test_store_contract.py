@@ -26,10 +26,7 @@ from kv.domain import (
 )
 from kv.domain.model import encode_value
 from tests.contract.conftest import DURABLE
-
-
-def put(key: str, value: JsonValue, condition: Condition | None = None) -> Write:
-    return Write.put(key, value, encode_value(value), condition)
+from tests.store_writes import put
 
 
 def create(key: str, value: JsonValue) -> Write:

@@ -15,21 +15,16 @@ import pytest
 from kv.domain import (
     Condition,
     Decision,
-    JsonValue,
     KeyNotFound,
     PreconditionFailed,
     Store,
     Write,
 )
-from kv.domain.model import encode_value
 from tests.contract.conftest import DURABLE, StoreClock
+from tests.store_writes import put
 
 POLL_SECONDS = 0.01
 POLL_LIMIT = 2000  # 20 s: generous for a loaded machine
-
-
-def put(key: str, value: JsonValue, ttl: int | None = None, cond: Condition | None = None) -> Write:
-    return Write.put(key, value, encode_value(value), cond, ttl=ttl)
 
 
 async def revision_of(store: Store) -> int:
@@ -64,7 +59,7 @@ async def test_from_expiry_on_no_read_list_or_condition_sees_the_entry(
     assert await store.get("gone") is None
     assert [e.key for e in (await store.list("", after=None, limit=10)).entries] == ["kept"]
     with pytest.raises(PreconditionFailed):
-        await store.write(put("gone", 2, cond=Condition.exists()))
+        await store.write(put("gone", 2, condition=Condition.exists()))
     with pytest.raises(KeyNotFound):
         await store.write(Write.delete("gone"))
     created = await store.write(Write.create("gone", 3, b"3"))

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import random
 
-from kv.domain import Entry, JsonValue, Store, Write
-from kv.domain.model import encode_value
-
-
-def put(key: str, value: JsonValue) -> Write:
-    return Write.put(key, value, encode_value(value))
+from kv.domain import Entry, Store, Write
+from tests.store_writes import put
 
 
 async def list_all(store: Store, prefix: str, limit: int) -> list[Entry]:

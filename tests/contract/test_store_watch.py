@@ -31,9 +31,8 @@ from kv.domain import (
 from kv.domain.model import encode_value
 from tests.contract.conftest import DURABLE, SWEEP_INTERVAL, StoreClock
 from tests.etcd.cluster import etcd_store
+from tests.store_writes import EVENT_WAIT_SECONDS, put, take
 
-# Generous: only a broken feed ever waits this long.
-EVENT_WAIT_SECONDS = 20.0
 POLL_SECONDS = 0.01
 
 # name -> factory(directory, clock, history limits): the engines whose history of recent
@@ -55,21 +54,9 @@ BOUNDED: dict[str, Callable[[Path, StoreClock, HistoryLimits], Store]] = {
 HISTORY_OUTLIVES_THE_STORE = {"etcd"}
 
 
-def put(key: str, value: JsonValue, ttl: int | None = None) -> Write:
-    return Write.put(key, value, encode_value(value), ttl=ttl)
-
-
 def feed_of(store: Store) -> ChangeFeed:
     assert isinstance(store, ChangeFeed), f"{type(store).__name__} has no change feed"
     return store
-
-
-async def take(subscription: Subscription, count: int) -> list[Change]:
-    changes: list[Change] = []
-    async with asyncio.timeout(EVENT_WAIT_SECONDS):
-        while len(changes) < count:
-            changes.append(await anext(subscription))
-    return changes
 
 
 async def found_too_slow(subscription: Subscription) -> None:

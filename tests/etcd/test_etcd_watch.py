@@ -17,8 +17,7 @@ import grpc
 import pytest
 
 from kv.adapters.etcd import EtcdStore
-from kv.domain import Change, Compacted, KVError, Subscription, Write
-from kv.domain.model import encode_value
+from kv.domain import Compacted, KVError
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
 from testclient.client import Compacted as ClientCompacted
 from testclient.client import KVClient, KVEvent
@@ -27,6 +26,7 @@ from testclient.http_client import HttpKVClient
 from tests.etcd.cluster import EtcdCluster
 from tests.etcd.test_replicas import start_replicas
 from tests.servers import KvServer
+from tests.store_writes import put, take
 
 # Generous: only a broken feed ever waits this long (an expiry takes etcd a few seconds).
 EVENT_WAIT_SECONDS = 30.0
@@ -45,18 +45,6 @@ def compact(cluster: EtcdCluster, revision: int) -> None:
     with grpc.insecure_channel(cluster.endpoints[0]) as channel:
         stub = rpc_pb2_grpc.KVStub(channel)  # type: ignore[no-untyped-call]
         stub.Compact(rpc_pb2.CompactionRequest(revision=revision, physical=True), timeout=30)
-
-
-def put(key: str, value: object, ttl: int | None = None) -> Write:
-    return Write.put(key, value, encode_value(value), ttl=ttl)  # type: ignore[arg-type]
-
-
-async def take(subscription: Subscription, count: int) -> list[Change]:
-    changes: list[Change] = []
-    async with asyncio.timeout(EVENT_WAIT_SECONDS):
-        while len(changes) < count:
-            changes.append(await anext(subscription))
-    return changes
 
 
 @contextlib.asynccontextmanager
@@ -84,7 +72,9 @@ async def test_a_watch_from_before_etcds_compaction_is_compacted_at_its_compact_
         with pytest.raises(Compacted):
             await store.subscribe("", revisions[3])
         kept = await store.subscribe("", revisions[4])
-        assert [c.revision for c in await take(kept, 1)] == revisions[4:]
+        assert [c.revision for c in await take(kept, 1, seconds=EVENT_WAIT_SECONDS)] == revisions[
+            4:
+        ]
         kept.close()
 
 
