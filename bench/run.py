@@ -92,6 +92,10 @@ METHOD = """\
   (`bench/wrk/etcd_*.lua`), the same keys and values. etcd fsyncs its WAL before it answers a put.
 - **Durable PUT**: kv-server with `KV_STORE=sqlite` (it answers once the write is on disk) under
   the same PUT load, against etcd's put.
+- Every kv-server runs with `KV_MAX_CONCURRENT_REQUESTS=100`, twice the load's connections, so
+  that a load measures what it serves and not the admission limit (with the default 32 a durable
+  PUT run answered most requests 503, and h2load counts a gRPC UNAVAILABLE, sent with HTTP
+  status 200, as served).
 - **gRPC**: `h2load -c50 -m1` posting one prepared gRPC frame (5-byte prefix and the serialized
   request; `content-type: application/grpc`, `te: trailers`) to `/kv.v1.KeyValue/Get` and `/Put`;
   latencies from h2load's per-request log. The same frames are sent once through a real gRPC
@@ -160,11 +164,21 @@ def kv_server(name: str, transport: str = "http", **env: str) -> Iterator[Server
     """kv-server serving `transport` on a free loopback port, with `env` added to its environment.
 
     Its log goes to a file, as a deployment's would; with the default access log
-    (`KV_ACCESS_LOG=errors`) a request answered in time writes no line.
+    (`KV_ACCESS_LOG=errors`) a request answered in time writes no line. It takes
+    on every connection of the load at once: the load measures what it serves,
+    not its admission limit (with the default 32, a durable PUT run answered
+    most of wrk's 50 connections 503, and h2load counts a gRPC UNAVAILABLE,
+    sent with HTTP status 200, as served).
     """
     port = free_port()
     variable = TRANSPORTS[transport].port.variable
-    settings = {"KV_HOST": HOST, "TRANSPORT": transport, variable: str(port), **env}
+    settings = {
+        "KV_HOST": HOST,
+        "TRANSPORT": transport,
+        variable: str(port),
+        "KV_MAX_CONCURRENT_REQUESTS": str(2 * loads.CONNECTIONS),
+        **env,
+    }
     kv = shutil.which("kv-server", path=str(Path(sys.executable).parent))
     with running(name, [kv or "kv-server"], ports={transport: port}, env=settings) as server:
         yield server
