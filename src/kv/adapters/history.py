@@ -33,6 +33,7 @@ import asyncio
 import bisect
 from dataclasses import dataclass
 
+from kv.adapters.subscription import PolledSubscription
 from kv.domain import Change, Compacted, WatcherTooSlow
 
 DEFAULT_HISTORY_EVENTS = 10_000
@@ -180,7 +181,7 @@ class ChangeHistory:
         self._quiet_until = now + min(now - started, MAX_PACE_SECONDS)
 
 
-class HistorySubscription:
+class HistorySubscription(PolledSubscription):
     """One watcher: the seq of the next change it reads, the prefix it follows, the first revision.
 
     `from_revision`: changes below it are skipped (a watch from a revision not made yet).
@@ -196,27 +197,13 @@ class HistorySubscription:
         self._closed = False
         self._waiter: asyncio.Future[None] | None = None
 
-    def __aiter__(self) -> HistorySubscription:
-        return self
-
-    async def __anext__(self) -> Change:
-        while True:
-            found = self._available(1)
-            if found:
-                return found[0]
-            self._waiter = self._history.waiter()
-            try:
-                await self._waiter
-            finally:
-                self._history.forget(self._waiter)
-                self._waiter = None
-
-    def ready(self, limit: int) -> list[Change]:
-        """Up to `limit` further changes available now, without waiting (see `Subscription`)."""
+    async def _more(self) -> None:
+        self._waiter = self._history.waiter()
         try:
-            return self._available(limit)
-        except StopAsyncIteration:
-            return []
+            await self._waiter
+        finally:
+            self._history.forget(self._waiter)
+            self._waiter = None
 
     def _available(self, limit: int) -> list[Change]:
         """Up to `limit` changes for this watcher recorded so far (none: wait for more)."""

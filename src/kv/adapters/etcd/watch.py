@@ -37,6 +37,7 @@ import grpc
 from kv.adapters.etcd.client import EtcdClient, WatchCall
 from kv.adapters.etcd.errors import read_failure
 from kv.adapters.etcd.values import Keyspace, decode, prefix_end
+from kv.adapters.subscription import PolledSubscription
 from kv.domain import Change, Compacted, StorageUnavailable, WatcherTooSlow
 from kv.etcdpb import kv_pb2, rpc_pb2
 
@@ -52,7 +53,7 @@ def oldest(cancel: rpc_pb2.WatchResponse) -> int:
     return cancel.compact_revision + 1
 
 
-class EtcdSubscription:
+class EtcdSubscription(PolledSubscription):
     """One watcher: an etcd Watch stream from `start`, and the changes taken off it not yet read.
 
     `on_close` is told once, when it closes (the store forgets it).
@@ -113,23 +114,9 @@ class EtcdSubscription:
             raise Compacted(compacted, oldest(response))
         self._take(response)
 
-    def __aiter__(self) -> EtcdSubscription:
-        return self
-
-    async def __anext__(self) -> Change:
-        while True:
-            found = self._available(1)
-            if found:
-                return found[0]
-            assert self._pending is not None
-            await asyncio.wait({self._pending})  # cancelled, it leaves the read running
-
-    def ready(self, limit: int) -> list[Change]:
-        """Up to `limit` further changes already taken off the stream (see `Subscription`)."""
-        try:
-            return self._available(limit)
-        except StopAsyncIteration:
-            return []
+    async def _more(self) -> None:
+        assert self._pending is not None
+        await asyncio.wait({self._pending})  # cancelled, it leaves the read running
 
     def _available(self, limit: int) -> list[Change]:
         """Up to `limit` changes at hand (none: a read is pending); reads one answer ahead."""
