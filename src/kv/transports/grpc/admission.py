@@ -61,13 +61,20 @@ Message = TypeVar("Message")
 
 # Messages received at once. Each costs its size in grpc's core while it
 # arrives and again as the bytes handed to Python, so this bounds the memory
-# of requests being read (8 x 2 x 5.5 MiB at the default value limit). A small
-# message already sits in the core (within the flow-control window), so its
-# slot is held for one hand-over. A call that finds every slot taken waits at
-# most SLOT_WAIT_SECONDS, then is refused UNAVAILABLE: overload is answered
-# quickly, and clients that open calls but send nothing (each holds a slot
-# until the read timeout) delay the others by no more than that.
-READ_SLOTS = 8
+# of requests being read (2 x 2 x 5.5 MiB at the default value limit). Two:
+# one message parsed and served within the budget of request bytes (one
+# largest message), and the next one arriving. More slots serve no more large
+# messages, since the budget refuses what arrives beyond it once read, and
+# they make a burst's memory depend on timing: with 8, a parse overlapped up
+# to 7 other arrivals, and rounds of the same 16 worst-case uploads peaked
+# anywhere from 134 to 166 MB (docs/hardening.md). A small message already
+# sits in the core (within the flow-control window), so its slot is held for
+# one hand-over: 2 slots serve 100 concurrent small calls as fast as 8 did.
+# A call that finds every slot taken waits at most SLOT_WAIT_SECONDS, then is
+# refused UNAVAILABLE: overload is answered quickly, and clients that open
+# calls but send nothing (each holds a slot until the read timeout) delay
+# the others by no more than that.
+READ_SLOTS = 2
 SLOT_WAIT_SECONDS = 1.0
 ITEM_TAG = b"\n"  # field 1, length-delimited: ListValue.values and Struct.fields
 # A value's protobuf encoding can be larger than its compact JSON, which the
