@@ -50,8 +50,8 @@ BOUND_MB = 300.0
 # every round peaks about alike too: with 4 busy processes on the 2 cores,
 # 86-95 MB (most items) and 111-117 MB (most parsed) for the first round in
 # 26 runs, the next two at most 6.8% above it. (With 8 slots a parse
-# overlapped up to 7 arrivals, and the parsed probe's rounds went from 120 to
-# 136 MB, +13%; when grpc's core read every message as it came, a round's
+# overlapped up to 7 arrivals, and the parsed probe's rounds went from 134 to
+# 152 MB, +13%; when grpc's core read every message as it came, a round's
 # peak ranged over 99-249 MB.)
 SECOND_ROUND_GROWTH = 1.10
 GRPC_ROUNDS = 3
