@@ -15,8 +15,9 @@ from kv.domain.errors import (
     WatcherTooSlow,
 )
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
-from kv.domain.ports import ChangeFeed, Store, Subscription
+from kv.domain.ports import ChangeFeed, Snapshots, Store, StoreSnapshot, Subscription
 from kv.domain.service import KeyValueService, PutResult
+from kv.domain.snapshots import Snapshot
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
@@ -37,8 +38,11 @@ __all__ = [
     "Page",
     "PreconditionFailed",
     "PutResult",
+    "Snapshot",
+    "Snapshots",
     "StorageUnavailable",
     "Store",
+    "StoreSnapshot",
     "Subscription",
     "TooManyWatches",
     "ValueTooLarge",
