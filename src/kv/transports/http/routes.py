@@ -35,6 +35,7 @@ from kv.transports.http.errors import (
 from kv.transports.http.limits import ADMISSION, admission_middleware
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
+from kv.transports.http.snapshot import stream_snapshot
 from kv.transports.http.watch import EventFrames, stream_changes
 
 SERVICE = web.AppKey("service", KeyValueService)
@@ -45,6 +46,7 @@ WATCH_HEARTBEAT = web.AppKey("watch_heartbeat", float)
 DEFAULT_ADMISSION_LIMIT = 32
 LIST_PATH = "/v1/kv"
 WATCH_PATH = "/v1/watch"
+SNAPSHOT_PATH = "/v1/snapshot"
 
 
 def _entry_document(service: KeyValueService, entry: Entry) -> dict[str, Any]:
@@ -120,6 +122,11 @@ async def watch_changes(request: web.Request) -> web.StreamResponse:
     return await stream_changes(request, app[SERVICE], app[WATCH_FRAMES], app[WATCH_HEARTBEAT])
 
 
+async def snapshot_entries(request: web.Request) -> web.StreamResponse:
+    """Every live entry at one revision, as JSON lines (see snapshot.py)."""
+    return await stream_snapshot(request, request.app[SERVICE])
+
+
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -174,6 +181,7 @@ def create_app(
     listing.add_route("HEAD", list_entries)
     # No HEAD: a stream's headers alone say nothing, and its handler would never end.
     app.router.add_get(WATCH_PATH, watch_changes, allow_head=False)
+    app.router.add_get(SNAPSHOT_PATH, snapshot_entries, allow_head=False)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
