@@ -1,12 +1,17 @@
-"""`kv`: put, get, delete, list and watch from the shell, over HTTP or gRPC.
+"""`kv`: put, get, delete, list, watch, backup and restore from the shell, over HTTP or gRPC.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
 page to the end; `kv watch` prints one line per change as it happens
 (`{"event": "put"|"delete", "key", "value", "revision"}`, plus `"expired"`
-or `"ttl"`) until interrupted or the server ends the stream. Exit 0 ok; 1
-not found, conflict or precondition failed; 2 usage error or the service
-could not be reached.
+or `"ttl"`) until interrupted or the server ends the stream. `kv backup
+FILE` saves a snapshot of the whole store (always over HTTP: KV_URL) and
+prints `{"file", "revision", "entries"}`; `kv restore FILE` writes one into
+the store and prints `{"file", "written", "present", "expired"}` (see
+backup.py, restore.py). Exit 0 ok; 1 not found, conflict, precondition
+failed, a restore refused (the store is not empty) or not found whole in the
+store after; 2 usage error, a broken snapshot, or the service could not be
+reached.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from testclient.backup import backup
 from testclient.client import (
     AlreadyExists,
     KVClient,
@@ -30,6 +37,8 @@ from testclient.client import (
     Written,
 )
 from testclient.config import CLIENTS, ClientSettings, ConfigError, connect
+from testclient.http_client import HttpKVClient
+from testclient.restore import DEFAULT_CONCURRENCY, RestoreMismatch, StoreNotEmpty, restore
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 LIST_PAGE_SIZE = 1000
@@ -69,6 +78,18 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     watch.add_argument("prefix", nargs="?", default="", help="default: every key")
     watch.add_argument(
         "--from-revision", type=int, metavar="R", help="start with the change at revision R"
+    )
+    saved = commands.add_parser("backup", help="save a snapshot of every key: kv backup FILE")
+    saved.add_argument("file", type=Path)
+    loaded = commands.add_parser("restore", help="write a snapshot into the store: kv restore FILE")
+    loaded.add_argument("file", type=Path)
+    loaded.add_argument("--force", action="store_true", help="even if the store holds keys")
+    loaded.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"writes in flight at once (default {DEFAULT_CONCURRENCY})",
     )
     return parser
 
@@ -110,8 +131,30 @@ async def _listed(client: KVClient, args: argparse.Namespace) -> AsyncIterator[d
         cursor = page.next_cursor
 
 
+async def _backup_or_restore(args: argparse.Namespace, settings: ClientSettings) -> None:
+    document: dict[str, Any] = {"file": str(args.file)}
+    if args.command == "backup":
+        async with HttpKVClient(settings.kv_url, timeout=settings.timeout) as http:
+            header = await backup(http, args.file)
+        document |= {"revision": header.revision, "entries": header.entries}
+    else:
+        async with connect(settings, args.transport) as client:
+            restored = await restore(
+                client, args.file, force=args.force, concurrency=args.concurrency
+            )
+        document |= {
+            "written": restored.written,
+            "present": restored.present,
+            "expired": restored.expired,
+        }
+    print(json.dumps(document, ensure_ascii=False))
+
+
 async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> None:
     """Carry out the command and print what it answers, one JSON document a line."""
+    if args.command in ("backup", "restore"):
+        await _backup_or_restore(args, settings)
+        return
     async with connect(settings, args.transport) as client:
         if args.command == "list":
             async for listed in _listed(client, args):
@@ -154,11 +197,23 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:
             print(f"kv: VALUE is not JSON ({exc}); quote strings: '\"hello\"'", file=sys.stderr)
             sys.exit(EXIT_USAGE)
+    if args.command == "restore" and args.concurrency < 1:
+        print("kv: --concurrency must be at least 1", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     try:
         asyncio.run(_run(args, settings, value))
     except KeyboardInterrupt:  # the way to stop `kv watch`
         pass
-    except (NotFound, AlreadyExists, PreconditionFailed) as exc:
+    except OSError as exc:  # the backup or restore file
+        print(f"kv: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except (
+        NotFound,
+        AlreadyExists,
+        PreconditionFailed,
+        StoreNotEmpty,
+        RestoreMismatch,
+    ) as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_NO)
     except KVClientError as exc:
