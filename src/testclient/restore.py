@@ -25,7 +25,7 @@ from testclient.client import KVClient, KVClientError, KVEntry, OutcomeUnknown, 
 from testclient.progress import Progress
 from testclient.snapshot_file import entries_of
 
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 32
 # Attempts of one PUT that fails without an answer, and the pause after the first.
 ATTEMPTS = 4
 RETRY_PAUSE_SECONDS = 0.2
