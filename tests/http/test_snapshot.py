@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import tracemalloc
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from kv.adapters.memory import InMemoryStore
 from kv.adapters.snapshot_view import LocalSnapshot
-from kv.domain import Listing, StorageUnavailable, Write
+from kv.adapters.sqlite import SqliteStore
+from kv.domain import KeyNotFound, Listing, StorageUnavailable, Write
 from tests.http.conftest import MakeClient
 from tests.store_writes import put
 
@@ -163,3 +167,60 @@ async def test_memory_does_not_grow_with_the_number_of_keys(make_client: MakeCli
     large = await _snapshot_allocation_peak(make_client, 80_000)
     assert large < small + 1024 * 1024, (small, large)
     assert large < 4 * 1024 * 1024, (small, large)
+
+
+async def test_a_snapshot_read_slowly_during_writes_is_the_state_at_its_revision(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    """Over a durable store: the writers' log, replayed up to the snapshot's revision, gives
+    exactly the entries streamed, though the writes went on while the stream was read."""
+    store = SqliteStore(tmp_path / "data")
+    client = await make_client(store)
+    log: dict[int, tuple[str, Any]] = {}
+    # A stream far larger than the sockets' buffers: the server must wait for the reader.
+    padding = "p" * 10_000
+    for first in range(0, 3000, 500):  # concurrent writes share a sync
+        batch = [(f"k{n:04}", [n, padding]) for n in range(first, first + 500)]
+        written = await asyncio.gather(*(store.write(put(k, v)) for k, v in batch))
+        log.update((w.revision, item) for w, item in zip(written, batch, strict=True))
+    stop = asyncio.Event()
+
+    async def writer(number: int) -> None:
+        chance = random.Random(number)
+        while not stop.is_set():
+            key = f"k{chance.randrange(3200):04}"
+            if chance.random() < 0.3:
+                try:
+                    written = await store.write(Write.delete(key))
+                except KeyNotFound:
+                    continue
+                log[written.revision] = (key, None)
+            else:
+                written = await store.write(put(key, [number, "new"]))
+                log[written.revision] = (key, [number, "new"])
+
+    writers = [asyncio.create_task(writer(n)) for n in range(4)]
+    chunks: list[bytes] = []
+    try:
+        async with client.get("/v1/snapshot") as response:
+            while chunk := await response.content.read(65536):
+                chunks.append(chunk)
+                await asyncio.sleep(0.001)
+    finally:
+        stop.set()
+        await asyncio.gather(*writers)
+    got = [json.loads(line) for line in b"".join(chunks).splitlines()]
+    revision = got[0]["revision"]
+    assert max(log) > revision, "nothing was written while the snapshot streamed"
+    state: dict[str, tuple[Any, int]] = {}
+    for written_at in sorted(log):
+        if written_at > revision:
+            break
+        key, value = log[written_at]
+        if value is None:
+            state.pop(key, None)
+        else:
+            state[key] = (value, written_at)
+    entries = got[1:-1]
+    assert {e["key"]: (e["value"], e["revision"]) for e in entries} == state
+    assert got[0]["entries"] == got[-1]["entries"] == len(state)

@@ -42,9 +42,7 @@ ENTRIES = [
 
 
 @pytest.mark.parametrize("transport", TRANSPORT_NAMES)
-async def test_restore_writes_every_entry_and_keeps_the_ttl(
-    transport: str, tmp_path: Path
-) -> None:
+async def test_restore_writes_every_entry_and_keeps_the_ttl(transport: str, tmp_path: Path) -> None:
     path = tmp_path / "snapshot.ndjson"
     expiring = {"key": "t", "value": "soon", "revision": 3, "ttl": 100}
     path.write_bytes(snapshot_text(*ENTRIES, expiring))
