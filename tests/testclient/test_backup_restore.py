@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 from pathlib import Path
 
@@ -98,7 +99,7 @@ async def test_a_backup_is_the_servers_snapshot_as_sent(tmp_path: Path) -> None:
             sent = b"".join([chunk async for chunk in http.snapshot()])
     assert header.entries == len(ENTRIES)
     assert path.read_bytes() == sent
-    assert [p.name for p in tmp_path.iterdir()] == ["backup.ndjson"]
+    assert os.listdir(tmp_path) == ["backup.ndjson"]
 
 
 class PagesFail(InMemoryStore):
@@ -120,12 +121,14 @@ async def test_a_cut_backup_leaves_the_earlier_file_as_it_was(tmp_path: Path) ->
     path.write_bytes(b"an earlier backup")
     store = PagesFail()
     store.apply(put("k", 1))
-    async with serve_in_process("http", store) as served:
-        async with HttpKVClient(served.client_settings.kv_url) as http:
-            with pytest.raises(KVClientError):
-                await backup(http, path)
+    async with (
+        serve_in_process("http", store) as served,
+        HttpKVClient(served.client_settings.kv_url) as http,
+    ):
+        with pytest.raises(KVClientError):
+            await backup(http, path)
     assert path.read_bytes() == b"an earlier backup"
-    assert [p.name for p in tmp_path.iterdir()] == ["backup.ndjson"]
+    assert os.listdir(tmp_path) == ["backup.ndjson"]
 
 
 BROKEN = {
