@@ -144,17 +144,23 @@ BROKEN = {
 
 @pytest.mark.parametrize("name", sorted(BROKEN))
 def test_a_broken_file_is_refused(name: str) -> None:
-    with pytest.raises(SnapshotBroken):
+    def read() -> None:
         _, entries = entries_of(io.BytesIO(BROKEN[name]))
         list(entries)
+
+    with pytest.raises(SnapshotBroken):
+        read()
 
 
 @pytest.mark.parametrize("name", ["no end line", "more announced", "not a snapshot"])
 def test_a_broken_stream_is_refused(name: str) -> None:
-    check = StreamCheck()
+    def check() -> None:
+        stream = StreamCheck()
+        stream.feed(BROKEN[name])
+        stream.finish()
+
     with pytest.raises(SnapshotBroken):
-        check.feed(BROKEN[name])
-        check.finish()
+        check()
 
 
 def test_a_stream_is_checked_however_it_is_cut() -> None:
