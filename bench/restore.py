@@ -68,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Time kv restore into each store, as JSON.")
     parser.add_argument("keys", nargs="?", type=int, default=100_000, help="entries to restore")
     parser.add_argument("--stores", default="memory,sqlite", help="comma list of KV_STORE names")
-    parser.add_argument("--concurrency", type=int, default=32, help="kv restore --concurrency")
+    parser.add_argument("--concurrency", type=int, default=16, help="kv restore --concurrency")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="kv-bench-restore-") as name:
         directory = Path(name)
