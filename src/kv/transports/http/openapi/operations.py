@@ -132,7 +132,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                     'line in key order, then {"end": true, "entries": N}; a stream without '
                     "the end line is incomplete."
                 ),
-                # Each line (Schemathesis checks what it reads against this).
+                # One line of the stream (tests/http/test_snapshot.py checks each against it).
                 "content": {"application/x-ndjson": {"schema": SNAPSHOT_LINE}},
             },
             **_errors(400, 503),
