@@ -43,7 +43,7 @@ DEFAULT_CONCURRENCY = 16
 TXN_OPS = 128
 TXN_BYTES = 512 * 1024
 OP_OVERHEAD_BYTES = 48
-# Attempts of one PUT that fails without an answer, and the pause after the first.
+# Attempts of one write (a transaction or a PUT) that fails without an answer; the first pause.
 ATTEMPTS = 4
 RETRY_PAUSE_SECONDS = 0.2
 LIST_PAGE = 1000
