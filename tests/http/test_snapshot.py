@@ -100,7 +100,7 @@ async def test_a_failure_midway_ends_the_stream_without_its_end_line(
     make_client: MakeClient,
 ) -> None:
     store = PagesFail()
-    store.apply(put("k", 1))
+    await store.write(put("k", 1))
     client = await make_client(store)
     response = await client.get("/v1/snapshot")
     assert response.status == 200
@@ -126,13 +126,13 @@ async def test_a_store_that_takes_no_snapshot_is_unavailable(make_client: MakeCl
 async def test_writes_made_while_it_streams_do_not_show(make_client: MakeClient) -> None:
     store = InMemoryStore()
     for n in range(5000):
-        store.apply(put(f"k{n:05}", n))
+        await store.write(put(f"k{n:05}", n))
     client = await make_client(store)
     async with client.get("/v1/snapshot") as response:
         header = json.loads(await response.content.readline())
-        store.apply(put("k00000", "changed"))
-        store.apply(Write.delete("k04999"))
-        store.apply(put("new", 1))
+        await store.write(put("k00000", "changed"))
+        await store.write(Write.delete("k04999"))
+        await store.write(put("new", 1))
         rest = [json.loads(line) for line in (await response.read()).splitlines()]
     assert header["entries"] == 5000
     assert rest[-1] == {"end": True, "entries": 5000}
@@ -143,7 +143,7 @@ async def _snapshot_allocation_peak(make_client: MakeClient, keys: int) -> int:
     """Bytes allocated at the peak of a snapshot of `keys` entries, beyond what the store holds."""
     store = InMemoryStore()
     for n in range(keys):
-        store.apply(put(f"key/{n:08}", {"n": n, "text": "x" * 100}))
+        await store.write(put(f"key/{n:08}", {"n": n, "text": "x" * 100}))
     client = await make_client(store)
     tracemalloc.start()
     try:

@@ -120,7 +120,7 @@ async def test_a_cut_backup_leaves_the_earlier_file_as_it_was(tmp_path: Path) ->
     path = tmp_path / "backup.ndjson"
     path.write_bytes(b"an earlier backup")
     store = PagesFail()
-    store.apply(put("k", 1))
+    await store.write(put("k", 1))
     async with (
         serve_in_process("http", store) as served,
         HttpKVClient(served.client_settings.kv_url) as http,
