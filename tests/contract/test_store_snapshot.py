@@ -25,6 +25,9 @@ from kv.domain import (
 from tests.contract.conftest import StoreClock
 from tests.store_writes import put
 
+POLL_SECONDS = 0.01
+POLL_LIMIT = 2000  # 20 s: generous for a loaded machine
+
 
 def snapshots_of(store: Store) -> Snapshots:
     assert isinstance(store, Snapshots), f"{type(store).__name__} takes no snapshots"
@@ -117,6 +120,30 @@ async def test_entries_expired_when_the_snapshot_is_taken_are_left_out(
         long = entries[0]
         assert long.expires_at is not None
         assert snapshot.taken_at < long.expires_at <= snapshot.taken_at + 3600
+    finally:
+        await snapshot.close()
+
+
+async def test_an_entry_removed_by_its_expiry_after_the_snapshot_is_still_in_it(
+    store: Store, clock: StoreClock
+) -> None:
+    """Live at the snapshot's revision, so in it, though the store removes it meanwhile."""
+    await store.write(put("t", "brief", ttl=1))
+    last = await store.write(put("plain", 1))
+    snapshot = await snapshots_of(store).snapshot()
+    try:
+        await clock.advance(1.5)
+        for _ in range(POLL_LIMIT):  # until the store has removed it, at a revision of its own
+            if (await store.list("", after=None, limit=1)).revision > last.revision:
+                break
+            await asyncio.sleep(POLL_SECONDS)
+        else:
+            raise AssertionError("the expired entry was never removed")
+        assert [(e.key, e.value) for e in await read_all(snapshot, 10)] == [
+            ("plain", 1),
+            ("t", "brief"),
+        ]
+        assert await snapshot.count() == 2
     finally:
         await snapshot.close()
 
