@@ -9,6 +9,12 @@ open, never with the number of keys, and the entries it keeps are the
 store's own (immutable) objects.
 
 `LocalSnapshot`: a `kv.domain.ports.StoreSnapshot` over such a view.
+
+For sqlite this stands in for a read transaction on a second connection:
+the store holds its file with `locking_mode=EXCLUSIVE` (no second connection
+may read it), and its key directory is exactly what is durable, so a view
+of the directory is the database at one revision, read without touching
+the disk.
 """
 
 from __future__ import annotations
