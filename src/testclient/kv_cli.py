@@ -134,7 +134,8 @@ async def _listed(client: KVClient, args: argparse.Namespace) -> AsyncIterator[d
 async def _backup_or_restore(args: argparse.Namespace, settings: ClientSettings) -> None:
     document: dict[str, Any] = {"file": str(args.file)}
     if args.command == "backup":
-        async with HttpKVClient(settings.kv_url, timeout=settings.timeout) as http:
+        async with connect(settings, "http") as http:
+            assert isinstance(http, HttpKVClient)  # the snapshot is HTTP's alone
             header = await backup(http, args.file)
         document |= {"revision": header.revision, "entries": header.entries}
     else:
