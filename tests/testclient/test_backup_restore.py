@@ -12,6 +12,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,10 +20,10 @@ from kv.adapters.memory import InMemoryStore
 from kv.adapters.snapshot_view import LocalSnapshot
 from kv.domain import Listing, StorageUnavailable
 from testclient.backup import backup
-from testclient.client import KVClientError
+from testclient.client import KVClient, KVClientError, NotFound, Rejected
 from testclient.http_client import HttpKVClient
 from testclient.progress import Progress
-from testclient.restore import RestoreMismatch, StoreNotEmpty, restore
+from testclient.restore import TXN_BYTES, TXN_OPS, RestoreMismatch, StoreNotEmpty, restore
 from testclient.snapshot_file import SnapshotBroken, StreamCheck, entries_of
 from tests.inprocess import TRANSPORT_NAMES, serve_in_process
 from tests.store_writes import put
@@ -194,3 +195,61 @@ def test_progress_is_drawn_on_a_terminal_only() -> None:
     progress.finish()
     assert terminal.getvalue().startswith("\rrestore: 5/10 (50%)")
     assert terminal.getvalue().endswith("\n")
+
+
+class TxnOverPuts:
+    """A client whose `txn` (the body of POST /v1/txn, puts only) is carried out as PUTs, and
+    counted; or refused as `refusal` says. Everything else is the real client's."""
+
+    def __init__(self, client: KVClient, refusal: type[KVClientError] | None = None) -> None:
+        self._client = client
+        self._refusal = refusal
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def txn(self, request: dict[str, Any]) -> object:
+        ops = request["success"]
+        self.batches.append(ops)
+        if self._refusal is not None:
+            raise self._refusal("refused")
+        assert set(request) == {"success"}
+        for op in ops:
+            assert set(op) <= {"op", "key", "value", "ttl"}
+            assert op["op"] == "put"
+            await self._client.put(op["key"], op["value"], ttl=op.get("ttl"))
+        return None
+
+
+async def test_restore_writes_transactions_of_many_puts(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.ndjson"
+    large = [{"key": f"large/{n}", "value": "v" * 200_000, "revision": 1} for n in range(6)]
+    huge = {"key": "m", "value": "v" * (TXN_BYTES + 1), "revision": 1}  # alone, as a PUT
+    expiring = {"key": "t", "value": 1, "revision": 2, "ttl": 50}
+    path.write_bytes(snapshot_text(*ENTRIES, *large, huge, expiring))
+    async with serve_in_process("http") as served:
+        client = TxnOverPuts(served.client)
+        restored = await restore(client, path, concurrency=2)  # type: ignore[arg-type]
+        assert restored.present == len(ENTRIES) + 8
+        assert (await served.client.get("t")).ttl == 50
+        assert len((await served.client.get("m")).value) == TXN_BYTES + 1
+    sizes = [len(batch) for batch in client.batches]
+    assert sum(sizes) == len(ENTRIES) + 6  # "m", and "t" left alone after it: PUTs
+    assert max(sizes) == TXN_OPS
+    for batch in client.batches:
+        assert sum(len(json.dumps(op)) for op in batch) <= TXN_BYTES
+
+
+@pytest.mark.parametrize(("refusal", "tries"), [(NotFound, 1), (Rejected, 2)])
+async def test_restore_puts_what_the_service_takes_no_transaction_for(
+    tmp_path: Path, refusal: type[KVClientError], tries: int
+) -> None:
+    """No transactions (404): PUTs from then on. A batch refused (413): that batch as PUTs."""
+    path = tmp_path / "snapshot.ndjson"
+    path.write_bytes(snapshot_text(*ENTRIES))  # two batches
+    async with serve_in_process("http") as served:
+        client = TxnOverPuts(served.client, refusal)
+        restored = await restore(client, path, concurrency=1)  # type: ignore[arg-type]
+        assert restored.present == len(ENTRIES)
+    assert len(client.batches) == tries
