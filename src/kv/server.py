@@ -10,10 +10,10 @@ from typing import Any
 
 import uvloop
 
-from kv.allocator import HeapTrimmer, tune_allocator
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
 from kv.lifecycle import serving
+from kv.malloc_tuning import HeapTrimmer, tune_allocator
 from kv.observability import configure_logging
 
 EXIT_CONFIG = 2

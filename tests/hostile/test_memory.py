@@ -24,7 +24,7 @@ import grpc
 import pytest
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
-from kv.transports.grpc.admission import READ_SLOTS, max_item_tags
+from kv.transports.grpc.call_admission import READ_SLOTS, max_item_tags
 from tests.hostile.conftest import start_both
 from tests.hostile.wire import (
     exchange,
@@ -46,7 +46,7 @@ BOUND_MB = 300.0
 # A round of the same load may raise the peak by at most 10% (issue 11). On
 # HTTP every round peaks alike (167-170 MB in 9 rounds). On gRPC the server
 # reads at most READ_SLOTS (2) messages at once and grpc's core holds no more
-# than a flow-control window of the others (kv.transports.grpc.admission), so
+# than a flow-control window of the others (kv.transports.grpc.call_admission), so
 # every round peaks about alike too: with 4 busy processes on the 2 cores,
 # 86-95 MB (most items) and 111-117 MB (most parsed) for the first round in
 # 26 runs, the next two at most 6.8% above it. (With 8 slots a parse
@@ -58,7 +58,7 @@ GRPC_ROUNDS = 3
 # Memory a burst may cost beyond the messages the server reads at once:
 # grpc's own buffers and what the allocator keeps between frees.
 ALLOCATOR_SLACK_MB = 32.0
-# After a round, once the heap trimmer (kv.allocator) has run, the resident
+# After a round, once the heap trimmer (kv.malloc_tuning) has run, the resident
 # memory comes back to within 10% of what it was before the first (61-64 MB
 # before, 62-67 after). Once in a while a round's memory is held for longer
 # than SETTLE_SECONDS and returned during a later round (105 MB after one

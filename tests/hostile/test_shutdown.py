@@ -21,7 +21,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from kv.transports.grpc.admission import READ_SLOTS
+from kv.transports.grpc.call_admission import READ_SLOTS
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.hostile.conftest import access_lines, start_both
 from tests.hostile.test_grpc_reads import GET, hold_every_read_slot

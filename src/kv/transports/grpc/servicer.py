@@ -13,7 +13,7 @@ import grpc
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.observability import Observability
-from kv.transports.grpc.admission import CallAdmission
+from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import streaming_call, unary_call
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.grpc.watch import WatchEvents, stream_changes

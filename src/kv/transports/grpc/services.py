@@ -1,7 +1,7 @@
 """The services of the gRPC server, each method registered to read its own request.
 
 A method decorated by `unary_call` or `streaming_call` (calls.py) reads its
-request through the server's `CallAdmission` (admission.py), so grpc must
+request through the server's `CallAdmission` (call_admission.py), so grpc must
 not read it first: `add_service` registers it as reading a stream of
 requests (stream-unary, stream-stream), which is the same as a unary request
 on the wire. Clients call it as the proto declares and see no difference.
@@ -18,7 +18,7 @@ from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
 from kv.observability import Observability
-from kv.transports.grpc.admission import CallAdmission
+from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import READS_REQUEST, streaming_call, unary_call
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
@@ -30,7 +30,7 @@ def add_service(
     """Serve `service` from `servicer`, each method registered as reading its own request.
 
     Every method is decorated by `unary_call` or `streaming_call`, and is
-    registered as reading a stream of requests (admission.py: so that grpc
+    registered as reading a stream of requests (call_admission.py: so that grpc
     reads its message only once the call is taken on); the client still
     sends one, as the proto declares, and sees no difference on the wire.
     """

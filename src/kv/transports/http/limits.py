@@ -9,7 +9,7 @@ where a client that does not read holds the server's memory (a 1 MiB body
 per request), so the slot must cover it. aiohttp then finds the response
 written and only logs it.
 
-`ConnectionWatch` is the write timeout: a connection whose send buffer has
+`WriteTimeoutEnforcer` is the write timeout: a connection whose send buffer has
 not shrunk for `KV_WRITE_TIMEOUT` seconds belongs to a client that does not
 read, and is aborted, which ends the write that waits on it.
 """
@@ -72,7 +72,7 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
         admission.leave()
 
 
-class ConnectionWatch:
+class WriteTimeoutEnforcer:
     """Aborts every connection of `server` whose send buffer has not shrunk for `timeout` s."""
 
     def __init__(self, server: web.Server, timeout: float) -> None:

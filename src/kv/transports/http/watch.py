@@ -134,7 +134,7 @@ async def _send(
     A write that leaves the connection's buffer far below its high-water mark
     cannot wait for the client, so it needs no timer of its own (the one
     write per watcher and wake-up that most watchers make); the write
-    timeout (`ConnectionWatch`) is the backstop either way.
+    timeout (`WriteTimeoutEnforcer`) is the backstop either way.
     """
     transport = request.transport
     if transport is not None and transport.get_write_buffer_size() + len(data) <= UNTIMED_BYTES:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kv.domain import Store
-from testclient.cli import main
+from testclient.kv_testclient_cli import main
 from testclient.scenarios import SCENARIOS
 from tests.inprocess import serve_in_process
 from tests.servers import KvServer, Process, free_port, script, wait_http_ok
