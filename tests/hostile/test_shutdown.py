@@ -141,7 +141,7 @@ def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
     # calls keep reaching grpc's core until the server stops; the core resets
     # those it has not handed to the server yet with CANCELLED (grpc/grpc#41785:
     # 0-17 per run before the server closed its connections before stopping,
-    # see kv/transports/grpc/connections.py). Now they are UNAVAILABLE too.
+    # see kv/transports/grpc/grpc_internals.py). Now they are UNAVAILABLE too.
     assert set(outcomes) == {"OK", "UNAVAILABLE"}, outcomes
     print(f"gRPC calls around SIGTERM: {dict(outcomes)}; served: {dict(answered)}")
 

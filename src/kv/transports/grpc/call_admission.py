@@ -160,7 +160,7 @@ class CallAdmission:
         A counted call stays in progress until grpc has sent its answer (its
         done callbacks run after the status went out, whatever the outcome),
         not when the method returns: the transport's stop closes connections
-        once no call is in progress (connections.py), which must lose no answer.
+        once no call is in progress (grpc_internals.py), which must lose no answer.
         """
         admission = self.admission
         held = 0

@@ -14,7 +14,7 @@ from kv.domain import KeyValueService, StorageUnavailable
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
 from kv.transports.grpc.call_admission import CallAdmission, max_item_tags, max_message_bytes
-from kv.transports.grpc.connections import shut_down_connections
+from kv.transports.grpc.grpc_internals import shut_down_connections
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
 from kv.transports.grpc.services import HEALTH_SERVICE_NAME, HealthServicer, add_service
 from kv.v1 import kv_pb2
@@ -135,7 +135,7 @@ class GrpcTransport:
         (safe to retry) rather than left for grpc to cancel, until calls stop
         coming (`DRAIN_QUIET_SECONDS`) or half the timeout has passed. Only
         then, once none is in progress, are the client connections closed
-        (connections.py: what grpc's core holds then ends UNAVAILABLE, not
+        (grpc_internals.py: what grpc's core holds then ends UNAVAILABLE, not
         CANCELLED) and the server stopped, with what is left of the timeout
         as its grace: a call it cancels then is one that outlived the timeout.
         """

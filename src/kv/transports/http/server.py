@@ -10,8 +10,8 @@ from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
+from kv.transports.http.aiohttp_internals import KVAppRunner
 from kv.transports.http.limits import WriteTimeoutEnforcer
-from kv.transports.http.protocol import KVAppRunner
 from kv.transports.http.routes import DRAINING, create_app
 
 log = get_logger("kv.http")
