@@ -16,7 +16,6 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 from testclient.client import (
@@ -29,7 +28,13 @@ from testclient.client import (
     PreconditionFailed,
     Written,
 )
-from testclient.config import CLIENTS, ClientSettings, ConfigError, connect
+from testclient.config import (
+    ClientSettings,
+    ConfigError,
+    add_transport_options,
+    connect,
+    with_options,
+)
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 LIST_PAGE_SIZE = 1000
@@ -37,14 +42,7 @@ LIST_PAGE_SIZE = 1000
 
 def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kv", description="Talk to a kv-server.")
-    parser.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
-    parser.add_argument(
-        "--url", default=settings.kv_url, help="HTTP base URL (KV_URL; of a comma list, the first)"
-    )
-    parser.add_argument(
-        "--target", default=settings.grpc_target, help="gRPC host:port (KV_GRPC_TARGET)"
-    )
-    parser.add_argument("--resp-url", default=settings.resp_url, help="RESP URL (KV_RESP_URL)")
+    add_transport_options(parser, settings, replicas_help="of a comma list the first")
     parser.add_argument("--if-revision", type=int, help="only if the entry is at this revision")
     commands = parser.add_subparsers(dest="command", required=True)
     put = commands.add_parser("put", help="create or replace: kv put KEY JSON [--ttl S]")
@@ -146,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     args = _parser(settings).parse_args(argv)
-    settings = replace(settings, kv_url=args.url, grpc_target=args.target, resp_url=args.resp_url)
+    settings = with_options(settings, args)
     value = None
     if args.command in ("put", "create"):
         try:

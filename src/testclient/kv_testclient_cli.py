@@ -13,10 +13,16 @@ import asyncio
 import json
 import signal
 import sys
-from dataclasses import replace
 from functools import partial
 
-from testclient.config import CLIENTS, ClientSettings, ConfigError, connect, replicas
+from testclient.config import (
+    ClientSettings,
+    ConfigError,
+    add_transport_options,
+    connect,
+    replicas,
+    with_options,
+)
 from testclient.logs import configure_logging
 from testclient.runner import ScenarioResult, report, run_scenarios
 from testclient.scenarios import SCENARIOS, Connect
@@ -44,15 +50,7 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
         help="a scenario parameter, e.g. --set seconds=10 (linearizability)",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
-    run.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
-    run.add_argument(
-        "--url", default=settings.kv_url, help="HTTP base URL, or a comma list of replicas (KV_URL)"
-    )
-    run.add_argument(
-        "--target",
-        default=settings.grpc_target,
-        help="gRPC host:port, or a comma list of replicas (KV_GRPC_TARGET)",
-    )
+    add_transport_options(run, settings, replicas_help="or a comma list of replicas")
     return parser
 
 
@@ -90,7 +88,7 @@ def _run(args: argparse.Namespace, settings: ClientSettings) -> int:
         )
         return EXIT_ERROR
     parameters = dict(item.partition("=")[::2] for item in args.set)
-    settings = replace(settings, kv_url=args.url, grpc_target=args.target)
+    settings = with_options(settings, args)
     names = args.names or list(SCENARIOS)
     results = asyncio.run(
         run_scenarios(
