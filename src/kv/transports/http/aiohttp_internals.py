@@ -30,6 +30,7 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
 from kv.observability import accept_request_id
+from kv.transports.error_tables import closest_row
 from kv.transports.http.errors import REQUEST_ID_HEADER, error_response
 
 log = logging.getLogger("kv.http")
@@ -46,10 +47,8 @@ PARSE_ERRORS: dict[type[Exception], str] = {
 
 
 def _describe(exc: BaseException | None) -> str:
-    for cls in type(exc).__mro__:
-        if cls in PARSE_ERRORS:
-            return PARSE_ERRORS[cls]
-    return "not a valid HTTP/1.1 request"
+    described = None if exc is None else closest_row(PARSE_ERRORS, exc)
+    return described or "not a valid HTTP/1.1 request"
 
 
 class KVRequestHandler(RequestHandler):
