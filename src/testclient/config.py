@@ -53,15 +53,16 @@ class ClientSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
         env = Env(environ)
+        default = cls()  # the fields' defaults are the one table of them
         return cls(
-            transport=env.choice("TRANSPORT", "http", tuple(CLIENTS)),
+            transport=env.choice("TRANSPORT", default.transport, tuple(CLIENTS)),
             addresses={
                 name: env.addresses(known.variable, known.default, known.schemes)
                 for name, known in CLIENTS.items()
             },
-            host=env.text("KV_HOST", "0.0.0.0"),
-            port=env.port("TESTCLIENT_PORT", 8081),
-            timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
+            host=env.text("KV_HOST", default.host),
+            port=env.port("TESTCLIENT_PORT", default.port),
+            timeout=env.number("KV_CLIENT_TIMEOUT", default.timeout, low=0.1, high=600.0),
         )
 
     def with_address(self, transport: str, address: str) -> ClientSettings:

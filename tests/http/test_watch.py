@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from kv.adapters.history import HistoryLimits
 from kv.adapters.memory import InMemoryStore
+from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.transports.http import create_app
 from testclient.sse import EventStreamParser, ServerSentEvent
@@ -23,7 +24,7 @@ WAIT_SECONDS = 20.0  # generous: only a broken stream waits this long
 async def served(aiohttp_client: Any) -> tuple[Client, KeyValueService]:
     service = KeyValueService(InMemoryStore(history=HistoryLimits(events=6)))
     await service.start()
-    client = await aiohttp_client(create_app(service, watch_heartbeat=0.2))
+    client = await aiohttp_client(create_app(service, settings=Settings(watch_heartbeat=0.2)))
     return client, service
 
 

@@ -80,7 +80,7 @@ class GrpcTransport:
             ],
         )
         kv_servicer = KeyValueServicer(
-            service, calls, observability, watch_write_timeout=settings.watch_heartbeat
+            service, calls, observability, watch_write_timeout=settings.watcher_stall_timeout
         )
         add_service(
             self._server, kv_pb2.DESCRIPTOR.services_by_name["KeyValue"], kv_servicer, calls

@@ -69,7 +69,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         calls: CallAdmission,
         observability: Observability,
         *,
-        watch_write_timeout: float = 15.0,
+        watch_write_timeout: float,
     ) -> None:
         """`watch_write_timeout`: a Watch whose client takes no event for this long is ended."""
         self._service = service

@@ -29,11 +29,7 @@ class HttpTransport:
     ) -> None:
         self._admission = Admission(settings.max_concurrent_requests)
         self._app = create_app(
-            service,
-            body_timeout=settings.idle_timeout,
-            admission=self._admission,
-            observability=observability,
-            watch_heartbeat=settings.watch_heartbeat,
+            service, settings=settings, admission=self._admission, observability=observability
         )
         self._settings = settings
         self._port = settings.ports[self.name]
