@@ -150,8 +150,7 @@ class EtcdStore:
         )
 
     def _expired(self, entry: Entry | None) -> bool:
-        expires_at = None if entry is None else entry.expires_at
-        return expires_at is not None and expires_at <= self._clock()
+        return entry is not None and entry.expired(self._clock())
 
     def _live(self, kv: kv_pb2.KeyValue, *, keys_only: bool = False) -> Entry | None:
         """The entry, or None once it has expired (etcd removes it soon after, on its own)."""

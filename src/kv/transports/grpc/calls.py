@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -32,14 +32,9 @@ from kv.domain import KVError
 from kv.observability import Observability
 from kv.transports.grpc.call_admission import Admitted, CallAdmission, Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, SERVER_ERRORS, status_of
+from kv.transports.grpc.grpc_internals import Context
 
 GRPC_REQUEST_ID_KEY = "x-request-id"
-
-# The stubs make it generic; grpc's runtime class is not subscriptable.
-if TYPE_CHECKING:
-    Context = grpc.aio.ServicerContext[Any, Any]
-else:
-    Context = grpc.aio.ServicerContext
 
 
 class ObservedServicer(Protocol):

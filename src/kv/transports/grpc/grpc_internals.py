@@ -24,8 +24,19 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from typing import TYPE_CHECKING, Any
+
+import grpc
 
 PROCESS_FDS = "/proc/self/fd"
+
+# A servicer method's context. grpc-stubs declare the class generic; grpc's
+# runtime class is not subscriptable, so only the type checker sees the
+# parameters.
+if TYPE_CHECKING:
+    Context = grpc.aio.ServicerContext[Any, Any]
+else:
+    Context = grpc.aio.ServicerContext
 
 
 def shut_down_connections(port: int) -> int:
