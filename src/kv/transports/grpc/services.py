@@ -20,6 +20,7 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from kv.observability import Observability
 from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import READS_REQUEST, streaming_call, unary_call
+from kv.transports.grpc.grpc_internals import add_method_handlers, handler_reading_its_request
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
@@ -40,18 +41,12 @@ def add_service(
         if not getattr(behavior, READS_REQUEST, False):
             raise TypeError(f"{service.full_name}.{method.name} does not read its own request")
         calls.register(f"/{service.full_name}/{method.name}", GetMessageClass(method.input_type))
-        handler = (
-            grpc.stream_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.stream_unary_rpc_method_handler
+        handlers[method.name] = handler_reading_its_request(
+            behavior,
+            streaming=method.server_streaming,
+            serialize=GetMessageClass(method.output_type).SerializeToString,
         )
-        handlers[method.name] = handler(
-            behavior, response_serializer=GetMessageClass(method.output_type).SerializeToString
-        )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
-    )
-    server.add_registered_method_handlers(service.full_name, handlers)  # type: ignore[attr-defined]
+    add_method_handlers(server, service.full_name, handlers)
 
 
 class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base
