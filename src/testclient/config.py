@@ -91,26 +91,31 @@ def replicas(settings: ClientSettings, transport: str | None = None) -> tuple[Cl
     )
 
 
-def add_transport_options(
-    parser: argparse.ArgumentParser, settings: ClientSettings, *, replicas_help: str
-) -> None:
-    """`--transport` and each transport's address option (`ClientTransport.option`), defaulting
-    to `settings`; `with_options` reads them back."""
-    parser.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
+def add_transport_options(parser: argparse.ArgumentParser, *, replicas_help: str) -> None:
+    """`--transport` and each transport's address option (`ClientTransport.option`); left
+    out, each is the environment's (`with_options` reads them back over the settings)."""
+    parser.add_argument(
+        "--transport", choices=tuple(CLIENTS), help="the protocol to speak (TRANSPORT)"
+    )
     for name, known in CLIENTS.items():
         parser.add_argument(
             known.option,
             dest=f"address_{name}",
             metavar="ADDRESS",
-            default=settings.addresses[name],
-            help=f"where the {name} transport is, {replicas_help} ({known.variable})",
+            help=f"where the {name} transport is, {replicas_help} ({known.variable}; "
+            f"default {known.default})",
         )
 
 
 def with_options(settings: ClientSettings, args: argparse.Namespace) -> ClientSettings:
     """`settings` with the transport and addresses `add_transport_options` parsed into `args`."""
+    given = {
+        name: address
+        for name in CLIENTS
+        if (address := getattr(args, f"address_{name}")) is not None
+    }
     return replace(
         settings,
-        transport=args.transport,
-        addresses={name: getattr(args, f"address_{name}") for name in CLIENTS},
+        transport=args.transport or settings.transport,
+        addresses={**settings.addresses, **given},
     )

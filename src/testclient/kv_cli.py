@@ -40,9 +40,9 @@ EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 LIST_PAGE_SIZE = 1000
 
 
-def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kv", description="Talk to a kv-server.")
-    add_transport_options(parser, settings, replicas_help="of a comma list the first")
+    add_transport_options(parser, replicas_help="of a comma list the first")
     parser.add_argument("--if-revision", type=int, help="only if the entry is at this revision")
     commands = parser.add_subparsers(dest="command", required=True)
     put = commands.add_parser("put", help="create or replace: kv put KEY JSON [--ttl S]")
@@ -110,7 +110,7 @@ async def _listed(client: KVClient, args: argparse.Namespace) -> AsyncIterator[d
 
 async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> None:
     """Carry out the command and print what it answers, one JSON document a line."""
-    async with connect(settings, args.transport) as client:
+    async with connect(settings) as client:
         if args.command == "list":
             async for listed in _listed(client, args):
                 print(json.dumps(listed, ensure_ascii=False))
@@ -138,13 +138,12 @@ async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)  # first: --help needs no valid environment
     try:
-        settings = ClientSettings.from_env()
+        settings = with_options(ClientSettings.from_env(), args)
     except ConfigError as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    args = _parser(settings).parse_args(argv)
-    settings = with_options(settings, args)
     value = None
     if args.command in ("put", "create"):
         try:

@@ -32,7 +32,7 @@ from testclient.service import serve
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
-def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kv-testclient",
         description="Prove a kv-server right: serve the test-client API, or run scenarios once.",
@@ -50,7 +50,7 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
         help="a scenario parameter, e.g. --set seconds=10 (linearizability)",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
-    add_transport_options(run, settings, replicas_help="or a comma list of replicas")
+    add_transport_options(run, replicas_help="or a comma list of replicas")
     return parser
 
 
@@ -93,9 +93,9 @@ def _run(args: argparse.Namespace, settings: ClientSettings) -> int:
     results = asyncio.run(
         run_scenarios(
             names,
-            lambda: connect(settings, args.transport),
+            lambda: connect(settings),
             parameters,
-            replicas=_connect_each(replicas(settings, args.transport), args.transport),
+            replicas=_connect_each(replicas(settings), settings.transport),
         )
     )
     if args.json:
@@ -122,8 +122,8 @@ async def _serve(settings: ClientSettings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
+        args = _parser().parse_args(argv)  # first: --help needs no valid environment
         settings = ClientSettings.from_env()
-        args = _parser(settings).parse_args(argv)
         if args.command == "run":
             configure_logging("WARNING")
             sys.exit(_run(args, settings))
