@@ -43,7 +43,7 @@ class WatchEvents:
         )
         if change.entry is not None:
             event.value.CopyFrom(from_json(change.entry.value))
-            ttl = self._service.ttl_left(change.entry)
+            ttl = self._service.event_ttl(change)
             if ttl is not None:
                 event.ttl_seconds = ttl
         return event
