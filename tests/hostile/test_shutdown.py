@@ -1,4 +1,4 @@
-"""Shutdown bounded by KV_SHUTDOWN_TIMEOUT whatever the clients do: findings 2 and 7 of issue 11.
+"""Shutdown bounded by KV_SHUTDOWN_TIMEOUT whatever the clients do.
 
 Calls that cannot be served during shutdown are answered UNAVAILABLE / 503
 (safe to retry), never CANCELLED; a request whose headers arrived before
@@ -37,7 +37,7 @@ from tests.servers import KvServer
 pytestmark = pytest.mark.e2e
 
 SHUTDOWN_TIMEOUT = 3.0
-# What the process may take past KV_SHUTDOWN_TIMEOUT (issue 11: one second).
+# What the process may take past KV_SHUTDOWN_TIMEOUT.
 EXIT_SLACK = 1.0
 
 
@@ -147,7 +147,7 @@ def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
 
 
 def test_grpc_calls_in_flight_at_sigterm_are_unavailable_not_cancelled(tmp_path: Path) -> None:
-    """Clients that back off on UNAVAILABLE are never answered CANCELLED (finding 7).
+    """Clients that back off on UNAVAILABLE are never answered CANCELLED.
 
     Each of 20 clients puts in a loop and stops at its first UNAVAILABLE, as
     a client with a retry backoff longer than the shutdown would. The calls

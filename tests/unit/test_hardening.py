@@ -1,5 +1,6 @@
-"""The limits of issue 11 one piece at a time: nesting, JSON depth, Value conversion, admission,
-the gRPC message limit and the HTTP write timeout (end to end in tests/hostile)."""
+"""The server's input and memory limits one piece at a time: nesting, JSON depth, Value
+conversion, admission, the gRPC message limit and the HTTP write timeout (end to end in
+tests/hostile)."""
 
 from __future__ import annotations
 

@@ -61,11 +61,11 @@ Message = TypeVar("Message")
 # one message parsed and served within the budget of request bytes (one
 # largest message), and the next one arriving. More slots serve no more large
 # messages, since the budget refuses what arrives beyond it once read, and
-# they make a burst's memory depend on timing: with 8, a parse overlapped up
-# to 7 other arrivals, and rounds of the same 16 worst-case uploads peaked
-# anywhere from 134 to 166 MB (docs/hardening.md). A small message already
-# sits in the core (within the flow-control window), so its slot is held for
-# one hand-over: 2 slots serve 100 concurrent small calls as fast as 8 did.
+# they make a burst's memory depend on timing: a parse overlaps as many other
+# arrivals as there are slots beyond two, so rounds of the same load peak
+# differently (docs/hardening.md has the measurements). A small message
+# already sits in the core (within the flow-control window), so its slot is
+# held for one hand-over: two slots serve many concurrent small calls.
 # A call that finds every slot taken waits at most SLOT_WAIT_SECONDS, then is
 # refused UNAVAILABLE: overload is answered quickly, and clients that open
 # calls but send nothing (each holds a slot until the read timeout) delay
