@@ -152,9 +152,9 @@ def test_grpc_calls_in_flight_at_sigterm_are_unavailable_not_cancelled(tmp_path:
     Each of 20 clients puts in a loop and stops at its first UNAVAILABLE, as
     a client with a retry backoff longer than the shutdown would. The calls
     in flight at SIGTERM have reached grpc's core but not yet the servicer;
-    stopping the server at once made the core reset them CANCELLED
-    (grpc/grpc#41785: 18 of 20 per run before this test's fix); they are now
-    let in and answered UNAVAILABLE before the server stops.
+    stopping grpc's server at once would have the core reset them CANCELLED
+    (grpc/grpc#41785), so they must be let in and answered UNAVAILABLE
+    before the server stops.
     """
     server = start_both(tmp_path, KV_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT))
     outcomes: Counter[str] = Counter()
