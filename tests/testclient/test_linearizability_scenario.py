@@ -15,7 +15,7 @@ from testclient.service import create_app
 from tests.inprocess import serve_in_process
 from tests.testclient import broken_stores as broken
 from tests.testclient.conftest import SERVED_TRANSPORTS
-from tests.testclient.test_cli import kv_testclient
+from tests.testclient.test_kv_testclient_cli import kv_testclient
 from tests.testclient.test_replicas import named_together
 
 
