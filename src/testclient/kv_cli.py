@@ -1,4 +1,4 @@
-"""`kv`: put, get, delete, list and watch from the shell, over HTTP or gRPC.
+"""`kv`: put, get, delete, list and watch from the shell, over any transport in `CLIENTS`.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
