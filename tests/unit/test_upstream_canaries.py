@@ -10,8 +10,13 @@ checks the precondition the workaround relies on instead ("upstream changed: ...
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
+import pytest
 from aiohttp import web
 from aiohttp.http_parser import HttpRequestParser
 from aiohttp.test_utils import TestClient, TestServer
@@ -115,4 +120,64 @@ async def test_grpc_aio_server_still_registers_methods_by_path() -> None:
     assert callable(getattr(server, "add_registered_method_handlers", None)), (
         "upstream changed: grpc.aio.Server.add_registered_method_handlers is gone; "
         "revisit add_method_handlers (grpc_internals.py, workaround 1)"
+    )
+
+
+class Payload:
+    """What an aborting method holds in a local: a parsed request, in calls.py."""
+
+
+async def payload_alive_after_abort(*, dropped: bool) -> tuple[bool, bool]:
+    """Whether a method's local outlives its aborted call: with the garbage collector off
+    (reference counts alone), then after a full pass."""
+    seen: list[weakref.ref[Payload]] = []
+
+    async def method(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
+        payload: Payload | None = Payload()
+        seen.append(weakref.ref(payload))
+        if dropped:
+            payload = None
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "refused")
+        raise AssertionError("abort returned")
+
+    handler = grpc.unary_unary_rpc_method_handler(method)
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("canary.Abort", {"Call": handler}),)
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    with garbage_collector_off():
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary("/canary.Abort/Call")
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call(b"", timeout=30)
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        await server.stop(None)  # every call's task has ended
+        counted_alive = seen[0]() is not None
+    gc.collect()
+    return counted_alive, seen[0]() is not None
+
+
+@contextmanager
+def garbage_collector_off() -> Iterator[None]:
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def test_grpc_still_keeps_an_aborted_calls_locals_until_a_gc_pass() -> None:
+    """Workaround 3: calls.py drops its parsed request before `context.abort`."""
+    assert await payload_alive_after_abort(dropped=True) == (False, False), (
+        "upstream changed: a local dropped before context.abort is still held; "
+        "the request dropped in calls.py (_observed_call) no longer frees it"
+    )
+    kept = await payload_alive_after_abort(dropped=False)
+    assert kept[1] is False, "the payload outlived a full garbage collection"
+    assert kept[0] is True, (
+        "upstream fixed: grpc no longer keeps an aborted call's frames alive until the "
+        "garbage collector runs; calls.py need not drop its request before context.abort "
+        "(grpc_internals.py, workaround 3)"
     )
