@@ -1,4 +1,4 @@
-"""`kv`: put, get, delete, list, watch, backup and restore from the shell, over HTTP or gRPC.
+"""`kv`: put, get, delete, list, watch, backup and restore, over any transport in `CLIENTS`.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
@@ -21,7 +21,6 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,13 @@ from testclient.client import (
     PreconditionFailed,
     Written,
 )
-from testclient.config import CLIENTS, ClientSettings, ConfigError, connect
+from testclient.config import (
+    ClientSettings,
+    ConfigError,
+    add_transport_options,
+    connect,
+    with_options,
+)
 from testclient.http_client import HttpKVClient
 from testclient.restore import DEFAULT_CONCURRENCY, RestoreMismatch, StoreNotEmpty, restore
 
@@ -44,16 +49,9 @@ EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 LIST_PAGE_SIZE = 1000
 
 
-def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kv", description="Talk to a kv-server.")
-    parser.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
-    parser.add_argument(
-        "--url", default=settings.kv_url, help="HTTP base URL (KV_URL; of a comma list, the first)"
-    )
-    parser.add_argument(
-        "--target", default=settings.grpc_target, help="gRPC host:port (KV_GRPC_TARGET)"
-    )
-    parser.add_argument("--resp-url", default=settings.resp_url, help="RESP URL (KV_RESP_URL)")
+    add_transport_options(parser, replicas_help="of a comma list the first")
     parser.add_argument("--if-revision", type=int, help="only if the entry is at this revision")
     commands = parser.add_subparsers(dest="command", required=True)
     put = commands.add_parser("put", help="create or replace: kv put KEY JSON [--ttl S]")
@@ -80,9 +78,9 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
         "--from-revision", type=int, metavar="R", help="start with the change at revision R"
     )
     saved = commands.add_parser("backup", help="save a snapshot of every key: kv backup FILE")
-    saved.add_argument("file", type=Path)
+    saved.add_argument("file", type=Path, help="where to save it (JSON lines)")
     loaded = commands.add_parser("restore", help="write a snapshot into the store: kv restore FILE")
-    loaded.add_argument("file", type=Path)
+    loaded.add_argument("file", type=Path, help="a snapshot saved by kv backup")
     loaded.add_argument("--force", action="store_true", help="even if the store holds keys")
     loaded.add_argument(
         "--concurrency",
@@ -139,7 +137,7 @@ async def _backup_or_restore(args: argparse.Namespace, settings: ClientSettings)
             header = await backup(http, args.file)
         document |= {"revision": header.revision, "entries": header.entries}
     else:
-        async with connect(settings, args.transport) as client:
+        async with connect(settings) as client:
             restored = await restore(
                 client, args.file, force=args.force, concurrency=args.concurrency
             )
@@ -156,7 +154,7 @@ async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -
     if args.command in ("backup", "restore"):
         await _backup_or_restore(args, settings)
         return
-    async with connect(settings, args.transport) as client:
+    async with connect(settings) as client:
         if args.command == "list":
             async for listed in _listed(client, args):
                 print(json.dumps(listed, ensure_ascii=False))
@@ -184,13 +182,12 @@ async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)  # first: --help needs no valid environment
     try:
-        settings = ClientSettings.from_env()
+        settings = with_options(ClientSettings.from_env(), args)
     except ConfigError as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    args = _parser(settings).parse_args(argv)
-    settings = replace(settings, kv_url=args.url, grpc_target=args.target, resp_url=args.resp_url)
     value = None
     if args.command in ("put", "create"):
         try:

@@ -95,7 +95,7 @@ async def test_a_backup_is_the_servers_snapshot_as_sent(tmp_path: Path) -> None:
     async with serve_in_process("http") as served:
         for entry in ENTRIES:
             await served.client.put(str(entry["key"]), entry["value"])
-        async with HttpKVClient(served.client_settings.kv_url) as http:
+        async with HttpKVClient(served.client_settings.addresses["http"]) as http:
             header = await backup(http, path)
             sent = b"".join([chunk async for chunk in http.snapshot()])
     assert header.entries == len(ENTRIES)
@@ -124,7 +124,7 @@ async def test_a_cut_backup_leaves_the_earlier_file_as_it_was(tmp_path: Path) ->
     await store.write(put("k", 1))
     async with (
         serve_in_process("http", store) as served,
-        HttpKVClient(served.client_settings.kv_url) as http,
+        HttpKVClient(served.client_settings.addresses["http"]) as http,
     ):
         with pytest.raises(KVClientError):
             await backup(http, path)
