@@ -7,17 +7,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from kv.adapters import STORES, build_store
 from kv.config import Settings
 from kv.domain import KeyValueService, Store
 from kv.observability import Metrics, Observability
+from kv.tls import ServerTls, TlsFiles
 from kv.transports import TRANSPORTS, Transport, port_settings
 
 
 def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the environment, checked against the registered names."""
     return Settings.from_env(environ, transports=port_settings(), stores=tuple(STORES))
+
+
+class Reloadable(Protocol):
+    """Something read from files at start-up that SIGHUP reads again."""
+
+    def reload(self) -> None:
+        """Read the files again; on ConfigError (logged by the caller) keep what was read."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +37,8 @@ class Application:
     service: KeyValueService
     transports: tuple[Transport, ...]
     observability: Observability
+    # What SIGHUP reads again (`kv.lifecycle.reload`).
+    reloadables: tuple[Reloadable, ...] = ()
 
 
 def bootstrap(
@@ -49,7 +61,10 @@ def bootstrap(
         access_log=settings.access_log,
         slow_request_seconds=settings.slow_request_seconds,
     )
+    tls_files = TlsFiles.from_settings(settings)
+    tls = None if tls_files is None else ServerTls(tls_files)
     transports = tuple(
-        TRANSPORTS[name].load()(service, settings, observability) for name in settings.transports
+        TRANSPORTS[name].load()(service, settings, observability, tls=tls)
+        for name in settings.transports
     )
-    return Application(service, transports, observability)
+    return Application(service, transports, observability, () if tls is None else (tls,))

@@ -1,4 +1,4 @@
-"""The one start/drain/stop lifecycle of a service and its transports.
+"""The one start/drain/stop lifecycle of a service and its transports, and SIGHUP's reload.
 
 `kv-server` and the in-process test harness both run an `Application` in
 `serving(app)`: the store opens, then each transport starts listening; on
@@ -48,3 +48,15 @@ async def serving(app: Application) -> AsyncIterator[Application]:
         await asyncio.gather(*(transport.stop() for transport in started))
         await app.service.stop()
     log.info("stopped")
+
+
+def reload(app: Application) -> None:
+    """Read again every file `app` read at start-up (SIGHUP); a broken one is logged, and
+    what was read before it stays in use."""
+    for reloadable in app.reloadables:
+        try:
+            reloadable.reload()
+        except ConfigError as exc:
+            log.error("reload failed; keeping what was loaded before", problem=str(exc))
+        else:
+            log.info("reloaded", what=type(reloadable).__name__)

@@ -1,4 +1,7 @@
-"""`kv-server`: serve the KV API over the transports named in TRANSPORT until SIGTERM/SIGINT."""
+"""`kv-server`: serve the KV API over the transports named in TRANSPORT until SIGTERM/SIGINT.
+
+SIGHUP reads the TLS files again (`kv.lifecycle.reload`), without dropping a connection.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import uvloop
 from kv.allocator import HeapTrimmer, tune_allocator
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
-from kv.lifecycle import serving
+from kv.lifecycle import reload, serving
 from kv.observability import configure_logging
 
 EXIT_CONFIG = 2
@@ -30,7 +33,9 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(bootstrap(settings), stop)
+    app = bootstrap(settings)
+    loop.add_signal_handler(signal.SIGHUP, reload, app)
+    await serve(app, stop)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:

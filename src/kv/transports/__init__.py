@@ -1,7 +1,8 @@
 """Transports, chosen by name (`TRANSPORT`) through `TRANSPORTS`.
 
 Adding a transport: write a package whose class satisfies `Transport` (built
-from the service, the settings and the observability every transport shares,
+from the service, the settings, the observability every transport shares and
+the listeners' TLS when it is on,
 listening on `settings.ports[name]`) and add one line to `TRANSPORTS` naming
 that class and the transport's port setting. The class is imported only when
 its transport is served.
@@ -16,6 +17,7 @@ from typing import Protocol, cast
 from kv.config import PortSetting, Settings
 from kv.domain import KeyValueService
 from kv.observability import Observability
+from kv.tls import ServerTls
 
 
 class Transport(Protocol):
@@ -45,7 +47,12 @@ class TransportFactory(Protocol):
     """A transport's class: built from the service, the settings and the observability."""
 
     def __call__(
-        self, service: KeyValueService, settings: Settings, observability: Observability
+        self,
+        service: KeyValueService,
+        settings: Settings,
+        observability: Observability,
+        *,
+        tls: ServerTls | None = None,
     ) -> Transport: ...
 
 

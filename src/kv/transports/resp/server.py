@@ -10,6 +10,7 @@ from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.domain.model import MAX_KEY_BYTES
 from kv.observability import Observability
+from kv.tls import ServerTls
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
@@ -35,8 +36,14 @@ class RespTransport:
     name = "resp"
 
     def __init__(
-        self, service: KeyValueService, settings: Settings, observability: Observability
+        self,
+        service: KeyValueService,
+        settings: Settings,
+        observability: Observability,
+        *,
+        tls: ServerTls | None = None,
     ) -> None:
+        self._tls = tls
         self._service = service
         self._settings = settings
         self._observability = observability
@@ -55,7 +62,12 @@ class RespTransport:
     @property
     def address(self) -> str:
         host = self._settings.host
-        return f"redis://[{host}]:{self._port}" if ":" in host else f"redis://{host}:{self._port}"
+        scheme = "redis" if self._tls is None else "rediss"
+        return (
+            f"{scheme}://[{host}]:{self._port}"
+            if ":" in host
+            else f"{scheme}://{host}:{self._port}"
+        )
 
     @property
     def port(self) -> int:
@@ -71,9 +83,21 @@ class RespTransport:
         loop = asyncio.get_running_loop()
         self._all_closed = asyncio.Event()
         self._all_closed.set()
-        self._server = await loop.create_server(
-            self._accept, self._settings.host, self._port, reuse_address=True
-        )
+        if self._tls is None:
+            self._server = await loop.create_server(
+                self._accept, self._settings.host, self._port, reuse_address=True
+            )
+        else:
+            # The connection (and its idle timer) starts once the handshake is
+            # done; until then the handshake itself is bounded by the idle timeout.
+            self._server = await loop.create_server(
+                self._accept,
+                self._settings.host,
+                self._port,
+                reuse_address=True,
+                ssl=self._tls.ssl_context,
+                ssl_handshake_timeout=self._settings.idle_timeout,
+            )
         self._port = self._server.sockets[0].getsockname()[1]
 
     def drain(self) -> None:
