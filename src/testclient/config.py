@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from testclient.client import KVClient
@@ -11,6 +11,7 @@ from testclient.environment import ConfigError, Env, split_list
 from testclient.grpc_client import GrpcKVClient
 from testclient.http_client import HttpKVClient
 from testclient.resp_client import RespKVClient
+from testclient.tls import ClientTls
 
 __all__ = ["CLIENTS", "REPLICA_ADDRESSES", "ClientSettings", "ConfigError", "connect", "replicas"]
 
@@ -30,6 +31,7 @@ class ClientSettings:
     host: str = "0.0.0.0"
     port: int = 8081
     timeout: float = 10.0
+    tls: ClientTls = field(default_factory=ClientTls)
     request_id: str | None = None
     """Sent with every call so the KV service's log lines carry the caller's request id;
     None: each call gets a new one. The test-client service sets it per request."""
@@ -45,6 +47,7 @@ class ClientSettings:
             host=env.text("KV_HOST", "0.0.0.0"),
             port=env.port("TESTCLIENT_PORT", 8081),
             timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
+            tls=ClientTls.from_env(env),
         )
 
 
@@ -54,18 +57,28 @@ def _first(addresses: str) -> str:
 
 def _http(settings: ClientSettings) -> KVClient:
     return HttpKVClient(
-        _first(settings.kv_url), timeout=settings.timeout, request_id=settings.request_id
+        _first(settings.kv_url),
+        timeout=settings.timeout,
+        request_id=settings.request_id,
+        ssl_context=settings.tls.ssl_context(),
     )
 
 
 def _grpc(settings: ClientSettings) -> KVClient:
     return GrpcKVClient(
-        _first(settings.grpc_target), timeout=settings.timeout, request_id=settings.request_id
+        _first(settings.grpc_target),
+        timeout=settings.timeout,
+        request_id=settings.request_id,
+        credentials=settings.tls.grpc_credentials() if settings.tls.grpc_secure else None,
     )
 
 
 def _resp(settings: ClientSettings) -> KVClient:
-    return RespKVClient(_first(settings.resp_url), timeout=settings.timeout)
+    return RespKVClient(
+        _first(settings.resp_url),
+        timeout=settings.timeout,
+        tls_options=settings.tls.redis_options(),
+    )
 
 
 # Adding a transport on the client side: one KVClient class, one line here.

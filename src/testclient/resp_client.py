@@ -8,8 +8,9 @@ array of field, value, ... (RESP2), and both are read alike.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -53,8 +54,17 @@ class RespKVClient(ClosingClient):
 
     transport = "resp"
 
-    def __init__(self, url: str, *, timeout: float = 10.0, protocol: int = 3) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        protocol: int = 3,
+        tls_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`tls_options` (redis-py's `ssl_*` arguments) apply to a `rediss://` URL only."""
         self._url = url
+        secure = urlsplit(url).scheme == "rediss"
         # No retries: a write whose reply was lost must not be sent again
         # behind the caller's back (a second KV.CREATE would find the key).
         self._redis = redis.Redis.from_url(
@@ -63,6 +73,7 @@ class RespKVClient(ClosingClient):
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
+            **(dict(tls_options or {}) if secure else {}),
         )
 
     async def put(
