@@ -13,6 +13,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,3 +224,29 @@ def test_unusable_tls_files_stop_start_up_with_one_line_naming_the_variable(
     assert len(lines) == 1, done.stderr
     assert lines[0].startswith(f"kv-server: {variable}: "), lines[0]
     assert "BEGIN" not in done.stderr
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc", "resp"])
+def test_the_healthcheck_probes_over_mutual_tls(
+    mutual: TlsServer, pki: Pki, served_files: Issued, transport: str
+) -> None:
+    env = {
+        "TRANSPORT": transport,
+        "KV_HOST": "127.0.0.1",
+        **{f"KV_{name.upper()}_PORT": str(port) for name, port in mutual.ports.items()},
+        "KV_TLS_CERT_FILE": str(served_files.cert),
+        "KV_TLS_KEY_FILE": str(served_files.key),
+        "KV_TLS_CLIENT_CA_FILE": str(pki.ca.cert),
+        "KV_TLS_CA_FILE": str(pki.ca.cert),
+    }
+    healthcheck = [sys.executable, "-m", "kv.healthcheck"]
+    without = run(*healthcheck, env=env)
+    assert without.returncode == 1, "served without a client certificate"
+    assert without.stderr.startswith("unhealthy: "), without.stderr
+    with_certificate = {
+        **env,
+        "KV_TLS_CLIENT_CERT_FILE": str(pki.client.cert),
+        "KV_TLS_CLIENT_KEY_FILE": str(pki.client.key),
+    }
+    probed = run(*healthcheck, env=with_certificate)
+    assert probed.returncode == 0, probed.stderr
