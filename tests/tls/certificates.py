@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from testclient.tls import ClientTls
+
 SERVER_NAMES = ("localhost",)
 SERVER_ADDRESSES = ("127.0.0.1", "::1")
 
@@ -110,3 +112,35 @@ def _write_key(directory: Path, name: str, key: ec.EllipticCurvePrivateKey) -> P
         )
     )
     return path
+
+
+@dataclass(frozen=True, slots=True)
+class Pki:
+    """A CA with a server certificate, another server certificate (the rotation) and a
+    client certificate; another CA with a client certificate of its own."""
+
+    ca: Authority
+    server: Issued
+    rotated: Issued
+    client: Issued
+    other_ca: Authority
+    other_client: Issued
+
+    def trusting(self, client: Issued | None = None) -> ClientTls:
+        """A client that trusts the CA, presenting `client`'s certificate if given."""
+        if client is None:
+            return ClientTls(self.ca.cert)
+        return ClientTls(self.ca.cert, client.cert, client.key)
+
+
+def make_pki(directory: Path) -> Pki:
+    """Every certificate the tests use, written into `directory`."""
+    ca, other = authority(directory, "kv-test-ca"), authority(directory, "other-ca")
+    return Pki(
+        ca=ca,
+        server=ca.issue(directory, "server", server=True),
+        rotated=ca.issue(directory, "rotated", server=True),
+        client=ca.issue(directory, "client", server=False),
+        other_ca=other,
+        other_client=other.issue(directory, "other-client", server=False),
+    )

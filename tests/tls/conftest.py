@@ -3,47 +3,17 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from testclient.tls import ClientTls
-from tests.tls.certificates import Authority, Issued, authority
-
-
-@dataclass(frozen=True, slots=True)
-class Pki:
-    """A CA with a server certificate, another server certificate (the rotation) and a
-    client certificate; another CA with a client certificate of its own."""
-
-    ca: Authority
-    server: Issued
-    rotated: Issued
-    client: Issued
-    other_ca: Authority
-    other_client: Issued
-
-    def trusting(self, client: Issued | None = None) -> ClientTls:
-        """A client that trusts the CA, presenting `client`'s certificate if given."""
-        if client is None:
-            return ClientTls(self.ca.cert)
-        return ClientTls(self.ca.cert, client.cert, client.key)
+from tests.tls.certificates import Issued, Pki, make_pki
 
 
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("pki")
-    ca, other = authority(directory, "kv-test-ca"), authority(directory, "other-ca")
-    return Pki(
-        ca=ca,
-        server=ca.issue(directory, "server", server=True),
-        rotated=ca.issue(directory, "rotated", server=True),
-        client=ca.issue(directory, "client", server=False),
-        other_ca=other,
-        other_client=other.issue(directory, "other-client", server=False),
-    )
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

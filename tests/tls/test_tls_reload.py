@@ -16,8 +16,8 @@ from structlog.testing import capture_logs
 
 from kv.lifecycle import reload
 from tests.inprocess import TRANSPORT_NAMES, Served, serve_in_process
-from tests.tls.certificates import Issued
-from tests.tls.conftest import Pki, tls_settings
+from tests.tls.certificates import Issued, Pki
+from tests.tls.conftest import tls_settings
 
 pytestmark = pytest.mark.parametrize("transport", TRANSPORT_NAMES)
 

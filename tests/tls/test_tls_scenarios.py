@@ -9,8 +9,8 @@ from testclient.runner import run_scenarios
 from testclient.scenarios import SCENARIOS
 from testclient.scenarios.watch import WATCH_TRANSPORTS
 from tests.inprocess import TRANSPORT_NAMES, serve_in_process
-from tests.tls.certificates import Issued
-from tests.tls.conftest import Pki, tls_settings
+from tests.tls.certificates import Issued, Pki
+from tests.tls.conftest import tls_settings
 
 
 @pytest.mark.parametrize("transport", TRANSPORT_NAMES)

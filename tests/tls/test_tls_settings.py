@@ -10,7 +10,7 @@ from kv.bootstrap import read_settings
 from kv.config import ConfigError
 from testclient.config import ClientSettings
 from testclient.environment import ConfigError as ClientConfigError
-from tests.tls.conftest import Pki
+from tests.tls.certificates import Pki
 
 
 def test_tls_and_etcd_connection_settings_are_read(pki: Pki) -> None:

@@ -22,8 +22,7 @@ import pytest
 import redis
 
 from tests.servers import BIN, Process, free_port, script, wait_until
-from tests.tls.certificates import Issued
-from tests.tls.conftest import Pki
+from tests.tls.certificates import Issued, Pki
 
 pytestmark = pytest.mark.e2e
 

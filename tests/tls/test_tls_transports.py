@@ -17,8 +17,8 @@ from testclient.client import KVClientError
 from testclient.config import connect
 from testclient.tls import ClientTls
 from tests.inprocess import TRANSPORT_NAMES, serve_in_process
-from tests.tls.certificates import Issued
-from tests.tls.conftest import Pki, tls_settings
+from tests.tls.certificates import Issued, Pki
+from tests.tls.conftest import tls_settings
 
 pytestmark = pytest.mark.parametrize("transport", TRANSPORT_NAMES)
 
