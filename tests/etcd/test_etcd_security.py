@@ -28,7 +28,8 @@ from tests.tls.certificates import Pki, make_pki
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "etcd-root-password"
+PASSWORD = "etcd-user-password"
+PREFIX = "/kv-tls/"
 TOKEN_TTL_SECONDS = 1
 # Bounds on waits for etcd; generous, the machine is shared.
 DEADLINE = 60.0
@@ -91,8 +92,15 @@ def etcd(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured
         etcdctl(endpoint, pki, "user", "add", f"root:{PASSWORD}")
         etcdctl(endpoint, pki, "role", "add", "root")
         etcdctl(endpoint, pki, "user", "grant-role", "root", "root")
+        # kv's own user, allowed its prefix only (docs/security.md).
+        etcdctl(endpoint, pki, "user", "add", f"kv:{PASSWORD}")
+        etcdctl(endpoint, pki, "role", "add", "kv")
+        etcdctl(
+            endpoint, pki, "role", "grant-permission", "kv", "readwrite", "--prefix=true", PREFIX
+        )
+        etcdctl(endpoint, pki, "user", "grant-role", "kv", "kv")
         etcdctl(endpoint, pki, "auth", "enable")
-        security = EtcdSecurity(pki.ca.cert, pki.client.cert, pki.client.key, "root", PASSWORD)
+        security = EtcdSecurity(pki.ca.cert, pki.client.cert, pki.client.key, "kv", PASSWORD)
         yield SecuredEtcd(endpoint, security)
     finally:
         process.stop()
@@ -114,7 +122,7 @@ def _answers(endpoint: str, pki: Pki) -> bool:
 @pytest.fixture
 async def service(etcd: SecuredEtcd, tmp_path: Path) -> AsyncIterator[KeyValueService]:
     store = EtcdStore(
-        [etcd.endpoint], prefix=f"/{tmp_path.name}/", timeout=10.0, security=etcd.security
+        [etcd.endpoint], prefix=f"{PREFIX}{tmp_path.name}/", timeout=10.0, security=etcd.security
     )
     opened = KeyValueService(store)
     await opened.start()
@@ -150,7 +158,7 @@ async def test_a_token_etcd_no_longer_accepts_is_renewed(
     )
     async with grpc.aio.secure_channel(etcd.endpoint, credentials) as channel:
         signed_in = await rpc_pb2_grpc.AuthStub(channel).Authenticate(  # type: ignore[no-untyped-call]
-            rpc_pb2.AuthenticateRequest(name="root", password=PASSWORD), timeout=DEADLINE
+            rpc_pb2.AuthenticateRequest(name="kv", password=PASSWORD), timeout=DEADLINE
         )
         stub = rpc_pb2_grpc.KVStub(channel)  # type: ignore[no-untyped-call]
         refused = None
@@ -180,7 +188,9 @@ async def test_without_the_client_certificate_or_the_right_password_etcd_is_unav
         if missing == "client certificate"
         else replace(etcd.security, password="wrong")
     )
-    store = EtcdStore([etcd.endpoint], prefix=f"/{tmp_path.name}/", timeout=1.0, security=security)
+    store = EtcdStore(
+        [etcd.endpoint], prefix=f"{PREFIX}{tmp_path.name}/", timeout=1.0, security=security
+    )
     await store.open()
     try:
         with pytest.raises(StorageUnavailable) as caught:
