@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from testclient.client import KVClient
 from testclient.environment import ConfigError, Env, split_list
@@ -56,11 +57,14 @@ def _first(addresses: str) -> str:
 
 
 def _http(settings: ClientSettings) -> KVClient:
+    url = _first(settings.kv_url)
+    # A context is made (the system's CAs read) only for a server that speaks TLS.
+    secure = urlsplit(url).scheme == "https"
     return HttpKVClient(
-        _first(settings.kv_url),
+        url,
         timeout=settings.timeout,
         request_id=settings.request_id,
-        ssl_context=settings.tls.ssl_context(),
+        ssl_context=settings.tls.ssl_context() if secure else None,
     )
 
 
