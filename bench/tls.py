@@ -10,8 +10,10 @@ connections: wrk (HTTP GET, 50 connections), h2load (gRPC Get, 50 HTTP/2
 connections), redis-benchmark (RESP GET, 50 clients, no pipelining). So it
 measures what encryption adds per request, not handshakes. The servers take
 turns round by round and the round with the median throughput is reported,
-so a burst of other work on the shared machine slows both alike. Prints a
-Markdown table with the ratio TLS / plain (docs/benchmarks.md, "TLS").
+so a burst of other work on the shared machine slows both alike; the
+server's CPU time per request is measured too, which the load generators'
+own TLS work on the same cores does not move. Prints a Markdown table with
+the ratios TLS / plain (docs/benchmarks.md, "TLS").
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import ssl
 import subprocess
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from bench import loads
-from bench.processes import HOST, free_port, python_module, running
+from bench.processes import HOST, Server, cpu_seconds, free_port, python_module, running
 from kv.v1 import kv_pb2
 
 KEYS = 1000
@@ -60,14 +66,16 @@ def redis_get(port: int, ca: Path | None, requests: int) -> loads.LoadResult:
 
 def load_keys(http_url: str, ca: Path | None) -> None:
     """PUT KEYS keys (bench-NNNNNNNNNN) over HTTP: the loads below read them."""
-    tls = [] if ca is None else ["--cacert", str(ca)]
-    for first in range(0, KEYS, 100):
-        urls = []
-        for n in range(first, min(first + 100, KEYS)):
-            urls += ["-X", "PUT", "-H", "Content-Type: application/json"]
-            urls += ["-d", f'{{"value": "value-{n:026d}"}}', "-o", "/dev/null"]
-            urls += [f"{http_url}/v1/kv/bench-{n:010d}"]
-        subprocess.run(["curl", "-sSf", *tls, *urls], check=True, timeout=120)
+    context = None if ca is None else ssl.create_default_context(cafile=ca)
+    for n in range(KEYS):
+        request = urllib.request.Request(
+            f"{http_url}/v1/kv/bench-{n:010d}",
+            data=f'{{"value": "value-{n:026d}"}}'.encode(),
+            headers={"Content-Type": "application/json"},
+            method="PUT",
+        )
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            response.read()
 
 
 def main() -> None:
@@ -84,12 +92,15 @@ def main() -> None:
             env |= {"TRANSPORT": ",".join(TRANSPORTS), "KV_HOST": HOST, "KV_STORE": "memory"}
             if ca is not None:
                 env |= {"KV_TLS_CERT_FILE": str(cert), "KV_TLS_KEY_FILE": str(key)}
-            stack.enter_context(
+            server = stack.enter_context(
                 running(f"tls-{side}", python_module("kv.server"), ports=ports, env=env)
             )
             scheme = "http" if ca is None else "https"
             load_keys(f"{scheme}://{HOST}:{ports['http']}", ca)
-            sides[side] = _loads(scheme, ports, ca, args.duration)
+            sides[side] = {
+                transport: partial(measured, server, load)
+                for transport, load in _loads(scheme, ports, ca, args.duration).items()
+            }
         rounds: dict[tuple[str, str], list[loads.LoadResult]] = {}
         for _ in range(args.rounds):
             for transport in TRANSPORTS:
@@ -112,6 +123,14 @@ def _loads(
     }
 
 
+def measured(server: Server, load: Callable[[], loads.LoadResult]) -> loads.LoadResult:
+    """Run `load` and add the server's CPU time per request to its result."""
+    before = cpu_seconds(server.process.pid)
+    result = load()
+    spent = cpu_seconds(server.process.pid) - before
+    return replace(result, cpu_us_per_request=spent / max(result.requests, 1) * 1e6)
+
+
 def _median(found: list[loads.LoadResult]) -> loads.LoadResult:
     return sorted(found, key=lambda load: load.requests_per_second)[len(found) // 2]
 
@@ -121,19 +140,21 @@ def report(results: dict[tuple[str, str], loads.LoadResult], args: argparse.Name
         f"GET over long-lived connections, median of {args.rounds} alternating rounds"
         f" of about {args.duration} s per point, {CLIENTS} connections",
         "",
-        "| transport | TLS off | TLS on | TLS / off |",
-        "|---|---:|---:|---:|",
+        "| transport | TLS off | TLS on | throughput, TLS / off | server CPU/req, TLS / off |",
+        "|---|---:|---:|---:|---:|",
     ]
     for transport in TRANSPORTS:
         plain, tls = results[transport, "plain"], results[transport, "tls"]
         ratio = tls.requests_per_second / plain.requests_per_second
-        lines.append(f"| {transport} | {_cell(plain)} | {_cell(tls)} | {ratio:.2f}x |")
+        cpu = (tls.cpu_us_per_request or 0.0) / (plain.cpu_us_per_request or 1.0)
+        lines.append(f"| {transport} | {_cell(plain)} | {_cell(tls)} | {ratio:.2f}x | {cpu:.2f}x |")
     return "\n".join(lines)
 
 
 def _cell(result: loads.LoadResult) -> str:
     errors = f", {result.errors} errors" if result.errors else ""
-    return f"{result.requests_per_second:,.0f}/s (p99 {result.p99_ms:.2f} ms{errors})"
+    cpu = f", {result.cpu_us_per_request:.0f} µs CPU/req" if result.cpu_us_per_request else ""
+    return f"{result.requests_per_second:,.0f}/s (p99 {result.p99_ms:.2f} ms{cpu}{errors})"
 
 
 if __name__ == "__main__":
