@@ -36,7 +36,12 @@ LIST_PAGE_SIZE = 1000
 
 
 def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kv", description="Talk to a kv-server.")
+    parser = argparse.ArgumentParser(
+        prog="kv",
+        description="Talk to a kv-server.",
+        epilog="TLS: https:// and rediss:// URLs; KV_TLS_CA_FILE (the server's CA; gRPC then "
+        "speaks TLS), KV_TLS_CLIENT_CERT_FILE and KV_TLS_CLIENT_KEY_FILE for mutual TLS.",
+    )
     parser.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
     parser.add_argument(
         "--url", default=settings.kv_url, help="HTTP base URL (KV_URL; of a comma list, the first)"
