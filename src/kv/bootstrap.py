@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from kv.adapters import STORES, build_store
 from kv.config import Settings
 from kv.domain import KeyValueService, Store
+from kv.lifecycle import Reloadable
 from kv.observability import Metrics, Observability
 from kv.tls import ServerTls, TlsFiles
 from kv.transports import TRANSPORTS, Transport, port_settings
@@ -22,14 +22,6 @@ def read_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings.from_env(environ, transports=port_settings(), stores=tuple(STORES))
 
 
-class Reloadable(Protocol):
-    """Something read from files at start-up that SIGHUP reads again."""
-
-    def reload(self) -> None:
-        """Read the files again; on ConfigError (logged by the caller) keep what was read."""
-        ...
-
-
 @dataclass(frozen=True, slots=True)
 class Application:
     """A service, the transports serving it and what observes their requests."""
@@ -37,7 +29,7 @@ class Application:
     service: KeyValueService
     transports: tuple[Transport, ...]
     observability: Observability
-    # What SIGHUP reads again (`kv.lifecycle.reload`).
+    # What SIGHUP re-reads (kv.lifecycle.reload).
     reloadables: tuple[Reloadable, ...] = ()
 
 

@@ -1,7 +1,4 @@
-"""`kv-server`: serve the KV API over the transports named in TRANSPORT until SIGTERM/SIGINT.
-
-SIGHUP reads the TLS files again (`kv.lifecycle.reload`), without dropping a connection.
-"""
+"""`kv-server`: serve the KV API over the transports named in TRANSPORT until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 

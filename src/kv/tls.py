@@ -24,6 +24,9 @@ from pathlib import Path
 import grpc
 
 from kv.config import ConfigError, Settings
+from kv.observability import get_logger
+
+log = get_logger("kv.tls")
 
 CERT_VARIABLE = "KV_TLS_CERT_FILE"
 KEY_VARIABLE = "KV_TLS_KEY_FILE"
@@ -57,7 +60,12 @@ class _Material:
 
 
 class ServerTls:
-    """The listeners' TLS, read from `files`; ConfigError naming the variable of a bad file."""
+    """The listeners' TLS, read from `files`; ConfigError naming the variable of a bad file.
+
+    A reloadable of `kv.lifecycle` (SIGHUP).
+    """
+
+    name = CERT_VARIABLE
 
     def __init__(self, files: TlsFiles) -> None:
         self._files = files
@@ -99,10 +107,16 @@ class ServerTls:
         )
 
     def reload(self) -> None:
-        """Read the files again; on ConfigError the certificate served does not change."""
-        material = _read(self._files)
+        """Serve the files as they are now; a file that cannot be used is logged, and the
+        certificate served stays what it was."""
+        try:
+            material = _read(self._files)
+        except ConfigError as exc:
+            log.error("TLS files not reloaded; the previous certificate stays", problem=str(exc))
+            return
         self._material = material
         self._generation += 1
+        log.info("TLS files reloaded")
 
     def _pick_context(
         self, connection: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, _: ssl.SSLContext

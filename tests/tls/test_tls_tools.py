@@ -184,7 +184,9 @@ def test_sighup_serves_the_new_certificate(
     )
     served_files.key.write_text("broken\n")
     server.process.signal(signal.SIGHUP)
-    wait_until(lambda: "reload failed" in server.process.log(), "log", server.process, DEADLINE)
+    wait_until(
+        lambda: "TLS files not reloaded" in server.process.log(), "log", server.process, DEADLINE
+    )
     assert server.served_name(pki.ca.cert) == "rotated"
 
 
