@@ -18,7 +18,8 @@ import grpc
 import pytest
 
 from kv.adapters.etcd import EtcdStore
-from kv.adapters.etcd.security import INVALID_TOKEN, EtcdSecurity
+from kv.adapters.etcd.client import EtcdClient
+from kv.adapters.etcd.security import INVALID_TOKEN, WATCH_REFUSED, EtcdSecurity
 from kv.config import ConfigError
 from kv.domain import KeyValueService, StorageUnavailable
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
@@ -206,3 +207,27 @@ def test_an_unreadable_tls_file_names_its_variable(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         security.credentials()
     assert caught.value.variable == "KV_ETCD_TLS_CA_FILE"
+
+
+async def test_a_watch_etcd_cancels_as_not_permitted_is_created_again_with_a_new_token(
+    etcd: SecuredEtcd, pki: Pki
+) -> None:
+    client = EtcdClient([etcd.endpoint], timeout=10.0, security=etcd.security)
+    await client.open()
+    try:
+        first, _ = await client.watch_stream()
+        first.cancel()
+        assert client.token
+        before = client.token
+        client.watch_cancelled(WATCH_REFUSED)
+        second, _ = await client.watch_stream()
+        create = rpc_pb2.WatchCreateRequest(key=f"{PREFIX}watch".encode())
+        await second.write(rpc_pb2.WatchRequest(create_request=create))
+        created = await asyncio.wait_for(second.read(), DEADLINE)
+        second.cancel()
+    finally:
+        await client.close()
+    assert client.token != before
+    assert isinstance(created, rpc_pb2.WatchResponse)
+    assert created.created
+    assert not created.canceled

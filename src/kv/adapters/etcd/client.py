@@ -224,6 +224,11 @@ class EtcdClient:
         if exc.details() == NO_LEADER:
             self._move_on(channel)
 
+    @property
+    def token(self) -> str:
+        """The etcd token calls carry ("" without a user, or before signing in)."""
+        return "" if self._auth is None else self._auth.token
+
     def watch_cancelled(self, reason: str) -> None:
         """etcd cancelled a watch for `reason`: a refused token is renewed before the next one."""
         if reason == WATCH_REFUSED and self._auth is not None:
