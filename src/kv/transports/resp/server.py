@@ -28,6 +28,8 @@ MAX_PIPELINED = 1024
 # Redis does beyond `maxclients` (its default is 10000).
 MAX_CLIENTS = 10_000
 TOO_MANY_CLIENTS = RespError("ERR", "max number of clients reached")
+# For a TLS client whose handshake was still going when shutdown began.
+SHUTTING_DOWN = RespError("TRYAGAIN", "the server is shutting down")
 
 
 class RespTransport:
@@ -58,6 +60,7 @@ class RespTransport:
         self._connections: set[RespConnection] = set()
         self._all_closed: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
+        self._draining = False
 
     @property
     def address(self) -> str:
@@ -102,6 +105,7 @@ class RespTransport:
 
     def drain(self) -> None:
         """Stop accepting; every connection answers what it has received, then closes."""
+        self._draining = True
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
@@ -122,13 +126,21 @@ class RespTransport:
 
     def _accept(self) -> RespConnection:
         session = Session(self._service, next(self._client_ids), COMMANDS, self._observability)
-        connection = RespConnection(session, self._limits, self._forget)
-        if len(self._connections) >= MAX_CLIENTS:
+        return RespConnection(session, self._limits, self._forget, opened=self._count)
+
+    def _count(self, connection: RespConnection) -> None:
+        """A client connected: count it, or turn it away beyond MAX_CLIENTS.
+
+        Counted once connected, not when accepted: a TLS client whose handshake
+        fails never connects, and is never counted nor forgotten.
+        """
+        if self._draining:
+            connection.refuse_at_connect = SHUTTING_DOWN
+        elif len(self._connections) >= MAX_CLIENTS:
             connection.refuse_at_connect = TOO_MANY_CLIENTS
         self._connections.add(connection)
         assert self._all_closed is not None
         self._all_closed.clear()
-        return connection
 
     def _forget(self, connection: RespConnection) -> None:
         self._connections.discard(connection)
