@@ -189,4 +189,6 @@ def _context(files: TlsFiles) -> ssl.SSLContext:
 def _new_context() -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # A TLS 1.2 client may not make the server redo handshakes on one connection.
+    context.options |= ssl.OP_NO_RENEGOTIATION
     return context
