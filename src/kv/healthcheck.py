@@ -6,16 +6,12 @@ addresses the server listens on, whatever `TRANSPORT` says. HTTP, when served, i
 `grpc.health.v1.Health` service. Slim images have no curl, and this needs nothing the server
 does not already install.
 
-When the server serves TLS, so does the probe. It checks readiness, not identity, and sends
-nothing secret, so it verifies the server's certificate only against KV_TLS_CA_FILE when that is
-set; gRPC always verifies, against KV_TLS_CA_FILE or else the server's own certificate file (a
-self-signed one). Under mutual TLS it presents KV_TLS_CLIENT_CERT_FILE and KV_TLS_CLIENT_KEY_FILE.
+When the server serves TLS, so does the probe (`kv.probe_tls`).
 """
 
 from __future__ import annotations
 
 import socket
-import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -24,7 +20,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kv.bootstrap import read_settings
-from kv.config import ConfigError, Env, Settings
+from kv.config import ConfigError, Settings
+from kv.probe_tls import ProbeTls
 
 HEALTHY, UNHEALTHY = 0, 1
 TIMEOUT_SECONDS = 3.0
@@ -37,26 +34,11 @@ def probe_host(settings: Settings) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def probe_context(settings: Settings, env: Env | None = None) -> ssl.SSLContext | None:
-    """The probe's TLS (see the module docstring), or None when the server serves plain text."""
-    if settings.tls_cert_file is None:
-        return None
-    env = env or Env()
-    ca_file = env.path("KV_TLS_CA_FILE")
-    context = ssl.create_default_context(cafile=ca_file)
-    if ca_file is None:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    cert_file, key_file = env.path("KV_TLS_CLIENT_CERT_FILE"), env.path("KV_TLS_CLIENT_KEY_FILE")
-    if cert_file is not None:
-        context.load_cert_chain(cert_file, key_file)
-    return context
-
-
 def check_http(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when `/readyz` answers 200, else why not."""
-    context = probe_context(settings)
-    scheme = "http" if context is None else "https"
+    tls = ProbeTls.from_settings(settings)
+    context = None if tls is None else tls.ssl_context()
+    scheme = "http" if tls is None else "https"
     url = f"{scheme}://{probe_host(settings)}:{settings.ports['http']}/readyz"
     try:
         with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
@@ -70,7 +52,8 @@ def check_http(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | No
 def check_grpc(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when the gRPC health service says SERVING for the whole server, else why not."""
     target = f"{probe_host(settings)}:{settings.ports['grpc']}"
-    with _grpc_channel(settings, target) as channel:
+    tls = ProbeTls.from_settings(settings)
+    with grpc.insecure_channel(target) if tls is None else tls.grpc_channel(target) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
@@ -84,28 +67,16 @@ def check_grpc(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | No
     return None
 
 
-def _grpc_channel(settings: Settings, target: str) -> grpc.Channel:
-    if settings.tls_cert_file is None:
-        return grpc.insecure_channel(target)
-    env = Env()
-    roots = env.path("KV_TLS_CA_FILE") or settings.tls_cert_file
-    cert_file, key_file = env.path("KV_TLS_CLIENT_CERT_FILE"), env.path("KV_TLS_CLIENT_KEY_FILE")
-    credentials = grpc.ssl_channel_credentials(
-        roots.read_bytes(),
-        None if key_file is None else key_file.read_bytes(),
-        None if cert_file is None else cert_file.read_bytes(),
-    )
-    return grpc.secure_channel(target, credentials)
-
-
 def check_resp(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when the RESP listener answers PING with PONG, else why not."""
     address = (probe_host(settings).strip("[]"), settings.ports["resp"])
-    context = probe_context(settings)
+    tls = ProbeTls.from_settings(settings)
     try:
         with socket.create_connection(address, timeout=timeout) as plain:
             connection = (
-                plain if context is None else context.wrap_socket(plain, server_hostname=address[0])
+                plain
+                if tls is None
+                else tls.ssl_context().wrap_socket(plain, server_hostname=address[0])
             )
             connection.sendall(b"*1\r\n$4\r\nPING\r\n")
             reply = connection.recv(64)
