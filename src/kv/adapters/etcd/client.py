@@ -13,7 +13,6 @@ KV_ETCD_ENDPOINTS are resolved once, when the store opens.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -26,6 +25,7 @@ from kv.adapters.etcd.errors import (
     read_failure,
     write_failure,
 )
+from kv.adapters.etcd.members import member_addresses
 from kv.adapters.etcd.security import INVALID_TOKEN, WATCH_REFUSED, EtcdSecurity
 from kv.domain import KVError, StorageUnavailable
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
@@ -55,26 +55,6 @@ RETRY_BUDGET = 3
 RETRY_PAUSE = 0.05
 
 
-async def member_addresses(endpoints: Sequence[str]) -> tuple[str, list[str]]:
-    """Every member's address for a gRPC target: ("ipv4", ["a:p", ...]) (or "ipv6" when only v6)."""
-    loop = asyncio.get_running_loop()
-    v4: list[str] = []
-    v6: list[str] = []
-    for endpoint in endpoints:
-        host, _, port = endpoint.rpartition(":")
-        try:
-            infos = await loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise StorageUnavailable(
-                f"etcd endpoint {endpoint} cannot be resolved: {exc}"
-            ) from None
-        v4 += {f"{info[4][0]}:{port}" for info in infos if info[0] == socket.AF_INET}
-        v6 += {f"[{info[4][0]}]:{port}" for info in infos if info[0] == socket.AF_INET6}
-    if v4:
-        return "ipv4", list(dict.fromkeys(v4))
-    return "ipv6", list(dict.fromkeys(v6))
-
-
 class EtcdClient:
     """The calls the etcd store makes: a linearizable range, and a transaction.
 
@@ -92,8 +72,6 @@ class EtcdClient:
         security = security or EtcdSecurity()
         self._credentials = security.credentials()
         self._auth = security.auth()
-        # A token etcd refused a watch with: signed in again before the next stream.
-        self._refused_token: str | None = None
         self._scheme, self._addresses = "ipv4", list[str]()
         self._channel: grpc.aio.Channel | None = None
         self._kv: rpc_pb2_grpc.KVStub | None = None
@@ -232,7 +210,7 @@ class EtcdClient:
     def watch_cancelled(self, reason: str) -> None:
         """etcd cancelled a watch for `reason`: a refused token is renewed before the next one."""
         if reason == WATCH_REFUSED and self._auth is not None:
-            self._refused_token = self._auth.token
+            self._auth.refused(self._auth.token)
 
     def _leases(self) -> rpc_pb2_grpc.LeaseStub:
         if self._lease is None:
@@ -251,13 +229,8 @@ class EtcdClient:
         return _METADATA if self._auth is None else _METADATA + self._auth.metadata()
 
     async def _signed_in(self, channel: grpc.aio.Channel) -> str:
-        """Sign in first if no token was had yet or etcd refused it; the token ("" for no user)."""
-        if self._auth is None:
-            return ""
-        token = self._auth.token
-        if not token or token == self._refused_token:
-            await self._auth.refresh(channel, token, self._timeout)
-        return self._auth.token
+        """The token calls carry, signing in first when needed ("" without a user)."""
+        return "" if self._auth is None else await self._auth.signed_in(channel, self._timeout)
 
     async def _retry(self, call: Callable[[float], Awaitable[T]], writes: bool) -> T:
         loop = asyncio.get_running_loop()
@@ -271,10 +244,9 @@ class EtcdClient:
             except grpc.aio.AioRpcError as exc:
                 # etcd checks the token before anything else: sign in again and send the
                 # call once more.
-                if exc.details() == INVALID_TOKEN and channel is not None and not signed_in_again:
+                if exc.details() == INVALID_TOKEN and self._auth and not signed_in_again:
                     signed_in_again = True
-                    self._refused_token = token
-                    await self._signed_in(channel)
+                    self._auth.refused(token)
                     continue
                 if exc.details() == NO_LEADER:
                     self._move_on(channel)

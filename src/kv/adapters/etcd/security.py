@@ -11,7 +11,7 @@ With KV_ETCD_USER and KV_ETCD_PASSWORD, kv signs in (`Auth.Authenticate`) and
 sends the token etcd gives as the metadata `token` with every call. etcd
 refuses a token it no longer accepts (it expired, or the member restarted)
 with "invalid auth token" before doing anything, so the caller signs in again
-and sends the call once more (`EtcdAuth.refresh`). The password is never
+and sends the call once more (`EtcdAuth.signed_in`). The password is never
 logged nor put in an error.
 """
 
@@ -77,21 +77,29 @@ class EtcdAuth:
         self._request = rpc_pb2.AuthenticateRequest(name=user, password=password)
         self._user = user
         self._token = ""
+        # A token etcd refused: signed in again before the next call.
+        self._refused: str | None = None
         self._lock = asyncio.Lock()
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
         """What a call carries to prove the user: `token` once signed in."""
         return (("token", self._token),) if self._token else ()
 
-    async def refresh(self, channel: grpc.aio.Channel, stale: str, deadline: float) -> None:
-        """Sign in again unless another call already did since `stale` was the token.
+    def refused(self, token: str) -> None:
+        """etcd refused `token`: the next call signs in again first."""
+        self._refused = token
 
-        StorageUnavailable when etcd refuses: a wrong user or password, or a user
-        set for an etcd without authentication enabled.
+    async def signed_in(self, channel: grpc.aio.Channel, deadline: float) -> str:
+        """The token to send, signing in first if there is none yet or etcd refused it.
+
+        Concurrent callers sign in once. StorageUnavailable when etcd refuses: a
+        wrong user or password, or a user set for an etcd without authentication.
         """
+        if self._token and self._token != self._refused:
+            return self._token
         async with self._lock:
-            if self._token != stale:
-                return
+            if self._token and self._token != self._refused:
+                return self._token  # another call signed in meanwhile
             stub = rpc_pb2_grpc.AuthStub(channel)  # type: ignore[no-untyped-call]
             try:
                 response = await stub.Authenticate(self._request, timeout=deadline)
@@ -99,7 +107,8 @@ class EtcdAuth:
                 raise StorageUnavailable(
                     f"etcd refused to sign in user {self._user!r}: {exc.details()}"
                 ) from None
-            self._token = response.token
+            self._token, self._refused = response.token, None
+            return self._token
 
     @property
     def token(self) -> str:
