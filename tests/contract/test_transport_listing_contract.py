@@ -49,6 +49,14 @@ async def test_pages_cover_the_prefix_in_byte_order(kv: KVClient) -> None:
     assert all(page.revision >= max(written[k].revision for k in keys) for page in pages)
 
 
+async def test_an_empty_cursor_is_the_first_page(kv: KVClient) -> None:
+    # As gRPC APIs take an empty page token (AIP-158), on every transport.
+    under = prefix()
+    for suffix in "abc":
+        await kv.put(under + suffix, suffix)
+    assert await kv.list(under, limit=2, cursor="") == await kv.list(under, limit=2)
+
+
 async def test_keys_only_entries_have_no_value(kv: KVClient) -> None:
     under = prefix()
     entry = (await kv.put(under + "k", {"big": "value"}, ttl=100)).entry

@@ -84,8 +84,9 @@ async def put_entry(request: web.Request) -> web.Response:
 
 async def create_entry(request: web.Request) -> web.Response:
     key = read_key(request)
+    condition = read_condition(request, none_match_allowed=True)
     body = await read_body(request)
-    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl)
+    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl, condition=condition)
     return _entry_response(request, entry, 201)
 
 
