@@ -9,6 +9,7 @@ from kv.domain.changes import validate_from_revision
 from kv.domain.cursors import (
     DEFAULT_LIMIT,
     make_cursor,
+    page_length,
     read_cursor,
     validate_limit,
     validate_prefix,
@@ -165,7 +166,9 @@ class KeyValueService:
     ) -> Page:
         """A page of the entries whose keys start with `prefix`, in key order (UTF-8 byte order).
 
-        `limit`: at most this many entries (1 to 1000). `cursor`: the
+        `limit`: at most this many entries (1 to 1000), and no more than fit in
+        `max_value_bytes` (`page_length`: a page of large values holds fewer,
+        with a `next_cursor` to go on; at least one). `cursor`: the
         `next_cursor` of the previous page (None or "": the first page); a cursor
         that is malformed or was made for another prefix is InvalidRequest.
         A key that exists and is not written while the pages are read is on
@@ -177,10 +180,11 @@ class KeyValueService:
         limit = validate_limit(limit)
         after = read_cursor(cursor, prefix) if cursor else None  # "": the first page
         listing = await self._store.list(prefix, after=after, limit=limit, keys_only=keys_only)
+        entries = listing.entries[: page_length(listing.entries, self._max_value_bytes)]
         next_cursor = None
-        if listing.more and listing.entries:
-            next_cursor = make_cursor(prefix, listing.entries[-1].key)
-        return Page(listing.entries, next_cursor, listing.revision)
+        if entries and (listing.more or len(entries) < len(listing.entries)):
+            next_cursor = make_cursor(prefix, entries[-1].key)
+        return Page(entries, next_cursor, listing.revision)
 
     async def watch(self, prefix: str = "", from_revision: int | None = None) -> Subscription:
         """Follow every change of the keys starting with `prefix`, in revision order.

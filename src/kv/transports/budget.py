@@ -20,6 +20,11 @@ back exactly what it took, when the bytes are sent or served.
 
 from __future__ import annotations
 
+import asyncio
+
+# What the two budgets count, as their refusals name it.
+ANSWERS_NOT_SENT = "answers not yet sent"
+REQUESTS_BEING_RECEIVED = "requests being received"
 # What an answer costs beyond its value: key, revision, framing.
 ANSWER_SLACK_BYTES = 64 * 1024
 
@@ -45,6 +50,8 @@ class ByteBudget:
         self.what = what
         self.held = 0
         self.peak = 0  # the most ever held, for tests and the docs' figures
+        self.empty = asyncio.Event()  # set while nothing is held
+        self.empty.set()
 
     def fits(self, size: int) -> bool:
         """Whether `size` more bytes would be taken now."""
@@ -61,11 +68,15 @@ class ByteBudget:
         """Hold `size` bytes that are already in memory (they cannot be refused any more)."""
         self.held += size
         self.peak = max(self.peak, self.held)
+        if size:
+            self.empty.clear()
 
     def give_back(self, size: int) -> None:
         """Stop holding `size` bytes (what a `take` or `hold` counted)."""
         self.held -= size
         assert self.held >= 0, "a budget was given back more than was taken"
+        if not self.held:
+            self.empty.set()
 
     def refusal(self) -> str:
         """The message of a refusal: busy, retry."""

@@ -15,6 +15,7 @@ from kv.domain import Entry, KeyValueService, StorageUnavailable
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
+from kv.transports.budget import ANSWERS_NOT_SENT, ByteBudget, answer_limit
 from kv.transports.http.console import add_console
 from kv.transports.http.entry_requests import (
     BODY_LIMITS,
@@ -32,7 +33,7 @@ from kv.transports.http.errors import (
     error_middleware,
     json_response,
 )
-from kv.transports.http.limits import ADMISSION, admission_middleware
+from kv.transports.http.limits import ADMISSION, ANSWERS, admission_middleware
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
 from kv.transports.http.watch import EventFrames, stream_changes
@@ -143,10 +144,12 @@ def create_app(
     *,
     body_timeout: float = 15.0,
     admission: Admission | None = None,
+    answers: ByteBudget | None = None,
     observability: Observability | None = None,
     watch_heartbeat: float = 15.0,
 ) -> web.Application:
-    """The aiohttp application serving the REST API over `service`, within `admission`.
+    """The aiohttp application serving the REST API over `service`, within `admission`
+    and the `answers` budget (limits.py).
 
     `watch_heartbeat`: seconds of silence after which a watch stream gets a comment line.
     """
@@ -156,6 +159,13 @@ def create_app(
         client_max_size=body_limits.body_bytes,
     )
     app[ADMISSION] = admission if admission is not None else Admission(DEFAULT_ADMISSION_LIMIT)
+    app[ANSWERS] = (
+        answers
+        if answers is not None
+        else ByteBudget(
+            answer_limit(DEFAULT_ADMISSION_LIMIT, service.max_value_bytes), ANSWERS_NOT_SENT
+        )
+    )
     app[SERVICE] = service
     app[OBSERVABILITY] = observability if observability is not None else Observability()
     app[BODY_LIMITS] = body_limits

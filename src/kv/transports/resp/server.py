@@ -10,7 +10,13 @@ from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.domain.model import MAX_KEY_BYTES
 from kv.observability import Observability
-from kv.transports.budget import ByteBudget, answer_limit, received_limit
+from kv.transports.budget import (
+    ANSWERS_NOT_SENT,
+    REQUESTS_BEING_RECEIVED,
+    ByteBudget,
+    answer_limit,
+    received_limit,
+)
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
@@ -45,11 +51,11 @@ class RespTransport:
         max_request_bytes = service.max_value_bytes + MAX_KEY_BYTES + REQUEST_SLACK_BYTES
         self.received = ByteBudget(
             received_limit(settings.max_concurrent_requests, max_request_bytes),
-            "requests being received",
+            REQUESTS_BEING_RECEIVED,
         )
         self.answers = ByteBudget(
             answer_limit(settings.max_concurrent_requests, service.max_value_bytes),
-            "answers not yet sent",
+            ANSWERS_NOT_SENT,
         )
         self._limits = ConnectionLimits(
             max_request_bytes=max_request_bytes,
