@@ -61,6 +61,16 @@ async def test_a_page_of_large_values_is_bounded_in_bytes(kv: KVClient) -> None:
     assert [entry for page in pages for entry in page.entries] == list(written.values())
 
 
+async def test_a_listing_of_values_larger_than_a_message_holds(kv: KVClient) -> None:
+    # 6.3 MB of values under one prefix: one page of them was more than gRPC's message
+    # limit (RESOURCE_EXHAUSTED after the page was built), and as much memory per request.
+    under = prefix()
+    written = [(await kv.put(under + str(n), str(n) * 700_000)).entry for n in range(9)]
+    pages = await every_page(kv, under, 100)
+    assert [len(page.entries) for page in pages] == [1] * 9
+    assert [entry for page in pages for entry in page.entries] == written
+
+
 async def test_an_empty_cursor_is_the_first_page(kv: KVClient) -> None:
     # As gRPC APIs take an empty page token (AIP-158), on every transport.
     under = prefix()

@@ -15,6 +15,7 @@ from kv.domain import InvalidRequest, JsonValue, ValueTooLarge
 from kv.domain.model import MAX_NESTING, check_nesting
 from kv.json_codec import nesting_depth, read_json
 from kv.transports.admission import Admission
+from kv.transports.budget import ByteBudget
 from kv.transports.grpc.admission import (
     READ_SLOTS,
     Admitted,
@@ -153,7 +154,9 @@ GET = "/kv.v1.KeyValue/Get"
 
 
 def call_admission(admission: Admission, timeout: float = 60.0) -> CallAdmission:
-    calls = CallAdmission(admission, timeout=timeout, max_item_tags=100)
+    calls = CallAdmission(
+        admission, timeout=timeout, max_item_tags=100, answers=ByteBudget(1 << 20, "answers")
+    )
     calls.register(GET, kv_pb2.GetRequest)
     return calls
 

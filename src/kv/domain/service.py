@@ -186,6 +186,17 @@ class KeyValueService:
             next_cursor = make_cursor(prefix, entries[-1].key)
         return Page(entries, next_cursor, listing.revision)
 
+    def page_head(self, page: Page, prefix: str, count: int) -> Page:
+        """The first `count` entries of `page`, a page of `prefix`, with the cursor after them.
+
+        For a transport whose message cannot hold the whole page: the listing
+        goes on from the last entry it sends.
+        """
+        if count >= len(page.entries):
+            return page
+        entries = page.entries[:count]
+        return Page(entries, make_cursor(prefix, entries[-1].key), page.revision)
+
     async def watch(self, prefix: str = "", from_revision: int | None = None) -> Subscription:
         """Follow every change of the keys starting with `prefix`, in revision order.
 
