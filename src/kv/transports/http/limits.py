@@ -9,8 +9,10 @@ is written, which the middleware does itself (aiohttp then finds the
 response written and only logs it). So clients that do not read hold
 bytes of the budget, not the slots. While the budget is full, a request that
 may change something is refused 503 before it runs, and a read whose answer
-is larger than SMALL_ANSWER_BYTES is answered 503 instead (nothing was
-done either way; safe to retry). `/healthz` and `/readyz` hold no slot.
+would be larger than SMALL_ANSWER_BYTES is refused 503 by its handler
+(`check_answer_room`) once it knows the size, before the answer is built
+(nothing was done either way; safe to retry). `/healthz` and `/readyz` hold
+no slot.
 
 `ConnectionWatch` is the write timeout: a connection whose send buffer has
 not shrunk for `KV_WRITE_TIMEOUT` seconds belongs to a client that does not
@@ -70,8 +72,6 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
     if admission.draining:
         response.force_close()  # served to the end, then the connection closes
     size = _body_size(response)
-    if size > SMALL_ANSWER_BYTES and answers.held >= answers.limit:
-        return _refused(request, answers.refusal(), close=False)
     answers.hold(size)
     try:
         # A client gone mid-write: aiohttp's own write of it fails the same
@@ -82,6 +82,17 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
     finally:
         answers.give_back(size)
     return response
+
+
+def check_answer_room(request: web.Request, size: int) -> None:
+    """Refuse (503, before it is built) an answer of about `size` bytes while the budget is full.
+
+    Small answers always go: the budget bounds what clients that do not read
+    can pile up, and a small answer costs little more than the refusal.
+    """
+    answers = request.app[ANSWERS]
+    if size > SMALL_ANSWER_BYTES and answers.held >= answers.limit:
+        raise web.HTTPServiceUnavailable(text=answers.refusal())
 
 
 def _body_size(response: web.StreamResponse) -> int:

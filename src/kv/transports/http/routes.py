@@ -12,6 +12,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from kv.domain import Entry, KeyValueService, StorageUnavailable
+from kv.domain.cursors import entry_bytes
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
@@ -33,7 +34,12 @@ from kv.transports.http.errors import (
     error_middleware,
     json_response,
 )
-from kv.transports.http.limits import ADMISSION, ANSWERS, admission_middleware
+from kv.transports.http.limits import (
+    ADMISSION,
+    ANSWERS,
+    admission_middleware,
+    check_answer_room,
+)
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
 from kv.transports.http.watch import EventFrames, stream_changes
@@ -71,7 +77,9 @@ def _entry_response(
 
 
 async def get_entry(request: web.Request) -> web.Response:
-    return _entry_response(request, await request.app[SERVICE].get(read_key(request)))
+    entry = await request.app[SERVICE].get(read_key(request))
+    check_answer_room(request, entry_bytes(entry))
+    return _entry_response(request, entry)
 
 
 async def put_entry(request: web.Request) -> web.Response:
@@ -108,6 +116,7 @@ async def list_entries(request: web.Request) -> web.Response:
     page = await service.list(
         query.prefix, limit=query.limit, cursor=query.cursor, keys_only=query.keys_only
     )
+    check_answer_room(request, sum(map(entry_bytes, page.entries)))
     document = page_document(
         page,
         keys_only=query.keys_only,
