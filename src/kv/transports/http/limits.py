@@ -81,6 +81,11 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
             await response.write_eof()
     finally:
         answers.give_back(size)
+        if size:
+            # Written (or never to be): aiohttp keeps the last response of a
+            # connection referenced while it waits for the next request, and
+            # its body must not outlive the budget's count of it.
+            response.body = None
     return response
 
 
