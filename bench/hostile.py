@@ -214,10 +214,10 @@ def run(name: str, scale: int) -> dict[str, object]:
             idle = status_kb(pid, "VmRSS")
             started = status_kb(pid, "VmHWM")
             note = PROBES[name](server, scale)
-            peak = status_kb(pid, "VmHWM")
             deadline = time.monotonic() + SETTLE_SECONDS
             while (after := status_kb(pid, "VmRSS")) > idle * 1.1 and time.monotonic() < deadline:
                 time.sleep(0.2)
+            peak = status_kb(pid, "VmHWM")  # the highest since start, the settling included
         return {
             "probe": name,
             "scale": scale,

@@ -68,7 +68,8 @@ def entry_bytes(entry: Entry) -> int:
     encoded in Python) and ENTRY_FRAMING_BYTES."""
     value = entry.value
     if type(value) is str:
-        size = len(value.encode("utf-8", "surrogatepass")) + 2
+        # An ASCII string's length is its UTF-8 length, known without a pass over it.
+        size = (len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))) + 2
     else:
         size = 0 if value is None else len(encode_value(value))
     return len(entry.key.encode("utf-8")) + ENTRY_FRAMING_BYTES + size
