@@ -81,7 +81,7 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
             await response.write_eof()
     finally:
         answers.give_back(size)
-        if size:
+        if size and isinstance(response, web.Response):
             # Written (or never to be): aiohttp keeps the last response of a
             # connection referenced while it waits for the next request, and
             # its body must not outlive the budget's count of it.
