@@ -55,9 +55,12 @@ READS = frozenset({"GET", "HEAD"})
 @web.middleware
 async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Serve the request within the server's limit, its response written before it counts out."""
-    if request.path in UNCOUNTED_PATHS:
-        return await handler(request)
     admission = request.app[ADMISSION]
+    if request.path in UNCOUNTED_PATHS:
+        uncounted = await handler(request)
+        if admission.draining:
+            uncounted.force_close()
+        return uncounted
     answers = request.app[ANSWERS]
     refusal = admission.refusal()
     if refusal is None and answers.held >= answers.limit and request.method not in READS:
