@@ -323,3 +323,21 @@ async def test_aiohttps_own_errors_are_json_and_pipelined_requests_before_them_a
     assert b"application/json" in error
     assert b"X-Request-ID" in error
     assert b"NOT HTTP" not in error
+
+
+async def test_an_answer_is_held_until_sent_and_a_full_budget_refuses_calls_unread() -> None:
+    admission = Admission(10)
+    calls = call_admission(admission)
+    answer = kv_pb2.GetResponse(key="k" * (calls.answers.limit + 1))
+    served = FakeCall(kv_pb2.GetRequest(key="k").SerializeToString())
+    assert isinstance(await calls.take(GET, served, counted=True), Admitted)  # type: ignore[arg-type]
+    calls.hold_answer(served, answer)  # type: ignore[arg-type]
+    assert calls.answers.held == answer.ByteSize()
+    busy = FakeCall(b"")
+    refused = await calls.take(GET, busy, counted=True)  # type: ignore[arg-type]
+    assert isinstance(refused, Refusal)
+    assert refused.code == grpc.StatusCode.UNAVAILABLE
+    assert "answers" in refused.message
+    assert not busy.reading
+    served.finish()
+    assert calls.answers.held == 0
