@@ -14,7 +14,7 @@ would be larger than SMALL_ANSWER_BYTES is refused 503 by its handler
 (nothing was done either way; safe to retry). `/healthz` and `/readyz` hold
 no slot.
 
-`ConnectionWatch` is the write timeout: a connection whose send buffer has
+`WriteTimeoutEnforcer` is the write timeout: a connection whose send buffer has
 not shrunk for `KV_WRITE_TIMEOUT` seconds belongs to a client that does not
 read, and is aborted, which ends the write that waits on it.
 """
@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from kv.observability import get_logger
 from kv.transports.admission import Admission
 from kv.transports.budget import ByteBudget
 from kv.transports.http.errors import (
@@ -37,7 +37,7 @@ from kv.transports.http.errors import (
     operation_of,
 )
 
-log = logging.getLogger("kv.http")
+log = get_logger("kv.http")
 
 ADMISSION = web.AppKey("admission", Admission)
 ANSWERS = web.AppKey("answers", ByteBudget)
@@ -121,7 +121,7 @@ def _refused(request: web.Request, refusal: str, *, close: bool) -> web.Response
     return refused
 
 
-class ConnectionWatch:
+class WriteTimeoutEnforcer:
     """Aborts every connection of `server` whose send buffer has not shrunk for `timeout` s."""
 
     def __init__(self, server: web.Server, timeout: float) -> None:
@@ -152,11 +152,10 @@ class ConnectionWatch:
                 since = now
             if now - since >= self._timeout:
                 log.warning(
-                    "closing a connection that has not read its responses for %.1f s "
-                    "(%d bytes unsent)",
-                    now - since,
-                    pending,
-                    extra={"remote": transport.get_extra_info("peername")},
+                    "closing a connection that has not read its responses",
+                    seconds=round(now - since, 1),
+                    unsent_bytes=pending,
+                    remote=str(transport.get_extra_info("peername")),
                 )
                 transport.abort()
                 continue

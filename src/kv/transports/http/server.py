@@ -12,8 +12,8 @@ from kv.domain import KeyValueService
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
 from kv.transports.budget import ANSWERS_NOT_SENT, ByteBudget, answer_limit
-from kv.transports.http.limits import ConnectionWatch
-from kv.transports.http.protocol import KVAppRunner
+from kv.transports.http.aiohttp_internals import KVAppRunner
+from kv.transports.http.limits import WriteTimeoutEnforcer
 from kv.transports.http.routes import DRAINING, create_app
 
 log = get_logger("kv.http")
@@ -36,11 +36,10 @@ class HttpTransport:
         )
         self._app = create_app(
             service,
-            body_timeout=settings.idle_timeout,
+            settings=settings,
             admission=self._admission,
             answers=self.answers,
             observability=observability,
-            watch_heartbeat=settings.watch_heartbeat,
         )
         self._settings = settings
         self._port = settings.ports[self.name]
@@ -58,7 +57,7 @@ class HttpTransport:
             shutdown_timeout=CUT_OFF_SECONDS,
             handle_signals=False,
         )
-        self._watch: asyncio.Task[None] | None = None
+        self._write_timeout_enforcer: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
@@ -69,8 +68,10 @@ class HttpTransport:
         site = web.TCPSite(self._runner, self._settings.host, self._port)
         await site.start()
         assert self._runner.server is not None
-        watch = ConnectionWatch(self._runner.server, self._settings.write_timeout)
-        self._watch = asyncio.create_task(watch.run(), name="http-write-timeout")
+        enforcer = WriteTimeoutEnforcer(self._runner.server, self._settings.write_timeout)
+        self._write_timeout_enforcer = asyncio.create_task(
+            enforcer.run(), name="http-write-timeout"
+        )
 
     def drain(self) -> None:
         """Report not ready, and answer every request not yet in progress 503."""
@@ -109,6 +110,6 @@ class HttpTransport:
             for connection in server.connections if server is not None else ():
                 if connection.transport is not None:
                     connection.transport.abort()
-        if self._watch is not None:
-            self._watch.cancel()
+        if self._write_timeout_enforcer is not None:
+            self._write_timeout_enforcer.cancel()
         await self._runner.cleanup()

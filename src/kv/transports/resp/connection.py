@@ -27,12 +27,12 @@ Limits, so that no client holds the server's memory or a worker for ever:
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from kv.observability import get_logger
 from kv.transports.budget import ByteBudget
 from kv.transports.resp.answers import ClientNotReading, Outbox
 from kv.transports.resp.commands import execute
@@ -40,7 +40,7 @@ from kv.transports.resp.replies import RespError, Streamed, encode
 from kv.transports.resp.request_reader import ProtocolError, RequestReader
 from kv.transports.resp.session import Session
 
-log = logging.getLogger("kv.resp")
+log = get_logger("kv.resp")
 
 # After refusing a request that is too large: how long the client may stay
 # quiet before the connection is closed, and how much more is read meanwhile.
@@ -219,10 +219,10 @@ class RespConnection(asyncio.Protocol):
                     self._reading_paused = False
                     self.transport.resume_reading()
         except ClientNotReading:
-            log.info("client not reading its replies; disconnected", extra=self._peer())
+            log.info("client not reading its replies; disconnected", remote=self.session.remote)
             self.abort()
         except Exception:  # a streamed reply failed part way: it cannot be answered
-            log.exception("reply failed after it started; disconnected", extra=self._peer())
+            log.exception("reply failed after it started; disconnected", remote=self.session.remote)
             self.abort()
         finally:
             self._worker = None
@@ -244,7 +244,7 @@ class RespConnection(asyncio.Protocol):
 
     def _refuse(self, error: RespError) -> None:
         """Answer a request that cannot be parsed or taken on, then linger and close."""
-        log.info("refused: %s", error.message, extra=self._peer())
+        log.info("connection refused", reason=error.message, remote=self.session.remote)
         self._forget_received()
         self._reader = RequestReader(0)  # what it held goes; nothing more is parsed
         self._discarded = 0
@@ -262,6 +262,3 @@ class RespConnection(asyncio.Protocol):
             self.close()
             return
         self._idle_timer = self._loop.call_later(max(limit - quiet, 0.05), self._check_idle)
-
-    def _peer(self) -> dict[str, str]:
-        return {"remote": self.session.remote}
