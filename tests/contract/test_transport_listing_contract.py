@@ -62,8 +62,8 @@ async def test_a_page_of_large_values_is_bounded_in_bytes(kv: KVClient) -> None:
 
 
 async def test_a_listing_of_values_larger_than_a_message_holds(kv: KVClient) -> None:
-    # 6.3 MB of values under one prefix: one page of them was more than gRPC's message
-    # limit (RESOURCE_EXHAUSTED after the page was built), and as much memory per request.
+    # 6.3 MB of values under one prefix, more than one gRPC message holds: every
+    # transport pages them.
     under = prefix()
     written = [(await kv.put(under + str(n), str(n) * 700_000)).entry for n in range(9)]
     pages = await every_page(kv, under, 100)

@@ -1,13 +1,15 @@
 """ByteBudget: the bytes a server holds for its clients, against one limit.
 
-Each transport keeps two, so that no client, or group of clients, holds the
-server's memory, whatever the protocol:
+Every transport keeps an answer budget, and RESP a receive budget too, so
+that no client, or group of clients, holds the server's memory, whatever the
+protocol:
 
 - an answer budget: bytes of answers built and not yet sent (an HTTP
   response body waiting for a slow reader, a piece of a RESP reply, a gRPC
-  List page). What does not fit is refused with the transport's "busy,
-  retry" error before it is built, or, for an answer already partly sent,
-  waits until the readers of the others make room;
+  answer until grpc has sent it). While it is full, new requests are refused with the
+  transport's "busy, retry" error before their answers are built; an answer
+  already being sent (a streamed MGET) goes on a piece at a time, each held
+  until its client has taken it;
 - a receive budget: bytes of requests being received (a RESP request whose
   header announced more bytes than have arrived, and requests parsed but not
   yet served). HTTP bounds the same with its request slots and gRPC with its

@@ -8,8 +8,8 @@ Every header is checked against the limits before anything is kept for what
 it announces: an array of more words than a request of `max_bytes` can hold
 (each word takes at least 6 bytes, `$0\\r\\n\\r\\n`), or a word that would take
 the request past `max_bytes`, is a `ProtocolError` as soon as its header has
-arrived, never an allocation of what it announces (a count of 2^31 words
-once cost a list of that many items). Redis's own words name the errors.
+arrived, never an allocation of what it announces (13 bytes, `*2147483647`,
+would otherwise ask for a list of 2^31 items). Redis's own words name the errors.
 
 `announced` is what the request being received will hold once its current
 word has arrived, so that a budget can be asked for it before those bytes
