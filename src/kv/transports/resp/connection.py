@@ -72,10 +72,15 @@ class RespConnection(asyncio.Protocol):
         session: Session,
         limits: ConnectionLimits,
         closed: Callable[[RespConnection], None],
+        opened: Callable[[RespConnection], None] | None = None,
     ) -> None:
+        """`opened` and `closed` are called as the client connects (over TLS: once its
+        handshake is done) and as its connection ends; a connection never opened is never
+        closed either."""
         self.session = session
         self._limits = limits
         self._closed = closed
+        self._opened = opened
         self._reader = RequestReader(limits.max_request_bytes)
         self._pending: deque[tuple[list[bytes], int]] = deque()  # requests and their sizes
         self._pending_bytes = 0  # held in the receive budget
@@ -99,6 +104,8 @@ class RespConnection(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self._outbox = Outbox(transport, self._limits.answers, self._limits.write_timeout)
+        if self._opened is not None:
+            self._opened(self)
         if self.refuse_at_connect is not None:
             transport.write(self.refuse_at_connect.line())
             transport.close()
