@@ -1,27 +1,24 @@
-"""One client connection: requests split by a `RequestReader`, a worker answers them in order.
+"""One client connection: a `RequestReader` splits the requests, a worker answers them in order.
 
 Limits, so that no client holds the server's memory or a worker for ever:
 
 - input: every header is checked before what it announces is kept
-  (request_reader.py): a request larger than `limits.max_request_bytes`, or
-  announcing more words than such a request holds, is answered
-  `-ERR Protocol error: ...` as soon as its header arrives; the rest of what
+  (request_reader.py); a request past `limits.max_request_bytes` is answered
+  `-ERR Protocol error: ...` as soon as its header arrives, the rest of what
   the client sends is read and dropped until it is quiet (so that it reads
   the error rather than a reset), then the connection is closed;
-- receive budget: what a request being received announced, and the requests
-  parsed and not yet answered, are held in the transport's receive budget
-  (kv.transports.budget); a request whose announced bytes do not fit is
-  refused `-TRYAGAIN` the same way, without its bytes being kept;
+- receive budget: what the request being received announced, and the
+  requests parsed and not yet answered, are held in the transport's receive
+  budget (kv.transports.budget); a request whose announced bytes do not fit
+  is refused `-TRYAGAIN` the same way, unread;
 - requests: at most `limits.max_pipelined` parsed and not yet answered, and
-  at most one request at the size limit of them; beyond that the connection
+  at most a request at the size limit's worth; beyond that the connection
   stops reading until the worker catches up;
-- answers: replies go through the connection's `Outbox` (answers.py), within
-  the transport's answer budget, and a client that does not read them for
-  `limits.write_timeout` is disconnected;
+- answers: through the connection's `Outbox` (answers.py), within the
+  transport's answer budget and the write timeout;
 - idle: a connection with nothing in flight and nothing received for
-  `limits.idle_timeout` is closed;
-- drain: on shutdown, requests already received are answered, then the
-  connection is closed.
+  `limits.idle_timeout` is closed; drain: on shutdown, requests already
+  received are answered, then the connection is closed.
 """
 
 from __future__ import annotations
