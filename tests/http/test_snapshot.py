@@ -19,6 +19,8 @@ from kv.adapters.memory import InMemoryStore
 from kv.adapters.snapshot_view import LocalSnapshot
 from kv.adapters.sqlite import SqliteStore
 from kv.domain import KeyNotFound, Listing, StorageUnavailable, Write
+from kv.transports.http.limits import ANSWERS
+from kv.transports.http.snapshot import PIECE_BYTES
 from tests.http.conftest import MakeClient
 from tests.store_writes import put
 
@@ -224,3 +226,20 @@ async def test_a_snapshot_read_slowly_during_writes_is_the_state_at_its_revision
     entries = got[1:-1]
     assert {e["key"]: (e["value"], e["revision"]) for e in entries} == state
     assert got[0]["entries"] == got[-1]["entries"] == len(state)
+
+
+async def test_its_pieces_are_held_in_the_answer_budget_and_a_full_one_refuses_it(
+    client: Client,
+) -> None:
+    for n in range(2000):
+        await client.put(f"/v1/kv/k{n:04}", json={"value": "x" * 100})
+    answers = client.app[ANSWERS]
+    answers.hold(answers.limit)
+    refused = await client.get("/v1/snapshot")
+    assert refused.status == 503
+    assert (await refused.json())["error"]["code"] == "unavailable"
+    answers.give_back(answers.limit)
+    answers.peak = 0
+    assert len(await lines(client)) == 2002
+    assert answers.held == 0
+    assert answers.peak >= PIECE_BYTES

@@ -14,7 +14,9 @@ Memory stays bounded whatever the store's size: the entries are read a page
 at a time, and their lines written in pieces of about PIECE_BYTES, each
 write waiting while the connection's buffer is full (aiohttp drains it), so
 a slow reader slows the snapshot down instead of piling it up in memory; a
-reader that takes nothing is cut off by the write timeout.
+reader that takes nothing is cut off by the write timeout. Each piece is
+held in the server's answer budget while it is written, and a snapshot is
+refused 503 before it starts while that budget is full (limits.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from aiohttp import web
 from kv.domain import Entry, KeyValueService, KVError, Snapshot
 from kv.json_codec import write_json
 from kv.observability import current_request_id, get_logger
+from kv.transports.budget import ByteBudget
 from kv.transports.http.errors import REQUEST_ID_HEADER
+from kv.transports.http.limits import ANSWERS, check_answer_room
 from kv.transports.http.query import query_parameters
 
 CONTENT_TYPE = "application/x-ndjson"
@@ -47,6 +51,8 @@ def _entry_line(snapshot: Snapshot, entry: Entry) -> bytes:
 async def stream_snapshot(request: web.Request, service: KeyValueService) -> web.StreamResponse:
     """Answer a snapshot: 200 and every entry as a line, then the end line."""
     query_parameters(request.rel_url.raw_query_string, frozenset())  # it takes none
+    check_answer_room(request, PIECE_BYTES)
+    answers = request.app[ANSWERS]
     async with await service.snapshot() as snapshot:
         response = web.StreamResponse(
             headers={
@@ -59,7 +65,7 @@ async def stream_snapshot(request: web.Request, service: KeyValueService) -> web
         header = {"snapshot": FORMAT_VERSION, "revision": snapshot.revision}
         header["entries"] = snapshot.entries
         try:
-            await response.write(write_json(header) + b"\n")
+            await _send(response, answers, write_json(header) + b"\n")
             piece: list[bytes] = []
             size = 0
             async for page in snapshot.pages():
@@ -68,16 +74,25 @@ async def stream_snapshot(request: web.Request, service: KeyValueService) -> web
                     piece.append(line)
                     size += len(line)
                     if size >= PIECE_BYTES:
-                        await response.write(b"".join(piece))
+                        await _send(response, answers, b"".join(piece))
                         piece, size = [], 0
             piece.append(write_json({"end": True, "entries": snapshot.entries}) + b"\n")
-            await response.write(b"".join(piece))
+            await _send(response, answers, b"".join(piece))
         except KVError as exc:
             log.warning("snapshot ended before its last entry", error=str(exc))
             _cut(request)
         except (ConnectionError, TimeoutError):
             _cut(request)  # the client left, or took nothing for the write timeout
     return response
+
+
+async def _send(response: web.StreamResponse, answers: ByteBudget, piece: bytes) -> None:
+    """Write `piece`, held in the answer budget until the write has returned."""
+    answers.hold(len(piece))
+    try:
+        await response.write(piece)
+    finally:
+        answers.give_back(len(piece))
 
 
 def _cut(request: web.Request) -> None:
