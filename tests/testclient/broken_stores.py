@@ -480,3 +480,27 @@ class AcknowledgesBeforeApplying(DictStore):
 
     def apply(self, change: Change) -> None:
         asyncio.get_running_loop().call_later(self.LAG, super().apply, change)
+
+
+class AppliesTransactionWritesOneByOne(DictStore):
+    """A transaction's writes are applied one at a time, each at a revision of its own, with
+    other requests served in between (as a store that turned a transaction into single writes)."""
+
+    async def transact(self, txn: Transaction) -> Outcome:
+        outcome = await self.decide(txn)
+        self.revision = outcome.revision - 1 if outcome.changed else self.revision
+        for write, written in outcome.changes():
+            self.revision += 1
+            entry = written.entry
+            if entry is not None:
+                entry = replace(entry, revision=self.revision)
+            self.apply(Change(write.key, entry, self.revision))
+            await asyncio.sleep(0.001)
+        return outcome
+
+
+class IgnoresCompares(DictStore):
+    """Every transaction runs its success branch, whatever its compares say."""
+
+    async def decide(self, txn: Transaction) -> Outcome:
+        return await super().decide(replace(txn, compare=()))
