@@ -13,6 +13,7 @@ from kv.observability import Observability
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
+from kv.transports.resp.scan_cursors import ScanCursors
 from kv.transports.resp.session import Session
 
 log = logging.getLogger("kv.resp")
@@ -48,6 +49,7 @@ class RespTransport:
             write_timeout=settings.write_timeout,
         )
         self._client_ids = itertools.count(1)
+        self._scans = ScanCursors()
         self._connections: set[RespConnection] = set()
         self._all_closed: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
@@ -97,7 +99,9 @@ class RespTransport:
             await self._server.wait_closed()
 
     def _accept(self) -> RespConnection:
-        session = Session(self._service, next(self._client_ids), COMMANDS, self._observability)
+        session = Session(
+            self._service, next(self._client_ids), COMMANDS, self._observability, scans=self._scans
+        )
         connection = RespConnection(session, self._limits, self._forget)
         if len(self._connections) >= MAX_CLIENTS:
             connection.refuse_at_connect = TOO_MANY_CLIENTS
