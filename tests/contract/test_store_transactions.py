@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ from kv.domain import (
     Write,
 )
 from kv.domain.transactions import MAX_COMPARES, MAX_OPS, Compare
-from tests.contract.conftest import StoreClock
+from tests.contract.conftest import DURABLE, StoreClock
 from tests.store_writes import put, take
 
 
@@ -294,3 +295,25 @@ async def test_concurrent_transfers_through_two_services_keep_the_total(
     assert set(audits) == {400}
     final = [await services[1].get(key) for key in keys]
     assert sum(e.value for e in final if isinstance(e.value, int)) == 400
+
+
+async def test_a_durable_store_keeps_a_transaction_whole_across_reopen(
+    store_factory: Callable[[], Store], store_name: str
+) -> None:
+    if store_name not in DURABLE:
+        pytest.skip(f"the {store_name} store is not durable by design")
+    store = store_factory()
+    await store.open()
+    outcome = await KeyValueService(store).txn(
+        {"success": [put_op("d/a", 1), put_op("d/b", 2), {"op": "delete", "key": "d/none"}]}
+    )
+    await store.close()
+    reopened = store_factory()
+    await reopened.open()
+    try:
+        assert await reopened.get("d/a") == Entry("d/a", 1, outcome.revision)
+        assert await reopened.get("d/b") == Entry("d/b", 2, outcome.revision)
+        after = await reopened.write(put("d/c", 3))
+        assert after.revision > outcome.revision
+    finally:
+        await reopened.close()
