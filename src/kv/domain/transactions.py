@@ -86,21 +86,32 @@ class Outcome:
                 yield op, result
 
     def at(self, revision: int) -> Outcome:
-        """The same outcome with its changes at `revision` (etcd learns it from its answer)."""
+        """The same outcome with its changes at `revision` (etcd learns it from its answer).
+
+        Every result that shows an entry this transaction made (its writes, and the reads
+        after them in the branch) moves from the revision `decide` gave it to `revision`.
+        """
         if not self.changed:
             return Outcome(self.succeeded, self.ops, self.results, revision, False)
-        results = tuple(
-            _at_revision(result, revision) if result.decision is not Decision.UNCHANGED else result
-            for result in self.results
-        )
+        made = self.revision
+        results = tuple(_moved(result, made, revision) for result in self.results)
         return Outcome(self.succeeded, self.ops, results, revision, True)
 
 
-def _at_revision(result: Written, revision: int) -> Written:
-    entry = result.entry
-    if entry is not None:
-        entry = Entry(entry.key, entry.value, revision, entry.expires_at)
-    return Written(result.decision, result.previous, entry, revision)
+def _moved(result: Written, made: int, revision: int) -> Written:
+    """`result` with what carries revision `made` (this transaction's changes) at `revision`."""
+
+    def move(entry: Entry | None) -> Entry | None:
+        if entry is None or entry.revision != made:
+            return entry
+        return Entry(entry.key, entry.value, revision, entry.expires_at)
+
+    return Written(
+        result.decision,
+        move(result.previous),
+        move(result.entry),
+        revision if result.revision == made else result.revision,
+    )
 
 
 @dataclass(frozen=True, slots=True)
