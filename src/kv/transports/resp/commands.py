@@ -68,11 +68,12 @@ async def execute(session: Session, request: list[bytes]) -> Reply:
             reply = _refusal(request)
             if session.queued is not None:  # inside MULTI: EXEC will abort
                 session.queue_refused = True
-        elif session.queued is not None and name not in NOT_QUEUED:
-            reply = queue(session, request)
         else:
             try:
-                reply = await command.handler(session, request[1:])
+                if session.queued is not None and name not in NOT_QUEUED:
+                    reply = queue(session, request)
+                else:
+                    reply = await command.handler(session, request[1:])
             except KVError as exc:
                 reply = domain_error_reply(exc)
             except CommandError as exc:

@@ -56,13 +56,13 @@ async def atomically(
 
 
 def queue(session: Session, request: Arguments) -> Reply:
-    """Queue a known command (of the right arity) sent after MULTI: `+QUEUED`, or its refusal
+    """Queue a known command (of the right arity) sent after MULTI: `+QUEUED`; CommandError
     when a transaction cannot hold it (EXEC will then abort)."""
     assert session.queued is not None
     name = request[0].upper()
     if name not in SNAPSHOT_COMMANDS:
         session.queue_refused = True
-        return RespError("ERR", f"'{name.decode(errors='replace')}' cannot be used inside MULTI")
+        raise CommandError(f"'{name.decode(errors='replace')}' cannot be used inside MULTI")
     session.queued.append(request)
     return QUEUED
 
