@@ -14,6 +14,7 @@ from aiohttp import web
 from kv.config import DEFAULTS, Settings
 from kv.domain import Entry, KeyValueService, StorageUnavailable
 from kv.domain.cursors import entry_bytes
+from kv.domain.transactions import Read
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
@@ -113,6 +114,13 @@ async def transaction(request: web.Request) -> web.Response:
     """`POST /v1/txn`: compares, then the success or failure ops, atomically (docs/http-api.md)."""
     service = request.app[SERVICE]
     outcome = await service.txn(await read_document(request))
+    # The entries its gets read are the answer's bulk, held to the answer budget like a GET's.
+    read = [
+        result.entry
+        for op, result in zip(outcome.ops, outcome.results, strict=True)
+        if isinstance(op, Read) and result.entry is not None
+    ]
+    check_answer_room(request, sum(map(entry_bytes, read)))
     return json_response(txn_document(outcome, service.ttl_left))
 
 
