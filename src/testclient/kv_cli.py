@@ -1,17 +1,19 @@
-"""`kv`: put, get, delete, list, watch, backup and restore, over any transport in `CLIENTS`.
+"""`kv`: put, get, delete, list, watch, txn, backup and restore, over any transport in `CLIENTS`.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
 page to the end; `kv watch` prints one line per change as it happens
 (`{"event": "put"|"delete", "key", "value", "revision"}`, plus `"expired"`
-or `"ttl"`) until interrupted or the server ends the stream. `kv backup
-FILE` saves a snapshot of the whole store (always over HTTP: KV_URL) and
-prints `{"file", "revision", "entries"}`; `kv restore FILE` writes one into
-the store and prints `{"file", "written", "present", "expired"}` (see
-backup.py, restore.py). Exit 0 ok; 1 not found, conflict, precondition
-failed, a restore refused (the store is not empty) or not found whole in the
-store after; 2 usage error, a broken snapshot, or the service could not be
-reached.
+or `"ttl"`) until interrupted or the server ends the stream; `kv txn FILE`
+(`-`: standard input) sends the body of `POST /v1/txn` and prints its answer
+(`{"succeeded", "revision", "results"}`). `kv backup FILE` saves a snapshot
+of the whole store (always over HTTP: KV_URL) and prints `{"file",
+"revision", "entries"}`; `kv restore FILE` writes one into the store and
+prints `{"file", "written", "present", "expired"}` (see backup.py,
+restore.py). Exit 0 ok; 1 not found, conflict, precondition failed, a
+transaction whose compares failed, a restore refused (the store is not
+empty) or not found whole in the store after; 2 usage error, a broken
+snapshot, or the service could not be reached.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--from-revision", type=int, metavar="R", help="start with the change at revision R"
     )
+    txn = commands.add_parser("txn", help="a transaction: kv txn FILE (- : standard input)")
+    txn.add_argument("file", help='the body of POST /v1/txn as JSON: {"compare": [...], ...}')
     saved = commands.add_parser("backup", help="save a snapshot of every key: kv backup FILE")
     saved.add_argument("file", type=Path, help="where to save it (JSON lines)")
     loaded = commands.add_parser("restore", help="write a snapshot into the store: kv restore FILE")
@@ -95,6 +99,20 @@ def _parser() -> argparse.ArgumentParser:
         help=f"writes in flight at once (default {DEFAULT_CONCURRENCY})",
     )
     return parser
+
+
+def _read_transaction(path: str) -> Any:
+    """The transaction document in `path` (`-`: standard input); exits 2 if it is not JSON."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+        return json.loads(text)
+    except (OSError, ValueError) as exc:
+        print(f"kv: cannot read the transaction from {path}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
 
 
 def _event_document(event: KVEvent) -> dict[str, Any]:
@@ -154,20 +172,25 @@ async def _backup_or_restore(args: argparse.Namespace, settings: ClientSettings)
     print(json.dumps(document, ensure_ascii=False))
 
 
-async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> None:
-    """Carry out the command and print what it answers, one JSON document a line."""
+async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> int:
+    """Carry out the command and print what it answers, one JSON document a line; the exit."""
     if args.command in ("backup", "restore"):
         await _backup_or_restore(args, settings)
-        return
+        return EXIT_OK
     async with connect(settings) as client:
+        if args.command == "txn":
+            done = await client.txn(value)
+            answer = {"succeeded": done.succeeded, "revision": done.revision}
+            print(json.dumps({**answer, "results": list(done.results)}, ensure_ascii=False))
+            return EXIT_OK if done.succeeded else EXIT_NO
         if args.command == "list":
             async for listed in _listed(client, args):
                 print(json.dumps(listed, ensure_ascii=False))
-            return
+            return EXIT_OK
         if args.command == "watch":
             async for event in client.watch(args.prefix, from_revision=args.from_revision):
                 print(json.dumps(_event_document(event), ensure_ascii=False), flush=True)
-            return
+            return EXIT_OK
         result: KVEntry | Written
         if args.command == "put":
             result = await client.put(
@@ -184,6 +207,7 @@ async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -
     if isinstance(result, Written):
         document["created"] = result.created
     print(json.dumps(document, ensure_ascii=False))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -203,8 +227,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "restore" and args.concurrency < 1:
         print("kv: --concurrency must be at least 1", file=sys.stderr)
         sys.exit(EXIT_USAGE)
+    if args.command == "txn":
+        value = _read_transaction(args.file)
+    status = EXIT_OK
     try:
-        asyncio.run(_run(args, settings, value))
+        status = asyncio.run(_run(args, settings, value))
     except KeyboardInterrupt:  # the way to stop `kv watch`
         pass
     except OSError as exc:  # the backup or restore file
@@ -222,4 +249,4 @@ def main(argv: list[str] | None = None) -> None:
     except KVClientError as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_OK)
+    sys.exit(status)

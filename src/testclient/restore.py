@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
 
 from testclient.client import (
     KVClient,
@@ -89,13 +88,6 @@ async def restore(
     return Restored(written, present, expired)
 
 
-@runtime_checkable
-class _Transactions(Protocol):
-    """A client that can carry out `POST /v1/txn` (`KVClient.txn`)."""
-
-    async def txn(self, request: dict[str, Any]) -> object: ...
-
-
 def _op_bytes(entry: KVEntry) -> int:
     """About the bytes of the entry's op in a transaction's JSON body."""
     value = json.dumps(entry.value, ensure_ascii=False, separators=(",", ":"))
@@ -126,7 +118,7 @@ class _Writer:
 
     def __init__(self, client: KVClient) -> None:
         self._client = client
-        self._transactions = isinstance(client, _Transactions)
+        self._transactions = True
 
     async def write(self, batch: list[KVEntry]) -> None:
         if self._transactions and len(batch) > 1:
@@ -146,9 +138,7 @@ class _Writer:
             | ({} if e.ttl is None else {"ttl": e.ttl})
             for e in batch
         ]
-        client = self._client
-        assert isinstance(client, _Transactions)
-        await client.txn({"success": ops})
+        await self._client.txn({"success": ops})
 
 
 async def _again(write: Callable[[], Awaitable[object]]) -> None:

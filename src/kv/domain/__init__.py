@@ -15,15 +15,24 @@ from kv.domain.errors import (
     WatcherTooSlow,
 )
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
-from kv.domain.ports import ChangeFeed, Snapshots, Store, StoreSnapshot, Subscription
+from kv.domain.ports import (
+    ChangeFeed,
+    SingleWrites,
+    Snapshots,
+    Store,
+    StoreSnapshot,
+    Subscription,
+)
 from kv.domain.service import KeyValueService, PutResult
 from kv.domain.snapshots import Snapshot
+from kv.domain.transactions import Compare, Op, Outcome, Read, Transaction
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
     "Change",
     "ChangeFeed",
     "Compacted",
+    "Compare",
     "Condition",
     "Decision",
     "Entry",
@@ -34,10 +43,14 @@ __all__ = [
     "KeyNotFound",
     "KeyValueService",
     "Listing",
+    "Op",
+    "Outcome",
     "OutcomeUnknown",
     "Page",
     "PreconditionFailed",
     "PutResult",
+    "Read",
+    "SingleWrites",
     "Snapshot",
     "Snapshots",
     "StorageUnavailable",
@@ -45,6 +58,7 @@ __all__ = [
     "StoreSnapshot",
     "Subscription",
     "TooManyWatches",
+    "Transaction",
     "ValueTooLarge",
     "WatcherTooSlow",
     "Write",
