@@ -134,6 +134,10 @@ class Settings:
     write_timeout: float = 30.0
     access_log: str = "errors"
     slow_request_seconds: float = 0.5
+    # Access control (docs/security.md): the principals' file, or None; without
+    # one, protected mode answers only loopback clients.
+    auth_file: Path | None = None
+    protected_mode: bool = True
 
     def __post_init__(self) -> None:
         # Frozen all the way down: nobody changes a port after start-up.
@@ -185,4 +189,6 @@ class Settings:
             write_timeout=env.number("KV_WRITE_TIMEOUT", 30.0, low=0.1, high=3600.0),
             access_log=env.choice("KV_ACCESS_LOG", "errors", ACCESS_LOGS),
             slow_request_seconds=env.number("KV_SLOW_REQUEST_SECONDS", 0.5, low=0.0, high=3600.0),
+            auth_file=Path(env.text("KV_AUTH_FILE", "")) if env.text("KV_AUTH_FILE", "") else None,
+            protected_mode=env.flag("KV_PROTECTED_MODE", True),
         )

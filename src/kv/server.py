@@ -10,10 +10,11 @@ from typing import Any
 
 import uvloop
 
+from kv import token_command
 from kv.allocator import HeapTrimmer, tune_allocator
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import ConfigError, Settings
-from kv.lifecycle import serving
+from kv.lifecycle import reload, serving
 from kv.observability import configure_logging
 
 EXIT_CONFIG = 2
@@ -30,7 +31,9 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(bootstrap(settings), stop)
+    app = bootstrap(settings)
+    loop.add_signal_handler(signal.SIGHUP, reload, app)
+    await serve(app, stop)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
@@ -45,6 +48,8 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["token"]:
+        sys.exit(token_command.main(sys.argv[2:]))
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")

@@ -1,16 +1,22 @@
 """The domain core: KV operations, their rules and the storage port. Imports no framework."""
 
+from kv.domain.access import Access, Guard, Principal, Principals, decide
 from kv.domain.changes import Change
 from kv.domain.errors import (
+    AccessRefused,
+    BadCredentials,
     Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
     KVError,
     OutcomeUnknown,
+    PermissionDenied,
     PreconditionFailed,
+    ProtectedMode,
     StorageUnavailable,
     TooManyWatches,
+    Unauthenticated,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -20,12 +26,16 @@ from kv.domain.service import KeyValueService, PutResult
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
+    "Access",
+    "AccessRefused",
+    "BadCredentials",
     "Change",
     "ChangeFeed",
     "Compacted",
     "Condition",
     "Decision",
     "Entry",
+    "Guard",
     "InvalidRequest",
     "JsonValue",
     "KVError",
@@ -35,15 +45,21 @@ __all__ = [
     "Listing",
     "OutcomeUnknown",
     "Page",
+    "PermissionDenied",
     "PreconditionFailed",
+    "Principal",
+    "Principals",
+    "ProtectedMode",
     "PutResult",
     "StorageUnavailable",
     "Store",
     "Subscription",
     "TooManyWatches",
+    "Unauthenticated",
     "ValueTooLarge",
     "WatcherTooSlow",
     "Write",
     "WriteKind",
     "Written",
+    "decide",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from kv.domain.access import Access, Guard
 from kv.domain.changes import validate_from_revision
 from kv.domain.cursors import (
     DEFAULT_LIMIT,
@@ -60,11 +61,16 @@ class KeyValueService:
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         clock: Clock = time.time,
         max_watches: int = DEFAULT_MAX_WATCHES,
+        guard: Guard | None = None,
     ) -> None:
         """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry).
 
         `max_watches`: watches open at once, over every transport; one more is TooManyWatches.
+        `guard`: access control (domain/access.py); every operation on keys asks it first,
+        and raises PermissionDenied (or Unauthenticated) for a caller it does not cover.
+        Without one, every caller may do everything.
         """
+        self.guard = guard if guard is not None else Guard()
         self._store = store
         self._max_value_bytes = max_value_bytes
         self._clock = clock
@@ -90,7 +96,9 @@ class KeyValueService:
 
     async def get(self, key: str) -> Entry:
         """Return the entry at `key`; KeyNotFound when there is none."""
-        entry = await self._store.get(validate_key(key))
+        key = validate_key(key)
+        self.guard.require(Access.READ, key)
+        entry = await self._store.get(key)
         if entry is None:
             raise KeyNotFound(f"no such key: {key!r}")
         return entry
@@ -114,9 +122,8 @@ class KeyValueService:
         the current entry does not satisfy it. StorageUnavailable: not
         applied; OutcomeUnknown: maybe applied.
         """
-        write = Write.put(
-            validate_key(key), value, self._encode(value), condition, ttl=validate_ttl(ttl)
-        )
+        key = self._writable(key)
+        write = Write.put(key, value, self._encode(value), condition, ttl=validate_ttl(ttl))
         written = await self._store.write(write)
         assert written.entry is not None
         return PutResult(written.entry, created=written.previous is None)
@@ -126,7 +133,7 @@ class KeyValueService:
 
         `ttl` as for `put`.
         """
-        write = Write.create(validate_key(key), value, self._encode(value), ttl=validate_ttl(ttl))
+        write = Write.create(self._writable(key), value, self._encode(value), ttl=validate_ttl(ttl))
         written = await self._store.write(write)
         assert written.entry is not None
         return written.entry
@@ -137,7 +144,7 @@ class KeyValueService:
         With a condition, PreconditionFailed when the current entry does not
         satisfy it.
         """
-        written = await self._store.write(Write.delete(validate_key(key), condition))
+        written = await self._store.write(Write.delete(self._writable(key), condition))
         assert written.previous is not None
         return written.previous
 
@@ -160,6 +167,7 @@ class KeyValueService:
         listed. `revision`: the store's revision the page was read at.
         """
         prefix = validate_prefix(prefix)
+        self.guard.require(Access.READ, prefix)
         limit = validate_limit(limit)
         after = None if cursor is None else read_cursor(cursor, prefix)
         listing = await self._store.list(prefix, after=after, limit=limit, keys_only=keys_only)
@@ -184,6 +192,7 @@ class KeyValueService:
         done with it: until then it holds one of the `max_watches` places.
         """
         prefix = validate_prefix(prefix)
+        self.guard.require(Access.READ, prefix)
         from_revision = validate_from_revision(from_revision)
         if self._feed is None:
             raise StorageUnavailable(f"{type(self._store).__name__} has no change feed")
@@ -202,6 +211,12 @@ class KeyValueService:
     def ttl_left(self, entry: Entry) -> int | None:
         """The whole seconds `entry` has left before it expires, rounded up; None: no expiry."""
         return seconds_left(entry, self._clock())
+
+    def _writable(self, key: str) -> str:
+        """The key, once valid and writable by the caller (InvalidRequest, PermissionDenied)."""
+        key = validate_key(key)
+        self.guard.require(Access.WRITE, key)
+        return key
 
     def _encode(self, value: JsonValue) -> bytes:
         """The compact JSON of a value a client sent, once it passed every value rule.
