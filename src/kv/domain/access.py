@@ -41,6 +41,8 @@ PROTECTED_MODE_MESSAGE = (
     "without them"
 )
 
+TOKEN_REQUIRED = "authentication required: this server needs a token"
+
 
 class Access(enum.Enum):
     """What an operation does to its keys."""
@@ -161,15 +163,23 @@ class Guard:
         """
         principals = self._principals
         if principals is None:
-            if self.protected and not is_loopback(peer):
-                raise ProtectedMode(PROTECTED_MODE_MESSAGE)
+            self.admit_peer(peer)
             return None
         if token is None:
-            raise Unauthenticated("Authentication required.")
+            raise Unauthenticated(TOKEN_REQUIRED)
         principal = principals.find(token)
         if principal is None:
-            raise BadCredentials("invalid username-password pair or user is disabled.")
+            raise BadCredentials("invalid token")
         return principal
+
+    def admit_peer(self, peer: str | None) -> None:
+        """ProtectedMode when protected mode is on and `peer` (an IP address) is not loopback.
+
+        What a request that needs no token (health, readiness, the console's
+        files) goes through instead of `admit`.
+        """
+        if self.protected and not is_loopback(peer):
+            raise ProtectedMode(PROTECTED_MODE_MESSAGE)
 
     @contextmanager
     def acting_as(self, principal: Principal | None) -> Iterator[None]:
@@ -186,7 +196,7 @@ class Guard:
             return
         principal = _caller.get()
         if principal is None:
-            raise Unauthenticated("Authentication required.")
+            raise Unauthenticated(TOKEN_REQUIRED)
         if not decide(principal, access, key_or_prefix):
             raise PermissionDenied(principal.name, access.value, key_or_prefix)
 

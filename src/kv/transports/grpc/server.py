@@ -52,7 +52,7 @@ class GrpcTransport:
             timeout=settings.idle_timeout,
             max_item_tags=max_item_tags(settings.max_value_bytes),
         )
-        self._health = HealthServicer(calls, observability)
+        self._health = HealthServicer(calls, observability, service.guard)
         write_timeout_ms = int(settings.write_timeout * 1000)
         self._server = grpc.aio.server(
             options=[

@@ -75,6 +75,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         self._service = service
         self.calls = calls
         self.observability = observability
+        self.guard = service.guard
         self._watch_events = WatchEvents(service)
         self._watch_write_timeout = watch_write_timeout
 

@@ -16,15 +16,19 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from kv.domain import (
+    AccessRefused,
     Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
     KVError,
     OutcomeUnknown,
+    PermissionDenied,
     PreconditionFailed,
+    ProtectedMode,
     StorageUnavailable,
     TooManyWatches,
+    Unauthenticated,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -46,6 +50,9 @@ DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     TooManyWatches: (503, "unavailable"),
     # Raised once a watch's stream has started: the stream ends (see watch.py).
     WatcherTooSlow: (503, "unavailable"),
+    Unauthenticated: (401, "unauthenticated"),
+    PermissionDenied: (403, "permission_denied"),
+    ProtectedMode: (403, "protected_mode"),
 }
 
 HTTP_ERRORS: dict[int, str] = {
@@ -57,6 +64,8 @@ HTTP_ERRORS: dict[int, str] = {
 }
 
 RETRY_AFTER_SECONDS = "1"
+# Sent with every 401: the scheme and realm the client must authenticate with.
+AUTHENTICATE_CHALLENGE = 'Bearer realm="kv"'
 
 
 def compact_json(document: Any) -> bytes:
@@ -72,6 +81,8 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     response = json_response({"error": {"code": code, "message": message}}, status)
     if status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif status == 401:
+        response.headers["WWW-Authenticate"] = AUTHENTICATE_CHALLENGE
     return response
 
 
@@ -111,6 +122,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         try:
             response = await handler(request)
         except KVError as exc:
+            if isinstance(exc, AccessRefused):
+                scope.refused(exc)
             response = domain_error_response(exc)
         except web.HTTPException as exc:
             if exc.status < 400:  # a redirect: aiohttp sends it

@@ -29,6 +29,8 @@ from typing import cast
 
 import hiredis
 
+from kv.domain import ProtectedMode
+from kv.transports.resp.auth_commands import refuse_peer
 from kv.transports.resp.commands import execute
 from kv.transports.resp.replies import RespError, encode
 from kv.transports.resp.session import Session
@@ -94,6 +96,11 @@ class RespConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.session.remote = f"{peer[0]}:{peer[1]}"
+            self.session.address = peer[0]
+        denied = refuse_peer(self.session)
+        if denied is not None:
+            self._deny(denied)
+            return
         self._idle_timer = self._loop.call_later(self._limits.idle_timeout, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -228,6 +235,17 @@ class RespConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         self._idle_timer = self._loop.call_later(LINGER_SECONDS, self._check_idle)
+
+    def _deny(self, denied: RespError) -> None:
+        """Turn away a client protected mode does not serve: `-DENIED`, logged, then close."""
+        session = self.session
+        with session.observability.request_scope(
+            "resp", "connect", None, remote=session.remote
+        ) as scope:
+            scope.refused(ProtectedMode(denied.message))
+            scope.answered(denied.code)
+        self.transport.write(denied.line())
+        self.transport.close()
 
     def _check_idle(self) -> None:
         quiet = self._loop.time() - self._last_active

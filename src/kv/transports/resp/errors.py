@@ -16,6 +16,13 @@ traceback and answered `-ERR internal error` with nothing of the exception.
     TRYAGAIN        storage unavailable; nothing changed       StorageUnavailable
     OUTCOMEUNKNOWN  not confirmed in time; it may or may not   OutcomeUnknown
                     have been applied: read before retrying
+    NOAUTH          AUTH first (access control is on)          Unauthenticated
+    WRONGPASS       a token no principal has                   BadCredentials
+    NOPERM          the principal may not use that key         PermissionDenied
+    DENIED          protected mode: not a loopback client      ProtectedMode
+                    (sent at connect; the connection closes)
+
+NOAUTH and WRONGPASS carry Redis's own messages, which clients recognise.
 
 The Redis commands (GET, SET NX, ...) answer "no such key" and "condition
 not met" with a null reply as Redis does; only the `KV.*` commands, which
@@ -25,13 +32,17 @@ carry revisions, answer them with NOTFOUND and CONFLICT.
 from __future__ import annotations
 
 from kv.domain import (
+    BadCredentials,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
     KVError,
     OutcomeUnknown,
+    PermissionDenied,
     PreconditionFailed,
+    ProtectedMode,
     StorageUnavailable,
+    Unauthenticated,
     ValueTooLarge,
 )
 from kv.transports.resp.replies import RespError
@@ -44,6 +55,15 @@ DOMAIN_ERRORS: dict[type[KVError], str] = {
     PreconditionFailed: "CONFLICT",
     StorageUnavailable: "TRYAGAIN",
     OutcomeUnknown: "OUTCOMEUNKNOWN",
+    Unauthenticated: "NOAUTH",
+    BadCredentials: "WRONGPASS",
+    PermissionDenied: "NOPERM",
+    ProtectedMode: "DENIED",
+}
+# The codes answered with Redis's own message rather than the error's.
+REDIS_MESSAGES = {
+    "NOAUTH": "Authentication required.",
+    "WRONGPASS": "invalid username-password pair or user is disabled.",
 }
 
 # The codes that say the server failed, not the request (HTTP's 5xx; with
@@ -65,7 +85,8 @@ def domain_error_reply(exc: KVError) -> RespError:
     """The reply for a domain error (its closest mapped base class for a subclass)."""
     for cls in type(exc).__mro__:
         if cls in DOMAIN_ERRORS:
-            return RespError(DOMAIN_ERRORS[cls], str(exc))
+            code = DOMAIN_ERRORS[cls]
+            return RespError(code, REDIS_MESSAGES.get(code) or str(exc))
     return INTERNAL
 
 

@@ -97,7 +97,13 @@ class RespTransport:
             await self._server.wait_closed()
 
     def _accept(self) -> RespConnection:
-        session = Session(self._service, next(self._client_ids), COMMANDS, self._observability)
+        session = Session(
+            self._service,
+            next(self._client_ids),
+            COMMANDS,
+            self._observability,
+            authenticated=not self._service.guard.enabled,
+        )
         connection = RespConnection(session, self._limits, self._forget)
         if len(self._connections) >= MAX_CLIENTS:
             connection.refuse_at_connect = TOO_MANY_CLIENTS
