@@ -33,6 +33,8 @@ class ClientSettings:
     request_id: str | None = None
     """Sent with every call so the KV service's log lines carry the caller's request id;
     None: each call gets a new one. The test-client service sets it per request."""
+    token: str | None = None
+    """`KV_TOKEN`: sent on every call, over every transport, when the service requires one."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
@@ -45,6 +47,7 @@ class ClientSettings:
             host=env.text("KV_HOST", "0.0.0.0"),
             port=env.port("TESTCLIENT_PORT", 8081),
             timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
+            token=env.text("KV_TOKEN", "") or None,
         )
 
 
@@ -54,18 +57,24 @@ def _first(addresses: str) -> str:
 
 def _http(settings: ClientSettings) -> KVClient:
     return HttpKVClient(
-        _first(settings.kv_url), timeout=settings.timeout, request_id=settings.request_id
+        _first(settings.kv_url),
+        timeout=settings.timeout,
+        request_id=settings.request_id,
+        token=settings.token,
     )
 
 
 def _grpc(settings: ClientSettings) -> KVClient:
     return GrpcKVClient(
-        _first(settings.grpc_target), timeout=settings.timeout, request_id=settings.request_id
+        _first(settings.grpc_target),
+        timeout=settings.timeout,
+        request_id=settings.request_id,
+        token=settings.token,
     )
 
 
 def _resp(settings: ClientSettings) -> KVClient:
-    return RespKVClient(_first(settings.resp_url), timeout=settings.timeout)
+    return RespKVClient(_first(settings.resp_url), timeout=settings.timeout, token=settings.token)
 
 
 # Adding a transport on the client side: one KVClient class, one line here.

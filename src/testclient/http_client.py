@@ -13,6 +13,7 @@ import aiohttp
 from yarl import URL
 
 from testclient.client import (
+    AccessDenied,
     AlreadyExists,
     ClosingClient,
     Compacted,
@@ -32,6 +33,8 @@ from testclient.sse import EventStreamParser, ServerSentEvent
 # The one place HTTP statuses, and failures before any answer, become the client's errors.
 STATUS_ERRORS: dict[int, type[KVClientError]] = {
     400: Rejected,
+    401: AccessDenied,
+    403: AccessDenied,
     404: NotFound,
     409: AlreadyExists,
     410: Compacted,
@@ -59,8 +62,14 @@ class HttpKVClient(ClosingClient):
     transport = "http"
 
     def __init__(
-        self, base_url: str, *, timeout: float = 10.0, request_id: str | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        request_id: str | None = None,
+        token: str | None = None,
     ) -> None:
+        """`token`: sent as `Authorization: Bearer TOKEN` on every request."""
         self._list_url = base_url.rstrip("/") + "/v1/kv"
         self._watch_url = base_url.rstrip("/") + "/v1/watch"
         self._connect_timeout = timeout
@@ -69,6 +78,7 @@ class HttpKVClient(ClosingClient):
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
             connector=aiohttp.TCPConnector(limit=100),
+            headers={} if token is None else {"Authorization": f"Bearer {token}"},
         )
 
     async def put(

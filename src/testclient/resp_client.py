@@ -14,11 +14,12 @@ from typing import Any
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from testclient.client import (
+    AccessDenied,
     AlreadyExists,
     ClosingClient,
     KVClientError,
@@ -41,6 +42,10 @@ ERROR_CODES: dict[str, type[KVClientError]] = {
     "CONFLICT": PreconditionFailed,
     "TRYAGAIN": Unavailable,
     "OUTCOMEUNKNOWN": OutcomeUnknown,
+    "NOAUTH": AccessDenied,
+    "WRONGPASS": AccessDenied,
+    "NOPERM": AccessDenied,
+    "DENIED": AccessDenied,
 }
 
 
@@ -53,7 +58,10 @@ class RespKVClient(ClosingClient):
 
     transport = "resp"
 
-    def __init__(self, url: str, *, timeout: float = 10.0, protocol: int = 3) -> None:
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, protocol: int = 3, token: str | None = None
+    ) -> None:
+        """`token`: sent when connecting (`HELLO 3 AUTH default TOKEN`, or `AUTH` in RESP2)."""
         self._url = url
         # No retries: a write whose reply was lost must not be sent again
         # behind the caller's back (a second KV.CREATE would find the key).
@@ -63,6 +71,7 @@ class RespKVClient(ClosingClient):
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
+            password=token,
         )
 
     async def put(
@@ -139,6 +148,8 @@ class RespKVClient(ClosingClient):
         except ResponseError as exc:
             code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
             raise ERROR_CODES.get(code, Rejected)(f"{command} {key!r}: {exc}") from exc
+        except AuthenticationError as exc:  # a ConnectionError to redis-py: caught first
+            raise AccessDenied(f"{command} {key!r}: {exc}") from exc
         except RedisTimeoutError as exc:
             # Sent, and no reply in time: as the other clients treat their deadline.
             raise OutcomeUnknown(f"{command} {key!r}: {exc} (url {self._url})") from exc
