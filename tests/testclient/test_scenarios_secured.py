@@ -27,9 +27,7 @@ async def secured(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
 
 def scenarios_of(transport: str) -> list[str]:
-    return [
-        name for name in sorted(SCENARIOS) if name != "watch" or transport in WATCH_TRANSPORTS
-    ]
+    return [name for name in sorted(SCENARIOS) if name != "watch" or transport in WATCH_TRANSPORTS]
 
 
 async def test_every_scenario_passes_with_the_token(secured: Served) -> None:

@@ -28,10 +28,10 @@ import enum
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 
 from kv.domain.errors import BadCredentials, PermissionDenied, ProtectedMode, Unauthenticated
 
@@ -81,7 +81,7 @@ def decide(principal: Principal, access: Access, key_or_prefix: str) -> bool:
     prefix listed). The empty rule covers every key.
     """
     rules = principal.write if access is Access.WRITE else principal.read
-    return any(key_or_prefix.startswith(rule) for rule in rules)
+    return key_or_prefix.startswith(rules)  # any of them; none: False
 
 
 class Principals:
@@ -89,9 +89,10 @@ class Principals:
 
     def __init__(self, by_digest: Mapping[str, Principal]) -> None:
         """`by_digest`: each principal by the hex SHA-256 of its token."""
-        # Each principal beside its stored digest, for the constant-time comparison.
+        # By the digest's bytes; each principal beside its stored digest, for the
+        # constant-time comparison.
         self._by_digest = {
-            digest.lower(): (bytes.fromhex(digest), principal)
+            bytes.fromhex(digest): (bytes.fromhex(digest), principal)
             for digest, principal in by_digest.items()
         }
 
@@ -108,15 +109,19 @@ class Principals:
         SHA-256, so its timing tells nothing about any token.
         """
         presented = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-        known = self._by_digest.get(presented.hex())
+        known = self._by_digest.get(presented)
         if known is None:
             return None
         stored, principal = known
         return principal if hmac.compare_digest(stored, presented) else None
 
 
+@lru_cache(maxsize=4096)
 def is_loopback(address: str | None) -> bool:
-    """Whether a peer's IP address (as text; IPv4-mapped IPv6 too) is a loopback address."""
+    """Whether a peer's IP address (as text; IPv4-mapped IPv6 too) is a loopback address.
+
+    Cached: protected mode asks it of every request, and clients are few addresses.
+    """
     if not address:
         return False
     try:
@@ -129,6 +134,25 @@ def is_loopback(address: str | None) -> bool:
 
 
 _caller: ContextVar[Principal | None] = ContextVar("kv_caller", default=None)
+
+
+class ActingAs:
+    """`with ActingAs(principal):` the operations of the block are the principal's.
+
+    A class rather than a generator-based context manager: it is entered for
+    every request of every transport.
+    """
+
+    __slots__ = ("_bound", "_principal")
+
+    def __init__(self, principal: Principal | None) -> None:
+        self._principal = principal
+
+    def __enter__(self) -> None:
+        self._bound = _caller.set(self._principal)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _caller.reset(self._bound)
 
 
 class Guard:
@@ -181,14 +205,9 @@ class Guard:
         if self.protected and not is_loopback(peer):
             raise ProtectedMode(PROTECTED_MODE_MESSAGE)
 
-    @contextmanager
-    def acting_as(self, principal: Principal | None) -> Iterator[None]:
+    def acting_as(self, principal: Principal | None) -> ActingAs:
         """Run the block's operations as `principal` (what `admit` answered)."""
-        bound = _caller.set(principal)
-        try:
-            yield
-        finally:
-            _caller.reset(bound)
+        return ActingAs(principal)
 
     def require(self, access: Access, key_or_prefix: str) -> None:
         """PermissionDenied unless the caller may `access` this key (or prefix: see `decide`)."""
