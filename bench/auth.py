@@ -8,8 +8,9 @@ one with an auth file of one principal. Each round loads one, then the other:
 HTTP GETs with `wrk` (50 connections, with `Authorization: Bearer` to the
 secured one), then RESP GETs with `redis-benchmark -t get` (50 clients; `-a`
 to the secured one). The kv-server's CPU time per request (from /proc) is
-compared, as a ratio secured ÷ default of the medians over the rounds; taking
-turns makes a burst of other work on the shared machine slow both alike.
+compared, as a ratio secured ÷ default of the medians over the rounds (and the
+range of the rounds' own ratios); taking turns, each first every other round,
+makes a burst of other work on the shared machine slow both alike.
 Prints a Markdown table (docs/benchmarks.md, "Access control").
 """
 
@@ -23,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import timeit
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -30,6 +32,7 @@ from pathlib import Path
 from bench import loads
 from bench.processes import HOST, Server, cpu_seconds, free_port, running
 from bench.run import KEYS, load_http
+from kv.domain import Access, Guard, Principal, Principals
 from kv.domain.access import token_digest
 
 CLIENTS = 50
@@ -93,26 +96,51 @@ def measure(rounds: int, duration: float, requests: int) -> dict[tuple[str, str]
             load_http(
                 server.ports["http"], None if sent is None else {"Authorization": f"Bearer {sent}"}
             )
+        order = list(servers.items())
         for _ in range(rounds):
-            for variant, (server, sent) in servers.items():
+            order.reverse()  # each goes first every other round: no order effect
+            for variant, (server, sent) in order:
                 samples.setdefault(("HTTP GET", variant), []).append(
                     http_cpu(server, sent, duration)
                 )
                 samples.setdefault(("RESP GET", variant), []).append(
                     resp_cpu(server, sent, requests)
                 )
+    samples[("steps", "on")] = [steps_us(token)]
     return samples
+
+
+def steps_us(token: str) -> float:
+    """µs of the access-control steps of one request alone, timed in-process: find the
+    token's principal, bind it, check a key against its rules (the best of 5 runs)."""
+    principal = Principal.of("bench", write=[""])
+    guard = Guard(Principals({token_digest(token): principal}))
+
+    def one_request() -> None:
+        caller = guard.admit(token, "127.0.0.1")
+        with guard.acting_as(caller):
+            guard.require(Access.READ, "bench-0000000001")
+
+    runs = 100_000
+    return min(timeit.repeat(one_request, number=runs, repeat=5)) / runs * 1e6
 
 
 def table(samples: dict[tuple[str, str], list[float]], command: str, load: float) -> str:
     lines = [
-        "| request | CPU µs/request, no auth file | with an auth file | ratio |",
-        "|---|---:|---:|---:|",
+        "| request | CPU µs/request, no auth file | with an auth file | ratio | rounds' ratios |",
+        "|---|---:|---:|---:|---|",
     ]
     for operation in ("HTTP GET", "RESP GET"):
-        off = statistics.median(samples[(operation, "off")])
-        on = statistics.median(samples[(operation, "on")])
-        lines.append(f"| {operation} | {off:.1f} | {on:.1f} | {on / off:.3f} |")
+        offs, ons = samples[(operation, "off")], samples[(operation, "on")]
+        off, on = statistics.median(offs), statistics.median(ons)
+        ratios = sorted(b / a for a, b in zip(offs, ons, strict=True))
+        spread = f"{ratios[0]:.2f} to {ratios[-1]:.2f}"
+        lines.append(f"| {operation} | {off:.1f} | {on:.1f} | {on / off:.3f} | {spread} |")
+    lines.append("")
+    lines.append(
+        f"The access-control steps alone (token to principal, binding, one rule check), timed "
+        f"in-process: {samples[('steps', 'on')][0]:.2f} µs per request."
+    )
     lines.append("")
     lines.append(f"`{command}`; load average {load:.1f} at the start; medians of the rounds.")
     return "\n".join(lines)
