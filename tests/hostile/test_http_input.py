@@ -111,7 +111,8 @@ def test_malformed_if_match_is_400(hostile_server: KvServer, tag: str, method: s
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03secret-looking-bytes\r\n\r\n",
         b"GET /v1/kv/x HTTP/1.1\r\nHost: localhost\r\nBad Header With Spaces\r\n\r\n",
         b"GET /v1/kv/" + b"x" * 20_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"GET /v1/kv/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"GET /v1/kv/x HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Length: 1\r\nContent-Length: 2\r\n\r\n",
         b"PUT /v1/kv/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         b"GET /v1/kv/x HTTP/1.1\r\nHost: localhost\r\nX-Secret: \x00sensitive\r\n\r\n",
     ],
