@@ -30,7 +30,8 @@ OPEN_PATHS = frozenset({"/healthz", "/readyz", CONSOLE_PATH.rstrip("/")})
 BEARER = "bearer"
 
 
-def _is_open(path: str) -> bool:
+def is_open(path: str) -> bool:
+    """Whether a request for `path` needs no token."""
     return path in OPEN_PATHS or path.startswith(CONSOLE_PATH)
 
 
@@ -80,7 +81,7 @@ def host_is_this_server(request: web.Request) -> bool:
 async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Admit the request's caller (or refuse it), then serve the request as that caller."""
     guard = request.app[GUARD]
-    if _is_open(request.path):
+    if is_open(request.path):
         guard.admit_peer(request.remote)
         principal = None
     else:
