@@ -323,3 +323,20 @@ async def test_resp_auth_without_an_auth_file_is_redis_s_error() -> None:
         [reply, get] = await exchange(port, ("AUTH", "anything"), ("GET", "x"))
     assert reply.startswith(b"-ERR AUTH <password> called without any password configured")
     assert get == b"$-1\r\n"
+
+
+async def test_grpc_a_huge_authorization_value_is_refused_without_echo(
+    channel: grpc.aio.Channel,
+) -> None:
+    huge = APP_TOKEN + "A" * 64 * 1024
+    answer, details = await grpc_code(
+        channel, kv_pb2.GetRequest(key="app/x"), (("authorization", f"Bearer {huge}"),)
+    )
+    assert answer not in (grpc.StatusCode.OK, grpc.StatusCode.NOT_FOUND)
+    assert "AAAAAAAA" not in details
+
+
+async def test_resp_a_huge_token_is_wrongpass_and_the_connection_goes_on(resp: int) -> None:
+    huge = APP_TOKEN + "A" * 512 * 1024
+    replies = await exchange(resp, ("AUTH", huge), ("AUTH", APP_TOKEN), ("GET", "app/x"))
+    assert replies == [WRONGPASS, b"+OK\r\n", b"$-1\r\n"]
