@@ -226,3 +226,31 @@ def test_kv_server_token_prints_a_token_and_its_entry() -> None:
     assert len(token) >= 40
     principals = parse_auth_file("\n".join(lines[1:]))
     assert principals.find(token) == Principal.of("deployer", read=["app/"], write=["app/config/"])
+
+
+def test_settings_read_the_auth_file_and_protected_mode() -> None:
+    from kv.bootstrap import read_settings
+    from kv.config import ConfigError
+
+    assert read_settings({}).auth_file is None
+    assert read_settings({}).protected_mode is True
+    settings = read_settings({"KV_AUTH_FILE": "/etc/kv/auth.toml", "KV_PROTECTED_MODE": "false"})
+    assert settings.auth_file == Path("/etc/kv/auth.toml")
+    assert settings.protected_mode is False
+    with pytest.raises(ConfigError) as bad:
+        read_settings({"KV_PROTECTED_MODE": "maybe"})
+    assert bad.value.variable == "KV_PROTECTED_MODE"
+
+
+def test_an_auth_file_turns_protected_mode_off(tmp_path: Path) -> None:
+    from kv.bootstrap import build_guard
+    from kv.config import Settings
+
+    path = tmp_path / "auth.toml"
+    path.write_text(ENTRY)
+    guard, reloadables = build_guard(Settings(auth_file=path, protected_mode=True))
+    assert guard.enabled
+    assert not guard.protected
+    assert [reloadable.name for reloadable in reloadables] == ["KV_AUTH_FILE"]
+    open_guard, none = build_guard(Settings(protected_mode=False))
+    assert (open_guard.enabled, open_guard.protected, none) == (False, False, ())

@@ -64,6 +64,7 @@ class Principal:
 
     @classmethod
     def of(cls, name: str, *, read: Iterable[str] = (), write: Iterable[str] = ()) -> Principal:
+        """The principal with these read and write prefixes (each write prefix read too)."""
         writes = tuple(dict.fromkeys(write))
         return cls(name, tuple(dict.fromkeys((*read, *writes))), writes)
 
