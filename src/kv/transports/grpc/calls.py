@@ -23,6 +23,7 @@ stream is grpc's own, not decorated.
 from __future__ import annotations
 
 import functools
+from urllib.parse import unquote
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -88,8 +89,9 @@ def bearer_token(authorization: list[str]) -> str | None:
 
 
 def peer_address(peer: str) -> str | None:
-    """The IP address in grpc's peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`)."""
-    kind, _, rest = peer.partition(":")
+    """The IP address in grpc's peer string (`ipv4:127.0.0.1:5000`, `ipv6:%5B::1%5D:5000`:
+    grpc percent-encodes the brackets)."""
+    kind, _, rest = unquote(peer).partition(":")
     if kind == "ipv4":
         return rest.rpartition(":")[0]
     if kind == "ipv6":
