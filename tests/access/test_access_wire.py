@@ -317,12 +317,28 @@ async def test_resp_redis_py_password_and_username_work_unchanged(
         await wrong.aclose()
 
 
-async def test_resp_auth_without_an_auth_file_is_redis_s_error() -> None:
+async def test_resp_auth_without_an_auth_file_answers_as_redis_without_a_password() -> None:
     async with serve_in_process("resp") as served:
         port = served.settings.ports["resp"]
-        [reply, get] = await exchange(port, ("AUTH", "anything"), ("GET", "x"))
-    assert reply.startswith(b"-ERR AUTH <password> called without any password configured")
-    assert get == b"$-1\r\n"
+        replies = await exchange(
+            port,
+            ("AUTH", "anything"),
+            ("AUTH", "default", "anything"),
+            ("AUTH", "someone", "anything"),
+            ("GET", "x"),
+            ("HELLO", "3", "AUTH", "default", "anything"),  # last: its reply is several lines
+        )
+        # redis-py given a password (HELLO 3 AUTH default ...) works as against Redis.
+        client = aioredis.Redis(port=port, password="anything", socket_timeout=30)
+        try:
+            assert await client.get("x") is None
+        finally:
+            await client.aclose()
+    assert replies[0].startswith(b"-ERR AUTH <password> called without any password configured")
+    assert replies[1] == b"+OK\r\n"
+    assert replies[2] == WRONGPASS
+    assert replies[3] == b"$-1\r\n"
+    assert replies[4].startswith(b"%")
 
 
 async def test_grpc_a_huge_authorization_value_is_refused_without_echo(

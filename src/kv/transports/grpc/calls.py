@@ -23,9 +23,9 @@ stream is grpc's own, not decorated.
 from __future__ import annotations
 
 import functools
-from urllib.parse import unquote
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import unquote
 
 import grpc
 

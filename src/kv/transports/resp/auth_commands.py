@@ -6,7 +6,8 @@ password (`redis-cli -a`, `redis-benchmark -a`, redis-py's `password=`).
 Until a connection has authenticated, the choke point (`commands.execute`)
 answers every command but those flagged `no-auth` (AUTH, HELLO, QUIT) with
 `-NOAUTH`; a wrong token is `-WRONGPASS`. A failed AUTH leaves the
-connection as it was, as Redis does.
+connection as it was, as Redis does. Without an auth file, AUTH and HELLO
+AUTH answer as Redis with no password set does.
 
 Protected mode is decided when a client connects (`refuse_peer`): a peer
 not on loopback gets `-DENIED` and the connection closes.
@@ -32,7 +33,13 @@ def authenticate(session: Session, name: bytes | None, token: bytes) -> None:
     or if `name` is neither that principal's name nor `default`)."""
     guard = session.service.guard
     if not guard.enabled:
-        raise CommandError(NO_PASSWORD)
+        # As Redis whose default user has no password: it takes any password for `default`,
+        # and refuses the one-word AUTH. So a client given a token works either way.
+        if name is None:
+            raise CommandError(NO_PASSWORD)
+        if name.decode("utf-8", "replace") != DEFAULT_USER:
+            raise BadCredentials("no such user")
+        return
     try:
         text = token.decode("utf-8")
     except UnicodeDecodeError:
