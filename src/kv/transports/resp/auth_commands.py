@@ -61,10 +61,16 @@ async def auth(session: Session, args: Arguments) -> Reply:
 
 
 def refuse_peer(session: Session) -> RespError | None:
-    """The `-DENIED` reply for a client protected mode does not serve, else None."""
+    """The `-DENIED` reply for a client protected mode does not serve (logged and counted
+    as every refusal is), else None. The connection closes after it."""
     try:
         session.service.guard.admit_peer(session.address)
     except ProtectedMode as exc:
+        with session.observability.request_scope(
+            "resp", "connect", None, remote=session.remote
+        ) as scope:
+            scope.refused(exc)
+            scope.answered("DENIED")
         return RespError("DENIED", str(exc))
     return None
 

@@ -29,7 +29,6 @@ from typing import cast
 
 import hiredis
 
-from kv.domain import ProtectedMode
 from kv.transports.resp.auth_commands import refuse_peer
 from kv.transports.resp.commands import execute
 from kv.transports.resp.replies import RespError, encode
@@ -99,7 +98,8 @@ class RespConnection(asyncio.Protocol):
             self.session.address = peer[0]
         denied = refuse_peer(self.session)
         if denied is not None:
-            self._deny(denied)
+            transport.write(denied.line())
+            transport.close()
             return
         self._idle_timer = self._loop.call_later(self._limits.idle_timeout, self._check_idle)
 
@@ -235,17 +235,6 @@ class RespConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         self._idle_timer = self._loop.call_later(LINGER_SECONDS, self._check_idle)
-
-    def _deny(self, denied: RespError) -> None:
-        """Turn away a client protected mode does not serve: `-DENIED`, logged, then close."""
-        session = self.session
-        with session.observability.request_scope(
-            "resp", "connect", None, remote=session.remote
-        ) as scope:
-            scope.refused(ProtectedMode(denied.message))
-            scope.answered(denied.code)
-        self.transport.write(denied.line())
-        self.transport.close()
 
     def _check_idle(self) -> None:
         quiet = self._loop.time() - self._last_active
