@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
@@ -11,11 +12,13 @@ from typing import Any
 import uvloop
 
 from kv import token_command
-from kv.allocator import HeapTrimmer, tune_allocator
+from kv.adapters import STORES
 from kv.bootstrap import Application, bootstrap, read_settings
-from kv.config import ConfigError, Settings
+from kv.config import DEFAULTS, ConfigError, Settings
 from kv.lifecycle import reload, serving
+from kv.malloc_tuning import HeapTrimmer, tune_allocator
 from kv.observability import configure_logging
+from kv.transports import TRANSPORTS
 
 EXIT_CONFIG = 2
 
@@ -47,9 +50,30 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["token"]:
-        sys.exit(token_command.main(sys.argv[2:]))
+def _parser() -> argparse.ArgumentParser:
+    ports = ", ".join(
+        f"{known.port.variable} ({known.port.default})" for known in TRANSPORTS.values()
+    )
+    return argparse.ArgumentParser(
+        prog="kv-server",
+        description="Serve the key-value API until SIGTERM or SIGINT, then drain and exit 0.",
+        epilog=(
+            "Configured by environment variables (docs/configuration.md), among them: "
+            f"TRANSPORT ({', '.join(TRANSPORTS)}, or a comma list; "
+            f"default {','.join(DEFAULTS.transports)}), the ports {ports}, KV_HOST, "
+            f"KV_STORE ({', '.join(STORES)}; default {DEFAULTS.store}), "
+            "KV_DATA_DIR, KV_LOG_LEVEL, KV_AUTH_FILE, KV_PROTECTED_MODE. Exit status 2 on a bad "
+            "setting or a port in use. `kv-server token NAME [--read P]... [--write P]...` "
+            "prints a new token and its auth-file entry (docs/security.md)."
+        ),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["token"]:
+        sys.exit(token_command.main(arguments[1:]))
+    _parser().parse_args(arguments)  # --help prints the usage and exits; nothing else is an option
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")

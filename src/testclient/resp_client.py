@@ -59,9 +59,20 @@ class RespKVClient(ClosingClient):
     transport = "resp"
 
     def __init__(
-        self, url: str, *, timeout: float = 10.0, protocol: int = 3, token: str | None = None
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        request_id: str | None = None,
+        protocol: int = 3,
+        token: str | None = None,
     ) -> None:
-        """`token`: sent when connecting (`HELLO 3 AUTH default TOKEN`, or `AUTH` in RESP2)."""
+        """`token`: sent when connecting (`HELLO 3 AUTH default TOKEN`, or `AUTH` in RESP2).
+
+        `request_id` is accepted as every KVClient's is, and not sent: a RESP command
+        carries no metadata, so the server makes up each one's id.
+        """
+        del request_id
         self._url = url
         # No retries: a write whose reply was lost must not be sent again
         # behind the caller's back (a second KV.CREATE would find the key).

@@ -10,6 +10,8 @@ from __future__ import annotations
 import grpc
 
 from kv.domain import (
+    AccessRefused,
+    BadCredentials,
     Compacted,
     InvalidRequest,
     KeyExists,
@@ -25,6 +27,7 @@ from kv.domain import (
     ValueTooLarge,
     WatcherTooSlow,
 )
+from kv.transports.error_tables import closest_row
 
 DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -38,8 +41,11 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     TooManyWatches: grpc.StatusCode.UNAVAILABLE,
     WatcherTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    BadCredentials: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     ProtectedMode: grpc.StatusCode.PERMISSION_DENIED,
+    # Raised only as one of its subclasses; mapped so that every domain error has a row.
+    AccessRefused: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 INTERNAL_MESSAGE = "internal error; see the server log"
@@ -59,8 +65,5 @@ SERVER_ERRORS = frozenset(
 
 
 def status_of(exc: KVError) -> grpc.StatusCode:
-    """The status code for a domain error (its closest mapped base class for a subclass)."""
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_ERRORS:
-            return DOMAIN_ERRORS[cls]
-    return grpc.StatusCode.INTERNAL
+    """The status code for a domain error: its row in `DOMAIN_ERRORS` (`closest_row`)."""
+    return closest_row(DOMAIN_ERRORS, exc) or grpc.StatusCode.INTERNAL

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from kv.domain import (
     AccessRefused,
+    BadCredentials,
     Compacted,
     InvalidRequest,
     KeyExists,
@@ -34,6 +35,7 @@ from kv.domain import (
 )
 from kv.json_codec import write_json
 from kv.observability import Observability
+from kv.transports.error_tables import closest_row
 
 REQUEST_ID_HEADER = "X-Request-ID"
 OBSERVABILITY = web.AppKey("observability", Observability)
@@ -51,8 +53,11 @@ DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     # Raised once a watch's stream has started: the stream ends (see watch.py).
     WatcherTooSlow: (503, "unavailable"),
     Unauthenticated: (401, "unauthenticated"),
+    BadCredentials: (401, "unauthenticated"),
     PermissionDenied: (403, "permission_denied"),
     ProtectedMode: (403, "protected_mode"),
+    # Raised only as one of its subclasses; mapped so that every domain error has a row.
+    AccessRefused: (403, "permission_denied"),
 }
 
 HTTP_ERRORS: dict[int, str] = {
@@ -87,12 +92,12 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 
 def domain_error_response(exc: KVError) -> web.Response:
-    """The response for a domain error (its closest mapped base class for a subclass)."""
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_ERRORS:
-            status, code = DOMAIN_ERRORS[cls]
-            return error_response(status, code, str(exc))
-    return error_response(500, "internal", "internal error; see the server log")
+    """The response for a domain error: its row in `DOMAIN_ERRORS` (`closest_row`)."""
+    row = closest_row(DOMAIN_ERRORS, exc)
+    if row is None:
+        return error_response(500, "internal", "internal error; see the server log")
+    status, code = row
+    return error_response(status, code, str(exc))
 
 
 def _http_error_response(exc: web.HTTPException) -> web.Response:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from kv.domain import BadCredentials, ProtectedMode
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.replies import OK, Reply, RespError
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 
 DEFAULT_USER = "default"
 # Redis's answer to AUTH when it has no password set; redis-cli -a prints it and goes on.
@@ -75,6 +75,6 @@ def refuse_peer(session: Session) -> RespError | None:
     return None
 
 
-AUTH_COMMANDS: dict[bytes, Command] = {
-    b"AUTH": Command(auth, -2, ("fast", "no-auth")),
+AUTH_COMMANDS: dict[bytes, CommandSpec] = {
+    b"AUTH": CommandSpec(auth, -2, ("fast", "no-auth")),
 }

@@ -1,6 +1,6 @@
 """The command table, and running one request through it.
 
-`COMMANDS` maps a command's name (upper case) to its `Command`: adding a
+`COMMANDS` maps a command's name (upper case) to its `CommandSpec`: adding a
 command is one handler and one entry in the table of its module. `execute`
 checks the name and the arity, runs the handler and answers every error
 through the one table in `errors.py`, all in the request's scope (request id,
@@ -30,9 +30,9 @@ from kv.transports.resp.keyspace import KEYSPACE_COMMANDS
 from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
 from kv.transports.resp.server_commands import SERVER_COMMANDS
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 
-COMMANDS: dict[bytes, Command] = {
+COMMANDS: dict[bytes, CommandSpec] = {
     **SERVER_COMMANDS,
     **KEYSPACE_COMMANDS,
     **EXPIRY_COMMANDS,
@@ -60,7 +60,7 @@ def _refusal(request: list[bytes]) -> RespError:
     )
 
 
-def _keys_used(command: Command, args: Arguments) -> list[tuple[Access, str]]:
+def _keys_used(command: CommandSpec, args: Arguments) -> list[tuple[Access, str]]:
     """What a command on several keys does to each (its key spec); [] for one key or none."""
     if command.last_key == command.first_key or not command.first_key:
         return []
@@ -70,7 +70,7 @@ def _keys_used(command: Command, args: Arguments) -> list[tuple[Access, str]]:
     return [(access, word.decode("utf-8", "replace")) for word in words]
 
 
-async def _run(session: Session, command: Command, args: Arguments) -> Reply:
+async def _run(session: Session, command: CommandSpec, args: Arguments) -> Reply:
     """Run an admitted command as the connection's principal."""
     if not session.authenticated and NO_AUTH not in command.flags:
         raise Unauthenticated(TOKEN_REQUIRED)

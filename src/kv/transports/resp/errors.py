@@ -32,7 +32,9 @@ carry revisions, answer them with NOTFOUND and CONFLICT.
 from __future__ import annotations
 
 from kv.domain import (
+    AccessRefused,
     BadCredentials,
+    Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -42,9 +44,12 @@ from kv.domain import (
     PreconditionFailed,
     ProtectedMode,
     StorageUnavailable,
+    TooManyWatches,
     Unauthenticated,
     ValueTooLarge,
+    WatcherTooSlow,
 )
+from kv.transports.error_tables import closest_row
 from kv.transports.resp.replies import RespError
 
 DOMAIN_ERRORS: dict[type[KVError], str] = {
@@ -59,6 +64,13 @@ DOMAIN_ERRORS: dict[type[KVError], str] = {
     BadCredentials: "WRONGPASS",
     PermissionDenied: "NOPERM",
     ProtectedMode: "DENIED",
+    # Raised only as one of its subclasses; mapped so that every domain error has a row.
+    AccessRefused: "NOPERM",
+    # Raised only by watches, which RESP does not serve; mapped so that every
+    # domain error has a row (tests/unit/test_error_tables.py).
+    Compacted: "ERR",
+    TooManyWatches: "TRYAGAIN",
+    WatcherTooSlow: "TRYAGAIN",
 }
 # The codes answered with Redis's own message rather than the error's.
 REDIS_MESSAGES = {
@@ -82,12 +94,12 @@ class CommandError(Exception):
 
 
 def domain_error_reply(exc: KVError) -> RespError:
-    """The reply for a domain error (its closest mapped base class for a subclass)."""
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_ERRORS:
-            code = DOMAIN_ERRORS[cls]
-            return RespError(code, REDIS_MESSAGES.get(code) or str(exc))
-    return INTERNAL
+    """The reply for a domain error: its row in `DOMAIN_ERRORS` (`closest_row`); NOAUTH and
+    WRONGPASS with Redis's own message."""
+    code = closest_row(DOMAIN_ERRORS, exc)
+    if code is None:
+        return INTERNAL
+    return RespError(code, REDIS_MESSAGES.get(code) or str(exc))
 
 
 def command_error_reply(exc: CommandError) -> RespError:
