@@ -15,6 +15,7 @@ from kv.config import ConfigError, Settings
 from kv.domain import Guard, KeyValueService, Store
 from kv.lifecycle import Reloadable
 from kv.observability import Metrics, Observability
+from kv.tls import ServerTls, TlsFiles
 from kv.transports import TRANSPORTS, Transport, port_settings
 
 
@@ -73,7 +74,11 @@ def bootstrap(
         access_log=settings.access_log,
         slow_request_seconds=settings.slow_request_seconds,
     )
+    tls_files = TlsFiles.from_settings(settings)
+    tls = None if tls_files is None else ServerTls(tls_files)
     transports = tuple(
-        TRANSPORTS[name].load()(service, settings, observability) for name in settings.transports
+        TRANSPORTS[name].load()(service, settings, observability, tls=tls)
+        for name in settings.transports
     )
-    return Application(service, transports, observability, reloadables)
+    tls_reload = () if tls is None else (tls,)
+    return Application(service, transports, observability, reloadables + tls_reload)

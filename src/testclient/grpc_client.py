@@ -66,8 +66,10 @@ class GrpcKVClient(ClosingClient):
         timeout: float = 10.0,
         request_id: str | None = None,
         token: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        """`token`: sent as `authorization: Bearer TOKEN` metadata on every call."""
+        """With `credentials` the channel speaks TLS; without, plain text. `token`: sent as
+        `authorization: Bearer TOKEN` metadata on every call."""
         self._target = target
         self._credentials: tuple[tuple[str, str], ...] = (
             () if token is None else (("authorization", f"Bearer {token}"),)
@@ -76,8 +78,11 @@ class GrpcKVClient(ClosingClient):
         self._request_id = request_id
         # The server bounds what it sends; a value's encoding may exceed
         # grpc's default 4 MiB receive limit.
-        self._channel = grpc.aio.insecure_channel(
-            target, options=[("grpc.max_receive_message_length", -1)]
+        options = [("grpc.max_receive_message_length", -1)]
+        self._channel = (
+            grpc.aio.insecure_channel(target, options=options)
+            if credentials is None
+            else grpc.aio.secure_channel(target, credentials, options=options)
         )
         self._stub = kv_pb2_grpc.KeyValueStub(self._channel)  # type: ignore[no-untyped-call]
 

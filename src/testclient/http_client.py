@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import ssl
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -68,8 +69,10 @@ class HttpKVClient(ClosingClient):
         timeout: float = 10.0,
         request_id: str | None = None,
         token: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """`token`: sent as `Authorization: Bearer TOKEN` on every request."""
+        """`ssl_context` verifies an `https://` server (default: against the system's CAs).
+        `token`: sent as `Authorization: Bearer TOKEN` on every request."""
         self._list_url = base_url.rstrip("/") + "/v1/kv"
         self._watch_url = base_url.rstrip("/") + "/v1/watch"
         self._connect_timeout = timeout
@@ -77,7 +80,9 @@ class HttpKVClient(ClosingClient):
         self._request_id = request_id
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
-            connector=aiohttp.TCPConnector(limit=100),
+            connector=aiohttp.TCPConnector(
+                limit=100, ssl=True if ssl_context is None else ssl_context
+            ),
             headers={} if token is None else {"Authorization": f"Bearer {token}"},
         )
 
