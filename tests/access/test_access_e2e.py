@@ -94,9 +94,9 @@ def test_redis_benchmark_with_a_password(secured: Secured) -> None:
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "SET:" in output
-    assert "NOAUTH" not in output
-    assert "NOPERM" not in output
+    assert "SET:" in output, output
+    assert "NOAUTH" not in output, output
+    assert "NOPERM" not in output, output
     # What it wrote is there: its key, with a 3-byte value.
     check = redis.Redis(port=secured.resp_port, password=ADMIN_TOKEN, socket_timeout=DEADLINE)
     try:
