@@ -28,6 +28,7 @@ from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote
 
 import grpc
+from google.protobuf.message import Message as ProtoMessage
 
 from kv.domain import AccessRefused, BadCredentials, Guard, KVError
 from kv.observability import Observability
@@ -159,6 +160,8 @@ def _observed_call(
                     else:
                         with guard.acting_as(principal):
                             response = await behavior(servicer, request.message, context)
+                        if admitted and isinstance(response, ProtoMessage):
+                            servicer.calls.hold_answer(context, response)
                         scope.answered(grpc.StatusCode.OK.name)
                         return response
                 except KVError as exc:
