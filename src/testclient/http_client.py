@@ -22,6 +22,7 @@ from testclient.client import (
     KVEntry,
     KVEvent,
     KVPage,
+    KVTxnResult,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -75,6 +76,7 @@ class HttpKVClient(ClosingClient):
         `token`: sent as `Authorization: Bearer TOKEN` on every request."""
         self._list_url = base_url.rstrip("/") + "/v1/kv"
         self._watch_url = base_url.rstrip("/") + "/v1/watch"
+        self._txn_url = base_url.rstrip("/") + "/v1/txn"
         self._connect_timeout = timeout
         self._base = self._list_url + "/"
         self._request_id = request_id
@@ -131,6 +133,9 @@ class HttpKVClient(ClosingClient):
             return KVPage(entries, document["next_cursor"], int(document["revision"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise KVClientError(f"GET {what}: the page is not as the API says: {exc}") from exc
+
+    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+        return KVTxnResult.from_document(await self._request("POST", self._txn_url, "txn", request))
 
     async def watch(
         self,

@@ -137,3 +137,41 @@ async def test_every_refusal_is_one_auth_line_and_a_metric(
     for reason in ("PermissionDenied", "BadCredentials"):
         series = f'kv_auth_refusals_total{{reason="{reason}",transport="{transport}"}} 1.0'
         assert series in metrics
+
+
+async def test_a_transaction_needs_every_key_it_touches_in_either_branch(served: Served) -> None:
+    key = unique("app/")
+    async with client_with(served, ADMIN_TOKEN) as admin:
+        await admin.put("shared/t", 1)
+    async with client_with(served, APP_TOKEN) as kv:
+        allowed = await kv.txn(
+            {
+                "compare": [{"key": "shared/t", "exists": True}],
+                "success": [
+                    {"op": "put", "key": key, "value": 1},
+                    {"op": "get", "key": "shared/t"},
+                ],
+            }
+        )
+        assert allowed.succeeded
+        denied = [
+            {
+                "success": [
+                    {"op": "put", "key": key, "value": 2},
+                    {"op": "put", "key": "shared/t", "value": 2},
+                ]
+            },
+            # A branch that would not run still needs its keys.
+            {
+                "compare": [{"key": key, "exists": False}],
+                "failure": [{"op": "delete", "key": "shared/t"}],
+            },
+            {"compare": [{"key": "other/x", "exists": False}]},
+            {"success": [{"op": "get", "key": "other/x"}]},
+        ]
+        for request in denied:
+            with pytest.raises(AccessDenied):
+                await kv.txn(request)
+    async with client_with(served, ADMIN_TOKEN) as admin:
+        assert (await admin.get(key)).value == 1  # nothing of a refused transaction was done
+        assert (await admin.get("shared/t")).value == 1

@@ -139,3 +139,18 @@ async def test_resp_a_huge_token_is_wrongpass_and_the_connection_goes_on(resp: i
     huge = APP_TOKEN + "A" * 512 * 1024
     replies = await exchange(resp, ("AUTH", huge), ("AUTH", APP_TOKEN), ("GET", "app/x"))
     assert replies == [WRONGPASS, b"+OK\r\n", b"$-1\r\n"]
+
+
+async def test_resp_multi_exec_is_refused_whole_for_one_key_without_the_right(resp: int) -> None:
+    replies = await exchange(
+        resp,
+        ("AUTH", APP_TOKEN),
+        ("MULTI",),
+        ("SET", "app/multi", "1"),
+        ("SET", "shared/multi", "1"),
+        ("EXEC",),
+        ("EXISTS", "app/multi"),
+    )
+    assert replies[:4] == [b"+OK\r\n", b"+OK\r\n", b"+QUEUED\r\n", b"+QUEUED\r\n"]
+    assert replies[4].startswith(b"-NOPERM ")
+    assert replies[5] == b":0\r\n"

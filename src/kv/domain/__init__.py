@@ -21,8 +21,9 @@ from kv.domain.errors import (
     WatcherTooSlow,
 )
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
-from kv.domain.ports import ChangeFeed, Store, Subscription
+from kv.domain.ports import ChangeFeed, SingleWrites, Store, Subscription
 from kv.domain.service import KeyValueService, PutResult
+from kv.domain.transactions import Compare, Op, Outcome, Read, Transaction
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Change",
     "ChangeFeed",
     "Compacted",
+    "Compare",
     "Condition",
     "Decision",
     "Entry",
@@ -43,6 +45,8 @@ __all__ = [
     "KeyNotFound",
     "KeyValueService",
     "Listing",
+    "Op",
+    "Outcome",
     "OutcomeUnknown",
     "Page",
     "PermissionDenied",
@@ -51,10 +55,13 @@ __all__ = [
     "Principals",
     "ProtectedMode",
     "PutResult",
+    "Read",
+    "SingleWrites",
     "StorageUnavailable",
     "Store",
     "Subscription",
     "TooManyWatches",
+    "Transaction",
     "Unauthenticated",
     "ValueTooLarge",
     "WatcherTooSlow",

@@ -28,12 +28,13 @@ import enum
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 
 from kv.domain.errors import BadCredentials, PermissionDenied, ProtectedMode, Unauthenticated
+from kv.domain.transactions import Read, Transaction
 
 PROTECTED_MODE_MESSAGE = (
     "kv is in protected mode: with no KV_AUTH_FILE it answers only clients on loopback; "
@@ -83,6 +84,15 @@ def decide(principal: Principal, access: Access, key_or_prefix: str) -> bool:
     """
     rules = principal.write if access is Access.WRITE else principal.read
     return key_or_prefix.startswith(rules)  # any of them; none: False
+
+
+def transaction_needs(transaction: Transaction) -> Iterator[tuple[Access, str]]:
+    """What a transaction does to each key it touches, either branch: a compare or a get
+    reads its key, a put or a delete writes it (`Guard.require_all` checks them all)."""
+    for compare in transaction.compare:
+        yield Access.READ, compare.key
+    for op in (*transaction.success, *transaction.failure):
+        yield (Access.READ if isinstance(op, Read) else Access.WRITE), op.key
 
 
 class Principals:
