@@ -68,6 +68,14 @@ bench-etcd: $(STAMP)
 		{ apt-get update -qq && apt-get install -y -qq wrk etcd-server; }
 	$(BIN)/python -m bench.etcd_cluster --write $(BENCH_ETCD_ARGS)
 
+# What an auth file costs a GET over HTTP (wrk) and RESP (redis-benchmark -a): kv-server with
+# and without one, in turns, in one run (~2 min); prints docs/benchmarks.md's "Access control".
+.PHONY: bench-auth
+bench-auth: $(STAMP)
+	command -v wrk >/dev/null && command -v redis-benchmark >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq wrk redis-tools; }
+	$(BIN)/python -m bench.auth $(BENCH_AUTH_ARGS)
+
 # kv-server over RESP (memory, sqlite) against redis-server (no persistence, appendfsync
 # always) with redis-benchmark -t set,get, 50 clients, pipelining off and -P 16, in one run
 # (~3 min); prints a Markdown table (docs/benchmarks.md, "RESP").

@@ -10,6 +10,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,8 +67,12 @@ def parse_wrk(output: str) -> LoadResult:
     )
 
 
-def wrk(url: str, script: str, *, duration: float, keys: int) -> LoadResult:
-    """Run bench/wrk/`script`.lua against `url` for `duration` seconds at 50 connections."""
+def wrk(
+    url: str, script: str, *, duration: float, keys: int, env: Mapping[str, str] | None = None
+) -> LoadResult:
+    """Run bench/wrk/`script`.lua against `url` for `duration` seconds at 50 connections.
+
+    `env`: more variables for the script (e.g. the TOKEN it sends)."""
     command = [
         "wrk",
         f"-t{THREADS}",
@@ -78,9 +83,14 @@ def wrk(url: str, script: str, *, duration: float, keys: int) -> LoadResult:
         str(BENCH_DIR / "wrk" / f"{script}.lua"),
         url,
     ]
-    env = {"KEYS": str(keys), "BENCH_DIR": str(BENCH_DIR), "PATH": "/usr/bin:/bin"}
+    script_env = {"KEYS": str(keys), "BENCH_DIR": str(BENCH_DIR), "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=True, timeout=duration + 30
+        command,
+        env={**script_env, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 30,
     )
     return parse_wrk(done.stdout)
 

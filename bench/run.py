@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import partial
@@ -115,12 +115,20 @@ def bench_key(n: int) -> str:
     return f"bench-{n:010d}"
 
 
-def post_all(port: int, requests: Iterator[tuple[str, str, bytes]]) -> None:
-    """Send (method, path, JSON body) requests over one keep-alive connection; each must be 2xx."""
+def post_all(
+    port: int,
+    requests: Iterator[tuple[str, str, bytes]],
+    headers: Mapping[str, str] | None = None,
+) -> None:
+    """Send (method, path, JSON body) requests over one keep-alive connection; each must be 2xx.
+
+    `headers`: sent with each as well (a token)."""
     connection = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
         for method, path, body in requests:
-            connection.request(method, path, body, {"Content-Type": "application/json"})
+            connection.request(
+                method, path, body, {"Content-Type": "application/json", **(headers or {})}
+            )
             answer = connection.getresponse()
             answer.read()
             if answer.status >= 300:
@@ -129,7 +137,7 @@ def post_all(port: int, requests: Iterator[tuple[str, str, bytes]]) -> None:
         connection.close()
 
 
-def load_http(port: int) -> None:
+def load_http(port: int, headers: Mapping[str, str] | None = None) -> None:
     """PUT the KEYS keys the wrk scripts read, so that every GET finds its key."""
     post_all(
         port,
@@ -137,6 +145,7 @@ def load_http(port: int) -> None:
             ("PUT", f"/v1/kv/{bench_key(n)}", json.dumps({"value": f"value-{n:026d}"}).encode())
             for n in range(KEYS)
         ),
+        headers,
     )
 
 

@@ -9,8 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kv.adapters import STORES, build_store
-from kv.config import Settings
-from kv.domain import KeyValueService, Store
+from kv.auth_file import VARIABLE as AUTH_FILE_VARIABLE
+from kv.auth_file import AuthFileError, AuthFileReload, read_auth_file
+from kv.config import ConfigError, Settings
+from kv.domain import Guard, KeyValueService, Store
 from kv.lifecycle import Reloadable
 from kv.observability import Metrics, Observability
 from kv.tls import ServerTls, TlsFiles
@@ -33,6 +35,21 @@ class Application:
     reloadables: tuple[Reloadable, ...] = ()
 
 
+def build_guard(settings: Settings) -> tuple[Guard, tuple[Reloadable, ...]]:
+    """Access control as the settings say, and what reloads it; the auth file is read now.
+
+    A file that cannot be read or parsed is a ConfigError naming KV_AUTH_FILE.
+    """
+    if settings.auth_file is None:
+        return Guard(protected=settings.protected_mode), ()
+    try:
+        principals = read_auth_file(settings.auth_file)
+    except AuthFileError as exc:
+        raise ConfigError(AUTH_FILE_VARIABLE, str(exc)) from None
+    guard = Guard(principals)
+    return guard, (AuthFileReload(settings.auth_file, guard),)
+
+
 def bootstrap(
     settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None
 ) -> Application:
@@ -45,8 +62,12 @@ def bootstrap(
     key_count = getattr(store, "key_count", None)
     if callable(key_count):
         metrics.count_keys_with(key_count)
+    guard, reloadables = build_guard(settings)
     service = KeyValueService(
-        store, max_value_bytes=settings.max_value_bytes, max_watches=settings.max_watchers
+        store,
+        max_value_bytes=settings.max_value_bytes,
+        max_watches=settings.max_watchers,
+        guard=guard,
     )
     observability = Observability(
         metrics,
@@ -59,4 +80,5 @@ def bootstrap(
         TRANSPORTS[name].load()(service, settings, observability, tls=tls)
         for name in settings.transports
     )
-    return Application(service, transports, observability, () if tls is None else (tls,))
+    tls_reload = () if tls is None else (tls,)
+    return Application(service, transports, observability, reloadables + tls_reload)

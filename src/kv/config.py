@@ -155,6 +155,10 @@ class Settings:
     etcd_tls_key_file: Path | None = None
     etcd_user: str | None = None
     etcd_password: str | None = field(default=None, repr=False)
+    # Access control (docs/security.md): the principals' file, or None; without
+    # one, protected mode answers only loopback clients.
+    auth_file: Path | None = None
+    protected_mode: bool = True
 
     def __post_init__(self) -> None:
         # Frozen all the way down: nobody changes a port after start-up.
@@ -250,6 +254,8 @@ class Settings:
             etcd_tls_key_file=etcd_key,
             etcd_user=etcd_user,
             etcd_password=etcd_password,
+            auth_file=env.path("KV_AUTH_FILE"),
+            protected_mode=env.flag("KV_PROTECTED_MODE", default.protected_mode),
         )
 
 

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol
 
 from kv.config import ConfigError
+from kv.domain.access import PROTECTED_MODE_MESSAGE
 from kv.observability import get_logger
 from kv.transports import TRANSPORTS, Transport
 
@@ -68,6 +69,8 @@ async def serving(app: Application) -> AsyncIterator[Application]:
             started.append(transport)
             log.info("listening", transport=transport.name, address=transport.address)
         log.info("ready", transports=[transport.name for transport in started])
+        if app.service.guard.protected:
+            log.info(PROTECTED_MODE_MESSAGE)
         yield app
         log.info("shutting down: draining in-flight requests")
     finally:

@@ -11,6 +11,7 @@ from typing import Any
 
 import uvloop
 
+from kv import token_command
 from kv.adapters import STORES
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import DEFAULTS, ConfigError, Settings
@@ -61,13 +62,18 @@ def _parser() -> argparse.ArgumentParser:
             f"TRANSPORT ({', '.join(TRANSPORTS)}, or a comma list; "
             f"default {','.join(DEFAULTS.transports)}), the ports {ports}, KV_HOST, "
             f"KV_STORE ({', '.join(STORES)}; default {DEFAULTS.store}), "
-            "KV_DATA_DIR, KV_LOG_LEVEL. Exit status 2 on a bad setting or a port in use."
+            "KV_DATA_DIR, KV_LOG_LEVEL, KV_AUTH_FILE, KV_PROTECTED_MODE. Exit status 2 on a bad "
+            "setting or a port in use. `kv-server token NAME [--read P]... [--write P]...` "
+            "prints a new token and its auth-file entry (docs/security.md)."
         ),
     )
 
 
 def main(argv: list[str] | None = None) -> None:
-    _parser().parse_args(argv)  # --help prints the usage and exits; nothing else is an option
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["token"]:
+        sys.exit(token_command.main(arguments[1:]))
+    _parser().parse_args(arguments)  # --help prints the usage and exits; nothing else is an option
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")

@@ -55,6 +55,11 @@ class OutcomeUnknown(KVClientError):
     a write that is not idempotent."""
 
 
+class AccessDenied(KVClientError):
+    """The service refused the caller: no token or an unknown one, no right to the key,
+    or protected mode (a client not on loopback of a server without an auth file)."""
+
+
 class Compacted(KVClientError):
     """A watch asked to start at a revision the service no longer keeps the changes of."""
 

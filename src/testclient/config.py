@@ -45,6 +45,8 @@ class ClientSettings:
     request_id: str | None = None
     """Sent with every call so the KV service's log lines carry the caller's request id;
     None: each call gets a new one. The test-client service sets it per request."""
+    token: str | None = None
+    """`KV_TOKEN`: sent on every call, over every transport, when the service requires one."""
 
     def __post_init__(self) -> None:
         # Every transport has an address (its default unless given), and nobody changes one.
@@ -65,6 +67,7 @@ class ClientSettings:
             host=env.text("KV_HOST", default.host),
             port=env.port("TESTCLIENT_PORT", default.port),
             timeout=env.number("KV_CLIENT_TIMEOUT", default.timeout, low=0.1, high=600.0),
+            token=env.text("KV_TOKEN", "") or None,
             tls=ClientTls.from_env(env),
         )
 
@@ -83,6 +86,7 @@ def connect(settings: ClientSettings, transport: str | None = None) -> KVClient:
         split_list(settings.addresses[name])[0],
         timeout=settings.timeout,
         request_id=settings.request_id,
+        token=settings.token,
         tls=settings.tls,
     )
 

@@ -11,6 +11,7 @@ from google.protobuf import json_format, struct_pb2
 
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from testclient.client import (
+    AccessDenied,
     AlreadyExists,
     ClosingClient,
     Compacted,
@@ -40,6 +41,8 @@ STATUS_ERRORS: dict[grpc.StatusCode, type[KVClientError]] = {
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: OutcomeUnknown,
     grpc.StatusCode.OUT_OF_RANGE: Compacted,
+    grpc.StatusCode.UNAUTHENTICATED: AccessDenied,
+    grpc.StatusCode.PERMISSION_DENIED: AccessDenied,
 }
 
 REQUEST_ID_KEY = "x-request-id"
@@ -63,10 +66,15 @@ class GrpcKVClient(ClosingClient):
         *,
         timeout: float = 10.0,
         request_id: str | None = None,
+        token: str | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        """With `credentials` the channel speaks TLS; without, plain text."""
+        """With `credentials` the channel speaks TLS; without, plain text. `token`: sent as
+        `authorization: Bearer TOKEN` metadata on every call."""
         self._target = target
+        self._credentials: tuple[tuple[str, str], ...] = (
+            () if token is None else (("authorization", f"Bearer {token}"),)
+        )
         self._timeout = timeout
         self._request_id = request_id
         # The server bounds what it sends; a value's encoding may exceed
@@ -160,7 +168,7 @@ class GrpcKVClient(ClosingClient):
         if after_revision is not None:
             from_revision = after_revision + 1
         request = kv_pb2.WatchRequest(prefix=prefix, from_revision=from_revision)
-        metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),)
+        metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex), *self._credentials)
         # No deadline: the stream lasts as long as the watcher wants.
         call = self._stub.Watch(request, metadata=metadata)
         try:
@@ -186,7 +194,7 @@ class GrpcKVClient(ClosingClient):
 
     async def _call(self, method: str, key: str, request: Any) -> Any:
         """Call `method` about `key` (in error messages; a listing passes its prefix)."""
-        metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),)
+        metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex), *self._credentials)
         try:
             return await getattr(self._stub, method)(
                 request, timeout=self._timeout, metadata=metadata

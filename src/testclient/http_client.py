@@ -14,6 +14,7 @@ import aiohttp
 from yarl import URL
 
 from testclient.client import (
+    AccessDenied,
     AlreadyExists,
     ClosingClient,
     Compacted,
@@ -34,6 +35,8 @@ from testclient.sse import EventStreamParser, ServerSentEvent
 # The one place HTTP statuses, and failures before any answer, become the client's errors.
 STATUS_ERRORS: dict[int, type[KVClientError]] = {
     400: Rejected,
+    401: AccessDenied,
+    403: AccessDenied,
     404: NotFound,
     409: AlreadyExists,
     410: Compacted,
@@ -66,9 +69,11 @@ class HttpKVClient(ClosingClient):
         *,
         timeout: float = 10.0,
         request_id: str | None = None,
+        token: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        """`ssl_context` verifies an `https://` server (default: against the system's CAs)."""
+        """`ssl_context` verifies an `https://` server (default: against the system's CAs).
+        `token`: sent as `Authorization: Bearer TOKEN` on every request."""
         self._list_url = base_url.rstrip("/") + "/v1/kv"
         self._watch_url = base_url.rstrip("/") + "/v1/watch"
         self._snapshot_url = base_url.rstrip("/") + "/v1/snapshot"
@@ -81,6 +86,7 @@ class HttpKVClient(ClosingClient):
             connector=aiohttp.TCPConnector(
                 limit=100, ssl=True if ssl_context is None else ssl_context
             ),
+            headers={} if token is None else {"Authorization": f"Bearer {token}"},
         )
 
     async def put(

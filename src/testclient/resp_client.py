@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from testclient.client import (
+    AccessDenied,
     AlreadyExists,
     ClosingClient,
     KVClientError,
@@ -43,6 +44,10 @@ ERROR_CODES: dict[str, type[KVClientError]] = {
     "CONFLICT": PreconditionFailed,
     "TRYAGAIN": Unavailable,
     "OUTCOMEUNKNOWN": OutcomeUnknown,
+    "NOAUTH": AccessDenied,
+    "WRONGPASS": AccessDenied,
+    "NOPERM": AccessDenied,
+    "DENIED": AccessDenied,
 }
 
 
@@ -62,9 +67,12 @@ class RespKVClient(ClosingClient):
         timeout: float = 10.0,
         request_id: str | None = None,
         protocol: int = 3,
+        token: str | None = None,
         tls_options: Mapping[str, Any] | None = None,
     ) -> None:
-        """`tls_options` (redis-py's `ssl_*` arguments) apply to a `rediss://` URL only."""
+        """`tls_options` (redis-py's `ssl_*` arguments) apply to a `rediss://` URL only.
+        `token`: sent when connecting (`HELLO 3 AUTH default TOKEN`, or `AUTH` in RESP2).
+        """
         # `request_id` is accepted as every KVClient's is, and not sent: a RESP
         # command carries no metadata, so the server makes up each one's id.
         del request_id
@@ -78,6 +86,7 @@ class RespKVClient(ClosingClient):
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
+            password=token,
             **(dict(tls_options or {}) if secure else {}),
         )
 
@@ -169,6 +178,8 @@ class RespKVClient(ClosingClient):
         except ResponseError as exc:
             code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
             raise ERROR_CODES.get(code, Rejected)(f"{command} {key!r}: {exc}") from exc
+        except AuthenticationError as exc:  # a ConnectionError to redis-py: caught first
+            raise AccessDenied(f"{command} {key!r}: {exc}") from exc
         except RedisTimeoutError as exc:
             # Sent, and no reply in time: as the other clients treat their deadline.
             raise OutcomeUnknown(f"{command} {key!r}: {exc} (url {self._url})") from exc

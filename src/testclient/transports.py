@@ -22,36 +22,56 @@ from testclient.tls import ClientTls
 
 
 class KVClientFactory(Protocol):
-    """Builds a `KVClient` from one address, the call timeout, the request id and the TLS files."""
+    """Builds a `KVClient` from one address, the call timeout, the request id, the token it
+    sends (None: none) and the TLS files."""
 
     def __call__(
-        self, address: str, /, *, timeout: float, request_id: str | None, tls: ClientTls
+        self,
+        address: str,
+        /,
+        *,
+        timeout: float,
+        request_id: str | None,
+        token: str | None,
+        tls: ClientTls,
     ) -> KVClient: ...
 
 
-def _http(address: str, /, *, timeout: float, request_id: str | None, tls: ClientTls) -> KVClient:
+def _http(
+    address: str, /, *, timeout: float, request_id: str | None, token: str | None, tls: ClientTls
+) -> KVClient:
     # A context is made (the system's CAs read) only for a server that speaks TLS.
     secure = urlsplit(address).scheme == "https"
     return HttpKVClient(
         address,
         timeout=timeout,
         request_id=request_id,
+        token=token,
         ssl_context=tls.ssl_context() if secure else None,
     )
 
 
-def _grpc(address: str, /, *, timeout: float, request_id: str | None, tls: ClientTls) -> KVClient:
+def _grpc(
+    address: str, /, *, timeout: float, request_id: str | None, token: str | None, tls: ClientTls
+) -> KVClient:
     return GrpcKVClient(
         address,
         timeout=timeout,
         request_id=request_id,
+        token=token,
         credentials=tls.grpc_credentials() if tls.grpc_secure else None,
     )
 
 
-def _resp(address: str, /, *, timeout: float, request_id: str | None, tls: ClientTls) -> KVClient:
+def _resp(
+    address: str, /, *, timeout: float, request_id: str | None, token: str | None, tls: ClientTls
+) -> KVClient:
     return RespKVClient(
-        address, timeout=timeout, request_id=request_id, tls_options=tls.redis_options()
+        address,
+        timeout=timeout,
+        request_id=request_id,
+        token=token,
+        tls_options=tls.redis_options(),
     )
 
 

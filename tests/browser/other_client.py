@@ -12,8 +12,10 @@ from urllib.parse import quote
 class OtherClient:
     """Writes and reads entries beside the page, as a second user of the service would."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, token: str | None = None) -> None:
+        """`token`: sent as `Authorization: Bearer` (a server with an auth file)."""
         self.base_url = base_url
+        self._credentials = {} if token is None else {"Authorization": f"Bearer {token}"}
 
     def _call(self, method: str, key: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -21,7 +23,10 @@ class OtherClient:
             f"{self.base_url}/v1/kv/{quote(key, safe='')}",
             data=data,
             method=method,
-            headers={"Content-Type": "application/json"} if data else {},
+            headers={
+                **self._credentials,
+                **({"Content-Type": "application/json"} if data else {}),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

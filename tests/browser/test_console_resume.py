@@ -1,4 +1,4 @@
-"""Live changes go on after the server restarts: the page's EventSource comes back by itself."""
+"""Live changes go on after the server restarts: the page's change stream comes back by itself."""
 
 from __future__ import annotations
 

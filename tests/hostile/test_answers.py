@@ -76,7 +76,7 @@ def test_list_pages_of_large_values_to_clients_that_never_read(tmp_path: Path) -
             put = json_put(f"/v1/kv/L/{n:03}", big_value_body())
             assert statuses(exchange(server.http_port, put)) == [201]
         idle = settled_rss_mb(server, 0)
-        listing = b"GET /v1/kv?prefix=L%2F&limit=100 HTTP/1.1\r\nHost: x\r\n\r\n"
+        listing = b"GET /v1/kv?prefix=L%2F&limit=100 HTTP/1.1\r\nHost: localhost\r\n\r\n"
         with watchdog(server):
             clients = [non_reading(server.http_port, listing) for _ in range(100)]
             try:
@@ -110,7 +110,7 @@ def test_clients_that_never_read_do_not_hold_the_request_slots(tmp_path: Path) -
         assert statuses(exchange(server.http_port, json_put("/v1/kv/small", b'{"value": 1}'))) == [
             201
         ]
-        gets = b"GET /v1/kv/big HTTP/1.1\r\nHost: x\r\n\r\n" * 4
+        gets = b"GET /v1/kv/big HTTP/1.1\r\nHost: localhost\r\n\r\n" * 4
         with watchdog(server):
             clients = [non_reading(server.http_port, gets) for _ in range(100)]
             try:

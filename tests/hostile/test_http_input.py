@@ -125,11 +125,12 @@ def test_if_match_not_naming_the_revision_is_412_or_400(
     [
         b"GARBAGE\r\n\r\n",
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03secret-looking-bytes\r\n\r\n",
-        b"GET /v1/kv/x HTTP/1.1\r\nHost: x\r\nBad Header With Spaces\r\n\r\n",
-        b"GET /v1/kv/" + b"x" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /v1/kv/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-        b"PUT /v1/kv/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-        b"GET /v1/kv/x HTTP/1.1\r\nHost: x\r\nX-Secret: \x00sensitive\r\n\r\n",
+        b"GET /v1/kv/x HTTP/1.1\r\nHost: localhost\r\nBad Header With Spaces\r\n\r\n",
+        b"GET /v1/kv/" + b"x" * 20_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        b"GET /v1/kv/x HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"PUT /v1/kv/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"GET /v1/kv/x HTTP/1.1\r\nHost: localhost\r\nX-Secret: \x00sensitive\r\n\r\n",
     ],
 )
 def test_aiohttps_own_400s_are_json_without_echo_or_traceback(
@@ -153,7 +154,7 @@ def test_a_valid_request_before_a_malformed_one_in_one_packet_is_answered(
     hostile_server: KvServer,
 ) -> None:
     port = hostile_server.http_port
-    valid = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    valid = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
     for garbage in (b"BAD LINE\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
         assert statuses(exchange(port, valid + garbage)) == [200, 400]
         assert statuses(exchange(port, valid + valid + garbage)) == [200, 200, 400]
@@ -170,7 +171,7 @@ def test_a_valid_request_before_a_malformed_one_in_one_packet_is_answered(
 def test_no_100_continue_before_a_refusal(
     hostile_server: KvServer, headers: dict[str, str], status: int
 ) -> None:
-    lines = ["PUT /v1/kv/upload HTTP/1.1", "Host: x", "Expect: 100-continue"]
+    lines = ["PUT /v1/kv/upload HTTP/1.1", "Host: localhost", "Expect: 100-continue"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     with socket.create_connection(("127.0.0.1", hostile_server.http_port), timeout=TIMEOUT) as sock:
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -181,7 +182,7 @@ def test_no_100_continue_before_a_refusal(
 
 def test_100_continue_is_sent_when_the_body_is_wanted(hostile_server: KvServer) -> None:
     head = (
-        b"PUT /v1/kv/continued HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        b"PUT /v1/kv/continued HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
         b"Content-Type: application/json\r\nContent-Length: 12\r\nConnection: close\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", hostile_server.http_port), timeout=TIMEOUT) as sock:

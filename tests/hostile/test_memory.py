@@ -180,7 +180,7 @@ def open_fds(pid: int) -> int:
 
 def non_reading_clients(port: int, count: int, pipelined: int) -> list[socket.socket]:
     """`count` connections that each send `pipelined` GETs of the big value, then never read."""
-    burst = b"GET /v1/kv/big HTTP/1.1\r\nHost: x\r\n\r\n" * pipelined
+    burst = b"GET /v1/kv/big HTTP/1.1\r\nHost: localhost\r\n\r\n" * pipelined
     sockets = []
     for _ in range(count):
         sock = socket.create_connection(("127.0.0.1", port), timeout=30)

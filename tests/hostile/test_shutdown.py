@@ -192,19 +192,19 @@ def test_an_upload_in_progress_at_sigterm_is_served_to_the_end(tmp_path: Path) -
     server = start_both(tmp_path, KV_SHUTDOWN_TIMEOUT="30")
     body = b'{"value": "%s"}' % (b"y" * 200_000)
     head = (
-        b"PUT /v1/kv/uploaded HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"PUT /v1/kv/uploaded HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % len(body)
     )
     with socket.create_connection(("127.0.0.1", server.http_port), timeout=TIMEOUT) as upload:
         upload.sendall(head + body[:1000])
         # A kept-alive connection that asks for more after SIGTERM.
         with socket.create_connection(("127.0.0.1", server.http_port), timeout=TIMEOUT) as idle:
-            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             assert idle.recv(65536).startswith(b"HTTP/1.1 200")
             server.process.signal(signal.SIGTERM)
             wait_for_log(server, "shutting down")
             # (Not /healthz, which holds no request slot and is answered until the end.)
-            idle.sendall(b"GET /v1/kv/uploaded HTTP/1.1\r\nHost: x\r\n\r\n")
+            idle.sendall(b"GET /v1/kv/uploaded HTTP/1.1\r\nHost: localhost\r\n\r\n")
             refused = _read_all(idle)
         upload.sendall(body[1000:])
         answer = _read_all(upload)

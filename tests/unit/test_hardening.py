@@ -314,7 +314,7 @@ async def test_aiohttps_own_errors_are_json_and_pipelined_requests_before_them_a
     async with serve_in_process("http") as served:
         port = int(served.client_settings.addresses["http"].rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP\x00\r\n\r\n")
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nNOT HTTP\x00\r\n\r\n")
         answer = await asyncio.wait_for(reader.read(), 30)
         writer.close()
     assert answer.count(b"HTTP/1.") == 2

@@ -1,16 +1,22 @@
 """The domain core: KV operations, their rules and the storage port. Imports no framework."""
 
+from kv.domain.access import Access, Guard, Principal, Principals, decide
 from kv.domain.changes import Change
 from kv.domain.errors import (
+    AccessRefused,
+    BadCredentials,
     Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
     KVError,
     OutcomeUnknown,
+    PermissionDenied,
     PreconditionFailed,
+    ProtectedMode,
     StorageUnavailable,
     TooManyWatches,
+    Unauthenticated,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -29,6 +35,9 @@ from kv.domain.transactions import Compare, Op, Outcome, Read, Transaction
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
+    "Access",
+    "AccessRefused",
+    "BadCredentials",
     "Change",
     "ChangeFeed",
     "Compacted",
@@ -36,6 +45,7 @@ __all__ = [
     "Condition",
     "Decision",
     "Entry",
+    "Guard",
     "InvalidRequest",
     "JsonValue",
     "KVError",
@@ -47,7 +57,11 @@ __all__ = [
     "Outcome",
     "OutcomeUnknown",
     "Page",
+    "PermissionDenied",
     "PreconditionFailed",
+    "Principal",
+    "Principals",
+    "ProtectedMode",
     "PutResult",
     "Read",
     "SingleWrites",
@@ -59,9 +73,11 @@ __all__ = [
     "Subscription",
     "TooManyWatches",
     "Transaction",
+    "Unauthenticated",
     "ValueTooLarge",
     "WatcherTooSlow",
     "Write",
     "WriteKind",
     "Written",
+    "decide",
 ]

@@ -10,7 +10,12 @@
     ├── OutcomeUnknown        the store did not confirm a write; it may or may not be applied
     ├── Compacted             a watch asked for changes older than the history the store keeps
     ├── WatcherTooSlow        a watcher fell too far behind the changes and was cut off
-    └── TooManyWatches        the service already has its limit of watches open
+    ├── TooManyWatches        the service already has its limit of watches open
+    └── AccessRefused         access control turned the request away (domain/access.py)
+        ├── Unauthenticated   no credentials where a token is required
+        │   └── BadCredentials    a token no principal has
+        ├── PermissionDenied  the caller's rules do not cover the key or prefix
+        └── ProtectedMode     no auth file, and the client is not on loopback
 
 Transports map these to their protocol in one table each (HTTP status and
 error code; gRPC status code). Anything else that escapes is a bug and is
@@ -93,3 +98,38 @@ class TooManyWatches(KVError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"server busy: {limit} watches open; retry shortly")
         self.limit = limit
+
+
+class AccessRefused(KVError):
+    """Access control turned the request away; nothing was read or changed.
+
+    `principal`: the caller's name when it is known, `operation` (read or
+    write) and `key` (a key or a prefix) when the refusal is about one. No
+    token is ever part of the error.
+    """
+
+    principal: str | None = None
+    operation: str | None = None
+    key: str | None = None
+
+
+class Unauthenticated(AccessRefused):
+    """A token is required (an auth file is in use) and the request carries none."""
+
+
+class BadCredentials(Unauthenticated):
+    """The request carries a token that no principal has (or a name not its principal's)."""
+
+
+class PermissionDenied(AccessRefused):
+    """The caller is known, but none of its rules covers the key or prefix for the operation."""
+
+    def __init__(self, principal: str, operation: str, key: str) -> None:
+        super().__init__(f"principal {principal!r} may not {operation} {key!r}")
+        self.principal = principal
+        self.operation = operation
+        self.key = key
+
+
+class ProtectedMode(AccessRefused):
+    """No auth file, protected mode on, and the client does not connect from loopback."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from kv.domain.access import Access, Guard, transaction_needs
 from kv.domain.changes import Change, validate_from_revision
 from kv.domain.cursors import (
     DEFAULT_LIMIT,
@@ -64,11 +65,16 @@ class KeyValueService:
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         clock: Clock = time.time,
         max_watches: int = DEFAULT_MAX_WATCHES,
+        guard: Guard | None = None,
     ) -> None:
         """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry).
 
         `max_watches`: watches open at once, over every transport; one more is TooManyWatches.
+        `guard`: access control (domain/access.py); every operation on keys asks it first,
+        and raises PermissionDenied (or Unauthenticated) for a caller it does not cover.
+        Without one, every caller may do everything.
         """
+        self.guard = guard if guard is not None else Guard()
         self._store = store
         self._max_value_bytes = max_value_bytes
         self._clock = clock
@@ -95,7 +101,9 @@ class KeyValueService:
 
     async def get(self, key: str) -> Entry:
         """Return the entry at `key`; KeyNotFound when there is none."""
-        entry = await self._store.get(validate_key(key))
+        key = validate_key(key)
+        self.guard.require(Access.READ, key)
+        entry = await self._store.get(key)
         if entry is None:
             raise KeyNotFound(f"no such key: {key!r}")
         return entry
@@ -119,9 +127,8 @@ class KeyValueService:
         the current entry does not satisfy it. StorageUnavailable: not
         applied; OutcomeUnknown: maybe applied.
         """
-        write = Write.put(
-            validate_key(key), value, self._encode(value), condition, ttl=validate_ttl(ttl)
-        )
+        key = self._writable(key)
+        write = Write.put(key, value, self._encode(value), condition, ttl=validate_ttl(ttl))
         _check_possible(condition)
         written = await self._store.write(write)
         assert written.entry is not None
@@ -141,7 +148,7 @@ class KeyValueService:
         entry (HTTP's If-Match on POST): one that needs an entry can never
         hold for a create, PreconditionFailed.
         """
-        write = Write.create(validate_key(key), value, self._encode(value), ttl=validate_ttl(ttl))
+        write = Write.create(self._writable(key), value, self._encode(value), ttl=validate_ttl(ttl))
         if condition is not None and condition.must_exist:
             raise PreconditionFailed("create only: the key must be absent, so it cannot also exist")
         written = await self._store.write(write)
@@ -154,7 +161,7 @@ class KeyValueService:
         With a condition, PreconditionFailed when the current entry does not
         satisfy it.
         """
-        write = Write.delete(validate_key(key), condition)
+        write = Write.delete(self._writable(key), condition)
         _check_possible(condition)
         written = await self._store.write(write)
         assert written.previous is not None
@@ -172,9 +179,13 @@ class KeyValueService:
         transaction that changes nothing takes no revision. A put of the value
         stored (no ttl on either side) changes nothing, as `put` does; a delete
         of nothing answers `deleted: false`. StorageUnavailable: not applied;
-        OutcomeUnknown: maybe applied.
+        OutcomeUnknown: maybe applied. PermissionDenied (nothing done) unless the
+        caller may read every key compared or got and write every key put or
+        deleted, in both branches.
         """
-        return await self._store.transact(read_transaction(request, self._max_value_bytes))
+        transaction = read_transaction(request, self._max_value_bytes)
+        self.guard.require_all(transaction_needs(transaction))
+        return await self._store.transact(transaction)
 
     async def list(
         self,
@@ -197,6 +208,7 @@ class KeyValueService:
         listed. `revision`: the store's revision the page was read at.
         """
         prefix = validate_prefix(prefix)
+        self.guard.require(Access.READ, prefix)
         limit = validate_limit(limit)
         after = read_cursor(cursor, prefix) if cursor else None  # "": the first page
         listing = await self._store.list(prefix, after=after, limit=limit, keys_only=keys_only)
@@ -233,6 +245,7 @@ class KeyValueService:
         done with it: until then it holds one of the `max_watches` places.
         """
         prefix = validate_prefix(prefix)
+        self.guard.require(Access.READ, prefix)
         from_revision = validate_from_revision(from_revision)
         if self._feed is None:
             raise StorageUnavailable(f"{type(self._store).__name__} has no change feed")
@@ -284,6 +297,12 @@ class KeyValueService:
             return None
         now = self._clock()
         return None if entry.expired(now) else seconds_left(entry, now)
+
+    def _writable(self, key: str) -> str:
+        """The key, once valid and writable by the caller (InvalidRequest, PermissionDenied)."""
+        key = validate_key(key)
+        self.guard.require(Access.WRITE, key)
+        return key
 
     def _encode(self, value: JsonValue) -> bytes:
         """The compact JSON of a value a client sent, once it passed every value rule.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics_core import HistogramMetricFamily
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -80,10 +80,21 @@ class Metrics:
             registry=self.registry,
         )
         self._keys = Gauge("kv_keys", "Keys held by the store.", registry=self.registry)
+        self._refusals = Counter(
+            "kv_auth_refusals",
+            "Requests refused by access control, by transport and reason (Unauthenticated, "
+            "BadCredentials, PermissionDenied, ProtectedMode).",
+            labelnames=("transport", "reason"),
+            registry=self.registry,
+        )
 
     def observe_request(self, transport: str, operation: str, outcome: str, seconds: float) -> None:
         """Count one answered request and its latency (on the event loop's thread)."""
         self._requests.observe((transport, operation, outcome), seconds)
+
+    def observe_refusal(self, transport: str, reason: str) -> None:
+        """Count one request refused by access control (a 401 or 403, or their equivalent)."""
+        self._refusals.labels(transport, reason).inc()
 
     def observe_commit(self, changes: int, seconds: float) -> None:
         """One store transaction of `changes` changes, written and synced in `seconds`.

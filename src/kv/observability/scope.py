@@ -35,6 +35,7 @@ from typing import Any
 from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
 from kv.config import DEFAULTS
+from kv.domain.errors import AccessRefused
 from kv.observability.logs import get_logger
 from kv.observability.metrics import Metrics
 
@@ -44,6 +45,9 @@ INTERNAL = "internal"
 
 access_log = get_logger("kv.access")
 error_log = get_logger("kv.errors")
+auth_log = get_logger("kv.auth")
+# The detail fields in which transports give the peer's address.
+PEER_DETAILS = ("remote", "peer")
 
 
 class _RequestIds:
@@ -152,6 +156,27 @@ class RequestScope:
         """
         error_log.exception("unexpected error", transport=self.transport, operation=self.operation)
         self.answered(INTERNAL, server_error=True)
+
+    def refused(self, exc: AccessRefused) -> None:
+        """Record a request access control turned away: one `kv.auth` line and a count.
+
+        Written whatever KV_ACCESS_LOG says: who (the principal, or
+        `anonymous`), from where, what and on which key; the error carries no
+        token, so neither does the line.
+        """
+        peer = next((self.details[name] for name in PEER_DETAILS if name in self.details), None)
+        reason = type(exc).__name__
+        auth_log.warning(
+            "refused",
+            reason=reason,
+            principal=exc.principal or "anonymous",
+            peer=peer,
+            transport=self.transport,
+            operation=self.operation if exc.operation is None else exc.operation,
+            request=self.operation,
+            key=exc.key,
+        )
+        self._observability.metrics.observe_refusal(self.transport, reason)
 
     def __enter__(self) -> RequestScope:
         self._tokens = bind_contextvars(request_id=self.request_id)

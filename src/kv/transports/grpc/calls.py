@@ -25,17 +25,20 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
+from urllib.parse import unquote
 
 import grpc
 from google.protobuf.message import Message as ProtoMessage
 
-from kv.domain import KVError
+from kv.domain import AccessRefused, BadCredentials, Guard, KVError
 from kv.observability import Observability
 from kv.transports.grpc.call_admission import Admitted, CallAdmission, Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, SERVER_ERRORS, status_of
 from kv.transports.grpc.grpc_internals import Context
 
 GRPC_REQUEST_ID_KEY = "x-request-id"
+AUTHORIZATION_KEY = "authorization"
+BEARER = "bearer"
 
 
 class ObservedServicer(Protocol):
@@ -43,6 +46,7 @@ class ObservedServicer(Protocol):
 
     calls: CallAdmission
     observability: Observability
+    guard: Guard
 
 
 Servicer = TypeVar("Servicer", bound=ObservedServicer)
@@ -55,15 +59,44 @@ Handler = Callable[[Servicer, object, Context], Awaitable[Response]]
 READS_REQUEST = "kv_reads_request"
 
 
-def _offered_request_id(context: Context) -> str | None:
+def _read_metadata(context: Context) -> tuple[str | None, list[str]]:
+    """The request id offered in the call's metadata, and its `authorization` values."""
+    offered = None
+    authorization: list[str] = []
     for key, value in context.invocation_metadata() or ():
         if key == GRPC_REQUEST_ID_KEY and isinstance(value, str):
-            return value
+            offered = value
+        elif key == AUTHORIZATION_KEY and isinstance(value, str):
+            authorization.append(value)
+    return offered, authorization
+
+
+def bearer_token(authorization: list[str]) -> str | None:
+    """The token of the one `authorization: Bearer TOKEN` metadata value; None without one."""
+    if not authorization:
+        return None
+    if len(authorization) > 1:
+        raise BadCredentials("more than one authorization metadata value")
+    scheme, _, token = authorization[0].strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != BEARER or not token:
+        raise BadCredentials("the authorization metadata must be: Bearer TOKEN")
+    return token
+
+
+def peer_address(peer: str) -> str | None:
+    """The IP address in grpc's peer string (`ipv4:127.0.0.1:5000`, `ipv6:%5B::1%5D:5000`:
+    grpc percent-encodes the brackets)."""
+    kind, _, rest = unquote(peer).partition(":")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    if kind == "ipv6":
+        return rest[1:].partition("]")[0] if rest.startswith("[") else rest.rpartition(":")[0]
     return None
 
 
 def unary_call(
-    service: str, *, counted: bool = True
+    service: str, *, counted: bool = True, needs_token: bool = True
 ) -> Callable[[Method[Servicer, Request, Response]], Handler[Servicer, Response]]:
     """Decorate a unary-unary method of `service` (its full name, e.g. `kv.v1.KeyValue`).
 
@@ -75,12 +108,17 @@ def unary_call(
     bytes in the admission until its answer is sent. A call not `counted`
     (health's Check, which must answer NOT_SERVING while the server drains)
     holds none and is not refused.
+
+    The call's caller is admitted by the servicer's guard first, from the
+    `authorization: Bearer TOKEN` metadata and the peer's address (a call
+    that `needs_token=False`, health's, only from the address: protected
+    mode), and the method runs as that caller.
     """
-    return _observed_call(service, admitted=counted)
+    return _observed_call(service, admitted=counted, needs_token=needs_token)
 
 
 def streaming_call(
-    service: str,
+    service: str, *, needs_token: bool = True
 ) -> Callable[[Method[Servicer, Request, None]], Handler[Servicer, None]]:
     """Decorate a unary-stream method of `service`, which sends with `context.write`.
 
@@ -88,11 +126,11 @@ def streaming_call(
     (its request is still read through it). The status ends the stream: OK
     when the method returns, else its error's code.
     """
-    return _observed_call(service, admitted=False)
+    return _observed_call(service, admitted=False, needs_token=needs_token)
 
 
 def _observed_call(
-    service: str, *, admitted: bool
+    service: str, *, admitted: bool, needs_token: bool
 ) -> Callable[[Method[Servicer, Request, Response]], Handler[Servicer, Response]]:
     def decorate(behavior: Method[Servicer, Request, Response]) -> Handler[Servicer, Response]:
         method = f"/{service}/{behavior.__name__}"
@@ -100,25 +138,35 @@ def _observed_call(
         @functools.wraps(behavior)
         async def call(servicer: Servicer, requests: object, context: Context) -> Response:
             request: Admitted[Any] | Refusal | None = None
+            offered, authorization = _read_metadata(context)
+            peer = context.peer()
+            guard = servicer.guard
             # The scope ends (metrics, access line) before the answer is
             # sent, so a client that has its answer can find the call's line.
-            with servicer.observability.request_scope(
-                "grpc", method, _offered_request_id(context), peer=context.peer()
-            ) as scope:
+            with servicer.observability.request_scope("grpc", method, offered, peer=peer) as scope:
                 # Sent with the status: a separate send of initial metadata would
                 # cost one more C-core operation and loop wake-up per call.
                 context.set_trailing_metadata(((GRPC_REQUEST_ID_KEY, scope.request_id),))
                 try:
+                    if needs_token:
+                        token = bearer_token(authorization) if guard.enabled else None
+                        principal = guard.admit(token, peer_address(peer))
+                    else:
+                        guard.admit_peer(peer_address(peer))
+                        principal = None
                     request = await servicer.calls.take(method, context, counted=admitted)
                     if isinstance(request, Refusal):
                         status, details = request.code, request.message
                     else:
-                        response = await behavior(servicer, request.message, context)
+                        with guard.acting_as(principal):
+                            response = await behavior(servicer, request.message, context)
                         if admitted and isinstance(response, ProtoMessage):
                             servicer.calls.hold_answer(context, response)
                         scope.answered(grpc.StatusCode.OK.name)
                         return response
                 except KVError as exc:
+                    if isinstance(exc, AccessRefused):
+                        scope.refused(exc)
                     status, details = status_of(exc), str(exc)
                 except grpc.aio.AbortError:  # the method aborted (and answered) the call
                     status = context.code() or grpc.StatusCode.UNKNOWN

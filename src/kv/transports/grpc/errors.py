@@ -10,15 +10,20 @@ from __future__ import annotations
 import grpc
 
 from kv.domain import (
+    AccessRefused,
+    BadCredentials,
     Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
     KVError,
     OutcomeUnknown,
+    PermissionDenied,
     PreconditionFailed,
+    ProtectedMode,
     StorageUnavailable,
     TooManyWatches,
+    Unauthenticated,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -35,6 +40,12 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     Compacted: grpc.StatusCode.OUT_OF_RANGE,
     TooManyWatches: grpc.StatusCode.UNAVAILABLE,
     WatcherTooSlow: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    BadCredentials: grpc.StatusCode.UNAUTHENTICATED,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    ProtectedMode: grpc.StatusCode.PERMISSION_DENIED,
+    # Raised only as one of its subclasses; mapped so that every domain error has a row.
+    AccessRefused: grpc.StatusCode.PERMISSION_DENIED,
 }
 
 INTERNAL_MESSAGE = "internal error; see the server log"

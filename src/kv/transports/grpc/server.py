@@ -65,7 +65,7 @@ class GrpcTransport:
             max_item_tags=max_item_tags(settings.max_value_bytes),
             answers=self.answers,
         )
-        self._health = HealthServicer(calls, observability)
+        self._health = HealthServicer(calls, observability, service.guard)
         write_timeout_ms = int(settings.write_timeout * 1000)
         self._server = grpc.aio.server(
             options=[

@@ -80,6 +80,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         self._max_message_bytes = max_message_bytes
         self.calls = calls
         self.observability = observability
+        self.guard = service.guard
         self._watch_events = WatchEvents(service)
         self._watch_write_timeout = watch_write_timeout
 

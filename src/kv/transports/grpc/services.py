@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2
 # grpc-stubs does not declare the asyncio health servicer.
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
+from kv.domain import Guard
 from kv.observability import Observability
 from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import READS_REQUEST, streaming_call, unary_call
@@ -56,11 +57,17 @@ class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untype
     server drains, and a Watch lasts as long as its client wants.
     """
 
-    def __init__(self, calls: CallAdmission, observability: Observability) -> None:
+    def __init__(self, calls: CallAdmission, observability: Observability, guard: Guard) -> None:
+        """`guard`: health needs no token, but in protected mode answers loopback peers only."""
         super().__init__()
         self.calls = calls
         self.observability = observability
+        self.guard = guard
 
-    Check = unary_call(HEALTH_SERVICE_NAME, counted=False)(health_aio.HealthServicer.Check)
-    List = unary_call(HEALTH_SERVICE_NAME, counted=False)(health_aio.HealthServicer.List)
-    Watch = streaming_call(HEALTH_SERVICE_NAME)(health_aio.HealthServicer.Watch)
+    Check = unary_call(HEALTH_SERVICE_NAME, counted=False, needs_token=False)(
+        health_aio.HealthServicer.Check
+    )
+    List = unary_call(HEALTH_SERVICE_NAME, counted=False, needs_token=False)(
+        health_aio.HealthServicer.List
+    )
+    Watch = streaming_call(HEALTH_SERVICE_NAME, needs_token=False)(health_aio.HealthServicer.Watch)

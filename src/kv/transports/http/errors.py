@@ -16,15 +16,20 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from kv.domain import (
+    AccessRefused,
+    BadCredentials,
     Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
     KVError,
     OutcomeUnknown,
+    PermissionDenied,
     PreconditionFailed,
+    ProtectedMode,
     StorageUnavailable,
     TooManyWatches,
+    Unauthenticated,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -47,6 +52,12 @@ DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     TooManyWatches: (503, "unavailable"),
     # Raised once a watch's stream has started: the stream ends (see watch.py).
     WatcherTooSlow: (503, "unavailable"),
+    Unauthenticated: (401, "unauthenticated"),
+    BadCredentials: (401, "unauthenticated"),
+    PermissionDenied: (403, "permission_denied"),
+    ProtectedMode: (403, "protected_mode"),
+    # Raised only as one of its subclasses; mapped so that every domain error has a row.
+    AccessRefused: (403, "permission_denied"),
 }
 
 HTTP_ERRORS: dict[int, str] = {
@@ -59,6 +70,8 @@ HTTP_ERRORS: dict[int, str] = {
 }
 
 RETRY_AFTER_SECONDS = "1"
+# Sent with every 401: the scheme and realm the client must authenticate with.
+AUTHENTICATE_CHALLENGE = 'Bearer realm="kv"'
 
 
 def compact_json(document: Any) -> bytes:
@@ -74,6 +87,8 @@ def error_response(status: int, code: str, message: str) -> web.Response:
     response = json_response({"error": {"code": code, "message": message}}, status)
     if status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    elif status == 401:
+        response.headers["WWW-Authenticate"] = AUTHENTICATE_CHALLENGE
     return response
 
 
@@ -113,6 +128,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         try:
             response = await handler(request)
         except KVError as exc:
+            if isinstance(exc, AccessRefused):
+                scope.refused(exc)
             response = domain_error_response(exc)
         except web.HTTPException as exc:
             if exc.status < 400:  # a redirect: aiohttp sends it

@@ -19,6 +19,7 @@ from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
 from kv.transports.budget import ANSWERS_NOT_SENT, ByteBudget, answer_limit
+from kv.transports.http.access import GUARD, access_middleware
 from kv.transports.http.console import add_console
 from kv.transports.http.entry_requests import (
     BODY_LIMITS,
@@ -194,7 +195,7 @@ def create_app(
     """
     body_limits = BodyLimits(service.max_value_bytes, settings.idle_timeout)
     app = web.Application(
-        middlewares=[admission_middleware, error_middleware],
+        middlewares=[admission_middleware, error_middleware, access_middleware],
         client_max_size=body_limits.body_bytes,
     )
     app[ADMISSION] = (
@@ -209,6 +210,7 @@ def create_app(
         )
     )
     app[SERVICE] = service
+    app[GUARD] = service.guard
     app[OBSERVABILITY] = observability if observability is not None else Observability()
     app[BODY_LIMITS] = body_limits
     app[DRAINING] = asyncio.Event()

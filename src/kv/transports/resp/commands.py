@@ -5,11 +5,19 @@ command is one handler and one entry in the table of its module. `execute`
 checks the name and the arity, runs the handler and answers every error
 through the one table in `errors.py`, all in the request's scope (request id,
 metrics, access line: `kv.observability.scope`).
+
+It is also the transport's access-control choke point: a connection that
+has not authenticated may run only the commands flagged `no-auth`; every
+other command runs as the connection's principal, and a command on several
+keys is checked for all of them before it starts (as Redis's ACLs do), so
+that it is refused whole rather than done in part.
 """
 
 from __future__ import annotations
 
-from kv.domain import KVError
+from kv.domain import Access, AccessRefused, KVError, Unauthenticated
+from kv.domain.access import TOKEN_REQUIRED
+from kv.transports.resp.auth_commands import AUTH_COMMANDS
 from kv.transports.resp.errors import (
     INTERNAL,
     SERVER_ERRORS,
@@ -23,7 +31,7 @@ from kv.transports.resp.keyspace import KEYSPACE_COMMANDS
 from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
 from kv.transports.resp.server_commands import SERVER_COMMANDS
-from kv.transports.resp.session import CommandSpec, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.transactions import NOT_QUEUED, TRANSACTION_COMMANDS, queue
 
 COMMANDS: dict[bytes, CommandSpec] = {
@@ -33,7 +41,9 @@ COMMANDS: dict[bytes, CommandSpec] = {
     **EXPIRY_COMMANDS,
     **KV_COMMANDS,
     **TRANSACTION_COMMANDS,
+    **AUTH_COMMANDS,
 }
+NO_AUTH = "no-auth"
 
 # How many arguments an "unknown command" error quotes, as Redis does.
 QUOTED_ARGUMENTS = 3
@@ -52,6 +62,26 @@ def _refusal(request: list[bytes]) -> RespError:
     return RespError(
         "ERR", f"unknown command '{_text(name)[:64]}', with args beginning with: {quoted}"
     )
+
+
+def _keys_used(command: CommandSpec, args: Arguments) -> list[tuple[Access, str]]:
+    """What a command on several keys does to each (its key spec); [] for one key or none."""
+    if command.last_key == command.first_key or not command.first_key:
+        return []
+    access = Access.WRITE if "write" in command.flags else Access.READ
+    last = len(args) if command.last_key < 0 else command.last_key
+    words = args[command.first_key - 1 : last : command.key_step]
+    return [(access, word.decode("utf-8", "replace")) for word in words]
+
+
+async def _run(session: Session, command: CommandSpec, args: Arguments) -> Reply:
+    """Run an admitted command as the connection's principal."""
+    if not session.authenticated and NO_AUTH not in command.flags:
+        raise Unauthenticated(TOKEN_REQUIRED)
+    guard = session.service.guard
+    with guard.acting_as(session.principal):
+        guard.require_all(_keys_used(command, args))
+        return await command.handler(session, args)
 
 
 # Answered even while the server refuses new work (`busy`): tiny, and what a
@@ -84,8 +114,10 @@ async def execute(session: Session, request: list[bytes], busy: RespError | None
                 if session.queued is not None and name not in NOT_QUEUED:
                     reply = queue(session, request)
                 else:
-                    reply = await command.handler(session, request[1:])
+                    reply = await _run(session, command, request[1:])
             except KVError as exc:
+                if isinstance(exc, AccessRefused):
+                    scope.refused(exc)
                 reply = domain_error_reply(exc)
             except CommandError as exc:
                 reply = command_error_reply(exc)

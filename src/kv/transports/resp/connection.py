@@ -32,6 +32,7 @@ from typing import cast
 from kv.observability import get_logger
 from kv.transports.budget import ByteBudget
 from kv.transports.resp.answers import ClientNotReading, Outbox
+from kv.transports.resp.auth_commands import refuse_peer
 from kv.transports.resp.commands import execute
 from kv.transports.resp.replies import RespError, Streamed, encode
 from kv.transports.resp.request_reader import ProtocolError, RequestReader
@@ -110,6 +111,12 @@ class RespConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.session.remote = f"{peer[0]}:{peer[1]}"
+            self.session.address = peer[0]
+        denied = refuse_peer(self.session)
+        if denied is not None:
+            transport.write(denied.line())
+            transport.close()
+            return
         self._idle_timer = self._loop.call_later(self._limits.idle_timeout, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:

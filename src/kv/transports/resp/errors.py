@@ -16,6 +16,13 @@ traceback and answered `-ERR internal error` with nothing of the exception.
     TRYAGAIN        storage unavailable; nothing changed       StorageUnavailable
     OUTCOMEUNKNOWN  not confirmed in time; it may or may not   OutcomeUnknown
                     have been applied: read before retrying
+    NOAUTH          AUTH first (access control is on)          Unauthenticated
+    WRONGPASS       a token no principal has                   BadCredentials
+    NOPERM          the principal may not use that key         PermissionDenied
+    DENIED          protected mode: not a loopback client      ProtectedMode
+                    (sent at connect; the connection closes)
+
+NOAUTH and WRONGPASS carry Redis's own messages, which clients recognise.
 
 The Redis commands (GET, SET NX, ...) answer "no such key" and "condition
 not met" with a null reply as Redis does; only the `KV.*` commands, which
@@ -25,15 +32,20 @@ carry revisions, answer them with NOTFOUND and CONFLICT.
 from __future__ import annotations
 
 from kv.domain import (
+    AccessRefused,
+    BadCredentials,
     Compacted,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
     KVError,
     OutcomeUnknown,
+    PermissionDenied,
     PreconditionFailed,
+    ProtectedMode,
     StorageUnavailable,
     TooManyWatches,
+    Unauthenticated,
     ValueTooLarge,
     WatcherTooSlow,
 )
@@ -48,11 +60,22 @@ DOMAIN_ERRORS: dict[type[KVError], str] = {
     PreconditionFailed: "CONFLICT",
     StorageUnavailable: "TRYAGAIN",
     OutcomeUnknown: "OUTCOMEUNKNOWN",
+    Unauthenticated: "NOAUTH",
+    BadCredentials: "WRONGPASS",
+    PermissionDenied: "NOPERM",
+    ProtectedMode: "DENIED",
+    # Raised only as one of its subclasses; mapped so that every domain error has a row.
+    AccessRefused: "NOPERM",
     # Raised only by watches, which RESP does not serve; mapped so that every
     # domain error has a row (tests/unit/test_error_tables.py).
     Compacted: "ERR",
     TooManyWatches: "TRYAGAIN",
     WatcherTooSlow: "TRYAGAIN",
+}
+# The codes answered with Redis's own message rather than the error's.
+REDIS_MESSAGES = {
+    "NOAUTH": "Authentication required.",
+    "WRONGPASS": "invalid username-password pair or user is disabled.",
 }
 
 # The codes that say the server failed, not the request (HTTP's 5xx; with
@@ -71,9 +94,12 @@ class CommandError(Exception):
 
 
 def domain_error_reply(exc: KVError) -> RespError:
-    """The reply for a domain error: its row in `DOMAIN_ERRORS` (`closest_row`)."""
+    """The reply for a domain error: its row in `DOMAIN_ERRORS` (`closest_row`); NOAUTH and
+    WRONGPASS with Redis's own message."""
     code = closest_row(DOMAIN_ERRORS, exc)
-    return INTERNAL if code is None else RespError(code, str(exc))
+    if code is None:
+        return INTERNAL
+    return RespError(code, REDIS_MESSAGES.get(code) or str(exc))
 
 
 def command_error_reply(exc: CommandError) -> RespError:

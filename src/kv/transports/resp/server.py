@@ -145,7 +145,12 @@ class RespTransport:
 
     def _accept(self) -> RespConnection:
         session = Session(
-            self._service, next(self._client_ids), COMMANDS, self._observability, scans=self._scans
+            self._service,
+            next(self._client_ids),
+            COMMANDS,
+            self._observability,
+            scans=self._scans,
+            authenticated=not self._service.guard.enabled,
         )
         return RespConnection(session, self._limits, self._forget, opened=self._count)
 

@@ -3,7 +3,7 @@
 Enough for `redis-cli` (one-shot and interactive: `COMMAND DOCS`, `COMMAND`),
 `redis-benchmark` (`CONFIG GET save`, `CONFIG GET appendonly`) and redis-py
 (`HELLO 3`, `CLIENT SETINFO`) to work unchanged. There is one database (0),
-no users and no configuration to read.
+no configuration to read; AUTH is auth_commands.py's.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from importlib.metadata import PackageNotFoundError, version
 
+from kv.domain import Unauthenticated
+from kv.domain.access import TOKEN_REQUIRED
+from kv.transports.resp.auth_commands import authenticate
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.replies import OK, PONG, Reply, Status
 from kv.transports.resp.session import Arguments, CommandSpec, Session
@@ -59,10 +62,13 @@ async def hello(session: Session, args: Arguments) -> Reply:
         if option == b"SETNAME" and len(options) >= 2:
             session.name = options[1].decode("utf-8", "replace")
             options = options[2:]
-        elif option == b"AUTH":
-            raise CommandError("AUTH is not supported: this server has no users")
+        elif option == b"AUTH" and len(options) >= 3:
+            authenticate(session, options[1], options[2])
+            options = options[3:]
         else:
             raise CommandError(f"syntax error in HELLO option '{option.decode(errors='replace')}'")
+    if not session.authenticated:
+        raise Unauthenticated(TOKEN_REQUIRED)
     session.protocol = protocol
     return {
         "server": "kv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from kv.domain import KeyValueService
+from kv.domain import KeyValueService, Principal
 from kv.observability import Observability
 from kv.transports.resp.replies import Reply
 from kv.transports.resp.scan_cursors import ScanCursors
@@ -40,6 +40,8 @@ class Session:
 
     `protocol` is 2 until the client sends `HELLO 3`; replies are encoded in it.
     `observability` gives each request its scope (request id, metrics, access line).
+    `address`: the peer's IP address; `authenticated` is False until AUTH succeeds
+    when access control is on, and `principal` is then who the commands run as.
     """
 
     service: KeyValueService
@@ -47,6 +49,9 @@ class Session:
     commands: Mapping[bytes, CommandSpec]
     observability: Observability = field(default_factory=Observability)
     remote: str = "-"
+    address: str | None = None
+    authenticated: bool = True
+    principal: Principal | None = None
     protocol: int = 2
     name: str | None = None
     info: dict[str, str] = field(default_factory=dict)

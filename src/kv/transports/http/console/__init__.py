@@ -26,6 +26,7 @@ ASSETS = {
     "fields.js": "text/javascript; charset=utf-8",
     "editor.js": "text/javascript; charset=utf-8",
     "feed.js": "text/javascript; charset=utf-8",
+    "credentials.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }
 

@@ -1,4 +1,5 @@
-// The kv REST API as the console uses it (see API.md): JSON in and out, errors as ApiError.
+// The kv REST API as the console uses it: JSON in and out, errors as ApiError.
+import { askToken, authorization } from "./credentials.js";
 
 /** An answer other than 2xx: `status` 0 when the server could not be reached. */
 export class ApiError extends Error {
@@ -43,24 +44,36 @@ export const keyBytes = (key) => encoder.encode(key).length;
 
 const entryPath = (key) => `/v1/kv/${encodeURIComponent(key)}`;
 
-async function call(method, path, { body, headers = {} } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers } };
-  if (body !== undefined) {
-    init.body = body;
-    init.headers["Content-Type"] = "application/json";
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch {
-    throw new ApiError(0, "unreachable", "The kv server cannot be reached.");
-  }
+/** The body of an answer as JSON, or null. */
+async function readDocument(response) {
   const text = await response.text();
-  let document = null;
   try {
-    document = text ? parseJson(text) : null;
+    return text ? parseJson(text) : null;
   } catch {
-    document = null;
+    return null;
+  }
+}
+
+async function call(method, path, { body, headers = {} } = {}) {
+  let response;
+  let document;
+  // A 401 asks for a token and sends the call again with it, until one is taken or the
+  // user cancels (the 401 is then the answer).
+  for (;;) {
+    const init = { method, headers: { Accept: "application/json", ...authorization(), ...headers } };
+    if (body !== undefined) {
+      init.body = body;
+      init.headers["Content-Type"] = "application/json";
+    }
+    try {
+      response = await fetch(path, init);
+    } catch {
+      throw new ApiError(0, "unreachable", "The kv server cannot be reached.");
+    }
+    document = await readDocument(response);
+    if (response.status !== 401) break;
+    const refusal = document && document.error ? document.error.message : "401";
+    if (!(await askToken(refusal))) break;
   }
   if (!response.ok) {
     const error = document && document.error;
@@ -98,7 +111,7 @@ export function replaceEntry(key, value, ttl, revision) {
 export const deleteEntry = (key, revision) =>
   call("DELETE", entryPath(key), { headers: { "If-Match": `"${revision}"` } });
 
-/** The change stream of keys under `prefix`, starting at `fromRevision` (see API.md, Watch). */
+/** The change stream of keys under `prefix`, starting at `fromRevision` (see docs/watch.md). */
 export function watchUrl(prefix, fromRevision) {
   const query = new URLSearchParams({ prefix, from_revision: String(fromRevision) });
   return `/v1/watch?${query}`;

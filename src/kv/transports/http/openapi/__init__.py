@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kv.transports.http.access import is_open
 from kv.transports.http.errors import compact_json
 from kv.transports.http.openapi.operations import OPERATIONS
 from kv.transports.http.openapi.schemas import JSON, SCHEMAS
@@ -31,6 +32,36 @@ def _head(get: dict[str, Any]) -> dict[str, Any]:
         for status, response in get["responses"].items()
     }
     return {**get, "summary": get["summary"] + " (headers only)", "responses": responses}
+
+
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A principal's token, when the server has an auth file (docs/security.md).",
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": {"$ref": ERROR_SCHEMA}}}}
+
+
+ERROR_SCHEMA = "#/components/schemas/Error"
+UNAUTHENTICATED = _error(
+    "unauthenticated: no token, or one no principal has (WWW-Authenticate: Bearer)."
+)
+FORBIDDEN = _error(
+    "permission_denied: the token's principal may not use the key or prefix; or "
+    "protected_mode: no auth file, and the client is not on loopback."
+)
+
+
+def _guarded(path: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation with access control's answers: 403 for every path; a token and 401
+    for every path but those that need none (health, readiness, the console's files)."""
+    responses = {**operation["responses"], "403": FORBIDDEN}
+    if is_open(path):
+        return {**operation, "responses": responses, "security": [{}]}
+    return {**operation, "responses": {**responses, "401": UNAUTHENTICATED}}
 
 
 def routes(app: web.Application) -> set[tuple[str, str]]:
@@ -52,7 +83,7 @@ def build_document(app: web.Application) -> dict[str, Any]:
             operation = _head(OPERATIONS[("GET", path)])
         else:
             raise KeyError(f"route {method} {path} has no entry in openapi.operations")
-        paths.setdefault(path, {})[method.lower()] = operation
+        paths.setdefault(path, {})[method.lower()] = _guarded(path, operation)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -61,7 +92,9 @@ def build_document(app: web.Application) -> dict[str, Any]:
             "description": "A key-value service: JSON values with store-wide revisions.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        # A token when the server has an auth file; none otherwise.
+        "security": [{"bearer": []}, {}],
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": BEARER}},
     }
 
 
