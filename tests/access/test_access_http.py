@@ -140,3 +140,15 @@ async def test_http_a_huge_authorization_header_is_refused_without_echo(
     status, _, body = await call(http, "GET", "/v1/kv/app/x", bearer(token))
     assert status in (400, 401, 431)
     assert "AAAAAAAA" not in body
+
+
+async def test_http_a_snapshot_needs_a_read_rule_over_every_key(
+    http: tuple[Served, aiohttp.ClientSession],
+) -> None:
+    status, answer_headers, _ = await call(http, "GET", "/v1/snapshot")
+    assert (status, answer_headers["WWW-Authenticate"]) == (401, CHALLENGE)
+    status, _, body = await call(http, "GET", "/v1/snapshot", bearer(APP_TOKEN))
+    assert (status, '"code":"permission_denied"' in body) == (403, True)
+    status, _, body = await call(http, "GET", "/v1/snapshot", bearer(ADMIN_TOKEN))
+    assert status == 200
+    assert body.startswith('{"snapshot":1,')

@@ -260,6 +260,7 @@ class KeyValueService:
         revision shows in it. StorageUnavailable when the store cannot take
         one. The caller must close it (or use it in `async with`).
         """
+        self.guard.require(Access.READ, "")  # it shows every key: a rule covering them all
         if self._snapshots is None:
             raise StorageUnavailable(f"{type(self._store).__name__} takes no snapshots")
         source = await self._snapshots.snapshot()
