@@ -19,7 +19,8 @@ class InMemoryStore(LocalStore):
     applied under one lock with nothing else in between (no await, no I/O),
     and is visible when it returns. An entry whose ttl has passed is hidden from
     that moment; it is removed, at a revision of its own, by the first write
-    to its key or by the expiry sweeper, whichever comes first. Reads, the
+    to its key or by the expiry sweeper, whichever comes first. An idempotency
+record is kept in the same step as the changes of its transaction. Reads, the
     change feed and the sweep are `LocalStore`'s (its docstring names the
     arguments).
     """
@@ -53,7 +54,9 @@ class InMemoryStore(LocalStore):
                     self._remove_expired(entry)
                     entry = None
                 current[key] = entry
-            outcome = txn.decide(current, self._revision, now)
+            outcome = txn.decide(current, self._revision, now, self._recorded(txn))
+            if outcome.record is not None:
+                self._keep_record(outcome.record)
             if not outcome.changed:
                 return outcome
             self._revision = outcome.revision
@@ -69,6 +72,10 @@ class InMemoryStore(LocalStore):
 
     async def check(self) -> None:
         return None
+
+    def _remove_records(self, keys: list[str]) -> None:
+        for key in keys:
+            self._records.remove(key)
 
     def _remove_expired(self, expired: Entry) -> None:
         change = self._take_removal(expired)

@@ -3,6 +3,7 @@
 from kv.domain.changes import Change
 from kv.domain.errors import (
     Compacted,
+    IdempotencyKeyReused,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -14,6 +15,7 @@ from kv.domain.errors import (
     ValueTooLarge,
     WatcherTooSlow,
 )
+from kv.domain.idempotency import Claim, IdempotencyRecord
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
 from kv.domain.ports import ChangeFeed, SingleWrites, Store, Subscription
 from kv.domain.service import KeyValueService, PutResult
@@ -22,12 +24,15 @@ from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
     "Change",
+    "Claim",
     "ChangeFeed",
     "Compacted",
     "Compare",
     "Condition",
     "Decision",
     "Entry",
+    "IdempotencyKeyReused",
+    "IdempotencyRecord",
     "InvalidRequest",
     "JsonValue",
     "KVError",

@@ -14,6 +14,7 @@ from kv.domain.cursors import (
     validate_prefix,
 )
 from kv.domain.errors import KeyNotFound, StorageUnavailable
+from kv.domain.idempotency import DEFAULT_TTL_SECONDS, IdempotentRequest
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
     Condition,
@@ -26,11 +27,11 @@ from kv.domain.model import (
     validate_key,
 )
 from kv.domain.ports import ChangeFeed, Store, Subscription
-from kv.domain.transactions import Outcome
+from kv.domain.transactions import Outcome, Transaction
 from kv.domain.ttl import Clock, seconds_left, validate_ttl
 from kv.domain.txn_requests import read_transaction
 from kv.domain.watches import DEFAULT_MAX_WATCHES, OpenWatches
-from kv.domain.writes import Write
+from kv.domain.writes import Write, Written
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +63,15 @@ class KeyValueService:
         max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
         clock: Clock = time.time,
         max_watches: int = DEFAULT_MAX_WATCHES,
+        idempotency_ttl: int = DEFAULT_TTL_SECONDS,
     ) -> None:
         """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry).
 
         `max_watches`: watches open at once, over every transport; one more is TooManyWatches.
+        `idempotency_ttl`: seconds the answer of a write with an idempotency key is kept.
         """
         self._store = store
+        self._idempotency_ttl = idempotency_ttl
         self._max_value_bytes = max_value_bytes
         self._clock = clock
         # The store's change feed, when it has one (watch).
@@ -104,6 +108,7 @@ class KeyValueService:
         condition: Condition | None = None,
         *,
         ttl: int | None = None,
+        idempotency: IdempotentRequest | None = None,
     ) -> PutResult:
         """Store `value` at `key`, creating or replacing it.
 
@@ -115,35 +120,55 @@ class KeyValueService:
         change with a new revision. With a condition, PreconditionFailed when
         the current entry does not satisfy it. StorageUnavailable: not
         applied; OutcomeUnknown: maybe applied.
+
+        `idempotency` (every write takes one): the first write with its key is
+        carried out and its answer recorded with it; a later one with the same
+        key and fingerprint gets that answer and changes nothing
+        (`idempotency.replayed`); with another fingerprint, IdempotencyKeyReused.
         """
         write = Write.put(
             validate_key(key), value, self._encode(value), condition, ttl=validate_ttl(ttl)
         )
-        written = await self._store.write(write)
+        written = await self._write(write, idempotency)
         assert written.entry is not None
         return PutResult(written.entry, created=written.previous is None)
 
-    async def create(self, key: str, value: JsonValue, *, ttl: int | None = None) -> Entry:
+    async def create(
+        self,
+        key: str,
+        value: JsonValue,
+        *,
+        ttl: int | None = None,
+        idempotency: IdempotentRequest | None = None,
+    ) -> Entry:
         """Store `value` at `key` only if there is no entry there; KeyExists otherwise.
 
-        `ttl` as for `put`.
+        `ttl` and `idempotency` as for `put`.
         """
         write = Write.create(validate_key(key), value, self._encode(value), ttl=validate_ttl(ttl))
-        written = await self._store.write(write)
+        written = await self._write(write, idempotency)
         assert written.entry is not None
         return written.entry
 
-    async def delete(self, key: str, condition: Condition | None = None) -> Entry:
+    async def delete(
+        self,
+        key: str,
+        condition: Condition | None = None,
+        *,
+        idempotency: IdempotentRequest | None = None,
+    ) -> Entry:
         """Remove `key` and return the entry it had; KeyNotFound when there is none.
 
         With a condition, PreconditionFailed when the current entry does not
-        satisfy it.
+        satisfy it. `idempotency` as for `put`.
         """
-        written = await self._store.write(Write.delete(validate_key(key), condition))
+        written = await self._write(Write.delete(validate_key(key), condition), idempotency)
         assert written.previous is not None
         return written.previous
 
-    async def txn(self, request: object) -> Outcome:
+    async def txn(
+        self, request: object, *, idempotency: IdempotentRequest | None = None
+    ) -> Outcome:
         """Carry out a transaction atomically: compares, then the `success` or `failure` ops.
 
         `request` is the transaction as clients send it (`kv.domain.txn_requests`
@@ -155,9 +180,26 @@ class KeyValueService:
         transaction that changes nothing takes no revision. A put of the value
         stored (no ttl on either side) changes nothing, as `put` does; a delete
         of nothing answers `deleted: false`. StorageUnavailable: not applied;
-        OutcomeUnknown: maybe applied.
+        OutcomeUnknown: maybe applied. `idempotency` as for `put`.
         """
-        return await self._store.transact(read_transaction(request, self._max_value_bytes))
+        txn = read_transaction(request, self._max_value_bytes)
+        if idempotency is None:
+            return await self._store.transact(txn)
+        claimed = Transaction(
+            txn.compare, txn.success, txn.failure, idempotency.claim(self._idempotency_ttl)
+        )
+        outcome = await self._store.transact(claimed)
+        idempotency.replayed = outcome.replayed
+        return outcome
+
+    async def _write(self, write: Write, idempotency: IdempotentRequest | None) -> Written:
+        """One write, through the store's transaction when it carries an idempotency key."""
+        if idempotency is None:
+            return await self._store.write(write)
+        claim = idempotency.claim(self._idempotency_ttl)
+        outcome = await self._store.transact(Transaction.single(write, claim))
+        idempotency.replayed = outcome.replayed
+        return outcome.results[0]
 
     async def list(
         self,
