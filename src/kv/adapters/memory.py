@@ -15,14 +15,14 @@ from kv.domain.ttl import Clock
 class InMemoryStore(LocalStore):
     """A `Store` that keeps every `Entry` as it is, in key order, in this process's memory.
 
-    The reference implementation of the port: a transaction is decided and
-    applied under one lock with nothing else in between (no await, no I/O),
-    and is visible when it returns. An entry whose ttl has passed is hidden from
-    that moment; it is removed, at a revision of its own, by the first write
-    to its key or by the expiry sweeper, whichever comes first. An idempotency
-record is kept in the same step as the changes of its transaction. Reads, the
-    change feed and the sweep are `LocalStore`'s (its docstring names the
-    arguments).
+        The reference implementation of the port: a transaction is decided and
+        applied under one lock with nothing else in between (no await, no I/O),
+        and is visible when it returns. An entry whose ttl has passed is hidden from
+        that moment; it is removed, at a revision of its own, by the first write
+        to its key or by the expiry sweeper, whichever comes first. An idempotency
+    record is kept in the same step as the changes of its transaction. Reads, the
+        change feed and the sweep are `LocalStore`'s (its docstring names the
+        arguments).
     """
 
     def __init__(

@@ -12,7 +12,8 @@ from pathlib import Path
 from kv.adapters.history import HistoryLimits
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, KeyDirectory
 from kv.adapters.local import LocalStore
-from kv.adapters.sqlite.database import DATABASE_FILE, Row, open_database
+from kv.adapters.records import IdempotencyRecords
+from kv.adapters.sqlite.database import DATABASE_FILE, RecordRow, Row, open_database
 from kv.adapters.sqlite.staged import StagedChanges, durable, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
 from kv.domain import Change, Entry, KVError, Outcome, StorageUnavailable, Transaction
@@ -43,6 +44,10 @@ class SqliteStore(LocalStore):
     `list` never touch the disk on the event loop, and see exactly the
     durable changes. This is Bitcask's keydir: the disk is for surviving
     restarts, memory for serving; the data set must fit in memory.
+
+    Idempotency records are kept in memory too, decided on like staged
+    entries, and written in the same SQL transaction as the changes they
+    answer for; a replay of a record not yet durable waits for it.
 
     Expiry: `expires_at` is stored with each entry. Reads hide an entry
     from that moment; its removal is queued like any delete, at its own
@@ -84,6 +89,8 @@ class SqliteStore(LocalStore):
         # The expiry index follows the staged changes (what writes decide on);
         # the key directory only what is durable.
         self._staged = StagedChanges()
+        # The future of the latest queued write of each idempotency record not yet durable.
+        self._staged_records: dict[str, asyncio.Future[None]] = {}
         self._durable_revision = 0
         self._writer: GroupCommitWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -119,6 +126,7 @@ class SqliteStore(LocalStore):
         )
         self._entries = KeyDirectory(loaded.entries)
         self._expiry = ExpiryIndex(list(loaded.entries.values()))
+        self._records = IdempotencyRecords(loaded.records)
         self._revision = self._durable_revision = loaded.revision
         self._history.reset(loaded.revision)
         self._writer = GroupCommitWriter(
@@ -127,7 +135,7 @@ class SqliteStore(LocalStore):
         self._writer.start()
         # Entries that expired while the store was closed go now, each at a revision of its own.
         self._expire_due(len(self._expiry))
-        if len(self._expiry):
+        if len(self._expiry) or len(self._records):
             self._sweeper.ensure_running()
         log.info(
             "sqlite store open",
@@ -165,11 +173,26 @@ class SqliteStore(LocalStore):
                 waiting.append(self._queue_removal(entry))
                 entry = None
             current[key] = entry
+        recorded = self._recorded(txn)
+        if recorded is not None:
+            staged_record = self._staged_records.get(recorded.key)
+            if staged_record is not None:
+                waiting.append(staged_record)  # a replay answers only once the record is durable
         try:
-            outcome = txn.decide(current, self._revision, now)
+            outcome = txn.decide(current, self._revision, now, recorded)
         except KVError:
             await _all_durable(waiting)
             raise
+        if outcome.record is not None:
+            record = outcome.record
+            self._keep_record(record)
+            if not outcome.changed:
+                await durable(
+                    self._queue(
+                        [], [], (RecordRow(record.key, record.encode(), record.expires_at),)
+                    )
+                )
+                return outcome
         if not outcome.changed:
             # Its answer rests on what it read: staged changes must be durable first.
             await _all_durable(waiting)
@@ -181,8 +204,12 @@ class SqliteStore(LocalStore):
             rows.append(row)
             changes.append(change)
             self._track_expiry(write, current[write.key], written)
+        records = ()
+        if outcome.record is not None:
+            record = outcome.record
+            records = (RecordRow(record.key, record.encode(), record.expires_at),)
         # Queued after every staged change it read: durable only once they are.
-        await durable(self._queue(rows, changes))
+        await durable(self._queue(rows, changes, records))
         return outcome
 
     async def check(self) -> None:
@@ -208,14 +235,21 @@ class SqliteStore(LocalStore):
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
         return done
 
-    def _queue(self, rows: list[Row], changes: list[Change]) -> asyncio.Future[None]:
-        """Queue the changes of one transaction (`rows[i]` stores `changes[i]`): one future."""
+    def _queue(
+        self, rows: list[Row], changes: list[Change], records: tuple[RecordRow, ...] = ()
+    ) -> asyncio.Future[None]:
+        """Queue the changes of one transaction (`rows[i]` stores `changes[i]`): one future.
+
+        `records`: the idempotency records written or removed in the same SQL transaction.
+        """
         assert self._loop is not None
         assert self._writer is not None
         done: asyncio.Future[None] = self._loop.create_future()
-        self._writer.put(Pending(tuple(rows), tuple(changes), done))
+        self._writer.put(Pending(tuple(rows), tuple(changes), done, records, self._revision))
         for change in changes:
             self._staged.stage(change.key, change.entry, done)
+        for record in records:
+            self._staged_records[record.key] = done
         return done
 
     # --- what LocalStore asks of it ------------------------------------------
@@ -237,6 +271,12 @@ class SqliteStore(LocalStore):
     def _remove_expired(self, expired: Entry) -> None:
         self._queue_removal(expired)
 
+    def _remove_records(self, keys: list[str]) -> None:
+        for key in keys:
+            self._records.remove(key)
+        done = self._queue([], [], tuple(RecordRow(key, None) for key in keys))
+        done.add_done_callback(lambda future: future.cancelled() or future.exception())
+
     # --- completions (run on the event loop) --------------------------------
 
     def _on_durable(self, batch: Batch) -> None:
@@ -249,6 +289,10 @@ class SqliteStore(LocalStore):
                     self._entries.set(change.entry)
                 self._history.record(change)
         self._durable_revision = batch[-1].revision
+        for pending in batch:
+            for record in pending.records:
+                if self._staged_records.get(record.key) is pending.done:
+                    del self._staged_records[record.key]
         self._staged.settle(batch)
 
 
