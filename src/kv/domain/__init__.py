@@ -24,8 +24,8 @@ from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
     "Change",
-    "Claim",
     "ChangeFeed",
+    "Claim",
     "Compacted",
     "Compare",
     "Condition",
