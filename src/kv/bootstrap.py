@@ -42,7 +42,10 @@ def bootstrap(
     if callable(key_count):
         metrics.count_keys_with(key_count)
     service = KeyValueService(
-        store, max_value_bytes=settings.max_value_bytes, max_watches=settings.max_watchers
+        store,
+        max_value_bytes=settings.max_value_bytes,
+        max_watches=settings.max_watchers,
+        idempotency_ttl=settings.idempotency_ttl,
     )
     observability = Observability(
         metrics,

@@ -127,6 +127,7 @@ class Settings:
     watch_history_bytes: int = 64 * 1024 * 1024
     watch_heartbeat: float = 15.0
     max_watchers: int = 1024
+    idempotency_ttl: int = 86400
     etcd_endpoints: tuple[str, ...] = ("localhost:2379",)
     etcd_prefix: str = "/kv/"
     etcd_timeout: float = 1.0
@@ -176,6 +177,7 @@ class Settings:
             ),
             watch_heartbeat=env.number("KV_WATCH_HEARTBEAT_SECONDS", 15.0, low=0.1, high=3600.0),
             max_watchers=env.integer("KV_MAX_WATCHERS", 1024, low=1, high=1_000_000),
+            idempotency_ttl=env.integer("KV_IDEMPOTENCY_TTL", 86400, low=1, high=31_536_000),
             etcd_endpoints=env.endpoints("KV_ETCD_ENDPOINTS", "localhost:2379"),
             etcd_prefix=env.text("KV_ETCD_PREFIX", "/kv/"),
             etcd_timeout=env.number("KV_ETCD_TIMEOUT", 1.0, low=0.05, high=60.0),

@@ -37,7 +37,8 @@ async def test_a_repeated_put_is_answered_again_and_applies_nothing(store: Store
     service = KeyValueService(store)
     first = request("put-1")
     answer = await service.put("k", 1, idempotency=first)
-    assert not first.replayed and answer.created
+    assert not first.replayed
+    assert answer.created
     await service.put("k", 2)  # another writer's change since
     again = request("put-1")
     replay = await service.put("k", 1, idempotency=again)
@@ -52,10 +53,12 @@ async def test_create_delete_and_transactions_replay(store: Store) -> None:
     service = KeyValueService(store)
     created = await service.create("c", "x", idempotency=request("c", "POST", "c", b'"x"'))
     again = request("c", "POST", "c", b'"x"')
-    assert await service.create("c", "x", idempotency=again) == created and again.replayed
+    assert await service.create("c", "x", idempotency=again) == created
+    assert again.replayed
     deleted = await service.delete("c", idempotency=request("d", "DELETE", "c", b""))
     again = request("d", "DELETE", "c", b"")
-    assert await service.delete("c", idempotency=again) == deleted and again.replayed
+    assert await service.delete("c", idempotency=again) == deleted
+    assert again.replayed
     body = {"success": [{"op": "put", "key": "t", "value": 1}, {"op": "get", "key": "t"}]}
     outcome = await service.txn(body, idempotency=request("t", "POST", "/v1/txn", b"t"))
     revision = (await service.list("")).revision
@@ -87,7 +90,8 @@ async def test_keys_are_per_principal(store: Store) -> None:
     )
     bob = IdempotentRequest("p", fingerprint("PUT", "k", b"2"), "bob")
     await service.put("k", 2, idempotency=bob)
-    assert not bob.replayed and (await service.get("k")).value == 2
+    assert not bob.replayed
+    assert (await service.get("k")).value == 2
 
 
 async def test_a_refused_write_is_not_recorded(store: Store) -> None:

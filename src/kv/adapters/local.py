@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
@@ -117,7 +118,7 @@ class LocalStore(SingleWrites, ABC):
         self._sweeper.ensure_running()
 
     @abstractmethod
-    def _remove_records(self, keys: list[str]) -> None:
+    def _remove_records(self, keys: Sequence[str]) -> None:
         """Remove the expired idempotency records under `keys`; called with the lock held."""
 
     @abstractmethod

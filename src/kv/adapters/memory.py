@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 from kv.adapters.history import HistoryLimits
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS
@@ -73,7 +74,7 @@ class InMemoryStore(LocalStore):
     async def check(self) -> None:
         return None
 
-    def _remove_records(self, keys: list[str]) -> None:
+    def _remove_records(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._records.remove(key)
 

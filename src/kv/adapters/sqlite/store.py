@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kv.adapters.history import HistoryLimits
@@ -204,7 +204,7 @@ class SqliteStore(LocalStore):
             rows.append(row)
             changes.append(change)
             self._track_expiry(write, current[write.key], written)
-        records = ()
+        records: tuple[RecordRow, ...] = ()
         if outcome.record is not None:
             record = outcome.record
             records = (RecordRow(record.key, record.encode(), record.expires_at),)
@@ -271,7 +271,7 @@ class SqliteStore(LocalStore):
     def _remove_expired(self, expired: Entry) -> None:
         self._queue_removal(expired)
 
-    def _remove_records(self, keys: list[str]) -> None:
+    def _remove_records(self, keys: Sequence[str]) -> None:
         for key in keys:
             self._records.remove(key)
         done = self._queue([], [], tuple(RecordRow(key, None) for key in keys))

@@ -11,6 +11,7 @@ import grpc
 
 from kv.domain import (
     Compacted,
+    IdempotencyKeyReused,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -28,6 +29,7 @@ DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     KeyNotFound: grpc.StatusCode.NOT_FOUND,
     KeyExists: grpc.StatusCode.ALREADY_EXISTS,
     PreconditionFailed: grpc.StatusCode.FAILED_PRECONDITION,
+    IdempotencyKeyReused: grpc.StatusCode.FAILED_PRECONDITION,
     ValueTooLarge: grpc.StatusCode.RESOURCE_EXHAUSTED,
     StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
     OutcomeUnknown: grpc.StatusCode.DEADLINE_EXCEEDED,

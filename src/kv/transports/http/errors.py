@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 
 from kv.domain import (
     Compacted,
+    IdempotencyKeyReused,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -39,6 +40,7 @@ DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
     KeyNotFound: (404, "not_found"),
     KeyExists: (409, "already_exists"),
     PreconditionFailed: (412, "precondition_failed"),
+    IdempotencyKeyReused: (422, "idempotency_key_reused"),
     ValueTooLarge: (413, "payload_too_large"),
     StorageUnavailable: (503, "unavailable"),
     OutcomeUnknown: (504, "outcome_unknown"),

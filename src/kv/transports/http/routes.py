@@ -33,6 +33,7 @@ from kv.transports.http.errors import (
     error_middleware,
     json_response,
 )
+from kv.transports.http.idempotency import idempotent_request, mark_replayed
 from kv.transports.http.limits import ADMISSION, admission_middleware
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
@@ -76,33 +77,47 @@ async def put_entry(request: web.Request) -> web.Response:
     key = read_key(request)
     condition = read_condition(request, none_match_allowed=True)
     body = await read_body(request)
-    result = await request.app[SERVICE].put(key, body.value, condition, ttl=body.ttl)
+    once = await idempotent_request(request)
+    result = await request.app[SERVICE].put(
+        key, body.value, condition, ttl=body.ttl, idempotency=once
+    )
     status = 201 if result.created else 200
-    return _entry_response(request, result.entry, status, created=result.created)
+    response = _entry_response(request, result.entry, status, created=result.created)
+    mark_replayed(response, once)
+    return response
 
 
 async def create_entry(request: web.Request) -> web.Response:
     key = read_key(request)
     body = await read_body(request)
-    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl)
-    return _entry_response(request, entry, 201)
+    once = await idempotent_request(request)
+    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl, idempotency=once)
+    response = _entry_response(request, entry, 201)
+    mark_replayed(response, once)
+    return response
 
 
 async def delete_entry(request: web.Request) -> web.Response:
     key = read_key(request)
-    entry = await request.app[SERVICE].delete(
-        key, read_condition(request, none_match_allowed=False)
+    condition = read_condition(request, none_match_allowed=False)
+    once = await idempotent_request(request)
+    entry = await request.app[SERVICE].delete(key, condition, idempotency=once)
+    response = (
+        web.Response(status=204) if wants_minimal(request) else _entry_response(request, entry)
     )
-    if wants_minimal(request):
-        return web.Response(status=204)
-    return _entry_response(request, entry)
+    mark_replayed(response, once)
+    return response
 
 
 async def transaction(request: web.Request) -> web.Response:
     """`POST /v1/txn`: compares, then the success or failure ops, atomically (docs/http-api.md)."""
     service = request.app[SERVICE]
-    outcome = await service.txn(await read_document(request))
-    return json_response(txn_document(outcome, service.ttl_left))
+    document = await read_document(request)
+    once = await idempotent_request(request)
+    outcome = await service.txn(document, idempotency=once)
+    response = json_response(txn_document(outcome, service.ttl_left))
+    mark_replayed(response, once)
+    return response
 
 
 async def list_entries(request: web.Request) -> web.Response:
