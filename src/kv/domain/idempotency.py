@@ -112,7 +112,7 @@ class Claim:
         """The recorded answer, when it answered this same request; else IdempotencyKeyReused."""
         if recorded.fingerprint != self.fingerprint:
             raise IdempotencyKeyReused(
-                "this idempotency key was used for another request; use a new key"
+                "idempotency key reused: it was first sent with another request; use a new key"
             )
         outcome = recorded.outcome
         return Outcome(

@@ -91,7 +91,13 @@ class Outcome:
     record: IdempotencyRecord | None = None
 
     def changes(self) -> Iterator[tuple[Write, Written]]:
-        """Each write that changed its key, with its result, in op order (one per key)."""
+        """Each write that changed its key, with its result, in op order (one per key).
+
+        None for an outcome that changes nothing, a replay included (its results
+        say what the first request changed).
+        """
+        if not self.changed:
+            return
         for op, result in zip(self.ops, self.results, strict=True):
             if isinstance(op, Write) and result.decision is not Decision.UNCHANGED:
                 yield op, result
