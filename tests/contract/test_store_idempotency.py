@@ -128,13 +128,17 @@ async def test_the_answer_is_kept_across_stores_and_reopens(
 
 async def test_concurrent_requests_with_one_new_key_apply_it_once(store: Store) -> None:
     service = KeyValueService(store)
-    requests = [request("race", "POST") for _ in range(20)]
+    # 100 requests at once, 10 with each key: a create applied twice would be KeyExists.
+    requests = [(n % 10, request(f"race-{n % 10}", "POST", f"k{n % 10}")) for n in range(100)]
     answers = await asyncio.gather(
-        *(service.create("k", 1, idempotency=r) for r in requests), return_exceptions=True
+        *(service.create(f"k{key}", 1, idempotency=r) for key, r in requests),
+        return_exceptions=True,
     )
     assert all(isinstance(a, Entry) for a in answers), answers
-    assert len({a.revision for a in answers if isinstance(a, Entry)}) == 1
-    assert sum(not r.replayed for r in requests) == 1
+    for key in range(10):
+        mine = [(a, r) for a, (k, r) in zip(answers, requests, strict=True) if k == key]
+        assert len({a.revision for a, _ in mine if isinstance(a, Entry)}) == 1
+        assert sum(not r.replayed for _, r in mine) == 1
 
 
 async def test_records_are_not_changes(store: Store) -> None:
