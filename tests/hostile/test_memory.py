@@ -1,4 +1,4 @@
-"""Memory bounded by configuration, not by the clients: findings 1 and 2 of issue 11.
+"""Memory bounded by configuration, not by the clients.
 
 Peak resident memory (VmHWM) of a real `kv-server` under the probes: 16
 concurrent maximum-size gRPC messages of the costliest kind, and 300 HTTP
@@ -24,7 +24,7 @@ import grpc
 import pytest
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
-from kv.transports.grpc.admission import READ_SLOTS, max_item_tags
+from kv.transports.grpc.call_admission import READ_SLOTS, max_item_tags
 from tests.hostile.conftest import start_both
 from tests.hostile.wire import (
     exchange,
@@ -43,27 +43,21 @@ from tests.servers import KvServer
 pytestmark = pytest.mark.e2e
 
 BOUND_MB = 300.0
-# A round of the same load may raise the peak by at most 10% (issue 11). On
-# HTTP every round peaks alike (167-170 MB in 9 rounds). On gRPC the server
-# reads at most READ_SLOTS (2) messages at once and grpc's core holds no more
-# than a flow-control window of the others (kv.transports.grpc.admission), so
-# every round peaks about alike too: with 4 busy processes on the 2 cores,
-# 86-95 MB (most items) and 111-117 MB (most parsed) for the first round in
-# 26 runs, the next two at most 6.8% above it. (With 8 slots a parse
-# overlapped up to 7 arrivals, and the parsed probe's rounds went from 134 to
-# 152 MB, +13%; when grpc's core read every message as it came, a round's
-# peak ranged over 99-249 MB.)
+# A round of the same load may raise the peak by at most 10%: memory is
+# reused, not leaked. On HTTP every round peaks alike. On gRPC the server
+# reads at most READ_SLOTS messages at once and grpc's core holds no more
+# than a flow-control window of the others (kv.transports.grpc.call_admission),
+# so every round peaks about alike too (docs/hardening.md has the figures).
 SECOND_ROUND_GROWTH = 1.10
 GRPC_ROUNDS = 3
 # Memory a burst may cost beyond the messages the server reads at once:
 # grpc's own buffers and what the allocator keeps between frees.
 ALLOCATOR_SLACK_MB = 32.0
-# After a round, once the heap trimmer (kv.allocator) has run, the resident
-# memory comes back to within 10% of what it was before the first (61-64 MB
-# before, 62-67 after). Once in a while a round's memory is held for longer
-# than SETTLE_SECONDS and returned during a later round (105 MB after one
-# round of six, on a loaded machine), so the median round is held to it: a
-# leak raises every round's.
+# After a round, once the heap trimmer (kv.malloc_tuning) has run, the resident
+# memory comes back to within 10% of what it was before the first. Once in a
+# while a round's memory is held for longer than SETTLE_SECONDS and returned
+# during a later round, so the median round is held to it: a leak raises
+# every round's.
 SETTLED_GROWTH = 1.10
 SETTLE_SECONDS = 30.0
 
@@ -164,8 +158,7 @@ def test_worst_case_grpc_messages_over_many_connections_cost_only_the_read_slots
     # past the cap are refused unread, and those taken on are read READ_SLOTS
     # at a time, each message held twice at most (in grpc's core as it
     # arrives, then as bytes): what the burst costs is bounded by that, with
-    # some room for the allocator. (When every message was read as it came,
-    # this probe took the server from 61 to 299 MB.)
+    # some room for the allocator.
     server = start_both(tmp_path)
     message = worst_case_put(max_message_bytes())
     try:

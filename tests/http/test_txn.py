@@ -42,3 +42,10 @@ async def test_an_empty_transaction_succeeds_and_changes_nothing(make_client: Ma
     response = await client.post("/v1/txn", json={})
     assert response.status == 200
     assert await response.json() == {"succeeded": True, "revision": 0, "results": []}
+
+
+async def test_a_branch_must_be_a_list_when_present(make_client: MakeClient) -> None:
+    client = await make_client()
+    for body in ({"failure": None}, {"compare": {}}, {"success": "get"}):
+        response = await client.post("/v1/txn", json=body)
+        assert response.status == 400, body

@@ -99,10 +99,13 @@ class Store(Protocol):
 
 
 class SingleWrites:
-    """`Store.write` for a store that implements `transact`: one write, one-op transaction."""
+    """`Store.write` for a store that implements `transact`: one write, one-op transaction.
+
+    A base class for adapters (and test doubles): it supplies `write`, the store `transact`.
+    """
 
     async def transact(self, txn: Transaction) -> Outcome:
-        raise NotImplementedError
+        raise NotImplementedError  # the store's own
 
     async def write(self, write: Write) -> Written:
         outcome = await self.transact(Transaction.single(write))

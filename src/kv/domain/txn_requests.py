@@ -69,9 +69,9 @@ def read_transaction(document: object, max_value_bytes: int) -> Transaction:
 def _items(
     document: Mapping[str, Any], name: str, limit: int, read: Callable[[Any], Any]
 ) -> list[Any]:
-    items = document.get(name)
-    if items is None:
+    if name not in document:
         return []
+    items = document[name]
     if not isinstance(items, list):
         raise InvalidRequest(f'"{name}" must be a list')
     if len(items) > limit:

@@ -22,13 +22,11 @@ from typing import Any
 from testclient.checks import attempt, describe, same
 from testclient.client import IdempotencyKeyReused, KVClientError, NotFound
 from testclient.scenarios.context import ScenarioContext
-
-# The protocols that carry an idempotency key (the RESP API has none).
-IDEMPOTENCY_TRANSPORTS = ("http", "grpc")
+from testclient.transports import CLIENTS
 
 
 async def idempotency(run: ScenarioContext) -> None:
-    if run.client.transport not in IDEMPOTENCY_TRANSPORTS:
+    if not CLIENTS[run.client.transport].idempotency_keys:
         run.checks.record(
             "idempotency keys are carried over HTTP and gRPC only",
             True,

@@ -10,7 +10,9 @@ Then Jepsen's bank workload: a few accounts holding a known total; several
 clients, each on a connection of its own, move random amounts between two
 random accounts (a transaction that reads both, then one that writes both
 guarded by the revisions it read, so a transfer either moves the money or
-changes nothing), while auditors read every account in one transaction. Every
+changes nothing), while auditors read every account in one transaction.
+With several replicas (a comma list in KV_URL), client n talks to replica n
+modulo their number. Every
 audit must see the whole total (no transfer seen half done), and so must the
 end. A service that applies a transaction's writes one by one shows an
 auditor half a transfer; one that ignores compares loses updates, and money
@@ -165,9 +167,11 @@ async def _bank(run: ScenarioContext, parameters: BankParameters) -> None:
     deadline = time.monotonic() + parameters.seconds
     budget = [parameters.transfers]
     async with AsyncExitStack() as stack:
+        # Spread over the replicas (with several in KV_URL): their transactions must be
+        # serialized with each other's.
         clients = [
-            await stack.enter_async_context(run.fresh_client())
-            for _ in range(parameters.clients + 1)
+            await stack.enter_async_context(run.replica_client(n))
+            for n in range(parameters.clients + 1)
         ]
         workers = [
             _transfers(clients[n], accounts, random.Random(n), deadline, budget, ledger)

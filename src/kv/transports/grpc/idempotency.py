@@ -8,19 +8,13 @@ control names one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from google.protobuf.message import Message
 
 from kv.domain.idempotency import IdempotentRequest, fingerprint
+from kv.transports.grpc.grpc_internals import Context
 
 IDEMPOTENCY_KEY = "idempotency-key"
 REPLAYED = "idempotent-replayed"
-
-if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscriptable
-    from grpc.aio import ServicerContext
-
-    Context = ServicerContext[object, object]
 
 
 def idempotent_request(

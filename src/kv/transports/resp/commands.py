@@ -1,6 +1,6 @@
 """The command table, and running one request through it.
 
-`COMMANDS` maps a command's name (upper case) to its `Command`: adding a
+`COMMANDS` maps a command's name (upper case) to its `CommandSpec`: adding a
 command is one handler and one entry in the table of its module. `execute`
 checks the name and the arity, runs the handler and answers every error
 through the one table in `errors.py`, all in the request's scope (request id,
@@ -23,10 +23,10 @@ from kv.transports.resp.keyspace import KEYSPACE_COMMANDS
 from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
 from kv.transports.resp.server_commands import SERVER_COMMANDS
-from kv.transports.resp.session import Command, Session
+from kv.transports.resp.session import CommandSpec, Session
 from kv.transports.resp.transactions import NOT_QUEUED, TRANSACTION_COMMANDS, queue
 
-COMMANDS: dict[bytes, Command] = {
+COMMANDS: dict[bytes, CommandSpec] = {
     **SERVER_COMMANDS,
     **KEYSPACE_COMMANDS,
     **KEY_QUERY_COMMANDS,
@@ -68,11 +68,12 @@ async def execute(session: Session, request: list[bytes]) -> Reply:
             reply = _refusal(request)
             if session.queued is not None:  # inside MULTI: EXEC will abort
                 session.queue_refused = True
-        elif session.queued is not None and name not in NOT_QUEUED:
-            reply = queue(session, request)
         else:
             try:
-                reply = await command.handler(session, request[1:])
+                if session.queued is not None and name not in NOT_QUEUED:
+                    reply = queue(session, request)
+                else:
+                    reply = await command.handler(session, request[1:])
             except KVError as exc:
                 reply = domain_error_reply(exc)
             except CommandError as exc:

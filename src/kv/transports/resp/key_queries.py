@@ -15,7 +15,7 @@ from kv.domain.cursors import MAX_LIMIT
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.keyspace import prefix_of
 from kv.transports.resp.replies import Reply, Status
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.values import key_of
 
 MAX_KEYS = 1000
@@ -48,8 +48,8 @@ async def type_(session: Session, args: Arguments) -> Reply:
     return Status("string")
 
 
-KEY_QUERY_COMMANDS: dict[bytes, Command] = {
-    b"KEYS": Command(keys, 2, ("readonly",)),
-    b"DBSIZE": Command(dbsize, 1, ("readonly", "fast")),
-    b"TYPE": Command(type_, 2, ("readonly", "fast"), 1, 1, 1),
+KEY_QUERY_COMMANDS: dict[bytes, CommandSpec] = {
+    b"KEYS": CommandSpec(keys, 2, ("readonly",)),
+    b"DBSIZE": CommandSpec(dbsize, 1, ("readonly", "fast")),
+    b"TYPE": CommandSpec(type_, 2, ("readonly", "fast"), 1, 1, 1),
 }

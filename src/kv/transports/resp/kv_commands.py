@@ -25,7 +25,7 @@ from kv.json_codec import write_json
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.expiry import whole_number
 from kv.transports.resp.replies import Reply
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.values import entry_reply, json_of, key_of, revision_of
 from kv.transports.txn_answers import txn_document
 
@@ -113,11 +113,11 @@ async def kv_txn(session: Session, args: Arguments) -> Reply:
     return write_json(txn_document(outcome, service.ttl_left))
 
 
-KV_COMMANDS: dict[bytes, Command] = {
-    b"KV.GET": Command(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
-    b"KV.PUT": Command(kv_put, -3, ("write",), 1, 1, 1),
-    b"KV.CREATE": Command(kv_create, -3, ("write",), 1, 1, 1),
-    b"KV.DELETE": Command(kv_delete, -2, ("write",), 1, 1, 1),
-    b"KV.LIST": Command(kv_list, -2, ("readonly",)),
-    b"KV.TXN": Command(kv_txn, 2, ("write",)),
+KV_COMMANDS: dict[bytes, CommandSpec] = {
+    b"KV.GET": CommandSpec(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
+    b"KV.PUT": CommandSpec(kv_put, -3, ("write",), 1, 1, 1),
+    b"KV.CREATE": CommandSpec(kv_create, -3, ("write",), 1, 1, 1),
+    b"KV.DELETE": CommandSpec(kv_delete, -2, ("write",), 1, 1, 1),
+    b"KV.LIST": CommandSpec(kv_list, -2, ("readonly",)),
+    b"KV.TXN": CommandSpec(kv_txn, 2, ("write",)),
 }

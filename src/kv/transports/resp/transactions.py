@@ -21,7 +21,7 @@ from __future__ import annotations
 from kv.domain import KeyValueService
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.replies import NULL_ARRAY, OK, QUEUED, Reply, RespError
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.snapshot import SNAPSHOT_COMMANDS, Snapshot, keys_of
 from kv.transports.resp.values import key_of
 
@@ -56,13 +56,13 @@ async def atomically(
 
 
 def queue(session: Session, request: Arguments) -> Reply:
-    """Queue a known command (of the right arity) sent after MULTI: `+QUEUED`, or its refusal
+    """Queue a known command (of the right arity) sent after MULTI: `+QUEUED`; CommandError
     when a transaction cannot hold it (EXEC will then abort)."""
     assert session.queued is not None
     name = request[0].upper()
     if name not in SNAPSHOT_COMMANDS:
         session.queue_refused = True
-        return RespError("ERR", f"'{name.decode(errors='replace')}' cannot be used inside MULTI")
+        raise CommandError(f"'{name.decode(errors='replace')}' cannot be used inside MULTI")
     session.queued.append(request)
     return QUEUED
 
@@ -142,16 +142,16 @@ async def decrby(session: Session, args: Arguments) -> Reply:
     return await one_command(session, args, b"DECRBY")
 
 
-TRANSACTION_COMMANDS: dict[bytes, Command] = {
-    b"MULTI": Command(multi, 1, ("fast",)),
-    b"EXEC": Command(exec_, 1, ("slow",)),
-    b"DISCARD": Command(discard, 1, ("fast",)),
-    b"WATCH": Command(watch, -2, ("fast",), 1, -1, 1),
-    b"UNWATCH": Command(unwatch, 1, ("fast",)),
-    b"MSET": Command(mset, -3, ("write",), 1, -1, 2),
-    b"MSETNX": Command(msetnx, -3, ("write",), 1, -1, 2),
-    b"INCR": Command(incr, 2, ("write", "fast"), 1, 1, 1),
-    b"DECR": Command(decr, 2, ("write", "fast"), 1, 1, 1),
-    b"INCRBY": Command(incrby, 3, ("write", "fast"), 1, 1, 1),
-    b"DECRBY": Command(decrby, 3, ("write", "fast"), 1, 1, 1),
+TRANSACTION_COMMANDS: dict[bytes, CommandSpec] = {
+    b"MULTI": CommandSpec(multi, 1, ("fast",)),
+    b"EXEC": CommandSpec(exec_, 1, ("slow",)),
+    b"DISCARD": CommandSpec(discard, 1, ("fast",)),
+    b"WATCH": CommandSpec(watch, -2, ("fast",), 1, -1, 1),
+    b"UNWATCH": CommandSpec(unwatch, 1, ("fast",)),
+    b"MSET": CommandSpec(mset, -3, ("write",), 1, -1, 2),
+    b"MSETNX": CommandSpec(msetnx, -3, ("write",), 1, -1, 2),
+    b"INCR": CommandSpec(incr, 2, ("write", "fast"), 1, 1, 1),
+    b"DECR": CommandSpec(decr, 2, ("write", "fast"), 1, 1, 1),
+    b"INCRBY": CommandSpec(incrby, 3, ("write", "fast"), 1, 1, 1),
+    b"DECRBY": CommandSpec(decrby, 3, ("write", "fast"), 1, 1, 1),
 }
