@@ -13,7 +13,7 @@ from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, KeyDirectory
 from kv.adapters.local import LocalStore
 from kv.adapters.records import IdempotencyRecords
 from kv.adapters.sqlite.database import DATABASE_FILE, RecordRow, Row, open_database
-from kv.adapters.sqlite.staged import StagedChanges, durable, row_and_change
+from kv.adapters.sqlite.staged import StagedChanges, durable, record_row, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
 from kv.domain import Change, Entry, KVError, Outcome, StorageUnavailable, Transaction
 from kv.domain.ttl import Clock
@@ -89,8 +89,6 @@ class SqliteStore(LocalStore):
         # The expiry index follows the staged changes (what writes decide on);
         # the key directory only what is durable.
         self._staged = StagedChanges()
-        # The future of the latest queued write of each idempotency record not yet durable.
-        self._staged_records: dict[str, asyncio.Future[None]] = {}
         self._durable_revision = 0
         self._writer: GroupCommitWriter | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -172,40 +170,28 @@ class SqliteStore(LocalStore):
                 entry = None
             current[key] = entry
         recorded = self._recorded(txn)
-        if recorded is not None:
-            staged_record = self._staged_records.get(recorded.key)
-            if staged_record is not None:
-                waiting.append(staged_record)  # a replay answers only once the record is durable
+        if recorded is not None:  # a replay answers only once the record is durable
+            waiting += self._staged.record_pending(recorded.key)
         try:
             outcome = txn.decide(current, self._revision, now, recorded)
         except KVError:
             await _all_durable(waiting)
             raise
+        records = () if outcome.record is None else (record_row(outcome.record),)
         if outcome.record is not None:
-            record = outcome.record
-            self._keep_record(record)
-            if not outcome.changed:
-                await durable(
-                    self._queue(
-                        [], [], (RecordRow(record.key, record.encode(), record.expires_at),)
-                    )
-                )
-                return outcome
-        if not outcome.changed:
+            self._keep_record(outcome.record)
+        if not outcome.changed and not records:
             # Its answer rests on what it read: staged changes must be durable first.
             await _all_durable(waiting)
             return outcome
-        self._revision = outcome.revision
         rows, changes = [], []
+        if outcome.changed:
+            self._revision = outcome.revision
         for write, written in outcome.changes():
             row, change = row_and_change(written, write)
             rows.append(row)
             changes.append(change)
             self._track_expiry(write, current[write.key], written)
-        records: tuple[RecordRow, ...] = ()
-        if outcome.record is not None:
-            record = outcome.record
-            records = (RecordRow(record.key, record.encode(), record.expires_at),)
         # Queued after every staged change it read: durable only once they are.
         await durable(self._queue(rows, changes, records))
         return outcome
@@ -246,8 +232,7 @@ class SqliteStore(LocalStore):
         self._writer.put(Pending(tuple(rows), tuple(changes), done, records, self._revision))
         for change in changes:
             self._staged.stage(change.key, change.entry, done)
-        for record in records:
-            self._staged_records[record.key] = done
+        self._staged.stage_records(records, done)
         return done
 
     # --- what LocalStore asks of it ------------------------------------------
@@ -287,10 +272,6 @@ class SqliteStore(LocalStore):
                     self._entries.set(change.entry)
                 self._history.record(change)
         self._durable_revision = batch[-1].revision
-        for pending in batch:
-            for record in pending.records:
-                if self._staged_records.get(record.key) is pending.done:
-                    del self._staged_records[record.key]
         self._staged.settle(batch)
 
 
