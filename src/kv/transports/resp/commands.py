@@ -54,8 +54,17 @@ def _refusal(request: list[bytes]) -> RespError:
     )
 
 
-async def execute(session: Session, request: list[bytes]) -> Reply:
-    """Run one request (its words, name first) and return the reply; never raises."""
+# Answered even while the server refuses new work (`busy`): tiny, and what a
+# health check or a client leaving sends.
+ALWAYS_ANSWERED = frozenset({b"PING", b"QUIT"})
+
+
+async def execute(session: Session, request: list[bytes], busy: RespError | None = None) -> Reply:
+    """Run one request (its words, name first) and return the reply; never raises.
+
+    `busy`: the server has no room for answers now; the request is answered
+    with it instead of being run (unless it is in ALWAYS_ANSWERED).
+    """
     name = request[0].upper()
     command = session.commands.get(name)
     # A metric label: only the table's names, so that clients cannot add series.
@@ -67,6 +76,10 @@ async def execute(session: Session, request: list[bytes]) -> Reply:
         if command is None or not command.accepts(len(request)):
             reply = _refusal(request)
             if session.queued is not None:  # inside MULTI: EXEC will abort
+                session.queue_refused = True
+        elif busy is not None and name not in ALWAYS_ANSWERED:
+            reply = busy
+            if session.queued is not None:  # not queued: EXEC must not run the rest without it
                 session.queue_refused = True
         else:
             try:
@@ -83,7 +96,8 @@ async def execute(session: Session, request: list[bytes]) -> Reply:
                 reply = INTERNAL
         if isinstance(reply, RespError):
             scope.answered(
-                reply.code, server_error=reply is INTERNAL or reply.code in SERVER_ERRORS
+                reply.code,
+                server_error=reply is INTERNAL or reply is busy or reply.code in SERVER_ERRORS,
             )
         else:
             scope.answered("OK")

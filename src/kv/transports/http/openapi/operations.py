@@ -88,11 +88,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/kv/{key}"): {
         "summary": "Create only",
-        "parameters": [KEY, IDEMPOTENCY_KEY],
+        # If-Match asks for an entry a create never finds: 412.
+        "parameters": [KEY, IF_MATCH, IDEMPOTENCY_KEY],
         "requestBody": WRITE_BODY,
         "responses": {
             "201": _replayable(_json("Entry", "Created.")),
-            **_errors(400, 409, 413, 415, 422, 503, 504),
+            **_errors(400, 409, 412, 413, 415, 422, 503, 504),
         },
     },
     ("DELETE", "/v1/kv/{key}"): {
@@ -116,7 +117,15 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             {"name": "cursor", "in": "query", "schema": {"type": "string"}},
             {"name": "keys_only", "in": "query", "schema": {"enum": ["true", "false"]}},
         ],
-        "responses": {"200": _json("Page", "A page of entries in key order."), **_errors(400, 503)},
+        "responses": {
+            "200": _json(
+                "Page",
+                "A page of entries in key order: at most `limit`, and bounded in bytes, so a "
+                "page of large values holds fewer. Only a null next_cursor ends the listing; "
+                "an empty cursor is the first page.",
+            ),
+            **_errors(400, 503),
+        },
     },
     ("POST", "/v1/txn"): {
         "summary": "Change several keys atomically: compares, then success or failure ops",
