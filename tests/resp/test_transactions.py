@@ -167,3 +167,22 @@ async def test_kv_txn_answers_the_http_answer(client: redis.Redis) -> None:
     }
     with pytest.raises(ResponseError, match="unknown transaction field"):
         await client.execute_command("KV.TXN", '{"nonsense": 1}')
+
+
+async def test_a_transaction_queues_no_more_than_one_transaction_holds(
+    client: redis.Redis, served: Served
+) -> None:
+    """Queueing is bounded like a transaction's body: past 128 commands, or past the values'
+    limit together, a command is refused and EXEC aborts, applying nothing."""
+    key = unique()
+    async with client.pipeline(transaction=True) as pipe:
+        for n in range(129):
+            pipe.set(key, str(n))
+        with pytest.raises(ResponseError, match="at most 128 commands"):
+            await pipe.execute()
+    big = "x" * (600 * 1024)  # two of them pass the 1 MiB of values one transaction may carry
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.set(key, big).set(unique(), big)
+        with pytest.raises(ResponseError, match="too large together"):
+            await pipe.execute()
+    assert await client.get(key) is None

@@ -14,6 +14,7 @@ from aiohttp import web
 from kv.config import DEFAULTS, Settings
 from kv.domain import Entry, KeyValueService, StorageUnavailable
 from kv.domain.cursors import entry_bytes
+from kv.domain.transactions import Read
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
@@ -128,6 +129,13 @@ async def transaction(request: web.Request) -> web.Response:
     document = await read_document(request)
     once = await idempotent_request(request)
     outcome = await service.txn(document, idempotency=once)
+    # The entries its gets read are the answer's bulk, held to the answer budget like a GET's.
+    read = [
+        result.entry
+        for op, result in zip(outcome.ops, outcome.results, strict=True)
+        if isinstance(op, Read) and result.entry is not None
+    ]
+    check_answer_room(request, sum(map(entry_bytes, read)))
     response = json_response(txn_document(outcome, service.ttl_left))
     mark_replayed(response, once)
     return response

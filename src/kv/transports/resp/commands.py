@@ -79,8 +79,6 @@ async def execute(session: Session, request: list[bytes], busy: RespError | None
                 session.queue_refused = True
         elif busy is not None and name not in ALWAYS_ANSWERED:
             reply = busy
-            if session.queued is not None:  # not queued: EXEC must not run the rest without it
-                session.queue_refused = True
         else:
             try:
                 if session.queued is not None and name not in NOT_QUEUED:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 Reply: TypeAlias = (
-    "bytes | str | int | Status | RespError | NullArray | Streamed | Sequence[Reply]"
-    " | Mapping[str, Reply] | None"
+    "bytes | str | int | Status | RespError | NullArray | Streamed | Sequence[Reply] "
+    "| Mapping[str, Reply] | None"
 )
 
 

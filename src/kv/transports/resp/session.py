@@ -57,4 +57,5 @@ class Session:
     scans: ScanCursors = field(default_factory=ScanCursors)
     queued: list[Arguments] | None = None
     queue_refused: bool = False
+    queued_bytes: int = 0  # the bytes of the queued commands' arguments
     watched: dict[str, int] = field(default_factory=dict)

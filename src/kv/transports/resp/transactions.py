@@ -19,6 +19,7 @@ DECRBY take the same path on their own (atomic without MULTI).
 from __future__ import annotations
 
 from kv.domain import KeyValueService
+from kv.domain.transactions import MAX_OPS
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.replies import NULL_ARRAY, OK, QUEUED, Reply, RespError
 from kv.transports.resp.session import Arguments, CommandSpec, Session
@@ -30,6 +31,11 @@ ATTEMPTS = 16
 # Commands answered at once inside MULTI, not queued.
 NOT_QUEUED = frozenset({b"EXEC", b"DISCARD", b"MULTI", b"WATCH", b"UNWATCH", b"QUIT"})
 EXECABORT = RespError("EXECABORT", "Transaction discarded because of previous errors.")
+# What one MULTI may hold, so queueing costs the server no more than a transaction's body
+# does: as many commands as a branch of ops, and their arguments within the values' limit
+# plus room for the keys.
+MAX_QUEUED = MAX_OPS
+QUEUE_OVERHEAD_BYTES = 64 * 1024
 
 
 async def atomically(
@@ -63,14 +69,22 @@ def queue(session: Session, request: Arguments) -> Reply:
     if name not in SNAPSHOT_COMMANDS:
         session.queue_refused = True
         raise CommandError(f"'{name.decode(errors='replace')}' cannot be used inside MULTI")
+    size = sum(map(len, request))
+    if len(session.queued) >= MAX_QUEUED:
+        session.queue_refused = True
+        raise CommandError(f"a transaction holds at most {MAX_QUEUED} commands")
+    if session.queued_bytes + size > session.service.max_value_bytes + QUEUE_OVERHEAD_BYTES:
+        session.queue_refused = True
+        raise CommandError("the commands of a transaction are too large together")
     session.queued.append(request)
+    session.queued_bytes += size
     return QUEUED
 
 
 async def multi(session: Session, args: Arguments) -> Reply:
     if session.queued is not None:
         raise CommandError("MULTI calls can not be nested")
-    session.queued, session.queue_refused = [], False
+    session.queued, session.queue_refused, session.queued_bytes = [], False, 0
     return OK
 
 
