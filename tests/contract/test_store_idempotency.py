@@ -21,6 +21,7 @@ from kv.domain import (
     IdempotencyKeyReused,
     KeyExists,
     KeyValueService,
+    Snapshots,
     Store,
 )
 from kv.domain.idempotency import IdempotentRequest, fingerprint
@@ -168,3 +169,18 @@ async def test_a_record_expires_after_its_ttl(
     retry = request("e", body=b"2")
     await service.put("k", 2, idempotency=retry)  # no longer reused: a new first request
     assert not retry.replayed
+
+
+async def test_records_are_not_in_snapshots(store: Store) -> None:
+    assert isinstance(store, Snapshots)
+    service = KeyValueService(store)
+    await service.put("k", 1, idempotency=request("s"))
+    await service.delete("k", idempotency=request("s-delete", "DELETE", "k", b""))
+    await service.put("kept", 2, idempotency=request("s-kept", target="kept", body=b"2"))
+    snapshot = await store.snapshot()
+    try:
+        assert await snapshot.count() == 1
+        listing = await snapshot.page(None, 100)
+        assert [entry.key for entry in listing.entries] == ["kept"]
+    finally:
+        await snapshot.close()

@@ -61,7 +61,7 @@ IF_NONE_MATCH = _header("If-None-Match", r"^\*$", "*: only if the key does not e
 IDEMPOTENCY_KEY = _header(
     "Idempotency-Key",
     r"^[ -~]{1,255}$",
-    "The same key and request again: the first answer, nothing applied again (docs/http-api.md).",
+    "The same key and request again: the first answer, nothing applied again (docs/operations.md).",
 )
 PREFER = _header("Prefer", r"^.*$", "return=minimal: 204 without a body; others ignored.")
 WRITE_BODY = {
