@@ -21,6 +21,8 @@ from tests.servers import free_port
 TRANSPORT_NAMES = tuple(TRANSPORTS)
 # The transports whose protocol has watch (`ClientTransport.watch`).
 WATCH_TRANSPORTS = tuple(name for name in TRANSPORT_NAMES if CLIENTS[name].watch)
+# The transports whose writes carry an idempotency key (`ClientTransport.idempotency_keys`).
+IDEMPOTENCY_TRANSPORTS = tuple(name for name in TRANSPORT_NAMES if CLIENTS[name].idempotency_keys)
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,6 +68,7 @@ def bootstrap(
         max_value_bytes=settings.max_value_bytes,
         max_watches=settings.max_watchers,
         guard=guard,
+        idempotency_ttl=settings.idempotency_ttl,
     )
     observability = Observability(
         metrics,

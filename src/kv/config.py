@@ -3,7 +3,7 @@
 `Settings` is the one table of defaults: each field's default is the
 setting's, `from_env` reads every variable with `DEFAULTS` as its fallback,
 and a component that needs a default (a test building it bare) takes it
-from `DEFAULTS`. The two limits the domain enforces on its own are defined
+from `DEFAULTS`. The limits the domain enforces on its own are defined
 in the domain, which imports nothing of this module, and referred to here.
 A bad value raises ConfigError naming the variable; the entry points print
 it as one line and exit with status 2.
@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final, TypeVar
 
+from kv.domain.idempotency import DEFAULT_TTL_SECONDS
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
 from kv.domain.watches import DEFAULT_MAX_WATCHES
 
@@ -138,6 +139,7 @@ class Settings:
     watch_history_bytes: int = 64 * 1024 * 1024
     watch_heartbeat: float = 15.0
     max_watchers: int = DEFAULT_MAX_WATCHES
+    idempotency_ttl: int = DEFAULT_TTL_SECONDS
     etcd_endpoints: tuple[str, ...] = ("localhost:2379",)
     etcd_prefix: str = "/kv/"
     etcd_timeout: float = 1.0
@@ -232,6 +234,9 @@ class Settings:
             ),
             max_watchers=env.integer(
                 "KV_MAX_WATCHERS", default.max_watchers, low=1, high=1_000_000
+            ),
+            idempotency_ttl=env.integer(
+                "KV_IDEMPOTENCY_TTL", default.idempotency_ttl, low=1, high=31_536_000
             ),
             etcd_endpoints=env.endpoints("KV_ETCD_ENDPOINTS", ",".join(default.etcd_endpoints)),
             etcd_prefix=env.text("KV_ETCD_PREFIX", default.etcd_prefix),

@@ -8,6 +8,8 @@ so code written against KVClient cannot tell HTTP from gRPC.
     ├── NotFound            no entry at the key
     ├── AlreadyExists       create on a key that exists
     ├── PreconditionFailed  expected revision not met
+    ├── IdempotencyKeyReused  an idempotency key sent with another request before
+    │                       (HTTP 422 `idempotency_key_reused`)
     ├── Rejected            the service refused the request as invalid (bad key, too large)
     ├── Unavailable         the service cannot be reached, or its storage is down: nothing changed
     ├── OutcomeUnknown      the write was sent but not confirmed in time: it may or may not
@@ -20,7 +22,7 @@ so code written against KVClient cannot tell HTTP from gRPC.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -39,6 +41,10 @@ class AlreadyExists(KVClientError):
 
 class PreconditionFailed(KVClientError):
     """The entry was not at the expected revision (or did not exist)."""
+
+
+class IdempotencyKeyReused(KVClientError):
+    """The idempotency key was sent before with another request: nothing was done."""
 
 
 class Rejected(KVClientError):
@@ -65,6 +71,23 @@ class Compacted(KVClientError):
 
 
 @dataclass(frozen=True, slots=True)
+class IdempotencyReport:
+    """What became of a write sent with an idempotency key.
+
+    `replayed`: the service answered with the answer it recorded for the key
+    (the write was not applied again). `retried`: the first attempt ended
+    without an answer that says what happened (OutcomeUnknown, or Unavailable:
+    a connection lost or refused), and this is the answer to the one retry
+    with the same key; `first_failure` says how the first attempt ended.
+    """
+
+    key: str
+    replayed: bool
+    retried: bool = False
+    first_failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KVEntry:
     """An entry as the service reported it.
 
@@ -76,6 +99,8 @@ class KVEntry:
     value: Any
     revision: int
     ttl: int | None = None
+    # Set on the answer to a write sent with an idempotency key; not part of the entry.
+    idempotency: IdempotencyReport | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +138,7 @@ class Written:
 
     entry: KVEntry
     created: bool
+    idempotency: IdempotencyReport | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +154,7 @@ class KVTxnResult:
     succeeded: bool
     revision: int
     results: tuple[dict[str, Any], ...]
+    idempotency: IdempotencyReport | None = field(default=None, compare=False)
 
     @classmethod
     def from_document(cls, document: Any) -> KVTxnResult:
@@ -181,21 +208,38 @@ class KVClient(Protocol):
         *,
         expected_revision: int | None = None,
         ttl: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Written:
         """Create or replace; with `expected_revision`, only if the entry is at it. With `ttl`,
-        the entry expires that many seconds later; without, it never expires."""
+        the entry expires that many seconds later; without, it never expires.
+
+        With `idempotency_key` (every write takes one; not over RESP, which
+        has none: Rejected), the write is sent with it and retried once with
+        it when it ends OutcomeUnknown or Unavailable (`testclient.retry`): the
+        answer's `idempotency` says whether it was a replay or a retry.
+        IdempotencyKeyReused when the key was sent with another request."""
         ...
 
-    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
-        """Create only; AlreadyExists if the key has an entry. `ttl` as for `put`."""
+    async def create(
+        self, key: str, value: Any, *, ttl: int | None = None, idempotency_key: str | None = None
+    ) -> KVEntry:
+        """Create only; AlreadyExists if the key has an entry. `ttl`, `idempotency_key` as
+        for `put`."""
         ...
 
     async def get(self, key: str) -> KVEntry:
         """The entry at `key`; NotFound if there is none."""
         ...
 
-    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
-        """Remove `key` and return the entry it had; NotFound if there is none."""
+    async def delete(
+        self,
+        key: str,
+        *,
+        expected_revision: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> KVEntry:
+        """Remove `key` and return the entry it had; NotFound if there is none.
+        `idempotency_key` as for `put`."""
         ...
 
     async def list(
@@ -234,10 +278,12 @@ class KVClient(Protocol):
         """
         ...
 
-    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+    async def txn(
+        self, request: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> KVTxnResult:
         """Carry out a transaction atomically: the body of `POST /v1/txn`
         (`{"compare": [...], "success": [...], "failure": [...]}`). Rejected
-        for a malformed or too large one."""
+        for a malformed or too large one. `idempotency_key` as for `put`."""
         ...
 
     async def close(self) -> None:

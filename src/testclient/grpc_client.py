@@ -15,6 +15,7 @@ from testclient.client import (
     AlreadyExists,
     ClosingClient,
     Compacted,
+    IdempotencyKeyReused,
     KVClientError,
     KVEntry,
     KVEvent,
@@ -27,6 +28,7 @@ from testclient.client import (
     Unavailable,
     Written,
 )
+from testclient.retry import send_write
 
 # The one place gRPC status codes become the client's errors. A failed
 # connection is UNAVAILABLE to grpc too. DEADLINE_EXCEEDED is the server's
@@ -45,7 +47,12 @@ STATUS_ERRORS: dict[grpc.StatusCode, type[KVClientError]] = {
     grpc.StatusCode.PERMISSION_DENIED: AccessDenied,
 }
 
+# FAILED_PRECONDITION is also an idempotency key sent before with another request: its message
+# says which (HTTP tells them apart by status, 412 and 422).
+KEY_REUSED_MESSAGE = "idempotency key reused"
 REQUEST_ID_KEY = "x-request-id"
+IDEMPOTENCY_KEY = "idempotency-key"
+REPLAYED = "idempotent-replayed"
 # Integers of at most this magnitude survive the trip as a double exactly.
 MAX_EXACT_INTEGER = 2**53
 
@@ -94,6 +101,7 @@ class GrpcKVClient(ClosingClient):
         *,
         expected_revision: int | None = None,
         ttl: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Written:
         request = _message(
             kv_pb2.PutRequest,
@@ -102,19 +110,41 @@ class GrpcKVClient(ClosingClient):
             expected_revision=expected_revision,
             ttl_seconds=ttl,
         )
-        response = await self._call("Put", key, request)
-        return Written(_entry(response), bool(response.created))
 
-    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
+        async def attempt(once: str | None) -> tuple[Written, bool]:
+            response, replayed = await self._write("Put", key, request, once)
+            return Written(_entry(response), bool(response.created)), replayed
+
+        return await send_write(idempotency_key, attempt)
+
+    async def create(
+        self, key: str, value: Any, *, ttl: int | None = None, idempotency_key: str | None = None
+    ) -> KVEntry:
         request = _message(kv_pb2.CreateRequest, key=key, value=_to_value(value), ttl_seconds=ttl)
-        return _entry(await self._call("Create", key, request))
+
+        async def attempt(once: str | None) -> tuple[KVEntry, bool]:
+            response, replayed = await self._write("Create", key, request, once)
+            return _entry(response), replayed
+
+        return await send_write(idempotency_key, attempt)
 
     async def get(self, key: str) -> KVEntry:
         return _entry(await self._call("Get", key, kv_pb2.GetRequest(key=key)))
 
-    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
+    async def delete(
+        self,
+        key: str,
+        *,
+        expected_revision: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> KVEntry:
         request = kv_pb2.DeleteRequest(key=key, expected_revision=expected_revision)
-        return _entry(await self._call("Delete", key, request))
+
+        async def attempt(once: str | None) -> tuple[KVEntry, bool]:
+            response, replayed = await self._write("Delete", key, request, once)
+            return _entry(response), replayed
+
+        return await send_write(idempotency_key, attempt)
 
     async def list(
         self,
@@ -141,22 +171,21 @@ class GrpcKVClient(ClosingClient):
         next_cursor = response.next_cursor if response.HasField("next_cursor") else None
         return KVPage(tuple(entries), next_cursor, int(response.revision))
 
-    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+    async def txn(
+        self, request: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> KVTxnResult:
         message = _message(
             kv_pb2.TxnRequest,
             compare=[_compare(c) for c in request.get("compare", ())],
             success=[_op(op) for op in request.get("success", ())],
             failure=[_op(op) for op in request.get("failure", ())],
         )
-        response = await self._call("Txn", "txn", message)
-        # Each result answers the op at its place in the branch that ran.
-        ran = request.get("success" if response.succeeded else "failure", ())
-        if len(ran) != len(response.results):
-            raise KVClientError(f"Txn: {len(response.results)} results for {len(ran)} ops")
-        results = [
-            _txn_result(op, result) for op, result in zip(ran, response.results, strict=True)
-        ]
-        return KVTxnResult(bool(response.succeeded), int(response.revision), tuple(results))
+
+        async def attempt(once: str | None) -> tuple[KVTxnResult, bool]:
+            response, replayed = await self._write("Txn", "txn", message, once)
+            return _txn_answer(request, response), replayed
+
+        return await send_write(idempotency_key, attempt)
 
     async def watch(
         self,
@@ -194,17 +223,44 @@ class GrpcKVClient(ClosingClient):
 
     async def _call(self, method: str, key: str, request: Any) -> Any:
         """Call `method` about `key` (in error messages; a listing passes its prefix)."""
-        metadata = ((REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex), *self._credentials)
+        return (await self._write(method, key, request, None))[0]
+
+    async def _write(
+        self, method: str, key: str, request: Any, idempotency_key: str | None
+    ) -> tuple[Any, bool]:
+        """`_call`, with the idempotency key when not None: (response, whether a replay)."""
+        metadata: tuple[tuple[str, str], ...] = (
+            (REQUEST_ID_KEY, self._request_id or uuid.uuid4().hex),
+            *self._credentials,
+        )
+        if idempotency_key is not None:
+            metadata += ((IDEMPOTENCY_KEY, idempotency_key),)
         try:
-            return await getattr(self._stub, method)(
-                request, timeout=self._timeout, metadata=metadata
-            )
+            call = getattr(self._stub, method)(request, timeout=self._timeout, metadata=metadata)
+            response = await call
+            if idempotency_key is None:
+                return response, False
+            trailing = await call.trailing_metadata() or ()
+            return response, (REPLAYED, "true") in tuple(trailing)
         except grpc.aio.AioRpcError as exc:
             error_type = STATUS_ERRORS.get(exc.code(), KVClientError)
+            if error_type is PreconditionFailed and (exc.details() or "").startswith(
+                KEY_REUSED_MESSAGE
+            ):
+                error_type = IdempotencyKeyReused
             detail = f"{method} {key!r}: {exc.code().name} {exc.details() or ''}".rstrip()
             if error_type is Unavailable:
                 detail += f" (target {self._target})"
             raise error_type(detail) from exc
+
+
+def _txn_answer(request: dict[str, Any], response: Any) -> KVTxnResult:
+    # Each result answers the op at its place in the branch that ran.
+    ran = request.get("success" if response.succeeded else "failure", ())
+    if len(ran) != len(response.results):
+        raise KVClientError(f"Txn: {len(response.results)} results for {len(ran)} ops")
+    results = [_txn_result(op, result) for op, result in zip(ran, response.results, strict=True)]
+    return KVTxnResult(bool(response.succeeded), int(response.revision), tuple(results))
 
 
 def _message(message_type: Callable[..., Any], **fields: Any) -> Any:

@@ -18,6 +18,7 @@ from testclient.client import (
     AlreadyExists,
     ClosingClient,
     Compacted,
+    IdempotencyKeyReused,
     KVClientError,
     KVEntry,
     KVEvent,
@@ -30,6 +31,7 @@ from testclient.client import (
     Unavailable,
     Written,
 )
+from testclient.retry import send_write
 from testclient.sse import EventStreamParser, ServerSentEvent
 
 # The one place HTTP statuses, and failures before any answer, become the client's errors.
@@ -43,6 +45,7 @@ STATUS_ERRORS: dict[int, type[KVClientError]] = {
     412: PreconditionFailed,
     413: Rejected,
     415: Rejected,
+    422: IdempotencyKeyReused,
     503: Unavailable,
     504: OutcomeUnknown,
 }
@@ -56,6 +59,8 @@ FAILURE_ERRORS: tuple[tuple[type[BaseException], type[KVClientError]], ...] = (
     (ConnectionError, Unavailable),
 )
 _FAILURES = tuple(kind for kind, _ in FAILURE_ERRORS)
+IDEMPOTENCY_KEY = "Idempotency-Key"
+REPLAYED = "Idempotent-Replayed"
 
 
 class HttpKVClient(ClosingClient):
@@ -96,20 +101,42 @@ class HttpKVClient(ClosingClient):
         *,
         expected_revision: int | None = None,
         ttl: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Written:
         headers = {} if expected_revision is None else {"If-Match": f'"{expected_revision}"'}
-        document = await self._call("PUT", key, _body(value, ttl), headers)
-        return Written(_entry(document), bool(document["created"]))
 
-    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
-        return _entry(await self._call("POST", key, _body(value, ttl)))
+        async def attempt(once: str | None) -> tuple[Written, bool]:
+            document, replayed = await self._write("PUT", key, _body(value, ttl), headers, once)
+            return Written(_entry(document), bool(document["created"])), replayed
+
+        return await send_write(idempotency_key, attempt)
+
+    async def create(
+        self, key: str, value: Any, *, ttl: int | None = None, idempotency_key: str | None = None
+    ) -> KVEntry:
+        async def attempt(once: str | None) -> tuple[KVEntry, bool]:
+            document, replayed = await self._write("POST", key, _body(value, ttl), {}, once)
+            return _entry(document), replayed
+
+        return await send_write(idempotency_key, attempt)
 
     async def get(self, key: str) -> KVEntry:
         return _entry(await self._call("GET", key))
 
-    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
+    async def delete(
+        self,
+        key: str,
+        *,
+        expected_revision: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> KVEntry:
         headers = {} if expected_revision is None else {"If-Match": f'"{expected_revision}"'}
-        return _entry(await self._call("DELETE", key, headers=headers))
+
+        async def attempt(once: str | None) -> tuple[KVEntry, bool]:
+            document, replayed = await self._write("DELETE", key, None, headers, once)
+            return _entry(document), replayed
+
+        return await send_write(idempotency_key, attempt)
 
     async def list(
         self,
@@ -135,8 +162,15 @@ class HttpKVClient(ClosingClient):
         except (KeyError, TypeError, ValueError) as exc:
             raise KVClientError(f"GET {what}: the page is not as the API says: {exc}") from exc
 
-    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
-        return KVTxnResult.from_document(await self._request("POST", self._txn_url, "txn", request))
+    async def txn(
+        self, request: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> KVTxnResult:
+        async def attempt(once: str | None) -> tuple[KVTxnResult, bool]:
+            sent = {} if once is None else {IDEMPOTENCY_KEY: once}
+            document, replayed = await self._exchange("POST", self._txn_url, "txn", request, sent)
+            return KVTxnResult.from_document(document), replayed
+
+        return await send_write(idempotency_key, attempt)
 
     async def watch(
         self,
@@ -201,6 +235,20 @@ class HttpKVClient(ClosingClient):
     async def close(self) -> None:
         await self._session.close()
 
+    async def _write(
+        self,
+        method: str,
+        key: str,
+        body: dict[str, Any] | None,
+        headers: dict[str, str],
+        idempotency_key: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """A write to `key`, with its idempotency key when not None: (document, replayed)."""
+        if idempotency_key is not None:
+            headers = {**headers, IDEMPOTENCY_KEY: idempotency_key}
+        url = self._base + quote(key, safe="")
+        return await self._exchange(method, url, repr(key), body, headers)
+
     async def _call(
         self,
         method: str,
@@ -221,6 +269,17 @@ class HttpKVClient(ClosingClient):
         headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one request to `url` (already encoded); `what` names it in error messages."""
+        return (await self._exchange(method, url, what, body, headers))[0]
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """`_request`, and whether the answer says it is a replay (`Idempotent-Replayed: true`)."""
         sent = {"X-Request-ID": self._request_id or uuid.uuid4().hex, **(headers or {})}
         data = None
         if body is not None:
@@ -238,7 +297,7 @@ class HttpKVClient(ClosingClient):
                     error_type = STATUS_ERRORS.get(response.status, KVClientError)
                     message = document.get("error", {}).get("message", "")
                     raise error_type(f"{method} {what}: {response.status} {message}")
-                return document
+                return document, response.headers.get(REPLAYED) == "true"
         except _FAILURES as exc:
             error_type = next(error for kind, error in FAILURE_ERRORS if isinstance(exc, kind))
             problem = "cannot reach" if error_type is Unavailable else "no answer in time from"

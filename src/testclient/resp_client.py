@@ -97,18 +97,30 @@ class RespKVClient(ClosingClient):
         *,
         expected_revision: int | None = None,
         ttl: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Written:
+        _no_idempotency_key(idempotency_key)
         condition = () if expected_revision is None else ("IFREV", expected_revision)
         fields = await self._call("KV.PUT", key, _json(value), *condition, *_ttl(ttl))
         return Written(_entry(fields), bool(int(fields["created"])))
 
-    async def create(self, key: str, value: Any, *, ttl: int | None = None) -> KVEntry:
+    async def create(
+        self, key: str, value: Any, *, ttl: int | None = None, idempotency_key: str | None = None
+    ) -> KVEntry:
+        _no_idempotency_key(idempotency_key)
         return _entry(await self._call("KV.CREATE", key, _json(value), *_ttl(ttl)))
 
     async def get(self, key: str) -> KVEntry:
         return _entry(await self._call("KV.GET", key))
 
-    async def delete(self, key: str, *, expected_revision: int | None = None) -> KVEntry:
+    async def delete(
+        self,
+        key: str,
+        *,
+        expected_revision: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> KVEntry:
+        _no_idempotency_key(idempotency_key)
         condition = () if expected_revision is None else ("IFREV", expected_revision)
         return _entry(await self._call("KV.DELETE", key, *condition))
 
@@ -152,8 +164,11 @@ class RespKVClient(ClosingClient):
                 f"KV.LIST {prefix!r}: the page is not as documented: {exc}"
             ) from exc
 
-    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+    async def txn(
+        self, request: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> KVTxnResult:
         """`KV.TXN JSON`: the answer is the HTTP answer's JSON text."""
+        _no_idempotency_key(idempotency_key)
         reply = await self._command("KV.TXN", "txn", _json(request))
         try:
             document = json.loads(reply)
@@ -229,3 +244,9 @@ def _listed(fields: dict[str, Any], keys_only: bool) -> KVEntry:
     if set(fields) != {"key", "revision"}:
         raise ValueError(f"a KEYSONLY entry has fields {sorted(fields)}, not key and revision")
     return KVEntry(_text(fields["key"]), None, int(fields["revision"]))
+
+
+def _no_idempotency_key(key: str | None) -> None:
+    """RESP has no way to send an idempotency key: a write asked to carry one is refused."""
+    if key is not None:
+        raise Rejected("the RESP API carries no idempotency key; use HTTP or gRPC")

@@ -92,6 +92,8 @@ class ClientTransport:
     """The URL schemes an address must have; empty: any address (a gRPC target)."""
     watch: bool = True
     """Whether the protocol serves watch."""
+    idempotency_keys: bool = True
+    """Whether a write can carry an idempotency key (`KVClient.put(..., idempotency_key=)`)."""
 
     def address_of(self, host: str, port: int, *, secure: bool = False) -> str:
         """The address of this transport's server listening on `host:port` (over TLS: `secure`)."""
@@ -109,5 +111,6 @@ CLIENTS: dict[str, ClientTransport] = {
     "resp": ClientTransport(
         _resp, "KV_RESP_URL", "redis://localhost:6379", "--resp-url",
         "redis{secure}://{host}:{port}", schemes=("redis", "rediss"), watch=False,
+        idempotency_keys=False,
     ),
 }  # fmt: skip

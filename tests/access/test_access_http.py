@@ -152,3 +152,22 @@ async def test_http_a_snapshot_needs_a_read_rule_over_every_key(
     status, _, body = await call(http, "GET", "/v1/snapshot", bearer(ADMIN_TOKEN))
     assert status == 200
     assert body.startswith('{"snapshot":1,')
+
+
+async def test_http_idempotency_keys_are_each_principals_own(
+    http: tuple[Served, aiohttp.ClientSession],
+) -> None:
+    """One principal's key neither replays nor blocks another's request with the same key."""
+    once = {"Idempotency-Key": "same-key-for-both"}
+    status, headers, _ = await call(
+        http, "PUT", "/v1/kv/app/one", {**bearer(APP_TOKEN), **once}, json={"value": 1}
+    )
+    assert (status, "Idempotent-Replayed" in headers) == (201, False)
+    status, headers, _ = await call(
+        http, "PUT", "/v1/kv/app/two", {**bearer(ADMIN_TOKEN), **once}, json={"value": 2}
+    )
+    assert (status, "Idempotent-Replayed" in headers) == (201, False)
+    status, headers, _ = await call(
+        http, "PUT", "/v1/kv/app/one", {**bearer(APP_TOKEN), **once}, json={"value": 1}
+    )
+    assert (status, headers.get("Idempotent-Replayed")) == (201, "true")

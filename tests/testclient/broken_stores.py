@@ -16,7 +16,7 @@ from typing import Any
 
 from kv.adapters.history import ChangeHistory, HistorySubscription
 from kv.domain import Change as FeedChange
-from kv.domain import Entry, Listing, Outcome, SingleWrites, Transaction
+from kv.domain import Entry, IdempotencyRecord, Listing, Outcome, SingleWrites, Transaction
 from kv.domain.ttl import Clock
 
 
@@ -49,6 +49,7 @@ class DictStore(SingleWrites):
         self.clock = clock
         self.history = ChangeHistory()
         self.published = 0
+        self.records: dict[str, IdempotencyRecord] = {}
 
     async def open(self) -> None:
         return None
@@ -103,9 +104,16 @@ class DictStore(SingleWrites):
     async def decide(self, txn: Transaction) -> Outcome:
         """The outcome of `txn` on what `get` returns, taking the next revision for a change."""
         current = {key: await self.get(key) for key in txn.keys}
-        outcome = txn.decide(current, self.revision, self.clock())
-        self.revision = outcome.revision
+        outcome = txn.decide(current, self.revision, self.clock(), self.recorded(txn))
+        if outcome.changed:
+            self.revision = outcome.revision
+        if outcome.record is not None:
+            self.records[outcome.record.key] = outcome.record
         return outcome
+
+    def recorded(self, txn: Transaction) -> IdempotencyRecord | None:
+        """The idempotency record under `txn`'s key (None: none, or no key)."""
+        return None if txn.claim is None else self.records.get(txn.claim.key)
 
     def apply(self, change: Change) -> None:
         if change.entry is None:
@@ -504,3 +512,29 @@ class IgnoresCompares(DictStore):
 
     async def decide(self, txn: Transaction) -> Outcome:
         return await super().decide(replace(txn, compare=()))
+
+
+class IgnoresIdempotencyKeys(DictStore):
+    """A write with an idempotency key is carried out as if it had none, every time."""
+
+    async def decide(self, txn: Transaction) -> Outcome:
+        return await super().decide(replace(txn, claim=None))
+
+
+class ReplaysForAnotherRequest(DictStore):
+    """A key's recorded answer is replayed to any request with the key, whatever it asks."""
+
+    def recorded(self, txn: Transaction) -> IdempotencyRecord | None:
+        record = super().recorded(txn)
+        if record is None or txn.claim is None:
+            return record
+        return replace(record, fingerprint=txn.claim.fingerprint)
+
+
+class ReappliesWhenReplaying(DictStore):
+    """A request with a known key is carried out again, and answered as a replay."""
+
+    async def decide(self, txn: Transaction) -> Outcome:
+        replay = self.recorded(txn) is not None
+        outcome = await super().decide(replace(txn, claim=None) if replay else txn)
+        return replace(outcome, replayed=True) if replay else outcome

@@ -17,7 +17,7 @@ from kv.adapters.memory import InMemoryStore
 from kv.domain import Store
 from testclient.runner import ScenarioResult, run_scenario, run_scenarios
 from testclient.scenarios import SCENARIOS
-from tests.inprocess import WATCH_TRANSPORTS
+from tests.inprocess import IDEMPOTENCY_TRANSPORTS, WATCH_TRANSPORTS
 from tests.testclient import broken_stores as broken
 from tests.testclient.conftest import ServeStore
 
@@ -75,6 +75,12 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
         {"transactions"},
     ),
     "a transaction's compares ignored": (broken.IgnoresCompares, {"transactions"}),
+    "idempotency keys ignored": (broken.IgnoresIdempotencyKeys, {"idempotency"}),
+    "a key's answer replayed to another request": (
+        broken.ReplaysForAnotherRequest,
+        {"idempotency"},
+    ),
+    "a replay applies the write again": (broken.ReappliesWhenReplaying, {"idempotency"}),
 }
 
 
@@ -83,10 +89,13 @@ def _failures(result: ScenarioResult) -> str:
 
 
 def _served_here(request: pytest.FixtureRequest, names: set[str]) -> set[str]:
-    """`names` less `watch` where the transport under test has no watch (RESP)."""
-    if request.node.callspec.params.get("serve_store") in WATCH_TRANSPORTS:
-        return names
-    return names - {"watch"}
+    """`names` less what the transport under test cannot carry (RESP: watch, idempotency keys)."""
+    transport = request.node.callspec.params.get("serve_store")
+    if transport not in WATCH_TRANSPORTS:
+        names = names - {"watch"}
+    if transport not in IDEMPOTENCY_TRANSPORTS:
+        names = names - {"idempotency"}
+    return names
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -94,7 +103,7 @@ async def test_scenario_passes_against_the_real_service(
     serve_store: ServeStore, name: str, request: pytest.FixtureRequest
 ) -> None:
     if not _served_here(request, {name}):
-        pytest.skip("the RESP API has no watch")
+        pytest.skip("the RESP API has no watch and no idempotency key")
     connect = await serve_store(InMemoryStore())
     result = await run_scenario(name, connect)
     assert result.success, _failures(result)
@@ -109,7 +118,7 @@ async def test_scenarios_fail_against_a_broken_store(
     make_store, must_fail = MUST_FAIL[breakage]
     must_fail = _served_here(request, must_fail)
     if not must_fail:
-        pytest.skip("the RESP API has no watch")
+        pytest.skip("the RESP API has no watch and no idempotency key")
     connect = await serve_store(make_store())
     for name in sorted(must_fail):
         result = await run_scenario(name, connect)

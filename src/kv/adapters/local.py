@@ -12,12 +12,22 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 
 from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
+from kv.adapters.records import IdempotencyRecords
 from kv.adapters.snapshot_view import LocalSnapshot
-from kv.domain import Change, Entry, SingleWrites, Write, Written
+from kv.domain import (
+    Change,
+    Entry,
+    IdempotencyRecord,
+    SingleWrites,
+    Transaction,
+    Write,
+    Written,
+)
 from kv.domain.model import Listing
 from kv.domain.ttl import Clock
 
@@ -46,10 +56,10 @@ class LocalStore(SingleWrites, ABC):
         self._expiry = ExpiryIndex()
         self._revision = 0
         self._history = ChangeHistory(history)
-        # (A subclass may replace the index at open: look it up at each call.)
-        self._sweeper = ExpirySweeper(
-            self._expire_due, lambda: self._expiry.next_due(), clock, sweep_interval
-        )
+        # Idempotency records (as decided: a durable store's may not be durable yet).
+        self._records = IdempotencyRecords()
+        # (A subclass may replace the indexes at open: look them up at each call.)
+        self._sweeper = ExpirySweeper(self._expire_due, self._next_due, clock, sweep_interval)
 
     @property
     def revision(self) -> int:
@@ -101,6 +111,23 @@ class LocalStore(SingleWrites, ABC):
         """Whether the sweeper may remove entries now (a failed store removes nothing)."""
         return True
 
+    def _next_due(self) -> float | None:
+        """When the next entry or idempotency record expires; None: nothing does."""
+        due = [t for t in (self._expiry.next_due(), self._records.next_due()) if t is not None]
+        return min(due, default=None)
+
+    def _recorded(self, txn: Transaction) -> IdempotencyRecord | None:
+        """The live record under `txn`'s idempotency key (None: none, or no key)."""
+        return None if txn.claim is None else self._records.get(txn.claim.key, self._clock())
+
+    def _keep_record(self, record: IdempotencyRecord) -> None:
+        self._records.set(record)
+        self._sweeper.ensure_running()
+
+    @abstractmethod
+    def _remove_records(self, keys: Sequence[str]) -> None:
+        """Remove the expired idempotency records under `keys`; called with the lock held."""
+
     @abstractmethod
     def _remove_expired(self, expired: Entry) -> None:
         """Remove `expired` (its change from `_take_removal`); called with the lock held."""
@@ -132,4 +159,7 @@ class LocalStore(SingleWrites, ABC):
                 assert current is not None
                 assert current.expires_at == expires_at
                 self._remove_expired(current)
-            return len(due)
+            records = self._records.due(self._clock(), limit - len(due))
+            if records:
+                self._remove_records(records)
+            return len(due) + len(records)

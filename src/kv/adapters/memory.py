@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 
 from kv.adapters.history import HistoryLimits
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS
@@ -15,13 +16,14 @@ from kv.domain.ttl import Clock
 class InMemoryStore(LocalStore):
     """A `Store` that keeps every `Entry` as it is, in key order, in this process's memory.
 
-    The reference implementation of the port: a transaction is decided and
-    applied under one lock with nothing else in between (no await, no I/O),
-    and is visible when it returns. An entry whose ttl has passed is hidden from
-    that moment; it is removed, at a revision of its own, by the first write
-    to its key or by the expiry sweeper, whichever comes first. Reads, the
-    change feed and the sweep are `LocalStore`'s (its docstring names the
-    arguments).
+        The reference implementation of the port: a transaction is decided and
+        applied under one lock with nothing else in between (no await, no I/O),
+        and is visible when it returns. An entry whose ttl has passed is hidden from
+        that moment; it is removed, at a revision of its own, by the first write
+        to its key or by the expiry sweeper, whichever comes first. An idempotency
+    record is kept in the same step as the changes of its transaction. Reads, the
+        change feed and the sweep are `LocalStore`'s (its docstring names the
+        arguments).
     """
 
     def __init__(
@@ -53,7 +55,9 @@ class InMemoryStore(LocalStore):
                     self._remove_expired(entry)
                     entry = None
                 current[key] = entry
-            outcome = txn.decide(current, self._revision, now)
+            outcome = txn.decide(current, self._revision, now, self._recorded(txn))
+            if outcome.record is not None:
+                self._keep_record(outcome.record)
             if not outcome.changed:
                 return outcome
             self._revision = outcome.revision
@@ -69,6 +73,10 @@ class InMemoryStore(LocalStore):
 
     async def check(self) -> None:
         return None
+
+    def _remove_records(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._records.remove(key)
 
     def _remove_expired(self, expired: Entry) -> None:
         change = self._take_removal(expired)

@@ -6,6 +6,7 @@ from kv.domain.errors import (
     AccessRefused,
     BadCredentials,
     Compacted,
+    IdempotencyKeyReused,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -20,6 +21,7 @@ from kv.domain.errors import (
     ValueTooLarge,
     WatcherTooSlow,
 )
+from kv.domain.idempotency import Claim, IdempotencyRecord
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
 from kv.domain.ports import (
     ChangeFeed,
@@ -40,12 +42,15 @@ __all__ = [
     "BadCredentials",
     "Change",
     "ChangeFeed",
+    "Claim",
     "Compacted",
     "Compare",
     "Condition",
     "Decision",
     "Entry",
     "Guard",
+    "IdempotencyKeyReused",
+    "IdempotencyRecord",
     "InvalidRequest",
     "JsonValue",
     "KVError",

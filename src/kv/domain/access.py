@@ -220,6 +220,12 @@ class Guard:
         """Run the block's operations as `principal` (what `admit` answered)."""
         return ActingAs(principal)
 
+    @staticmethod
+    def caller_name() -> str:
+        """The name of the principal the block runs as ("": anonymous, access control off)."""
+        principal = _caller.get()
+        return "" if principal is None else principal.name
+
     def require(self, access: Access, key_or_prefix: str) -> None:
         """PermissionDenied unless the caller may `access` this key (or prefix: see `decide`)."""
         if self._principals is None:

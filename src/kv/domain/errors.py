@@ -6,6 +6,7 @@
     ├── KeyNotFound           no entry at the key
     ├── KeyExists             create-only write on a key that exists
     ├── PreconditionFailed    the entry is not what the caller said it must be
+    ├── IdempotencyKeyReused  an idempotency key already answered another request
     ├── StorageUnavailable    the store cannot be used; nothing was changed
     ├── OutcomeUnknown        the store did not confirm a write; it may or may not be applied
     ├── Compacted             a watch asked for changes older than the history the store keeps
@@ -47,6 +48,13 @@ class KeyExists(KVError):
 
 class PreconditionFailed(KVError):
     """A conditional write found the entry in another state than the one required."""
+
+
+class IdempotencyKeyReused(KVError):
+    """A write's idempotency key was first used for another request (method, key or body).
+
+    Nothing was done: the key belongs to that first request until it expires.
+    """
 
 
 class StorageUnavailable(KVError):

@@ -16,6 +16,7 @@ from kv.domain.cursors import (
     validate_prefix,
 )
 from kv.domain.errors import KeyNotFound, PreconditionFailed, StorageUnavailable
+from kv.domain.idempotency import DEFAULT_TTL_SECONDS, Claim, IdempotentRequest
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
     Condition,
@@ -29,11 +30,11 @@ from kv.domain.model import (
 )
 from kv.domain.ports import ChangeFeed, Snapshots, Store, Subscription
 from kv.domain.snapshots import Snapshot
-from kv.domain.transactions import Outcome
+from kv.domain.transactions import Outcome, Transaction
 from kv.domain.ttl import Clock, seconds_left, validate_ttl
 from kv.domain.txn_requests import read_transaction
 from kv.domain.watches import DEFAULT_MAX_WATCHES, OpenWatches
-from kv.domain.writes import Write
+from kv.domain.writes import Write, Written
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class KeyValueService:
         clock: Clock = time.time,
         max_watches: int = DEFAULT_MAX_WATCHES,
         guard: Guard | None = None,
+        idempotency_ttl: int = DEFAULT_TTL_SECONDS,
     ) -> None:
         """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry).
 
@@ -73,9 +75,11 @@ class KeyValueService:
         `guard`: access control (domain/access.py); every operation on keys asks it first,
         and raises PermissionDenied (or Unauthenticated) for a caller it does not cover.
         Without one, every caller may do everything.
+        `idempotency_ttl`: seconds the answer of a write with an idempotency key is kept.
         """
         self.guard = guard if guard is not None else Guard()
         self._store = store
+        self._idempotency_ttl = idempotency_ttl
         self._max_value_bytes = max_value_bytes
         self._clock = clock
         # The store's change feed, when it has one (watch).
@@ -115,6 +119,7 @@ class KeyValueService:
         condition: Condition | None = None,
         *,
         ttl: int | None = None,
+        idempotency: IdempotentRequest | None = None,
     ) -> PutResult:
         """Store `value` at `key`, creating or replacing it.
 
@@ -126,11 +131,16 @@ class KeyValueService:
         change with a new revision. With a condition, PreconditionFailed when
         the current entry does not satisfy it. StorageUnavailable: not
         applied; OutcomeUnknown: maybe applied.
+
+        `idempotency` (every write takes one): the first write with its key is
+        carried out and its answer recorded with it; a later one with the same
+        key and fingerprint gets that answer and changes nothing
+        (`idempotency.replayed`); with another fingerprint, IdempotencyKeyReused.
         """
         key = self._writable(key)
         write = Write.put(key, value, self._encode(value), condition, ttl=validate_ttl(ttl))
         _check_possible(condition)
-        written = await self._store.write(write)
+        written = await self._write(write, idempotency)
         assert written.entry is not None
         return PutResult(written.entry, created=written.previous is None)
 
@@ -141,33 +151,42 @@ class KeyValueService:
         *,
         ttl: int | None = None,
         condition: Condition | None = None,
+        idempotency: IdempotentRequest | None = None,
     ) -> Entry:
         """Store `value` at `key` only if there is no entry there; KeyExists otherwise.
 
-        `ttl` as for `put`. `condition`: what the client also asked of the
+        `ttl` and `idempotency` as for `put`. `condition`: what the client also asked of the
         entry (HTTP's If-Match on POST): one that needs an entry can never
         hold for a create, PreconditionFailed.
         """
         write = Write.create(self._writable(key), value, self._encode(value), ttl=validate_ttl(ttl))
         if condition is not None and condition.must_exist:
             raise PreconditionFailed("create only: the key must be absent, so it cannot also exist")
-        written = await self._store.write(write)
+        written = await self._write(write, idempotency)
         assert written.entry is not None
         return written.entry
 
-    async def delete(self, key: str, condition: Condition | None = None) -> Entry:
+    async def delete(
+        self,
+        key: str,
+        condition: Condition | None = None,
+        *,
+        idempotency: IdempotentRequest | None = None,
+    ) -> Entry:
         """Remove `key` and return the entry it had; KeyNotFound when there is none.
 
         With a condition, PreconditionFailed when the current entry does not
-        satisfy it.
+        satisfy it. `idempotency` as for `put`.
         """
         write = Write.delete(self._writable(key), condition)
         _check_possible(condition)
-        written = await self._store.write(write)
+        written = await self._write(write, idempotency)
         assert written.previous is not None
         return written.previous
 
-    async def txn(self, request: object) -> Outcome:
+    async def txn(
+        self, request: object, *, idempotency: IdempotentRequest | None = None
+    ) -> Outcome:
         """Carry out a transaction atomically: compares, then the `success` or `failure` ops.
 
         `request` is the transaction as clients send it (`kv.domain.txn_requests`
@@ -181,11 +200,29 @@ class KeyValueService:
         of nothing answers `deleted: false`. StorageUnavailable: not applied;
         OutcomeUnknown: maybe applied. PermissionDenied (nothing done) unless the
         caller may read every key compared or got and write every key put or
-        deleted, in both branches.
+        deleted, in both branches. `idempotency` as for `put`.
         """
-        transaction = read_transaction(request, self._max_value_bytes)
-        self.guard.require_all(transaction_needs(transaction))
-        return await self._store.transact(transaction)
+        txn = read_transaction(request, self._max_value_bytes)
+        self.guard.require_all(transaction_needs(txn))
+        if idempotency is None:
+            return await self._store.transact(txn)
+        claimed = Transaction(txn.compare, txn.success, txn.failure, self._claim(idempotency))
+        outcome = await self._store.transact(claimed)
+        idempotency.replayed = outcome.replayed
+        return outcome
+
+    def _claim(self, idempotency: IdempotentRequest) -> Claim:
+        """The record a write with an idempotency key claims: the key is the caller's own."""
+        idempotency.principal = self.guard.caller_name()
+        return idempotency.claim(self._idempotency_ttl)
+
+    async def _write(self, write: Write, idempotency: IdempotentRequest | None) -> Written:
+        """One write, through the store's transaction when it carries an idempotency key."""
+        if idempotency is None:
+            return await self._store.write(write)
+        outcome = await self._store.transact(Transaction.single(write, self._claim(idempotency)))
+        idempotency.replayed = outcome.replayed
+        return outcome.results[0]
 
     async def list(
         self,

@@ -19,10 +19,14 @@ that changes nothing takes none.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from kv.domain.model import Entry, JsonValue, same_value
 from kv.domain.writes import Decision, Write, Written
+
+if TYPE_CHECKING:
+    from kv.domain.idempotency import Claim, IdempotencyRecord
 
 MAX_COMPARES = 128
 MAX_OPS = 128  # per branch
@@ -71,6 +75,11 @@ class Outcome:
     an UNCHANGED `Written` whose `entry` is what it saw (None: no entry).
     `revision`: the store's revision after the transaction, the one every
     change of it took when `changed`.
+
+    `replayed`: the answer is the one recorded for the transaction's
+    idempotency key (nothing was applied). `record`: what the store must write
+    with the changes, in the same commit, when the transaction carries a
+    `Claim` (also when nothing changed).
     """
 
     succeeded: bool
@@ -78,9 +87,17 @@ class Outcome:
     results: tuple[Written, ...]
     revision: int
     changed: bool
+    replayed: bool = False
+    record: IdempotencyRecord | None = None
 
     def changes(self) -> Iterator[tuple[Write, Written]]:
-        """Each write that changed its key, with its result, in op order (one per key)."""
+        """Each write that changed its key, with its result, in op order (one per key).
+
+        None for an outcome that changes nothing, a replay included (its results
+        say what the first request changed).
+        """
+        if not self.changed:
+            return
         for op, result in zip(self.ops, self.results, strict=True):
             if isinstance(op, Write) and result.decision is not Decision.UNCHANGED:
                 yield op, result
@@ -125,11 +142,13 @@ class Transaction:
     compare: tuple[Compare, ...] = ()
     success: tuple[Op, ...] = ()
     failure: tuple[Op, ...] = ()
+    # The idempotency key it carries (kv.domain.idempotency): the store reads its record too.
+    claim: Claim | None = None
 
     @classmethod
-    def single(cls, write: Write) -> Transaction:
+    def single(cls, write: Write, claim: Claim | None = None) -> Transaction:
         """The one-operation transaction that is a single write."""
-        return cls(success=(write,))
+        return cls(success=(write,), claim=claim)
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -147,7 +166,13 @@ class Transaction:
         """Every write of either branch."""
         return tuple(op for op in (*self.success, *self.failure) if isinstance(op, Write))
 
-    def decide(self, current: Mapping[str, Entry | None], revision: int, now: float) -> Outcome:
+    def decide(
+        self,
+        current: Mapping[str, Entry | None],
+        revision: int,
+        now: float,
+        recorded: IdempotencyRecord | None = None,
+    ) -> Outcome:
         """What the transaction does to `current`, the store being at `revision` at time `now`.
 
         `current` maps every key of `keys` to its live entry (None: none; an
@@ -155,7 +180,20 @@ class Transaction:
         revision). Changes are made at `revision + 1`. A write's own rules
         raise as `Write.decide` does (only a single write carries any that
         can): then nothing changes. Pure: the same input, the same outcome.
+
+        With a `claim`, `recorded` is the record the store holds under its
+        key (None: none, or expired): when there is one, the outcome is its
+        replay (`Claim.replay`: IdempotencyKeyReused for another request),
+        nothing changes; otherwise the outcome carries the `record` to write.
         """
+        if self.claim is not None and recorded is not None and not recorded.expired(now):
+            return self.claim.replay(recorded)
+        outcome = self._decide(current, revision, now)
+        if self.claim is None:
+            return outcome
+        return replace(outcome, record=self.claim.record(outcome, now))
+
+    def _decide(self, current: Mapping[str, Entry | None], revision: int, now: float) -> Outcome:
         succeeded = all(compare.holds(current[compare.key]) for compare in self.compare)
         ops = self.success if succeeded else self.failure
         state = dict(current)

@@ -12,6 +12,7 @@ from testclient.scenarios.context import Connect, Scenario, ScenarioContext
 from testclient.scenarios.create_conflict import create_conflict
 from testclient.scenarios.deletion import deletion
 from testclient.scenarios.expiry import expiry
+from testclient.scenarios.idempotency import idempotency
 from testclient.scenarios.key_encoding import key_encoding
 from testclient.scenarios.linearizability import linearizability
 from testclient.scenarios.listing import listing
@@ -36,6 +37,7 @@ SCENARIOS: dict[str, Scenario] = {
     "replicas": replicas,
     "watch": watch,
     "transactions": transactions,
+    "idempotency": idempotency,
 }
 
 __all__ = ["SCENARIOS", "Connect", "Scenario", "ScenarioContext"]

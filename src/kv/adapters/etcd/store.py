@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from kv.adapters.etcd.client import EtcdClient
 from kv.adapters.etcd.feed import EtcdChangeFeed
+from kv.adapters.etcd.records import EtcdRecords
 from kv.adapters.etcd.security import EtcdSecurity
 from kv.adapters.etcd.snapshot import EtcdSnapshot
 from kv.adapters.etcd.transactions import found_kvs, guarded_request, read_request
@@ -76,6 +77,7 @@ class EtcdStore:
         `security`: TLS and the etcd user (kv.adapters.etcd.security)."""
         self._client = EtcdClient(endpoints, timeout=timeout, security=security)
         self._keys = Keyspace(prefix)
+        self._records = EtcdRecords(self._client, self._keys.prefix)
         self._clock = clock
         self._feed = EtcdChangeFeed(
             self._client, self._keys, history or HistoryLimits(), timeout=timeout
@@ -133,7 +135,8 @@ class EtcdStore:
 
     async def transact(self, txn: Transaction) -> Outcome:
         """A single write in its own way (`_write`); any other transaction read, then guarded."""
-        if not txn.compare and not txn.failure and len(txn.success) == 1:
+        single = not txn.compare and not txn.failure and len(txn.success) == 1
+        if single and txn.claim is None:
             (op,) = txn.success
             if isinstance(op, Write):
                 written = await self.write(op)
@@ -158,11 +161,20 @@ class EtcdStore:
         return outcome
 
     async def _transact(self, txn: Transaction, leases: dict[int, int]) -> Outcome:
+        """Read, decide, guarded Txn; with a claim, its record is read and written with them."""
         keys = [self._keys.key(key) for key in txn.keys]
+        record_key = None if txn.claim is None else self._records.key(txn.claim.key)
         for _ in range(MAX_ATTEMPTS):
-            read = await self._client.read_txn(read_request(keys))
-            found = found_kvs(keys, read)
-            expired = [kv for kv in found.values() if kv is not None and self._live(kv) is None]
+            read = await self._client.read_txn(read_request([*keys, *filter(None, [record_key])]))
+            found = found_kvs([*keys, *filter(None, [record_key])], read)
+            recorded = None
+            if txn.claim is not None and record_key is not None:
+                recorded = self._records.read(txn.claim.key, found[record_key])
+            expired = [
+                kv
+                for key, kv in found.items()
+                if kv is not None and key != record_key and self._live(kv) is None
+            ]
             if expired:
                 for kv in expired:  # removed at a revision of its own; then read again
                     await self._client.revoke(kv.lease)
@@ -170,15 +182,18 @@ class EtcdStore:
             current = {
                 self._keys.name(key): None if kv is None else self._keys.entry(kv)
                 for key, kv in found.items()
+                if key != record_key
             }
             now = self._clock()
-            outcome = txn.decide(current, read.header.revision, now)
-            if not outcome.changed:
+            outcome = txn.decide(current, read.header.revision, now, recorded)
+            if outcome.replayed or (not outcome.changed and outcome.record is None):
                 return outcome
             request = guarded_request(outcome, self._keys, found, leases, now)
+            if outcome.record is not None and txn.claim is not None:
+                request.success.append(await self._records.put(outcome.record, txn.claim.ttl, now))
             response = await self._client.txn(request)
             if response.succeeded:
-                return outcome.at(response.header.revision)
+                return outcome.at(response.header.revision) if outcome.changed else outcome
         raise StorageUnavailable(
             f"the transaction's keys changed under each of {MAX_ATTEMPTS} attempts; not applied"
         )

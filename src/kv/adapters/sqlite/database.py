@@ -5,6 +5,9 @@ Layout (one database, `KV_DATA_DIR/kv.sqlite3`, plus its `-wal` file):
     entries(key TEXT PRIMARY KEY, value TEXT, revision INTEGER, expires_at REAL)
         value as compact JSON; expires_at in Unix seconds, NULL: never
     store(id = 1, revision INTEGER)      the store-wide revision
+    idempotency(key TEXT PRIMARY KEY, record BLOB, expires_at REAL)
+        the idempotency records (kv.domain.idempotency), written in the
+        same transaction as the changes they answer for
 
 Schema version 1 (before ttl) is upgraded in place at start-up: the column
 is added, NULL for every entry.
@@ -36,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kv.config import ConfigError
-from kv.domain import Entry
+from kv.domain import Entry, IdempotencyRecord
 
 DATABASE_FILE = "kv.sqlite3"
 SCHEMA_VERSION = 2
@@ -55,6 +58,11 @@ _SCHEMA = (
         revision INTEGER NOT NULL
     )""",
     "INSERT OR IGNORE INTO store (id, revision) VALUES (1, 0)",
+    """CREATE TABLE IF NOT EXISTS idempotency (
+        key        TEXT PRIMARY KEY,
+        record     BLOB NOT NULL,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID""",
     f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
 _UPSERT = (
@@ -80,12 +88,22 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordRow:
+    """An idempotency record to write (`record`: its bytes) or to remove (None)."""
+
+    key: str
+    record: bytes | None
+    expires_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Loaded:
-    """What start-up read: the open connection, every entry and the store's revision."""
+    """What start-up read: the open connection, every entry and record, the store's revision."""
 
     connection: sqlite3.Connection
     entries: dict[str, Entry]
     revision: int
+    records: tuple[IdempotencyRecord, ...] = ()
 
 
 def open_database(
@@ -114,13 +132,17 @@ def open_database(
         raise ConfigError("KV_DATA_DIR", f"cannot open {path}: {exc}") from None
     try:
         entries, revision = _prepare(connection, path, integrity_check)
+        records = tuple(
+            IdempotencyRecord.decode(key, bytes(record))
+            for key, record in connection.execute("SELECT key, record FROM idempotency")
+        )
     except sqlite3.Error as exc:
         connection.close()
         raise ConfigError("KV_DATA_DIR", f"cannot use {path}: {exc}") from None
     except ConfigError:
         connection.close()
         raise
-    return Loaded(connection, entries, revision)
+    return Loaded(connection, entries, revision, records)
 
 
 def _prepare(
@@ -168,8 +190,13 @@ def _prepare(
     return entries, revision
 
 
-def write_transaction(connection: sqlite3.Connection, rows: Iterable[Row], revision: int) -> None:
-    """Write `rows` and the store's `revision` as ONE transaction with one sync.
+def write_transaction(
+    connection: sqlite3.Connection,
+    rows: Iterable[Row],
+    revision: int,
+    records: Iterable[RecordRow] = (),
+) -> None:
+    """Write `rows`, `records` and the store's `revision` as ONE transaction with one sync.
 
     Raises CommitFailed when COMMIT fails (the outcome is unknown), and the
     sqlite3 error itself when anything before it fails (nothing was written).
@@ -194,6 +221,7 @@ def write_transaction(connection: sqlite3.Connection, rows: Iterable[Row], revis
             marks = ", ".join("?" * len(deletes))
             connection.execute(f"DELETE FROM entries WHERE key IN ({marks})", deletes)
         connection.execute("UPDATE store SET revision = ? WHERE id = 1", (revision,))
+        _write_records(connection, records)
     except BaseException:
         if connection.in_transaction:
             connection.rollback()
@@ -205,3 +233,14 @@ def write_transaction(connection: sqlite3.Connection, rows: Iterable[Row], revis
             with contextlib.suppress(sqlite3.Error):
                 connection.rollback()
         raise CommitFailed(str(exc)) from exc
+
+
+def _write_records(connection: sqlite3.Connection, records: Iterable[RecordRow]) -> None:
+    kept = [(r.key, r.record, r.expires_at) for r in records if r.record is not None]
+    removed = [(r.key,) for r in records if r.record is None]
+    if kept:
+        connection.executemany(
+            "INSERT OR REPLACE INTO idempotency (key, record, expires_at) VALUES (?, ?, ?)", kept
+        )
+    if removed:
+        connection.executemany("DELETE FROM idempotency WHERE key = ?", removed)

@@ -9,17 +9,31 @@ so that no caller hears of a state a crash could still undo.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
-from kv.adapters.sqlite.database import Row
+from kv.adapters.sqlite.database import RecordRow, Row
 from kv.adapters.sqlite.writer import Batch
-from kv.domain import Change, Entry, KVError, OutcomeUnknown, StorageUnavailable, Write, Written
+from kv.domain import (
+    Change,
+    Entry,
+    IdempotencyRecord,
+    KVError,
+    OutcomeUnknown,
+    StorageUnavailable,
+    Write,
+    Written,
+)
 
 
 class StagedChanges:
-    """The latest staged change of each key: the entry it makes (None: removed) and its future."""
+    """The latest staged change of each key: the entry it makes (None: removed) and its future.
+
+    And the future of the latest staged write of each idempotency record.
+    """
 
     def __init__(self) -> None:
         self._by_key: dict[str, tuple[Entry | None, asyncio.Future[None]]] = {}
+        self._records: dict[str, asyncio.Future[None]] = {}
 
     def get(self, key: str) -> tuple[Entry | None, asyncio.Future[None]] | None:
         return self._by_key.get(key)
@@ -27,11 +41,21 @@ class StagedChanges:
     def stage(self, key: str, entry: Entry | None, done: asyncio.Future[None]) -> None:
         self._by_key[key] = (entry, done)
 
+    def stage_records(self, records: Iterable[RecordRow], done: asyncio.Future[None]) -> None:
+        for record in records:
+            self._records[record.key] = done
+
+    def record_pending(self, key: str) -> list[asyncio.Future[None]]:
+        """The future of the record under `key` while its write is staged ([]: durable)."""
+        staged = self._records.get(key)
+        return [] if staged is None else [staged]
+
     def settle(self, batch: Batch) -> None:
         """`batch` is durable and visible: unstage it, then answer its writers."""
         for pending in batch:
             for row in pending.rows:
                 self._unstage(row.key, pending.done)
+            self._unstage_records(pending.records, pending.done)
         for pending in batch:
             if not pending.done.done():
                 pending.done.set_result(None)
@@ -41,8 +65,14 @@ class StagedChanges:
         for pending in batch:
             for row in pending.rows:
                 self._unstage(row.key, pending.done)
+            self._unstage_records(pending.records, pending.done)
             if not pending.done.done():
                 pending.done.set_exception(type(failure)(str(failure)))
+
+    def _unstage_records(self, records: Iterable[RecordRow], done: asyncio.Future[None]) -> None:
+        for record in records:
+            if self._records.get(record.key) is done:
+                del self._records[record.key]
 
     def _unstage(self, key: str, done: asyncio.Future[None]) -> None:
         staged = self._by_key.get(key)
@@ -60,6 +90,11 @@ def row_and_change(written: Written, write: Write) -> tuple[Row, Change]:
     value_json = write.value_json.decode("utf-8")
     row = Row(write.key, value_json, written.revision, entry.expires_at)
     return row, Change.put(entry, write.value_json)
+
+
+def record_row(record: IdempotencyRecord) -> RecordRow:
+    """The row that stores an idempotency record."""
+    return RecordRow(record.key, record.encode(), record.expires_at)
 
 
 async def durable(done: asyncio.Future[None]) -> None:

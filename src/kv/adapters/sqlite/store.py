@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from kv.adapters.history import HistoryLimits
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, KeyDirectory
 from kv.adapters.local import LocalStore
-from kv.adapters.sqlite.database import DATABASE_FILE, Row, open_database
-from kv.adapters.sqlite.staged import StagedChanges, durable, row_and_change
+from kv.adapters.records import IdempotencyRecords
+from kv.adapters.sqlite.database import DATABASE_FILE, RecordRow, Row, open_database
+from kv.adapters.sqlite.staged import StagedChanges, durable, record_row, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
 from kv.domain import Change, Entry, KVError, Outcome, StorageUnavailable, Transaction
 from kv.domain.ttl import Clock
@@ -43,6 +44,10 @@ class SqliteStore(LocalStore):
     `list` never touch the disk on the event loop, and see exactly the
     durable changes. This is Bitcask's keydir: the disk is for surviving
     restarts, memory for serving; the data set must fit in memory.
+
+    Idempotency records are kept in memory too, decided on like staged
+    entries, and written in the same SQL transaction as the changes they
+    answer for; a replay of a record not yet durable waits for it.
 
     Expiry: `expires_at` is stored with each entry. Reads hide an entry
     from that moment; its removal is queued like any delete, at its own
@@ -119,6 +124,7 @@ class SqliteStore(LocalStore):
         )
         self._entries = KeyDirectory(loaded.entries)
         self._expiry = ExpiryIndex(list(loaded.entries.values()))
+        self._records = IdempotencyRecords(loaded.records)
         self._revision = self._durable_revision = loaded.revision
         self._history.reset(loaded.revision)
         self._writer = GroupCommitWriter(
@@ -127,7 +133,7 @@ class SqliteStore(LocalStore):
         self._writer.start()
         # Entries that expired while the store was closed go now, each at a revision of its own.
         self._expire_due(len(self._expiry))
-        if len(self._expiry):
+        if len(self._expiry) or len(self._records):
             self._sweeper.ensure_running()
         log.info(
             "sqlite store open",
@@ -163,24 +169,31 @@ class SqliteStore(LocalStore):
                 waiting.append(self._queue_removal(entry))
                 entry = None
             current[key] = entry
+        recorded = self._recorded(txn)
+        if recorded is not None:  # a replay answers only once the record is durable
+            waiting += self._staged.record_pending(recorded.key)
         try:
-            outcome = txn.decide(current, self._revision, now)
+            outcome = txn.decide(current, self._revision, now, recorded)
         except KVError:
             await _all_durable(waiting)
             raise
-        if not outcome.changed:
+        records = () if outcome.record is None else (record_row(outcome.record),)
+        if outcome.record is not None:
+            self._keep_record(outcome.record)
+        if not outcome.changed and not records:
             # Its answer rests on what it read: staged changes must be durable first.
             await _all_durable(waiting)
             return outcome
-        self._revision = outcome.revision
         rows, changes = [], []
+        if outcome.changed:
+            self._revision = outcome.revision
         for write, written in outcome.changes():
             row, change = row_and_change(written, write)
             rows.append(row)
             changes.append(change)
             self._track_expiry(write, current[write.key], written)
         # Queued after every staged change it read: durable only once they are.
-        await durable(self._queue(rows, changes))
+        await durable(self._queue(rows, changes, records))
         return outcome
 
     async def check(self) -> None:
@@ -206,14 +219,20 @@ class SqliteStore(LocalStore):
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
         return done
 
-    def _queue(self, rows: list[Row], changes: list[Change]) -> asyncio.Future[None]:
-        """Queue the changes of one transaction (`rows[i]` stores `changes[i]`): one future."""
+    def _queue(
+        self, rows: list[Row], changes: list[Change], records: tuple[RecordRow, ...] = ()
+    ) -> asyncio.Future[None]:
+        """Queue the changes of one transaction (`rows[i]` stores `changes[i]`): one future.
+
+        `records`: the idempotency records written or removed in the same SQL transaction.
+        """
         assert self._loop is not None
         assert self._writer is not None
         done: asyncio.Future[None] = self._loop.create_future()
-        self._writer.put(Pending(tuple(rows), tuple(changes), done))
+        self._writer.put(Pending(tuple(rows), tuple(changes), done, records, self._revision))
         for change in changes:
             self._staged.stage(change.key, change.entry, done)
+        self._staged.stage_records(records, done)
         return done
 
     # --- what LocalStore asks of it ------------------------------------------
@@ -234,6 +253,12 @@ class SqliteStore(LocalStore):
 
     def _remove_expired(self, expired: Entry) -> None:
         self._queue_removal(expired)
+
+    def _remove_records(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._records.remove(key)
+        done = self._queue([], [], tuple(RecordRow(key, None) for key in keys))
+        done.add_done_callback(lambda future: future.cancelled() or future.exception())
 
     # --- completions (run on the event loop) --------------------------------
 

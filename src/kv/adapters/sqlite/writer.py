@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kv.adapters.sqlite.database import CommitFailed, Row, write_transaction
+from kv.adapters.sqlite.database import CommitFailed, RecordRow, Row, write_transaction
 from kv.domain import Change, KVError, OutcomeUnknown, StorageUnavailable
 from kv.observability import get_logger
 
@@ -33,10 +33,14 @@ class Pending:
     rows: tuple[Row, ...]
     changes: tuple[Change, ...]
     done: asyncio.Future[None]
+    # Idempotency records written (or removed) with the rows; `store_revision`: the store's
+    # revision when queued, that of a transaction that changed no key.
+    records: tuple[RecordRow, ...] = ()
+    store_revision: int = 0
 
     @property
     def revision(self) -> int:
-        return self.rows[0].revision
+        return self.rows[0].revision if self.rows else self.store_revision
 
 
 Batch = list[Pending]
@@ -119,9 +123,10 @@ class GroupCommitWriter:
         else:
             # Only the last change of each key in the batch matters on disk.
             rows = {row.key: row for pending in batch for row in pending.rows}.values()
+            records = {r.key: r for pending in batch for r in pending.records}.values()
             started = time.perf_counter()
             try:
-                write_transaction(self._connection, rows, batch[-1].revision)
+                write_transaction(self._connection, rows, batch[-1].revision, records)
             except CommitFailed as exc:
                 failure = OutcomeUnknown(f"storage commit failed; the write may be applied: {exc}")
             except Exception as exc:  # any failure: stop writing, see the class docstring

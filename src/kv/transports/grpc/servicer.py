@@ -15,6 +15,7 @@ from kv.transports.grpc import txn
 from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import streaming_call, unary_call
 from kv.transports.grpc.grpc_internals import Context
+from kv.transports.grpc.idempotency import idempotent_request, mark_replayed
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.grpc.watch import WatchEvents, stream_changes
 from kv.v1 import kv_pb2, kv_pb2_grpc
@@ -95,12 +96,15 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     @unary_call(SERVICE_NAME)
     async def Put(self, request: kv_pb2.PutRequest, context: Context) -> kv_pb2.PutResponse:
         """Create or replace; `expected_revision` 0 means the key must not exist."""
+        once = idempotent_request("Put", request, context)
         result = await self._service.put(
             request.key,
             _value(request, self._service.max_value_bytes),
             _put_condition(request),
             ttl=_ttl_seconds(request),
+            idempotency=once,
         )
+        mark_replayed(context, once)
         return kv_pb2.PutResponse(**self._entry_fields(result.entry), created=result.created)
 
     @unary_call(SERVICE_NAME)
@@ -108,9 +112,14 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         self, request: kv_pb2.CreateRequest, context: Context
     ) -> kv_pb2.CreateResponse:
         """Create only: ALREADY_EXISTS when the key has an entry."""
+        once = idempotent_request("Create", request, context)
         entry = await self._service.create(
-            request.key, _value(request, self._service.max_value_bytes), ttl=_ttl_seconds(request)
+            request.key,
+            _value(request, self._service.max_value_bytes),
+            ttl=_ttl_seconds(request),
+            idempotency=once,
         )
+        mark_replayed(context, once)
         return kv_pb2.CreateResponse(**self._entry_fields(entry))
 
     @unary_call(SERVICE_NAME)
@@ -124,7 +133,11 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         self, request: kv_pb2.DeleteRequest, context: Context
     ) -> kv_pb2.DeleteResponse:
         """Remove the key and answer the entry it had: NOT_FOUND when there is none."""
-        entry = await self._service.delete(request.key, _delete_condition(request))
+        once = idempotent_request("Delete", request, context)
+        entry = await self._service.delete(
+            request.key, _delete_condition(request), idempotency=once
+        )
+        mark_replayed(context, once)
         return kv_pb2.DeleteResponse(**self._entry_fields(entry))
 
     @unary_call(SERVICE_NAME)
@@ -161,7 +174,11 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
     async def Txn(self, request: kv_pb2.TxnRequest, context: Context) -> kv_pb2.TxnResponse:
         """Compares, then the success or failure ops, atomically, as `POST /v1/txn` (txn.py)."""
         service = self._service
-        outcome = await service.txn(txn.request_document(request, service.max_value_bytes))
+        once = idempotent_request("Txn", request, context)
+        outcome = await service.txn(
+            txn.request_document(request, service.max_value_bytes), idempotency=once
+        )
+        mark_replayed(context, once)
         return txn.response(outcome, service.ttl_left)
 
     @streaming_call(SERVICE_NAME)

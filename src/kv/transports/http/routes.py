@@ -38,6 +38,7 @@ from kv.transports.http.errors import (
     error_middleware,
     json_response,
 )
+from kv.transports.http.idempotency import idempotent_request, mark_replayed
 from kv.transports.http.limits import (
     ADMISSION,
     ANSWERS,
@@ -90,33 +91,47 @@ async def put_entry(request: web.Request) -> web.Response:
     key = read_key(request)
     condition = read_condition(request, none_match_allowed=True)
     body = await read_body(request)
-    result = await request.app[SERVICE].put(key, body.value, condition, ttl=body.ttl)
+    once = await idempotent_request(request)
+    result = await request.app[SERVICE].put(
+        key, body.value, condition, ttl=body.ttl, idempotency=once
+    )
     status = 201 if result.created else 200
-    return _entry_response(request, result.entry, status, created=result.created)
+    response = _entry_response(request, result.entry, status, created=result.created)
+    mark_replayed(response, once)
+    return response
 
 
 async def create_entry(request: web.Request) -> web.Response:
     key = read_key(request)
     condition = read_condition(request, none_match_allowed=True)
     body = await read_body(request)
-    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl, condition=condition)
-    return _entry_response(request, entry, 201)
+    once = await idempotent_request(request)
+    entry = await request.app[SERVICE].create(
+        key, body.value, ttl=body.ttl, condition=condition, idempotency=once
+    )
+    response = _entry_response(request, entry, 201)
+    mark_replayed(response, once)
+    return response
 
 
 async def delete_entry(request: web.Request) -> web.Response:
     key = read_key(request)
-    entry = await request.app[SERVICE].delete(
-        key, read_condition(request, none_match_allowed=False)
+    condition = read_condition(request, none_match_allowed=False)
+    once = await idempotent_request(request)
+    entry = await request.app[SERVICE].delete(key, condition, idempotency=once)
+    response = (
+        web.Response(status=204) if wants_minimal(request) else _entry_response(request, entry)
     )
-    if wants_minimal(request):
-        return web.Response(status=204)
-    return _entry_response(request, entry)
+    mark_replayed(response, once)
+    return response
 
 
 async def transaction(request: web.Request) -> web.Response:
     """`POST /v1/txn`: compares, then the success or failure ops, atomically (docs/http-api.md)."""
     service = request.app[SERVICE]
-    outcome = await service.txn(await read_document(request))
+    document = await read_document(request)
+    once = await idempotent_request(request)
+    outcome = await service.txn(document, idempotency=once)
     # The entries its gets read are the answer's bulk, held to the answer budget like a GET's.
     read = [
         result.entry
@@ -124,7 +139,9 @@ async def transaction(request: web.Request) -> web.Response:
         if isinstance(op, Read) and result.entry is not None
     ]
     check_answer_room(request, sum(map(entry_bytes, read)))
-    return json_response(txn_document(outcome, service.ttl_left))
+    response = json_response(txn_document(outcome, service.ttl_left))
+    mark_replayed(response, once)
+    return response
 
 
 async def list_entries(request: web.Request) -> web.Response:

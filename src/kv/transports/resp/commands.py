@@ -109,6 +109,8 @@ async def execute(session: Session, request: list[bytes], busy: RespError | None
                 session.queue_refused = True
         elif busy is not None and name not in ALWAYS_ANSWERED:
             reply = busy
+            if session.queued is not None and name not in NOT_QUEUED:
+                session.queue_refused = True  # not queued: EXEC must not run the rest
         else:
             try:
                 if session.queued is not None and name not in NOT_QUEUED:

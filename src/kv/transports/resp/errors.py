@@ -13,6 +13,8 @@ traceback and answered `-ERR internal error` with nothing of the exception.
     NOTFOUND        no entry at the key (KV.* commands only)   KeyNotFound
     EXISTS          create-only write found the key            KeyExists
     CONFLICT        the entry is not at the revision required  PreconditionFailed
+                    (RESP carries no idempotency key; the row   IdempotencyKeyReused
+                    is there for the table's completeness)
     TRYAGAIN        storage unavailable; nothing changed       StorageUnavailable
     OUTCOMEUNKNOWN  not confirmed in time; it may or may not   OutcomeUnknown
                     have been applied: read before retrying
@@ -35,6 +37,7 @@ from kv.domain import (
     AccessRefused,
     BadCredentials,
     Compacted,
+    IdempotencyKeyReused,
     InvalidRequest,
     KeyExists,
     KeyNotFound,
@@ -58,6 +61,7 @@ DOMAIN_ERRORS: dict[type[KVError], str] = {
     KeyNotFound: "NOTFOUND",
     KeyExists: "EXISTS",
     PreconditionFailed: "CONFLICT",
+    IdempotencyKeyReused: "CONFLICT",
     StorageUnavailable: "TRYAGAIN",
     OutcomeUnknown: "OUTCOMEUNKNOWN",
     Unauthenticated: "NOAUTH",

@@ -18,6 +18,7 @@ ERRORS = {
     412: "The condition is not met.",
     413: "The value is too large.",
     415: "The body is not application/json.",
+    422: "The Idempotency-Key was first used for another request (idempotency_key_reused).",
     503: "The storage cannot serve; nothing changed; safe to retry (Retry-After).",
     504: "The storage did not confirm in time: the write may or may not be applied.",
 }
@@ -30,6 +31,15 @@ def _json(schema: str, description: str) -> dict[str, Any]:
 
 def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _json("Error", ERRORS[status]) for status in statuses}
+
+
+def _replayable(response: dict[str, Any]) -> dict[str, Any]:
+    """A write's success answer: sent again, as first sent, to a retry with its Idempotency-Key."""
+    replayed = {
+        "description": "true: the answer recorded for this Idempotency-Key; nothing was applied.",
+        "schema": {"const": "true"},
+    }
+    return {**response, "headers": {"Idempotent-Replayed": replayed}}
 
 
 def _header(name: str, pattern: str, description: str) -> dict[str, Any]:
@@ -48,6 +58,11 @@ KEY = {
 IF_MATCH = _header("If-Match", r'^(\*|"[1-9][0-9]{0,17}")$', 'Only if at revision "R", or *.')
 IF_NONE_MATCH = _header("If-None-Match", r"^\*$", "*: only if the key does not exist.")
 # Preferences a server does not know are ignored (RFC 7240), so any text is valid.
+IDEMPOTENCY_KEY = _header(
+    "Idempotency-Key",
+    r"^[ -~]{1,255}$",
+    "The same key and request again: the first answer, nothing applied again (docs/operations.md).",
+)
 PREFER = _header("Prefer", r"^.*$", "return=minimal: 204 without a body; others ignored.")
 WRITE_BODY = {
     "required": True,
@@ -63,31 +78,31 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("PUT", "/v1/kv/{key}"): {
         "summary": "Store a value (create or replace)",
-        "parameters": [KEY, IF_MATCH, IF_NONE_MATCH],
+        "parameters": [KEY, IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY],
         "requestBody": WRITE_BODY,
         "responses": {
-            "200": _json("WrittenEntry", "Replaced, or unchanged (same value)."),
-            "201": _json("WrittenEntry", "Created."),
-            **_errors(400, 412, 413, 415, 503, 504),
+            "200": _replayable(_json("WrittenEntry", "Replaced, or unchanged (same value).")),
+            "201": _replayable(_json("WrittenEntry", "Created.")),
+            **_errors(400, 412, 413, 415, 422, 503, 504),
         },
     },
     ("POST", "/v1/kv/{key}"): {
         "summary": "Create only",
         # If-Match asks for an entry a create never finds: 412.
-        "parameters": [KEY, IF_MATCH],
+        "parameters": [KEY, IF_MATCH, IDEMPOTENCY_KEY],
         "requestBody": WRITE_BODY,
         "responses": {
-            "201": _json("Entry", "Created."),
-            **_errors(400, 409, 412, 413, 415, 503, 504),
+            "201": _replayable(_json("Entry", "Created.")),
+            **_errors(400, 409, 412, 413, 415, 422, 503, 504),
         },
     },
     ("DELETE", "/v1/kv/{key}"): {
         "summary": "Delete a key",
-        "parameters": [KEY, IF_MATCH, PREFER],
+        "parameters": [KEY, IF_MATCH, PREFER, IDEMPOTENCY_KEY],
         "responses": {
-            "200": _json("Entry", "The deleted entry."),
-            "204": {"description": "Deleted (Prefer: return=minimal)."},
-            **_errors(400, 404, 412, 503, 504),
+            "200": _replayable(_json("Entry", "The deleted entry.")),
+            "204": _replayable({"description": "Deleted (Prefer: return=minimal)."}),
+            **_errors(400, 404, 412, 422, 503, 504),
         },
     },
     ("GET", "/v1/kv"): {
@@ -114,13 +129,16 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/txn"): {
         "summary": "Change several keys atomically: compares, then success or failure ops",
+        "parameters": [IDEMPOTENCY_KEY],
         "requestBody": {
             "required": True,
             "content": {JSON: {"schema": {"$ref": "#/components/schemas/Transaction"}}},
         },
         "responses": {
-            "200": _json("TxnResult", "Carried out (compares met or not: see succeeded)."),
-            **_errors(400, 413, 415, 503, 504),
+            "200": _replayable(
+                _json("TxnResult", "Carried out (compares met or not: see succeeded).")
+            ),
+            **_errors(400, 413, 415, 422, 503, 504),
         },
     },
     ("GET", "/v1/watch"): {

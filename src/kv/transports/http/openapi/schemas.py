@@ -42,6 +42,7 @@ SCHEMAS: dict[str, Any] = {
                             "unsupported_media_type",
                             "unavailable",
                             "outcome_unknown",
+                            "idempotency_key_reused",
                             "compacted",
                             "internal",
                         ]
