@@ -1,4 +1,4 @@
-"""The test-client API, row by row of API.md, in-process against a real KV service."""
+"""The test-client API, row by row of docs/test-client.md, in-process against a real KV service."""
 
 from __future__ import annotations
 

@@ -113,7 +113,7 @@ def _judge(run: ScenarioContext, name: str, expected: list[Expected], got: objec
     run.checks.record(name, passed, f"expected {wanted}, got {shown}")
 
 
-# The protocols that serve watch (API.md: the RESP API has none).
+# The protocols that serve watch (RESP serves none: docs/resp.md).
 WATCH_TRANSPORTS = ("http", "grpc")
 
 

@@ -1,4 +1,4 @@
-// The kv REST API as the console uses it (see API.md): JSON in and out, errors as ApiError.
+// The kv REST API as the console uses it (docs/http-api.md): JSON in and out, errors as ApiError.
 
 /** An answer other than 2xx: `status` 0 when the server could not be reached. */
 export class ApiError extends Error {
@@ -98,7 +98,7 @@ export function replaceEntry(key, value, ttl, revision) {
 export const deleteEntry = (key, revision) =>
   call("DELETE", entryPath(key), { headers: { "If-Match": `"${revision}"` } });
 
-/** The change stream of keys under `prefix`, starting at `fromRevision` (see API.md, Watch). */
+/** The change stream of keys under `prefix`, starting at `fromRevision` (docs/watch.md). */
 export function watchUrl(prefix, fromRevision) {
   const query = new URLSearchParams({ prefix, from_revision: String(fromRevision) });
   return `/v1/watch?${query}`;

@@ -1,4 +1,4 @@
-// The change feed of a prefix, as an EventSource on /v1/watch (see API.md, Watch).
+// The change feed of a prefix, as an EventSource on /v1/watch (docs/watch.md).
 import { parseJson, watchUrl } from "./api.js";
 
 const FIRST_RETRY_MS = 2000;
