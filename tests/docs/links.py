@@ -14,7 +14,7 @@ What counts as a reference:
 A path in the text starts with one of the repository's top-level directories (`src/`,
 `tests/`, `docs/`, ...) or with a package under src/ (`kv/`, `testclient/`, also looked up
 under proto/ for the `.proto` files) and names a file (it has a suffix) or a directory (it
-ends with `/`); a glob (`*`), a template (`{...}`) or a placeholder in capitals
+ends with `/`); a glob (`*`), a template (`{...}`) or a path with a part to fill in
 (`adapters/NAME.py`) is not a reference. An anchor is checked against the headings of the
 Markdown file it names, slugged as GitHub does: lower case, punctuation dropped, each space
 a hyphen, a repeated heading suffixed `-1`, `-2`, ...
@@ -44,7 +44,9 @@ _ANCHOR_TAG = re.compile(r"<a\s+(?:name|id)=\"([^\"]+)\"")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 # A Markdown file named by its name alone (`etcd.md`, `README.md`).
 _MARKDOWN_NAME = re.compile(r"(?<![\w./-])([\w-]+\.md)\b")
-_PLACEHOLDER = re.compile(r"^[A-Z][A-Z_]*(\.\w+)?$")
+# A part of a path to fill in: in capitals (`SCENARIO/RUN-ID/`), or NAME in a file's name
+# (`src/testclient/NAME_client.py`).
+_PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_-]*(?:\.\w+)?$|(?:^|[_-])NAME(?:[_.-]|$)")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
 
@@ -185,7 +187,7 @@ def problem(reference: Reference, root: Path) -> str | None:
             return None
     found = next((place for place in candidates(reference, root) if place.exists()), None)
     if path and found is None:
-        if any(_PLACEHOLDER.match(part) for part in path.split("/")):
+        if any(_PLACEHOLDER.search(part) for part in path.split("/")):
             return None
         return f"no such file or directory: {path}"
     if anchor:

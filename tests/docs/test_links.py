@@ -54,7 +54,7 @@ def tree(tmp_path: Path) -> Path:
         tmp_path,
         "src/kv/module.py",
         '"""See docs/guide.md#set-up and `kv/other.py`."""\n\n'
-        "# tests/test_a.py proves it; adapters/NAME.py is a placeholder, bench/*.lua a glob.\n"
+        "# tests/test_a.py proves it; src/kv/adapters/NAME.py is to fill in, bench/*.lua a glob.\n"
         'KEY = "docs/not-a-reference.md"  # a string in the code, not a comment\n',
     )
     write(tmp_path, "src/kv/other.py", "")
