@@ -105,6 +105,7 @@ async def test_a_failing_scenario_is_200_with_its_failed_checks(harness: Harness
     assert "observed" in failed[0]["detail"]
 
 
+@pytest.mark.slow  # every scenario, end to end
 async def test_run_all(app: Client) -> None:
     response = await app.post("/tests/run")
     assert response.status == 200
