@@ -88,8 +88,8 @@ def test_a_tree_whose_references_hold_passes(tree: Path) -> None:
         ("src/kv/new.py", "x = 1  # see kv/gone.py\n", "src/kv/new.py:1: kv/gone.py: no such"),
         ("tests/test_c.py", "# the README section\n# docs/old.md\n", "tests/test_c.py:2: docs/old"),
         ("src/kv/console/app.js", "// see docs/api.md\n", "src/kv/console/app.js:1: docs/api.md"),
-        ("src/kv/new.py", '"""The rows of elsewhere.md."""\n', "src/kv/new.py:1: elsewhere.md: no Markdown"),
-        ("docs/extra.md", "As elsewhere.md says.\n", "docs/extra.md:1: elsewhere.md: no Markdown file"),
+        ("src/kv/new.py", '"""As other.md says."""\n', "src/kv/new.py:1: other.md: no Markdown"),
+        ("docs/extra.md", "As other.md says.\n", "docs/extra.md:1: other.md: no Markdown"),
     ],
 )
 def test_a_broken_reference_is_reported(
