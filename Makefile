@@ -11,8 +11,9 @@ STAMP  := $(VENV)/.installed-stamp
 FAST   := not (e2e or etcd or hostile or browser or docker or slow)
 SERIAL := hostile or etcd
 # pytest-xdist workers: most tests wait on sockets and timers, not on the CPU, so more workers
-# than cores still shorten a run.
-JOBS   ?= 4
+# than cores still shorten a run. Fewer for `make test`, whose tests start real servers.
+FAST_JOBS ?= 8
+JOBS      ?= 4
 
 .PHONY: test test-fast lint typecheck pytest test-docker run codegen clean
 
@@ -45,7 +46,7 @@ pytest: $(STAMP)
 		|| [ $$? -eq 5 ]
 
 test-fast: $(STAMP)
-	$(BIN)/pytest -n $(JOBS) -m '$(FAST)' --no-cov -q $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(FAST_JOBS) -m '$(FAST)' --no-cov -q $(PYTEST_ARGS)
 
 # The Docker stage: builds both images, runs docker-compose.yml with TRANSPORT=http and then grpc,
 # drives each stack from the host (curl, grpcurl) and removes it. Needs a running Docker engine;
