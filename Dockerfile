@@ -39,8 +39,8 @@ FROM runtime AS kv
 EXPOSE 8080 50051 6379
 # A fresh named volume mounted here takes the directory's owner (kv), so the store can write.
 VOLUME ["/data"]
-# Probes the same ports the server reads from its environment: /readyz over HTTP, or the gRPC
-# health service when TRANSPORT serves gRPC only, or PING over RESP (kv/healthcheck.py).
+# Probes every transport TRANSPORT serves, on the ports the server reads from its environment,
+# each through the probe its package declares (kv/healthcheck.py).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-m", "kv.healthcheck"]
 # Exec form: kv-server is PID 1 and receives SIGTERM itself, drains and exits 0. It spawns no

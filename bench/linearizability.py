@@ -4,7 +4,7 @@ Makes a random linearizable history (concurrent clients on a few keys, each
 operation taking effect at a random instant between its invocation and its
 completion, a few outcomes unknown) and times `testclient.linearizability.check`
 on it; then breaks one read of it (a stale value) and times the rejection,
-minimal window included. The target (issue 16): 20,000 operations on 4 keys
+minimal window included. The target: 20,000 operations on 4 keys
 decided in under 10 s on the project's 2-core machine. Prints one line per run.
 """
 

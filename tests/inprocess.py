@@ -14,10 +14,12 @@ from kv.domain import Store
 from kv.lifecycle import serving
 from kv.transports import TRANSPORTS
 from testclient.client import KVClient
-from testclient.config import ClientSettings, connect
+from testclient.config import CLIENTS, ClientSettings, connect
 from tests.servers import free_port
 
 TRANSPORT_NAMES = tuple(TRANSPORTS)
+# The transports whose protocol has watch (`ClientTransport.watch`).
+WATCH_TRANSPORTS = tuple(name for name in TRANSPORT_NAMES if CLIENTS[name].watch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +53,7 @@ async def serve_in_process(
     ports = server_settings.ports
     client_settings = ClientSettings(
         transport=transport,
-        kv_url=f"http://127.0.0.1:{ports['http']}",
-        grpc_target=f"127.0.0.1:{ports['grpc']}",
-        resp_url=f"redis://127.0.0.1:{ports['resp']}",
+        addresses={name: CLIENTS[name].address_of("127.0.0.1", ports[name]) for name in TRANSPORTS},
         # Generous: a 1 MiB value of 500,000 items takes 2.5 s over gRPC on an idle
         # machine, and calls queue on a loaded one; no test here waits on it to expire.
         timeout=30.0,

@@ -1,5 +1,10 @@
 """Settings, read once from the environment into a frozen object.
 
+`Settings` is the one table of defaults: each field's default is the
+setting's, `from_env` reads every variable with `DEFAULTS` as its fallback,
+and a component that needs a default (a test building it bare) takes it
+from `DEFAULTS`. The two limits the domain enforces on its own are defined
+in the domain, which imports nothing of this module, and referred to here.
 A bad value raises ConfigError naming the variable; the entry points print
 it as one line and exit with status 2.
 """
@@ -11,9 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
+from kv.domain.watches import DEFAULT_MAX_WATCHES
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ACCESS_LOGS = ("all", "errors", "off")
@@ -126,7 +132,7 @@ class Settings:
     watch_history_events: int = 10_000
     watch_history_bytes: int = 64 * 1024 * 1024
     watch_heartbeat: float = 15.0
-    max_watchers: int = 1024
+    max_watchers: int = DEFAULT_MAX_WATCHES
     etcd_endpoints: tuple[str, ...] = ("localhost:2379",)
     etcd_prefix: str = "/kv/"
     etcd_timeout: float = 1.0
@@ -138,6 +144,17 @@ class Settings:
     def __post_init__(self) -> None:
         # Frozen all the way down: nobody changes a port after start-up.
         object.__setattr__(self, "ports", MappingProxyType(dict(self.ports)))
+
+    @property
+    def watcher_stall_timeout(self) -> float:
+        """Seconds a watch stream's client may leave one event untaken before it is ended.
+
+        One heartbeat interval (`KV_WATCH_HEARTBEAT_SECONDS` documents both):
+        a watcher that cannot take a heartbeat before the next one is due has
+        fallen behind. Every transport that serves watch applies it to each
+        write of the stream; `KV_WRITE_TIMEOUT` bounds whole connections.
+        """
+        return self.watch_heartbeat
 
     @classmethod
     def from_env(
@@ -151,38 +168,55 @@ class Settings:
         are the names known. Every known transport's port is read, served or not, so a bad
         one is reported whatever TRANSPORT says."""
         env = Env(environ)
+        default = DEFAULTS
         return cls(
-            transports=env.names("TRANSPORT", "http", tuple(transports)),
-            host=env.text("KV_HOST", "0.0.0.0"),
+            transports=env.names("TRANSPORT", ",".join(default.transports), tuple(transports)),
+            host=env.text("KV_HOST", default.host),
             ports={
                 name: env.port(port.variable, port.default) for name, port in transports.items()
             },
-            store=env.choice("KV_STORE", "memory", stores),
-            data_dir=Path(env.text("KV_DATA_DIR", "./data")),
+            store=env.choice("KV_STORE", default.store, stores),
+            data_dir=Path(env.text("KV_DATA_DIR", str(default.data_dir))),
             max_value_bytes=env.integer(
-                "KV_MAX_VALUE_BYTES", DEFAULT_MAX_VALUE_BYTES, low=1, high=64 * 1024 * 1024
+                "KV_MAX_VALUE_BYTES", default.max_value_bytes, low=1, high=64 * 1024 * 1024
             ),
             log_level=env.choice(
-                "KV_LOG_LEVEL", "info", tuple(x.lower() for x in LOG_LEVELS)
+                "KV_LOG_LEVEL", default.log_level.lower(), tuple(x.lower() for x in LOG_LEVELS)
             ).upper(),
-            idle_timeout=env.number("KV_IDLE_TIMEOUT", 15.0, low=0.1, high=3600.0),
-            shutdown_timeout=env.number("KV_SHUTDOWN_TIMEOUT", 10.0, low=0.0, high=600.0),
-            sqlite_integrity_check=env.flag("KV_SQLITE_INTEGRITY_CHECK", False),
+            idle_timeout=env.number("KV_IDLE_TIMEOUT", default.idle_timeout, low=0.1, high=3600.0),
+            shutdown_timeout=env.number(
+                "KV_SHUTDOWN_TIMEOUT", default.shutdown_timeout, low=0.0, high=600.0
+            ),
+            sqlite_integrity_check=env.flag(
+                "KV_SQLITE_INTEGRITY_CHECK", default.sqlite_integrity_check
+            ),
             watch_history_events=env.integer(
-                "KV_WATCH_HISTORY_EVENTS", 10_000, low=2, high=10_000_000
+                "KV_WATCH_HISTORY_EVENTS", default.watch_history_events, low=2, high=10_000_000
             ),
             watch_history_bytes=env.integer(
-                "KV_WATCH_HISTORY_BYTES", 64 * 1024 * 1024, low=64 * 1024, high=2**40
+                "KV_WATCH_HISTORY_BYTES", default.watch_history_bytes, low=64 * 1024, high=2**40
             ),
-            watch_heartbeat=env.number("KV_WATCH_HEARTBEAT_SECONDS", 15.0, low=0.1, high=3600.0),
-            max_watchers=env.integer("KV_MAX_WATCHERS", 1024, low=1, high=1_000_000),
-            etcd_endpoints=env.endpoints("KV_ETCD_ENDPOINTS", "localhost:2379"),
-            etcd_prefix=env.text("KV_ETCD_PREFIX", "/kv/"),
-            etcd_timeout=env.number("KV_ETCD_TIMEOUT", 1.0, low=0.05, high=60.0),
+            watch_heartbeat=env.number(
+                "KV_WATCH_HEARTBEAT_SECONDS", default.watch_heartbeat, low=0.1, high=3600.0
+            ),
+            max_watchers=env.integer(
+                "KV_MAX_WATCHERS", default.max_watchers, low=1, high=1_000_000
+            ),
+            etcd_endpoints=env.endpoints("KV_ETCD_ENDPOINTS", ",".join(default.etcd_endpoints)),
+            etcd_prefix=env.text("KV_ETCD_PREFIX", default.etcd_prefix),
+            etcd_timeout=env.number("KV_ETCD_TIMEOUT", default.etcd_timeout, low=0.05, high=60.0),
             max_concurrent_requests=env.integer(
-                "KV_MAX_CONCURRENT_REQUESTS", 32, low=1, high=100_000
+                "KV_MAX_CONCURRENT_REQUESTS", default.max_concurrent_requests, low=1, high=100_000
             ),
-            write_timeout=env.number("KV_WRITE_TIMEOUT", 30.0, low=0.1, high=3600.0),
-            access_log=env.choice("KV_ACCESS_LOG", "errors", ACCESS_LOGS),
-            slow_request_seconds=env.number("KV_SLOW_REQUEST_SECONDS", 0.5, low=0.0, high=3600.0),
+            write_timeout=env.number(
+                "KV_WRITE_TIMEOUT", default.write_timeout, low=0.1, high=3600.0
+            ),
+            access_log=env.choice("KV_ACCESS_LOG", default.access_log, ACCESS_LOGS),
+            slow_request_seconds=env.number(
+                "KV_SLOW_REQUEST_SECONDS", default.slow_request_seconds, low=0.0, high=3600.0
+            ),
         )
+
+
+# Every setting's default, as one frozen value (a value, not a resource: it opens nothing).
+DEFAULTS: Final = Settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
@@ -10,11 +11,13 @@ from typing import Any
 
 import uvloop
 
-from kv.allocator import HeapTrimmer, tune_allocator
+from kv.adapters import STORES
 from kv.bootstrap import Application, bootstrap, read_settings
-from kv.config import ConfigError, Settings
+from kv.config import DEFAULTS, ConfigError, Settings
 from kv.lifecycle import serving
+from kv.malloc_tuning import HeapTrimmer, tune_allocator
 from kv.observability import configure_logging
+from kv.transports import TRANSPORTS
 
 EXIT_CONFIG = 2
 
@@ -44,7 +47,25 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
         runner.run(main)
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
+    ports = ", ".join(
+        f"{known.port.variable} ({known.port.default})" for known in TRANSPORTS.values()
+    )
+    return argparse.ArgumentParser(
+        prog="kv-server",
+        description="Serve the key-value API until SIGTERM or SIGINT, then drain and exit 0.",
+        epilog=(
+            "Configured by environment variables (docs/configuration.md), among them: "
+            f"TRANSPORT ({', '.join(TRANSPORTS)}, or a comma list; "
+            f"default {','.join(DEFAULTS.transports)}), the ports {ports}, KV_HOST, "
+            f"KV_STORE ({', '.join(STORES)}; default {DEFAULTS.store}), "
+            "KV_DATA_DIR, KV_LOG_LEVEL. Exit status 2 on a bad setting or a port in use."
+        ),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    _parser().parse_args(argv)  # --help prints the usage and exits; nothing else is an option
     try:
         settings = read_settings()
         configure_logging(settings.log_level, "kv")

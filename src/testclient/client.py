@@ -132,7 +132,7 @@ class KVClient(Protocol):
     """The KV operations as a client sees them. Use as an async context manager."""
 
     transport: str
-    """The protocol spoken: "http", "grpc" or "resp"."""
+    """The protocol spoken: its name in `CLIENTS` (testclient.transports)."""
 
     async def put(
         self,

@@ -2,31 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+import argparse
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from testclient.client import KVClient
 from testclient.environment import ConfigError, Env, split_list
-from testclient.grpc_client import GrpcKVClient
-from testclient.http_client import HttpKVClient
-from testclient.resp_client import RespKVClient
+from testclient.transports import CLIENTS, ClientTransport
 
-__all__ = ["CLIENTS", "REPLICA_ADDRESSES", "ClientSettings", "ConfigError", "connect", "replicas"]
+__all__ = [
+    "CLIENTS",
+    "ClientSettings",
+    "ClientTransport",
+    "ConfigError",
+    "add_transport_options",
+    "connect",
+    "replicas",
+    "with_options",
+]
+
+
+def _default_addresses() -> Mapping[str, str]:
+    return MappingProxyType({name: known.default for name, known in CLIENTS.items()})
 
 
 @dataclass(frozen=True, slots=True)
 class ClientSettings:
     """The client side's settings (see docs/configuration.md).
 
-    `kv_url` and `grpc_target` each name one address, or a comma list of the
-    addresses of replicas of one service: `replicas()` splits them.
+    `addresses` has, for each transport in `CLIENTS`, one address or a comma
+    list of the addresses of replicas of one service: `replicas()` splits it.
     """
 
     transport: str = "http"
-    kv_url: str = "http://localhost:8080"
-    grpc_target: str = "localhost:50051"
-    resp_url: str = "redis://localhost:6379"
+    addresses: Mapping[str, str] = field(default_factory=_default_addresses)
     host: str = "0.0.0.0"
     port: int = 8081
     timeout: float = 10.0
@@ -34,58 +44,30 @@ class ClientSettings:
     """Sent with every call so the KV service's log lines carry the caller's request id;
     None: each call gets a new one. The test-client service sets it per request."""
 
+    def __post_init__(self) -> None:
+        # Every transport has an address (its default unless given), and nobody changes one.
+        object.__setattr__(
+            self, "addresses", MappingProxyType({**_default_addresses(), **self.addresses})
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
         env = Env(environ)
+        default = cls()  # the fields' defaults are the one table of them
         return cls(
-            transport=env.choice("TRANSPORT", "http", tuple(CLIENTS)),
-            kv_url=env.urls("KV_URL", "http://localhost:8080"),
-            grpc_target=env.targets("KV_GRPC_TARGET", "localhost:50051"),
-            resp_url=env.targets("KV_RESP_URL", "redis://localhost:6379"),
-            host=env.text("KV_HOST", "0.0.0.0"),
-            port=env.port("TESTCLIENT_PORT", 8081),
-            timeout=env.number("KV_CLIENT_TIMEOUT", 10.0, low=0.1, high=600.0),
+            transport=env.choice("TRANSPORT", default.transport, tuple(CLIENTS)),
+            addresses={
+                name: env.addresses(known.variable, known.default, known.schemes)
+                for name, known in CLIENTS.items()
+            },
+            host=env.text("KV_HOST", default.host),
+            port=env.port("TESTCLIENT_PORT", default.port),
+            timeout=env.number("KV_CLIENT_TIMEOUT", default.timeout, low=0.1, high=600.0),
         )
 
-
-def _first(addresses: str) -> str:
-    return split_list(addresses)[0]
-
-
-def _http(settings: ClientSettings) -> KVClient:
-    return HttpKVClient(
-        _first(settings.kv_url), timeout=settings.timeout, request_id=settings.request_id
-    )
-
-
-def _grpc(settings: ClientSettings) -> KVClient:
-    return GrpcKVClient(
-        _first(settings.grpc_target), timeout=settings.timeout, request_id=settings.request_id
-    )
-
-
-def _resp(settings: ClientSettings) -> KVClient:
-    return RespKVClient(_first(settings.resp_url), timeout=settings.timeout)
-
-
-# Adding a transport on the client side: one KVClient class, one line here.
-CLIENTS: dict[str, Callable[[ClientSettings], KVClient]] = {
-    "http": _http,
-    "grpc": _grpc,
-    "resp": _resp,
-}
-
-# The setting that names a transport's replicas (a comma list); a transport
-# without a line here has one address, so one replica.
-REPLICA_ADDRESSES: dict[str, str] = {
-    "http": "kv_url",
-    "grpc": "grpc_target",
-    "resp": "resp_url",
-}
-
-
-def _only(field: str, address: str) -> dict[str, Any]:
-    return {field: address}
+    def with_address(self, transport: str, address: str) -> ClientSettings:
+        """These settings with `transport`'s address (or comma list of replicas) replaced."""
+        return replace(self, addresses={**self.addresses, transport: address})
 
 
 def connect(settings: ClientSettings, transport: str | None = None) -> KVClient:
@@ -93,13 +75,47 @@ def connect(settings: ClientSettings, transport: str | None = None) -> KVClient:
 
     Call it inside a running event loop.
     """
-    return CLIENTS[transport or settings.transport](settings)
+    name = transport or settings.transport
+    return CLIENTS[name].client(
+        split_list(settings.addresses[name])[0],
+        timeout=settings.timeout,
+        request_id=settings.request_id,
+    )
 
 
 def replicas(settings: ClientSettings, transport: str | None = None) -> tuple[ClientSettings, ...]:
-    """One settings object per replica that `transport`'s setting names, each naming only it."""
-    field = REPLICA_ADDRESSES.get(transport or settings.transport)
-    if field is None:
-        return (settings,)
-    addresses: tuple[str, ...] = split_list(getattr(settings, field))
-    return tuple(replace(settings, **_only(field, address)) for address in addresses)
+    """One settings object per replica that `transport`'s address names, each naming only it."""
+    name = transport or settings.transport
+    return tuple(
+        settings.with_address(name, address) for address in split_list(settings.addresses[name])
+    )
+
+
+def add_transport_options(parser: argparse.ArgumentParser, *, replicas_help: str) -> None:
+    """`--transport` and each transport's address option (`ClientTransport.option`); left
+    out, each is the environment's (`with_options` reads them back over the settings)."""
+    parser.add_argument(
+        "--transport", choices=tuple(CLIENTS), help="the protocol to speak (TRANSPORT)"
+    )
+    for name, known in CLIENTS.items():
+        parser.add_argument(
+            known.option,
+            dest=f"address_{name}",
+            metavar="ADDRESS",
+            help=f"where the {name} transport is, {replicas_help} ({known.variable}; "
+            f"default {known.default})",
+        )
+
+
+def with_options(settings: ClientSettings, args: argparse.Namespace) -> ClientSettings:
+    """`settings` with the transport and addresses `add_transport_options` parsed into `args`."""
+    given = {
+        name: address
+        for name in CLIENTS
+        if (address := getattr(args, f"address_{name}")) is not None
+    }
+    return replace(
+        settings,
+        transport=args.transport or settings.transport,
+        addresses={**settings.addresses, **given},
+    )

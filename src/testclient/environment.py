@@ -50,18 +50,16 @@ class Env:
             raise ConfigError(name, f"{raw!r} is not a port number 1..65535")
         return int(raw)
 
-    def urls(self, name: str, default: str) -> str:
-        """A comma list of http(s) base URLs (replicas of one service), as one text."""
+    def addresses(self, name: str, default: str, schemes: tuple[str, ...] = ()) -> str:
+        """A comma list of addresses (replicas of one service), as one text; with `schemes`,
+        each a URL of one of them with a host (else any text, such as a gRPC target)."""
         raw = self.text(name, default)
-        for url in split_list(raw):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ConfigError(name, f"{url!r} is not an http:// or https:// URL")
+        for address in split_list(raw) if schemes else ():
+            parts = urlsplit(address)
+            if parts.scheme not in schemes or not parts.hostname:
+                shown = " or ".join(f"{scheme}://" for scheme in schemes)
+                raise ConfigError(name, f"{address!r} is not a URL starting {shown}")
         return self._checked_list(name, raw)
-
-    def targets(self, name: str, default: str) -> str:
-        """A comma list of gRPC targets (`host:port`, or any grpc target name), as one text."""
-        return self._checked_list(name, self.text(name, default))
 
     @staticmethod
     def _checked_list(name: str, raw: str) -> str:

@@ -1,4 +1,4 @@
-"""`kv`: put, get, delete, list and watch from the shell, over HTTP or gRPC.
+"""`kv`: put, get, delete, list and watch from the shell, over any transport in `CLIENTS`.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
@@ -16,7 +16,6 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 from testclient.client import (
@@ -29,22 +28,21 @@ from testclient.client import (
     PreconditionFailed,
     Written,
 )
-from testclient.config import CLIENTS, ClientSettings, ConfigError, connect
+from testclient.config import (
+    ClientSettings,
+    ConfigError,
+    add_transport_options,
+    connect,
+    with_options,
+)
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 LIST_PAGE_SIZE = 1000
 
 
-def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kv", description="Talk to a kv-server.")
-    parser.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
-    parser.add_argument(
-        "--url", default=settings.kv_url, help="HTTP base URL (KV_URL; of a comma list, the first)"
-    )
-    parser.add_argument(
-        "--target", default=settings.grpc_target, help="gRPC host:port (KV_GRPC_TARGET)"
-    )
-    parser.add_argument("--resp-url", default=settings.resp_url, help="RESP URL (KV_RESP_URL)")
+    add_transport_options(parser, replicas_help="of a comma list the first")
     parser.add_argument("--if-revision", type=int, help="only if the entry is at this revision")
     commands = parser.add_subparsers(dest="command", required=True)
     put = commands.add_parser("put", help="create or replace: kv put KEY JSON [--ttl S]")
@@ -112,7 +110,7 @@ async def _listed(client: KVClient, args: argparse.Namespace) -> AsyncIterator[d
 
 async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> None:
     """Carry out the command and print what it answers, one JSON document a line."""
-    async with connect(settings, args.transport) as client:
+    async with connect(settings) as client:
         if args.command == "list":
             async for listed in _listed(client, args):
                 print(json.dumps(listed, ensure_ascii=False))
@@ -140,13 +138,12 @@ async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)  # first: --help needs no valid environment
     try:
-        settings = ClientSettings.from_env()
+        settings = with_options(ClientSettings.from_env(), args)
     except ConfigError as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    args = _parser(settings).parse_args(argv)
-    settings = replace(settings, kv_url=args.url, grpc_target=args.target, resp_url=args.resp_url)
     value = None
     if args.command in ("put", "create"):
         try:

@@ -53,7 +53,17 @@ class RespKVClient(ClosingClient):
 
     transport = "resp"
 
-    def __init__(self, url: str, *, timeout: float = 10.0, protocol: int = 3) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        request_id: str | None = None,
+        protocol: int = 3,
+    ) -> None:
+        # `request_id` is accepted as every KVClient's is, and not sent: a RESP
+        # command carries no metadata, so the server makes up each one's id.
+        del request_id
         self._url = url
         # No retries: a write whose reply was lost must not be sent again
         # behind the caller's back (a second KV.CREATE would find the key).

@@ -177,8 +177,7 @@ async def serve(
             "ready",
             address=f"http://{settings.host}:{settings.port}",
             transport=settings.transport,
-            kv_url=settings.kv_url,
-            kv_grpc_target=settings.grpc_target,
+            addresses=dict(settings.addresses),
         )
         await stop.wait()
         log.info("shutting down: finishing the runs in flight")

@@ -3,7 +3,7 @@
 Each test runs the real service in-process behind one transport (see
 `tests/inprocess.py`) and talks to it only through the `KVClient` for that
 transport, so a scenario cannot tell HTTP from gRPC. Proving a new transport
-is adding its name to TRANSPORT_NAMES (and its KVClient to CLIENTS).
+is registering it (`TRANSPORTS` on the server side, `CLIENTS` on the client side).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from testclient.client import (
     Rejected,
     Unavailable,
 )
-from testclient.config import ClientSettings, connect
+from testclient.config import CLIENTS, ClientSettings, connect
 from tests.fakes import FakeDurableStore
 from tests.inprocess import TRANSPORT_NAMES, Served, serve_in_process
 from tests.servers import free_port
@@ -240,10 +240,7 @@ async def test_storage_down_is_unavailable(transport: str) -> None:
 async def test_no_server_is_unavailable(transport: str) -> None:
     port = free_port()
     settings = ClientSettings(
-        kv_url=f"http://127.0.0.1:{port}",
-        grpc_target=f"127.0.0.1:{port}",
-        resp_url=f"redis://127.0.0.1:{port}",
-        timeout=5.0,
+        addresses={transport: CLIENTS[transport].address_of("127.0.0.1", port)}, timeout=5.0
     )
     async with connect(settings, transport) as client:
         with pytest.raises(Unavailable):

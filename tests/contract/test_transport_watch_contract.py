@@ -20,8 +20,7 @@ from kv.adapters.sqlite import SqliteStore
 from testclient.client import Compacted, KVClient, KVEvent, Rejected
 from testclient.config import connect
 from testclient.runner import run_scenario
-from testclient.scenarios.watch import WATCH_TRANSPORTS
-from tests.inprocess import Served, serve_in_process
+from tests.inprocess import WATCH_TRANSPORTS, Served, serve_in_process
 
 WAIT_SECONDS = 20.0  # generous: only a broken stream waits this long
 

@@ -60,19 +60,20 @@ def test_healthy_over_ping_when_only_resp_is_served(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("transport", ["http", "grpc", "resp"])
+@pytest.mark.parametrize("transport", tuple(TRANSPORTS))
 def test_unhealthy_with_a_reason_when_nothing_listens(transport: str) -> None:
-    if transport not in TRANSPORTS:
-        pytest.skip(f"the {transport} transport is not registered")
-    env = {
-        "TRANSPORT": transport,
-        "KV_HTTP_PORT": str(free_port()),
-        "KV_GRPC_PORT": str(free_port()),
-        "KV_RESP_PORT": str(free_port()),
-    }
-    result = run_healthcheck(env)
+    env = {known.port.variable: str(free_port()) for known in TRANSPORTS.values()}
+    result = run_healthcheck({**env, "TRANSPORT": transport})
     assert result.returncode == 1
     assert result.stderr.startswith("unhealthy: ")
+
+
+def test_every_served_transport_is_probed(kv_server: KvServer) -> None:
+    """HTTP answers, but RESP, also served, does not: unhealthy, naming RESP."""
+    env = {**server_env(kv_server, "http,resp"), "KV_RESP_PORT": str(free_port())}
+    result = run_healthcheck(env)
+    assert result.returncode == 1
+    assert result.stderr.startswith("unhealthy: RESP at "), result.stderr
 
 
 def test_unhealthy_on_a_bad_setting() -> None:

@@ -33,7 +33,9 @@ def both(tmp_path: Path) -> Iterator[KvServer]:
 
 
 def client(server: KvServer, transport: str) -> KVClient:
-    settings = ClientSettings(kv_url=server.url, grpc_target=server.grpc_target, timeout=30.0)
+    settings = ClientSettings(
+        addresses={"http": server.url, "grpc": server.grpc_target}, timeout=30.0
+    )
     return connect(settings, transport)
 
 

@@ -21,7 +21,7 @@ from tests.servers import script, start_kv_server
 async def kv() -> AsyncIterator[Any]:
     async with (
         serve_in_process("grpc") as served,
-        grpc.aio.insecure_channel(served.client_settings.grpc_target) as channel,
+        grpc.aio.insecure_channel(served.client_settings.addresses["grpc"]) as channel,
     ):
         yield kv_pb2_grpc.KeyValueStub(channel)  # type: ignore[no-untyped-call]
 

@@ -36,7 +36,7 @@ class ExplodingStore(InMemoryStore):
 
 @pytest.fixture
 async def channel(served: Served) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(served.client_settings.grpc_target) as opened:
+    async with grpc.aio.insecure_channel(served.client_settings.addresses["grpc"]) as opened:
         yield opened
 
 
@@ -76,7 +76,7 @@ async def test_request_id_is_echoed_and_logged(log_lines: list[dict[str, Any]]) 
     # the line exists once the call has its status: no waiting, no race.
     async with (
         serve_in_process("grpc", access_log="all") as served,
-        grpc.aio.insecure_channel(served.client_settings.grpc_target) as channel,
+        grpc.aio.insecure_channel(served.client_settings.addresses["grpc"]) as channel,
     ):
         call = stub(channel).Get(
             kv_pb2.GetRequest(key="nope"), metadata=(("x-request-id", "rid-42"),)
@@ -114,7 +114,7 @@ async def test_health_checks_have_request_ids_and_access_lines(
 ) -> None:
     async with (
         serve_in_process("grpc", access_log="all") as served,
-        grpc.aio.insecure_channel(served.client_settings.grpc_target) as channel,
+        grpc.aio.insecure_channel(served.client_settings.addresses["grpc"]) as channel,
     ):
         checker = health_pb2_grpc.HealthStub(channel)
         call = checker.Check(
@@ -129,7 +129,7 @@ async def test_health_checks_have_request_ids_and_access_lines(
 
 async def test_a_bug_is_internal_without_details(log_lines: list[dict[str, Any]]) -> None:
     async with serve_in_process("grpc", ExplodingStore()) as served:
-        target = served.client_settings.grpc_target
+        target = served.client_settings.addresses["grpc"]
         async with grpc.aio.insecure_channel(target) as channel:
             with pytest.raises(grpc.aio.AioRpcError) as raised:
                 await stub(channel).Get(
@@ -180,7 +180,7 @@ async def test_expected_revision_zero_on_put_means_must_not_exist(
 async def test_health_follows_the_storage() -> None:
     store = FakeDurableStore()
     async with serve_in_process("grpc", store) as served:
-        target = served.client_settings.grpc_target
+        target = served.client_settings.addresses["grpc"]
         async with grpc.aio.insecure_channel(target) as channel:
             assert await health_of(channel) == SERVING
             assert await health_of(channel, "") == SERVING
@@ -197,7 +197,7 @@ async def test_drain_reports_not_serving_and_stop_lets_calls_finish() -> None:
         [transport] = served.app.transports
         put = asyncio.create_task(served.client.put("slow", "v"))
         await asyncio.wait_for(store.has_pending.wait(), 60)
-        async with grpc.aio.insecure_channel(served.client_settings.grpc_target) as channel:
+        async with grpc.aio.insecure_channel(served.client_settings.addresses["grpc"]) as channel:
             transport.drain()
             assert await eventually(channel, NOT_SERVING)
         stopping = asyncio.create_task(transport.stop())
@@ -227,7 +227,7 @@ async def test_a_port_in_use_is_an_oserror() -> None:
 async def test_health_watch_streams_serving_then_not_serving_on_drain() -> None:
     async with serve_in_process("grpc", InMemoryStore()) as served:
         [transport] = served.app.transports
-        async with grpc.aio.insecure_channel(served.client_settings.grpc_target) as channel:
+        async with grpc.aio.insecure_channel(served.client_settings.addresses["grpc"]) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             watch = stub.Watch(health_pb2.HealthCheckRequest(service="kv.v1.KeyValue"))
             first = await asyncio.wait_for(watch.read(), 60)

@@ -1,6 +1,7 @@
 """Malformed and hostile gRPC input: INVALID_ARGUMENT, a clean message and an access line.
 
-Finding 6 of issue 11 (and finding 3 over gRPC), and their neighbours.
+Values nested past the limit, messages that are not protobuf, keys and values that are not
+UTF-8 or JSON, and their neighbours.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How the gRPC server reads requests: a few at a time, each within the read timeout.
 
-kv.transports.grpc.admission reads a call's message only once the call is
+kv.transports.grpc.call_admission reads a call's message only once the call is
 taken on, in one of READ_SLOTS slots, and refuses UNAVAILABLE a call that
 waits for a slot longer than SLOT_WAIT_SECONDS. These probes open calls that
 send their headers and then nothing, as a slow or hostile client does.
@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from kv.transports.grpc.admission import READ_SLOTS
+from kv.transports.grpc.call_admission import READ_SLOTS
 from tests.hostile.conftest import start_both
 from tests.hostile.wire import raw_call
 from tests.servers import KvServer

@@ -23,7 +23,7 @@ import grpc
 import pytest
 
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
-from kv.transports.grpc.admission import READ_SLOTS, max_item_tags
+from kv.transports.grpc.call_admission import READ_SLOTS, max_item_tags
 from tests.hostile.conftest import start_both
 from tests.hostile.wire import (
     exchange,
@@ -50,7 +50,8 @@ BOUND_MB = 300.0
 # connection, moves a round's peak by tens of MB when other processes hold the
 # cores (docs/hardening.md has the measured peaks). So each round has a peak
 # of its own (reset_peak_rss), and
-# - the settled memory (after the round, once the heap trimmer ran) of the
+# - the settled memory (after the round, once the heap trimmer of
+#   kv.malloc_tuning ran) of the
 #   round that kept least must be within SETTLED_GROWTH of the idle memory:
 #   a leak of a tenth of it per round fails, whichever round was slow to give
 #   memory back (one in a while is, on a loaded machine);
@@ -167,8 +168,7 @@ def test_worst_case_grpc_messages_over_many_connections_cost_only_the_read_slots
     # past the cap are refused unread, and those taken on are read READ_SLOTS
     # at a time, each message held twice at most (in grpc's core as it
     # arrives, then as bytes): what the burst costs is bounded by that, with
-    # some room for the allocator. (When every message was read as it came,
-    # this probe took the server from 61 to 299 MB.)
+    # some room for the allocator.
     server = start_both(tmp_path)
     message = worst_case_put(max_message_bytes())
     try:

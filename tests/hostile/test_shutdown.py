@@ -1,4 +1,4 @@
-"""Shutdown bounded by KV_SHUTDOWN_TIMEOUT whatever the clients do: findings 2 and 7 of issue 11.
+"""Shutdown bounded by KV_SHUTDOWN_TIMEOUT whatever the clients do.
 
 Calls that cannot be served during shutdown are answered UNAVAILABLE / 503
 (safe to retry), never CANCELLED; a request whose headers arrived before
@@ -21,7 +21,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from kv.transports.grpc.admission import READ_SLOTS
+from kv.transports.grpc.call_admission import READ_SLOTS
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.hostile.conftest import access_lines, start_both
 from tests.hostile.test_grpc_reads import GET, hold_every_read_slot
@@ -145,20 +145,20 @@ def test_grpc_calls_around_sigterm_are_ok_or_unavailable_never_cancelled(
     # calls keep reaching grpc's core until the server stops; the core resets
     # those it has not handed to the server yet with CANCELLED (grpc/grpc#41785:
     # 0-17 per run before the server closed its connections before stopping,
-    # see kv/transports/grpc/connections.py). Now they are UNAVAILABLE too.
+    # see kv/transports/grpc/grpc_internals.py). Now they are UNAVAILABLE too.
     assert set(outcomes) == {"OK", "UNAVAILABLE"}, outcomes
     print(f"gRPC calls around SIGTERM: {dict(outcomes)}; served: {dict(answered)}")
 
 
 def test_grpc_calls_in_flight_at_sigterm_are_unavailable_not_cancelled(tmp_path: Path) -> None:
-    """Clients that back off on UNAVAILABLE are never answered CANCELLED (finding 7).
+    """Clients that back off on UNAVAILABLE are never answered CANCELLED.
 
     Each of 20 clients puts in a loop and stops at its first UNAVAILABLE, as
     a client with a retry backoff longer than the shutdown would. The calls
     in flight at SIGTERM have reached grpc's core but not yet the servicer;
-    stopping the server at once made the core reset them CANCELLED
-    (grpc/grpc#41785: 18 of 20 per run before this test's fix); they are now
-    let in and answered UNAVAILABLE before the server stops.
+    stopping grpc's server at once would have the core reset them CANCELLED
+    (grpc/grpc#41785), so they must be let in and answered UNAVAILABLE
+    before the server stops.
     """
     server = start_both(tmp_path, KV_SHUTDOWN_TIMEOUT=str(SHUTDOWN_TIMEOUT))
     outcomes: Counter[str] = Counter()

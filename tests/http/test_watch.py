@@ -11,9 +11,11 @@ from aiohttp.test_utils import TestClient
 
 from kv.adapters.history import HistoryLimits
 from kv.adapters.memory import InMemoryStore
+from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.transports.http import create_app
 from testclient.sse import EventStreamParser, ServerSentEvent
+from tests.fakes import FakeClock
 
 Client = TestClient  # type: ignore[type-arg]
 WAIT_SECONDS = 20.0  # generous: only a broken stream waits this long
@@ -23,7 +25,7 @@ WAIT_SECONDS = 20.0  # generous: only a broken stream waits this long
 async def served(aiohttp_client: Any) -> tuple[Client, KeyValueService]:
     service = KeyValueService(InMemoryStore(history=HistoryLimits(events=6)))
     await service.start()
-    client = await aiohttp_client(create_app(service, watch_heartbeat=0.2))
+    client = await aiohttp_client(create_app(service, settings=Settings(watch_heartbeat=0.2)))
     return client, service
 
 
@@ -171,3 +173,19 @@ async def test_a_batch_larger_than_one_write_arrives_whole_and_in_order(
         received = await events(response, 3)
     assert [json.loads(event.data)["value"] for event in received] == values
     assert [int(event.id) for event in received] == [first, first + 1, first + 2]
+
+
+async def test_a_replayed_put_of_an_entry_since_expired_carries_no_ttl(aiohttp_client: Any) -> None:
+    """The event shows the entry as written; its expiry is the delete that follows, and no
+    event says that an expired entry has 0 seconds left."""
+    clock = FakeClock()
+    service = KeyValueService(InMemoryStore(clock=clock), clock=clock)
+    await service.start()
+    client = await aiohttp_client(create_app(service))
+    written = await put(client, "k", "v", ttl=5)
+    await clock.advance(6)
+    assert (await client.get("/v1/kv/k")).status == 404
+    async with client.get(f"/v1/watch?from_revision={written}") as response:
+        put_event, expiry = await events(response, 2)
+    assert json.loads(put_event.data) == {"key": "k", "value": "v", "revision": written}
+    assert json.loads(expiry.data) == {"key": "k", "revision": written + 1, "expired": True}

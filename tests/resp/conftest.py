@@ -20,7 +20,7 @@ async def served() -> AsyncIterator[Served]:
 async def client(request: pytest.FixtureRequest, served: Served) -> AsyncIterator[redis.Redis]:
     """redis-py as users run it (its default is RESP3, HELLO 3 first), decoding to str."""
     connection = redis.Redis.from_url(
-        served.client_settings.resp_url, protocol=request.param, decode_responses=True
+        served.client_settings.addresses["resp"], protocol=request.param, decode_responses=True
     )
     yield connection
     await connection.aclose()

@@ -129,7 +129,7 @@ async def test_refusals_are_error_replies_on_a_connection_that_stays(
     served: Served, command: tuple[str, ...], message: str
 ) -> None:
     connection = redis.Redis.from_url(
-        served.client_settings.resp_url, single_connection_client=True
+        served.client_settings.addresses["resp"], single_connection_client=True
     )
     try:
         with pytest.raises(ResponseError, match=message):

@@ -1,7 +1,7 @@
 """Serve any Store through the real KeyValueService and a real transport, on free ports.
 
-The scenarios run against these servers. `SERVED_TRANSPORTS` names the
-transports they are proven over: add one name to prove them over another.
+The scenarios run against these servers, proven over every registered
+transport (`SERVED_TRANSPORTS`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import structlog
 from kv.domain import Store
 from testclient.config import connect
 from testclient.scenarios import Connect
-from tests.inprocess import serve_in_process
+from tests.inprocess import TRANSPORT_NAMES, serve_in_process
 
-SERVED_TRANSPORTS = ["http", "grpc", "resp"]
+SERVED_TRANSPORTS = list(TRANSPORT_NAMES)
 # `make test-fast` proves the scenarios over HTTP only (the transport contract suites prove
 # the transports alike); `make test` over every transport (docs/testing.md).
 FAST_TRANSPORT = "http"

@@ -15,7 +15,7 @@ from testclient.service import create_app
 from tests.inprocess import serve_in_process
 from tests.testclient import broken_stores as broken
 from tests.testclient.conftest import SERVED_TRANSPORTS
-from tests.testclient.test_cli import kv_testclient
+from tests.testclient.test_kv_testclient_cli import kv_testclient
 from tests.testclient.test_replicas import named_together
 
 
@@ -43,7 +43,12 @@ async def test_a_bad_parameter_fails_the_run_and_says_why(aiohttp_client: Any, q
 async def test_run_from_the_shell_prints_the_window_no_order_explains() -> None:
     async with serve_in_process("http", broken.AcknowledgesBeforeApplying()) as served:
         finished = await kv_testclient(
-            "run", "linearizability", "--set", "seconds=1", "--url", served.client_settings.kv_url
+            "run",
+            "linearizability",
+            "--set",
+            "seconds=1",
+            "--url",
+            served.client_settings.addresses["http"],
         )
     assert finished.status == 1, finished.stderr
     assert "NOT linearizable" in finished.stdout

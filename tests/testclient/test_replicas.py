@@ -27,9 +27,9 @@ def named_together(first: ClientSettings, second: ClientSettings) -> ClientSetti
     """`first` with both services' addresses as a comma list: two replicas."""
     return replace(
         first,
-        kv_url=f"{first.kv_url},{second.kv_url}",
-        grpc_target=f"{first.grpc_target},{second.grpc_target}",
-        resp_url=f"{first.resp_url},{second.resp_url}",
+        addresses={
+            name: f"{address},{second.addresses[name]}" for name, address in first.addresses.items()
+        },
     )
 
 
@@ -58,9 +58,10 @@ async def test_passes_when_every_address_reaches_one_service(transport: str) -> 
             result = await run_replicas(
                 replace(
                     settings,
-                    kv_url=",".join([settings.kv_url] * copies),
-                    grpc_target=",".join([settings.grpc_target] * copies),
-                    resp_url=",".join([settings.resp_url] * copies),
+                    addresses={
+                        name: ",".join([address] * copies)
+                        for name, address in settings.addresses.items()
+                    },
                 )
             )
             failures = [f"{check.name}: {check.detail}" for check in result.failed_checks]
@@ -81,11 +82,11 @@ def test_comma_lists_name_one_replica_each() -> None:
     settings = ClientSettings.from_env(
         {"KV_URL": "http://a:8080, http://b:8080", "KV_GRPC_TARGET": "a:50051,b:50051,c:50051"}
     )
-    assert [each.kv_url for each in replicas(settings, "http")] == [
+    assert [each.addresses["http"] for each in replicas(settings, "http")] == [
         "http://a:8080",
         "http://b:8080",
     ]
-    assert [each.grpc_target for each in replicas(settings, "grpc")] == [
+    assert [each.addresses["grpc"] for each in replicas(settings, "grpc")] == [
         "a:50051",
         "b:50051",
         "c:50051",

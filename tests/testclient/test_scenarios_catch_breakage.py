@@ -17,7 +17,7 @@ from kv.adapters.memory import InMemoryStore
 from kv.domain import Store
 from testclient.runner import ScenarioResult, run_scenario, run_scenarios
 from testclient.scenarios import SCENARIOS
-from testclient.scenarios.watch import WATCH_TRANSPORTS
+from tests.inprocess import WATCH_TRANSPORTS
 from tests.testclient import broken_stores as broken
 from tests.testclient.conftest import ServeStore
 

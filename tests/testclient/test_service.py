@@ -59,7 +59,7 @@ async def app(harness: Harness) -> Client:
 @pytest.fixture
 async def unreachable(harness: Harness) -> Client:
     """The test-client app pointed at a port where nothing listens."""
-    return await harness.app(ClientSettings(kv_url=f"http://127.0.0.1:{free_port()}"))
+    return await harness.app(ClientSettings(addresses={"http": f"http://127.0.0.1:{free_port()}"}))
 
 
 def assert_result(document: dict[str, Any], name: str) -> None:
@@ -161,7 +161,9 @@ async def test_unknown_transport_is_400(app: Client) -> None:
 
 async def test_transport_query_overrides_the_configured_one(harness: Harness) -> None:
     served = await harness.kv(InMemoryStore(), transport="grpc")
-    app = await harness.app(replace(served, transport="http", kv_url="http://127.0.0.1:1"))
+    app = await harness.app(
+        replace(served, transport="http").with_address("http", "http://127.0.0.1:1")
+    )
     response = await app.post("/test_deletion?transport=grpc")
     assert response.status == 200
     document = await response.json()
@@ -217,7 +219,7 @@ async def test_serve_on_a_busy_port_names_the_variable() -> None:
             await serve(settings, asyncio.Event())
 
 
-async def test_replicas_named_in_kv_url_are_each_used(harness: Harness) -> None:
+async def test_replicas_named_in_one_address_are_each_used(harness: Harness) -> None:
     first = await harness.kv(InMemoryStore())
     second = await harness.kv(InMemoryStore())
     seen: list[ClientSettings] = []
@@ -226,12 +228,15 @@ async def test_replicas_named_in_kv_url_are_each_used(harness: Harness) -> None:
         seen.append(settings)
         return config.connect(settings, transport)
 
-    both = replace(first, kv_url=f"{first.kv_url},{second.kv_url}")
+    both = first.with_address("http", f"{first.addresses['http']},{second.addresses['http']}")
     app = await harness.app(both, recording_connect)
     response = await app.post("/test_replicas", headers={"X-Request-ID": "trace-7"})
     assert response.status == 200
     document = await response.json()
     # Two servers that do not share a store are not replicas of one service.
     assert document["success"] is False
-    assert {settings.kv_url for settings in seen} >= {first.kv_url, second.kv_url}
+    assert {settings.addresses["http"] for settings in seen} >= {
+        first.addresses["http"],
+        second.addresses["http"],
+    }
     assert {settings.request_id for settings in seen} == {"trace-7"}

@@ -1,5 +1,6 @@
-"""The limits of issue 11 one piece at a time: nesting, JSON depth, Value conversion, admission,
-the gRPC message limit and the HTTP write timeout (end to end in tests/hostile)."""
+"""The server's input and memory limits one piece at a time: nesting, JSON depth, Value
+conversion, admission, the gRPC message limit and the HTTP write timeout (end to end in
+tests/hostile)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from kv.domain import InvalidRequest, JsonValue, ValueTooLarge
 from kv.domain.model import MAX_NESTING, check_nesting
 from kv.json_codec import nesting_depth, read_json
 from kv.transports.admission import Admission
-from kv.transports.grpc.admission import (
+from kv.transports.grpc.call_admission import (
     READ_SLOTS,
     Admitted,
     CallAdmission,
@@ -25,7 +26,7 @@ from kv.transports.grpc.admission import (
     parse_request,
 )
 from kv.transports.grpc.values import from_json, to_json
-from kv.transports.http.limits import ConnectionWatch
+from kv.transports.http.limits import WriteTimeoutEnforcer
 from kv.v1 import kv_pb2
 
 
@@ -280,7 +281,7 @@ class FakeServer:
 def test_the_write_timeout_aborts_only_connections_whose_buffer_does_not_shrink() -> None:
     stuck, draining, idle = FakeTransport(1000), FakeTransport(1000), FakeTransport(0)
     server = FakeServer([FakeConnection(stuck), FakeConnection(draining), FakeConnection(idle)])
-    watch = ConnectionWatch(server, timeout=5.0)  # type: ignore[arg-type]
+    watch = WriteTimeoutEnforcer(server, timeout=5.0)  # type: ignore[arg-type]
     for now in (0.0, 2.0, 4.0, 6.0):
         draining.pending -= 100  # the client reads a little at a time
         watch.check(now)
@@ -293,7 +294,7 @@ def test_a_connection_is_timed_from_when_its_buffer_last_shrank_or_filled() -> N
     transport = FakeTransport(10)
     connection = FakeConnection(transport)
     server = FakeServer([connection])
-    watch = ConnectionWatch(server, timeout=1.0)  # type: ignore[arg-type]
+    watch = WriteTimeoutEnforcer(server, timeout=1.0)  # type: ignore[arg-type]
     watch.check(0.0)
     transport.pending = 0  # all sent: forgotten
     watch.check(0.5)
@@ -308,7 +309,7 @@ async def test_aiohttps_own_errors_are_json_and_pipelined_requests_before_them_a
     from tests.inprocess import serve_in_process
 
     async with serve_in_process("http") as served:
-        port = int(served.client_settings.kv_url.rsplit(":", 1)[1])
+        port = int(served.client_settings.addresses["http"].rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nNOT HTTP\x00\r\n\r\n")
         answer = await asyncio.wait_for(reader.read(), 30)

@@ -8,6 +8,7 @@ import pytest
 
 from kv.adapters.memory import InMemoryStore
 from kv.domain import InvalidRequest, KeyNotFound, KeyValueService
+from kv.domain.changes import Change
 from kv.domain.cursors import make_cursor
 from tests.fakes import FakeClock
 
@@ -143,6 +144,20 @@ async def test_ttl_left_counts_down_rounded_up(service: KeyValueService, clock: 
     assert service.ttl_left(entry) == 1
     plain = (await service.put("p", 1)).entry
     assert service.ttl_left(plain) is None
+
+
+async def test_an_event_carries_the_seconds_left_only_while_its_entry_lives(
+    service: KeyValueService, clock: FakeClock
+) -> None:
+    entry = (await service.put("k", 1, ttl=10)).entry
+    change = Change.put(entry, b"1")
+    assert service.event_ttl(change) == 10
+    await clock.advance(9.5)
+    assert service.event_ttl(change) == 1
+    await clock.advance(0.5)  # expired: not "0 seconds left"
+    assert service.event_ttl(change) is None
+    assert service.event_ttl(Change.put((await service.put("p", 1)).entry, b"1")) is None
+    assert service.event_ttl(Change.delete("k", 9, expired=True)) is None
 
 
 async def test_an_expired_entry_is_gone_for_every_operation(

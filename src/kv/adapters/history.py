@@ -34,10 +34,9 @@ import bisect
 from dataclasses import dataclass
 
 from kv.adapters.subscription import PolledSubscription
+from kv.config import DEFAULTS
 from kv.domain import Change, Compacted, WatcherTooSlow
 
-DEFAULT_HISTORY_EVENTS = 10_000
-DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
 # Dropped changes are removed from the front of the list in chunks this large
 # (at least): deleting from a list's front is O(n), so it is done rarely.
 _TRIM_CHUNK = 1024
@@ -50,8 +49,8 @@ MAX_PACE_SECONDS = 0.005
 class HistoryLimits:
     """How much history a store keeps for watchers: changes, and bytes of keys and values."""
 
-    events: int = DEFAULT_HISTORY_EVENTS
-    bytes: int = DEFAULT_HISTORY_BYTES
+    events: int = DEFAULTS.watch_history_events
+    bytes: int = DEFAULTS.watch_history_bytes
 
     @property
     def max_lag(self) -> int:

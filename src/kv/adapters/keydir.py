@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
@@ -22,8 +21,9 @@ from sortedcontainers import SortedDict, SortedList
 
 from kv.domain import Entry
 from kv.domain.ttl import Clock
+from kv.observability import get_logger
 
-log = logging.getLogger("kv.expiry")
+log = get_logger("kv.expiry")
 
 # Removals per sweep round: a round runs on the event loop and must stay short.
 EXPIRE_BATCH = 256

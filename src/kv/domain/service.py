@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from kv.domain.changes import validate_from_revision
+from kv.domain.changes import Change, validate_from_revision
 from kv.domain.cursors import (
     DEFAULT_LIMIT,
     make_cursor,
@@ -202,6 +202,21 @@ class KeyValueService:
     def ttl_left(self, entry: Entry) -> int | None:
         """The whole seconds `entry` has left before it expires, rounded up; None: no expiry."""
         return seconds_left(entry, self._clock())
+
+    def event_ttl(self, change: Change) -> int | None:
+        """The `ttl` a watch event of `change` carries, as it is sent; None: it carries none.
+
+        The seconds the change's entry has left, rounded up, while it has any.
+        A change replayed after its entry expired carries none, rather than
+        0: its expiry is a change of its own, which follows (a delete with
+        `expired`). So a put's event says, as etcd's says of its lease, how
+        long the entry lives from now, and never that a dead one is alive.
+        """
+        entry = change.entry
+        if entry is None or entry.expires_at is None:
+            return None
+        now = self._clock()
+        return None if entry.expired(now) else seconds_left(entry, now)
 
     def _encode(self, value: JsonValue) -> bytes:
         """The compact JSON of a value a client sent, once it passed every value rule.

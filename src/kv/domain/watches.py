@@ -26,7 +26,7 @@ DEFAULT_MAX_WATCHES = 1024
 class OpenWatches:
     """The open watches of one service, at most `limit` of them."""
 
-    def __init__(self, limit: int = DEFAULT_MAX_WATCHES) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self._open: set[CountedSubscription] = set()
         self._subscribing = 0  # admitted, their store's subscribe still under way

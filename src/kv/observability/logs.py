@@ -1,17 +1,17 @@
 """Logging: one JSON object per line on stderr, through structlog.
 
-Our own lines go through structlog as its performance guide recommends: a
-level-filtering bound logger cached on first use, an orjson renderer and a
-bytes logger. Lines of code that logs through the standard `logging` module
-(aiohttp, grpc, asyncio, the sqlite store) are rendered by the same
-processors, so every line carries the same fields: `time`, `level`,
-`logger`, `message`, `service`, the `request_id` of the request being served
-(bound with structlog's contextvars by `kv.observability.scope`), and the
-line's own fields.
+Every line of ours goes through structlog (`get_logger`, fields as keyword
+arguments) as its performance guide recommends: a level-filtering bound
+logger cached on first use, an orjson renderer and a bytes logger. Lines of
+libraries that log through the standard `logging` module (aiohttp, grpc,
+asyncio) are rendered by the same processors, so every line carries the
+same fields: `time`, `level`, `logger`, `message`, `service`, the
+`request_id` of the request being served (bound with structlog's
+contextvars by `kv.observability.scope`), and the line's own fields.
 
 Lines are written one at a time: the default access log (`KV_ACCESS_LOG=errors`)
-writes none for a request that succeeds in time, so holding lines back to
-write them together no longer pays (see docs/observability.md).
+writes none for a request that succeeds in time, so there are too few lines
+for holding them back to write them together to pay (see docs/observability.md).
 """
 
 from __future__ import annotations

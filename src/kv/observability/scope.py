@@ -34,6 +34,7 @@ from typing import Any
 
 from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
+from kv.config import DEFAULTS
 from kv.observability.logs import get_logger
 from kv.observability.metrics import Metrics
 
@@ -89,8 +90,8 @@ class Observability:
         self,
         metrics: Metrics | None = None,
         *,
-        access_log: str = "errors",
-        slow_request_seconds: float = 0.5,
+        access_log: str = DEFAULTS.access_log,
+        slow_request_seconds: float = DEFAULTS.slow_request_seconds,
     ) -> None:
         """`access_log`: `all`, `errors` or `off` (`KV_ACCESS_LOG`)."""
         self.metrics = metrics if metrics is not None else Metrics()

@@ -2,9 +2,12 @@
 
 Adding a transport: write a package whose class satisfies `Transport` (built
 from the service, the settings and the observability every transport shares,
-listening on `settings.ports[name]`) and add one line to `TRANSPORTS` naming
-that class and the transport's port setting. The class is imported only when
-its transport is served.
+listening on `settings.ports[name]`) and whose `probe` module answers
+`HealthProbe`, and add one line to `TRANSPORTS` naming the package, the class
+and the transport's port setting (its variable and default port). The
+settings, `kv-server`, the container's health check (`kv.healthcheck`) and
+the in-process test harness then know it. The class and the probe are
+imported only when used.
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ class Transport(Protocol):
         ...
 
 
+class HealthProbe(Protocol):
+    """A transport's readiness check from outside the server (`kv.healthcheck`)."""
+
+    def __call__(self, host: str, port: int, timeout: float) -> str | None:
+        """None when the server at `host:port` is ready, else why not; within `timeout` s."""
+        ...
+
+
 class TransportFactory(Protocol):
     """A transport's class: built from the service, the settings and the observability."""
 
@@ -51,26 +62,35 @@ class TransportFactory(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RegisteredTransport:
-    """A transport known by name: where its class is (`module:Class`) and its port setting."""
+    """A transport known by name: its package, its class there, and its port setting.
 
-    location: str
+    The package's `probe` module has the transport's `HealthProbe` as `probe`.
+    """
+
+    package: str
+    transport: str
     port: PortSetting
 
     def load(self) -> TransportFactory:
         """Import the transport's class."""
-        module, _, name = self.location.partition(":")
-        return cast(TransportFactory, getattr(importlib.import_module(module), name))
+        return cast(
+            TransportFactory, getattr(importlib.import_module(self.package), self.transport)
+        )
+
+    def load_probe(self) -> HealthProbe:
+        """Import the transport's health probe."""
+        return cast(HealthProbe, importlib.import_module(f"{self.package}.probe").probe)
 
 
 TRANSPORTS: dict[str, RegisteredTransport] = {
     "http": RegisteredTransport(
-        "kv.transports.http:HttpTransport", PortSetting("KV_HTTP_PORT", 8080)
+        "kv.transports.http", "HttpTransport", PortSetting("KV_HTTP_PORT", 8080)
     ),
     "grpc": RegisteredTransport(
-        "kv.transports.grpc:GrpcTransport", PortSetting("KV_GRPC_PORT", 50051)
+        "kv.transports.grpc", "GrpcTransport", PortSetting("KV_GRPC_PORT", 50051)
     ),
     "resp": RegisteredTransport(
-        "kv.transports.resp:RespTransport", PortSetting("KV_RESP_PORT", 6379)
+        "kv.transports.resp", "RespTransport", PortSetting("KV_RESP_PORT", 6379)
     ),
 }
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from testclient.client import KVClient, KVClientError, KVEvent
 from testclient.scenarios.context import ScenarioContext
+from testclient.transports import CLIENTS
 
 # Generous: a loaded machine is slow; the wait ends at the end marker's event.
 EVENT_WAIT_SECONDS = 20.0
@@ -113,14 +114,10 @@ def _judge(run: ScenarioContext, name: str, expected: list[Expected], got: objec
     run.checks.record(name, passed, f"expected {wanted}, got {shown}")
 
 
-# The protocols that serve watch (RESP serves none: docs/resp.md).
-WATCH_TRANSPORTS = ("http", "grpc")
-
-
 async def watch(run: ScenarioContext) -> None:
-    if run.client.transport not in WATCH_TRANSPORTS:
+    if not CLIENTS[run.client.transport].watch:
         run.checks.record(
-            "watch is served over HTTP and gRPC only",
+            "watch is served only where the protocol has it",
             True,
             f"the {run.client.transport} API has no watch: nothing to prove over it",
         )

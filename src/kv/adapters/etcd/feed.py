@@ -21,7 +21,6 @@ the next watch starts a new feed.
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from kv.adapters.etcd.client import RETRY_BUDGET, EtcdClient
 from kv.adapters.etcd.values import Keyspace
@@ -29,8 +28,9 @@ from kv.adapters.etcd.watch import EtcdSubscription
 from kv.adapters.history import ChangeHistory, HistoryLimits
 from kv.domain import Compacted, Subscription, WatcherTooSlow
 from kv.etcdpb import rpc_pb2
+from kv.observability import get_logger
 
-log = logging.getLogger("kv.etcd")
+log = get_logger("kv.etcd")
 
 # The most changes the pump takes off the shared stream at once before it lets watchers run.
 _BATCH = 1000
@@ -99,12 +99,12 @@ class EtcdChangeFeed:
                     if taken.revision <= last:
                         # Two kv keys changed at one revision: not a write of kv's (an etcdctl
                         # txn under the prefix?); the ring keeps one change per revision.
-                        log.error("change of %r at revision %d not recorded", taken.key, last)
+                        log.error("change not recorded", key=taken.key, revision=last)
                         continue
                     last = taken.revision
                     history.record(taken)
         except WatcherTooSlow as exc:
-            log.warning("the shared etcd watch fell behind etcd's compaction: %s", exc)
+            log.warning("the shared etcd watch fell behind etcd's compaction", reason=str(exc))
         except Exception:  # a key under the prefix that is not kv's; the next watch starts over
             log.exception("the shared etcd watch failed; its watchers end")
         finally:

@@ -24,6 +24,7 @@ from kv.adapters.etcd.txn import (
 )
 from kv.adapters.etcd.values import Keyspace, is_delete_marker, prefix_end, stored_value
 from kv.adapters.history import HistoryLimits
+from kv.config import DEFAULTS
 from kv.domain import (
     Decision,
     Entry,
@@ -56,8 +57,8 @@ class EtcdStore:
         self,
         endpoints: Sequence[str],
         *,
-        prefix: str = "/kv/",
-        timeout: float = 1.0,
+        prefix: str = DEFAULTS.etcd_prefix,
+        timeout: float = DEFAULTS.etcd_timeout,
         clock: Callable[[], float] = time.time,
         history: HistoryLimits | None = None,
     ) -> None:
@@ -149,8 +150,7 @@ class EtcdStore:
         )
 
     def _expired(self, entry: Entry | None) -> bool:
-        expires_at = None if entry is None else entry.expires_at
-        return expires_at is not None and expires_at <= self._clock()
+        return entry is not None and entry.expired(self._clock())
 
     def _live(self, kv: kv_pb2.KeyValue, *, keys_only: bool = False) -> Entry | None:
         """The entry, or None once it has expired (etcd removes it soon after, on its own)."""

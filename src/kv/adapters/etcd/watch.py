@@ -28,7 +28,6 @@ revision a watch can start from is C + 1 (`oldest`).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import Callable
 
@@ -40,8 +39,9 @@ from kv.adapters.etcd.values import Keyspace, decode, prefix_end
 from kv.adapters.subscription import PolledSubscription
 from kv.domain import Change, Compacted, StorageUnavailable, WatcherTooSlow
 from kv.etcdpb import kv_pb2, rpc_pb2
+from kv.observability import get_logger
 
-log = logging.getLogger("kv.etcd")
+log = get_logger("kv.etcd")
 
 # The pause before a failed stream is created again, doubled up to the longest on each failure.
 FIRST_PAUSE = 0.05
@@ -175,7 +175,7 @@ class EtcdSubscription(PolledSubscription):
                     continue
                 reason = "the stream ended" if response is None else response.cancel_reason
             self._end_call()
-            log.warning("etcd watch at revision %d ended (%s); watching again", self._next, reason)
+            log.warning("etcd watch ended; watching again", revision=self._next, reason=str(reason))
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -17,8 +16,9 @@ from kv.adapters.sqlite.staged import StagedChanges, durable, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
 from kv.domain import Change, Decision, Entry, KVError, StorageUnavailable, Write, Written
 from kv.domain.ttl import Clock
+from kv.observability import get_logger
 
-log = logging.getLogger("kv.sqlite")
+log = get_logger("kv.sqlite")
 
 
 class SqliteStore(LocalStore):
@@ -130,11 +130,9 @@ class SqliteStore(LocalStore):
             self._sweeper.ensure_running()
         log.info(
             "sqlite store open",
-            extra={
-                "path": str(self.path),
-                "entries": len(self._entries),
-                "revision": self._revision,
-            },
+            path=str(self.path),
+            entries=len(self._entries),
+            revision=self._revision,
         )
 
     async def close(self) -> None:

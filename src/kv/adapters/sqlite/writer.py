@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 import sqlite3
 import threading
@@ -13,8 +12,9 @@ from dataclasses import dataclass
 
 from kv.adapters.sqlite.database import CommitFailed, Row, write_transaction
 from kv.domain import Change, Entry, KVError, OutcomeUnknown, StorageUnavailable
+from kv.observability import get_logger
 
-log = logging.getLogger("kv.sqlite")
+log = get_logger("kv.sqlite")
 
 # A batch bigger than this is split: it bounds the transaction (values may be
 # 1 MiB each) without making anyone wait for more than one extra sync.
@@ -123,7 +123,8 @@ class GroupCommitWriter:
                 failure = StorageUnavailable(f"storage write failed: {exc}")
             if failure is not None:
                 log.error(
-                    "sqlite write failed; the store refuses writes until restarted: %s", failure
+                    "sqlite write failed; the store refuses writes until restarted",
+                    reason=str(failure),
                 )
                 self.failure = failure
         if failure is None:

@@ -5,7 +5,7 @@ decorator on each servicer method, unary (`unary_call`) or server streaming
 (`streaming_call`): it serves the call in its `request_scope` (request id
 from the `x-request-id` metadata or made up, returned in the trailing
 metadata; metrics; access line), reads the call's request through the
-server's `CallAdmission` (admission.py), and answers a refusal with its
+server's `CallAdmission` (call_admission.py), and answers a refusal with its
 code, a domain error with its status code from `errors.DOMAIN_ERRORS` and
 anything else with INTERNAL. A unary call also holds its share of the
 server's admission until it ends; a stream (Watch) lasts as long as its
@@ -24,22 +24,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from kv.domain import KVError
 from kv.observability import Observability
-from kv.transports.grpc.admission import Admitted, CallAdmission, Refusal
+from kv.transports.grpc.call_admission import Admitted, CallAdmission, Refusal
 from kv.transports.grpc.errors import INTERNAL_MESSAGE, SERVER_ERRORS, status_of
+from kv.transports.grpc.grpc_internals import Context
 
 GRPC_REQUEST_ID_KEY = "x-request-id"
-
-# The stubs make it generic; grpc's runtime class is not subscriptable.
-if TYPE_CHECKING:
-    Context = grpc.aio.ServicerContext[Any, Any]
-else:
-    Context = grpc.aio.ServicerContext
 
 
 class ObservedServicer(Protocol):
@@ -73,7 +68,7 @@ def unary_call(
 
     The method's name is the RPC's; what the method raises is answered
     through the one table in `errors.py`. The call is taken on and its
-    request read by the servicer's `CallAdmission` (admission.py), which
+    request read by the servicer's `CallAdmission` (call_admission.py), which
     either refuses it (answered with the refusal's code) or hands the
     method the parsed message; the call holds its place and the message's
     bytes in the admission until its answer is sent. A call not `counted`

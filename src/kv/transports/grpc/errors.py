@@ -22,6 +22,7 @@ from kv.domain import (
     ValueTooLarge,
     WatcherTooSlow,
 )
+from kv.transports.error_tables import closest_row
 
 DOMAIN_ERRORS: dict[type[KVError], grpc.StatusCode] = {
     InvalidRequest: grpc.StatusCode.INVALID_ARGUMENT,
@@ -53,8 +54,5 @@ SERVER_ERRORS = frozenset(
 
 
 def status_of(exc: KVError) -> grpc.StatusCode:
-    """The status code for a domain error (its closest mapped base class for a subclass)."""
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_ERRORS:
-            return DOMAIN_ERRORS[cls]
-    return grpc.StatusCode.INTERNAL
+    """The status code for a domain error: its row in `DOMAIN_ERRORS` (`closest_row`)."""
+    return closest_row(DOMAIN_ERRORS, exc) or grpc.StatusCode.INTERNAL

@@ -13,8 +13,8 @@ from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
-from kv.transports.grpc.admission import CallAdmission, max_item_tags, max_message_bytes
-from kv.transports.grpc.connections import shut_down_connections
+from kv.transports.grpc.call_admission import CallAdmission, max_item_tags, max_message_bytes
+from kv.transports.grpc.grpc_internals import shut_down_connections
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
 from kv.transports.grpc.services import HEALTH_SERVICE_NAME, HealthServicer, add_service
 from kv.v1 import kv_pb2
@@ -45,7 +45,7 @@ class GrpcTransport:
         self._port = settings.ports[self.name]
         limit = max_message_bytes(settings.max_value_bytes)
         # One largest message at a time, or any number of smaller ones within
-        # its size (admission.py: parsed, a message can take 25 times its size).
+        # its size (call_admission.py: parsed, a message can take 25 times its size).
         self._admission = Admission(settings.max_concurrent_requests, max_bytes=limit)
         calls = CallAdmission(
             self._admission,
@@ -74,13 +74,13 @@ class GrpcTransport:
                 ("grpc.max_concurrent_streams", settings.max_concurrent_requests),
                 # A request message nobody reads yet holds at most the stream's
                 # flow-control window (64 KiB): the window grows only for the
-                # message a method reads (admission.py), not with the link's
+                # message a method reads (call_admission.py), not with the link's
                 # bandwidth-delay product.
                 ("grpc.http2.bdp_probe", 0),
             ],
         )
         kv_servicer = KeyValueServicer(
-            service, calls, observability, watch_write_timeout=settings.watch_heartbeat
+            service, calls, observability, watch_write_timeout=settings.watcher_stall_timeout
         )
         add_service(
             self._server, kv_pb2.DESCRIPTOR.services_by_name["KeyValue"], kv_servicer, calls
@@ -96,7 +96,7 @@ class GrpcTransport:
             ),
             self._server,
         )
-        self._watch: asyncio.Task[None] | None = None
+        self._health_poller: asyncio.Task[None] | None = None
         self._shutdown: asyncio.Task[None] | None = None
 
     @property
@@ -117,13 +117,13 @@ class GrpcTransport:
             raise OSError(f"cannot bind {self.address}: {exc}") from None
         await self._set_health(serving=await self._storage_usable())
         await self._server.start()
-        self._watch = asyncio.create_task(self._watch_storage(), name="grpc-health")
+        self._health_poller = asyncio.create_task(self._poll_storage_health(), name="grpc-health")
 
     def drain(self) -> None:
         """Report NOT_SERVING, and answer every call not yet in progress UNAVAILABLE."""
         self._admission.draining = True
-        if self._watch is not None:
-            self._watch.cancel()
+        if self._health_poller is not None:
+            self._health_poller.cancel()
         self._shutdown = asyncio.get_running_loop().create_task(
             self._health.enter_graceful_shutdown()
         )
@@ -135,7 +135,7 @@ class GrpcTransport:
         (safe to retry) rather than left for grpc to cancel, until calls stop
         coming (`DRAIN_QUIET_SECONDS`) or half the timeout has passed. Only
         then, once none is in progress, are the client connections closed
-        (connections.py: what grpc's core holds then ends UNAVAILABLE, not
+        (grpc_internals.py: what grpc's core holds then ends UNAVAILABLE, not
         CANCELLED) and the server stopped, with what is left of the timeout
         as its grace: a call it cancels then is one that outlived the timeout.
         """
@@ -146,9 +146,9 @@ class GrpcTransport:
             self.drain()
         assert self._shutdown is not None
         await self._shutdown
-        if self._watch is not None:
+        if self._health_poller is not None:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+                await self._health_poller
         await self._refuse_until_quiet(started + self._settings.shutdown_timeout / 2)
         if await self._admission.wait_idle(deadline):
             shut_down_connections(self._port)
@@ -178,7 +178,7 @@ class GrpcTransport:
         for name in HEALTH_SERVICES:
             await self._health.set(name, status)
 
-    async def _watch_storage(self) -> None:
+    async def _poll_storage_health(self) -> None:
         serving: bool | None = None
         while True:
             usable = await self._storage_usable()

@@ -7,20 +7,16 @@ its status code through the table in `errors.py`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-import grpc
+from typing import Any
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.observability import Observability
-from kv.transports.grpc.admission import CallAdmission
+from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import streaming_call, unary_call
+from kv.transports.grpc.grpc_internals import Context
 from kv.transports.grpc.values import from_json, to_json
 from kv.transports.grpc.watch import WatchEvents, stream_changes
 from kv.v1 import kv_pb2, kv_pb2_grpc
-
-if TYPE_CHECKING:  # the stubs make it generic; the runtime class is not subscriptable
-    Context = grpc.aio.ServicerContext[object, object]
 
 SERVICE_NAME = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"].full_name
 DEFAULT_LIST_LIMIT = 100
@@ -69,7 +65,7 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         calls: CallAdmission,
         observability: Observability,
         *,
-        watch_write_timeout: float = 15.0,
+        watch_write_timeout: float,
     ) -> None:
         """`watch_write_timeout`: a Watch whose client takes no event for this long is ended."""
         self._service = service

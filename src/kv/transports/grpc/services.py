@@ -1,7 +1,7 @@
 """The services of the gRPC server, each method registered to read its own request.
 
 A method decorated by `unary_call` or `streaming_call` (calls.py) reads its
-request through the server's `CallAdmission` (admission.py), so grpc must
+request through the server's `CallAdmission` (call_admission.py), so grpc must
 not read it first: `add_service` registers it as reading a stream of
 requests (stream-unary, stream-stream), which is the same as a unary request
 on the wire. Clients call it as the proto declares and see no difference.
@@ -18,8 +18,9 @@ from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
 from kv.observability import Observability
-from kv.transports.grpc.admission import CallAdmission
+from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import READS_REQUEST, streaming_call, unary_call
+from kv.transports.grpc.grpc_internals import add_method_handlers, handler_reading_its_request
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
@@ -30,7 +31,7 @@ def add_service(
     """Serve `service` from `servicer`, each method registered as reading its own request.
 
     Every method is decorated by `unary_call` or `streaming_call`, and is
-    registered as reading a stream of requests (admission.py: so that grpc
+    registered as reading a stream of requests (call_admission.py: so that grpc
     reads its message only once the call is taken on); the client still
     sends one, as the proto declares, and sees no difference on the wire.
     """
@@ -40,18 +41,12 @@ def add_service(
         if not getattr(behavior, READS_REQUEST, False):
             raise TypeError(f"{service.full_name}.{method.name} does not read its own request")
         calls.register(f"/{service.full_name}/{method.name}", GetMessageClass(method.input_type))
-        handler = (
-            grpc.stream_stream_rpc_method_handler
-            if method.server_streaming
-            else grpc.stream_unary_rpc_method_handler
+        handlers[method.name] = handler_reading_its_request(
+            behavior,
+            streaming=method.server_streaming,
+            serialize=GetMessageClass(method.output_type).SerializeToString,
         )
-        handlers[method.name] = handler(
-            behavior, response_serializer=GetMessageClass(method.output_type).SerializeToString
-        )
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
-    )
-    server.add_registered_method_handlers(service.full_name, handlers)  # type: ignore[attr-defined]
+    add_method_handlers(server, service.full_name, handlers)
 
 
 class HealthServicer(health_aio.HealthServicer):  # type: ignore[misc]  # untyped base

@@ -13,18 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING, Any
-
-import grpc
 
 from kv.domain import Change, KeyValueService, WatcherTooSlow
+from kv.transports.grpc.grpc_internals import Context
 from kv.transports.grpc.values import from_json
 from kv.v1 import kv_pb2
-
-if TYPE_CHECKING:
-    Context = grpc.aio.ServicerContext[Any, Any]
-else:
-    Context = grpc.aio.ServicerContext
 
 
 class WatchEvents:
@@ -50,7 +43,7 @@ class WatchEvents:
         )
         if change.entry is not None:
             event.value.CopyFrom(from_json(change.entry.value))
-            ttl = self._service.ttl_left(change.entry)
+            ttl = self._service.event_ttl(change)
             if ttl is not None:
                 event.ttl_seconds = ttl
         return event

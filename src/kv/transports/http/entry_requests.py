@@ -15,6 +15,7 @@ from aiohttp import HttpVersion11, web
 
 from kv.domain import Condition, InvalidRequest, JsonValue, ValueTooLarge
 from kv.json_codec import read_json
+from kv.transports.http.aiohttp_internals import send_continue
 
 KEY_PREFIX = "/v1/kv/"
 JSON_TYPE = "application/json"
@@ -87,8 +88,7 @@ async def read_body(request: web.Request) -> WriteBody:
         request.version == HttpVersion11
         and request.headers.get("Expect", "").lower() == "100-continue"
     ):
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        request.writer.output_size = 0  # the response proper has not started
+        await send_continue(request)
     try:
         if request.content.is_eof():
             # The whole body came with the headers (as small ones do): reading

@@ -30,6 +30,7 @@ from kv.domain import (
 )
 from kv.json_codec import write_json
 from kv.observability import Observability
+from kv.transports.error_tables import closest_row
 
 REQUEST_ID_HEADER = "X-Request-ID"
 OBSERVABILITY = web.AppKey("observability", Observability)
@@ -76,12 +77,12 @@ def error_response(status: int, code: str, message: str) -> web.Response:
 
 
 def domain_error_response(exc: KVError) -> web.Response:
-    """The response for a domain error (its closest mapped base class for a subclass)."""
-    for cls in type(exc).__mro__:
-        if cls in DOMAIN_ERRORS:
-            status, code = DOMAIN_ERRORS[cls]
-            return error_response(status, code, str(exc))
-    return error_response(500, "internal", "internal error; see the server log")
+    """The response for a domain error: its row in `DOMAIN_ERRORS` (`closest_row`)."""
+    row = closest_row(DOMAIN_ERRORS, exc)
+    if row is None:
+        return error_response(500, "internal", "internal error; see the server log")
+    status, code = row
+    return error_response(status, code, str(exc))
 
 
 def _http_error_response(exc: web.HTTPException) -> web.Response:

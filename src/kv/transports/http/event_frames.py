@@ -92,8 +92,8 @@ class EventFrames:
         data += [b',"revision":', str(change.revision).encode()]
         if change.expired:
             data.append(b',"expired":true')
-        elif change.entry is not None:
-            ttl = self._service.ttl_left(change.entry)
+        else:
+            ttl = self._service.event_ttl(change)
             if ttl is not None:
                 data += [b',"ttl":', str(ttl).encode()]
         data.append(b"}")

@@ -9,7 +9,7 @@ where a client that does not read holds the server's memory (a 1 MiB body
 per request), so the slot must cover it. aiohttp then finds the response
 written and only logs it.
 
-`ConnectionWatch` is the write timeout: a connection whose send buffer has
+`WriteTimeoutEnforcer` is the write timeout: a connection whose send buffer has
 not shrunk for `KV_WRITE_TIMEOUT` seconds belongs to a client that does not
 read, and is aborted, which ends the write that waits on it.
 """
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from kv.observability import get_logger
 from kv.transports.admission import Admission
 from kv.transports.http.errors import (
     OBSERVABILITY,
@@ -31,7 +31,7 @@ from kv.transports.http.errors import (
     operation_of,
 )
 
-log = logging.getLogger("kv.http")
+log = get_logger("kv.http")
 
 ADMISSION = web.AppKey("admission", Admission)
 # A watch stream lasts as long as its client wants: it holds no slot; the service
@@ -72,7 +72,7 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
         admission.leave()
 
 
-class ConnectionWatch:
+class WriteTimeoutEnforcer:
     """Aborts every connection of `server` whose send buffer has not shrunk for `timeout` s."""
 
     def __init__(self, server: web.Server, timeout: float) -> None:
@@ -103,11 +103,10 @@ class ConnectionWatch:
                 since = now
             if now - since >= self._timeout:
                 log.warning(
-                    "closing a connection that has not read its responses for %.1f s "
-                    "(%d bytes unsent)",
-                    now - since,
-                    pending,
-                    extra={"remote": transport.get_extra_info("peername")},
+                    "closing a connection that has not read its responses",
+                    seconds=round(now - since, 1),
+                    unsent_bytes=pending,
+                    remote=str(transport.get_extra_info("peername")),
                 )
                 transport.abort()
                 continue

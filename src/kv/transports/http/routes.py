@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from kv.config import DEFAULTS, Settings
 from kv.domain import Entry, KeyValueService, StorageUnavailable
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -41,8 +42,8 @@ SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
 WATCH_FRAMES = web.AppKey("watch_frames", EventFrames)
 WATCH_HEARTBEAT = web.AppKey("watch_heartbeat", float)
+WATCH_STALL_TIMEOUT = web.AppKey("watch_stall_timeout", float)
 
-DEFAULT_ADMISSION_LIMIT = 32
 LIST_PATH = "/v1/kv"
 WATCH_PATH = "/v1/watch"
 
@@ -117,7 +118,13 @@ async def list_entries(request: web.Request) -> web.Response:
 async def watch_changes(request: web.Request) -> web.StreamResponse:
     """The changes under `prefix` as Server-Sent Events (see watch.py)."""
     app = request.app
-    return await stream_changes(request, app[SERVICE], app[WATCH_FRAMES], app[WATCH_HEARTBEAT])
+    return await stream_changes(
+        request,
+        app[SERVICE],
+        app[WATCH_FRAMES],
+        heartbeat=app[WATCH_HEARTBEAT],
+        stall_timeout=app[WATCH_STALL_TIMEOUT],
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -140,27 +147,32 @@ async def metrics(request: web.Request) -> web.Response:
 def create_app(
     service: KeyValueService,
     *,
-    body_timeout: float = 15.0,
+    settings: Settings = DEFAULTS,
     admission: Admission | None = None,
     observability: Observability | None = None,
-    watch_heartbeat: float = 15.0,
 ) -> web.Application:
     """The aiohttp application serving the REST API over `service`, within `admission`.
 
-    `watch_heartbeat`: seconds of silence after which a watch stream gets a comment line.
+    Of `settings`: a request body must arrive within `idle_timeout`; a watch
+    stream gets a heartbeat every `watch_heartbeat` seconds of silence and
+    ends when its client takes no write within `watcher_stall_timeout`.
+    `admission` defaults to one of `max_concurrent_requests`.
     """
-    body_limits = BodyLimits(service.max_value_bytes, body_timeout)
+    body_limits = BodyLimits(service.max_value_bytes, settings.idle_timeout)
     app = web.Application(
         middlewares=[admission_middleware, error_middleware],
         client_max_size=body_limits.body_bytes,
     )
-    app[ADMISSION] = admission if admission is not None else Admission(DEFAULT_ADMISSION_LIMIT)
+    app[ADMISSION] = (
+        admission if admission is not None else Admission(settings.max_concurrent_requests)
+    )
     app[SERVICE] = service
     app[OBSERVABILITY] = observability if observability is not None else Observability()
     app[BODY_LIMITS] = body_limits
     app[DRAINING] = asyncio.Event()
     app[WATCH_FRAMES] = EventFrames(service)
-    app[WATCH_HEARTBEAT] = watch_heartbeat
+    app[WATCH_HEARTBEAT] = settings.watch_heartbeat
+    app[WATCH_STALL_TIMEOUT] = settings.watcher_stall_timeout
     # Any character, newline included (`.` alone stops at one): keys may hold
     # every character, and the handlers read the key from the raw path.
     entries = app.router.add_resource(KEY_PREFIX + r"{key:[\s\S]*}")

@@ -10,8 +10,8 @@ from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.observability import Observability, get_logger
 from kv.transports.admission import Admission
-from kv.transports.http.limits import ConnectionWatch
-from kv.transports.http.protocol import KVAppRunner
+from kv.transports.http.aiohttp_internals import KVAppRunner
+from kv.transports.http.limits import WriteTimeoutEnforcer
 from kv.transports.http.routes import DRAINING, create_app
 
 log = get_logger("kv.http")
@@ -29,11 +29,7 @@ class HttpTransport:
     ) -> None:
         self._admission = Admission(settings.max_concurrent_requests)
         self._app = create_app(
-            service,
-            body_timeout=settings.idle_timeout,
-            admission=self._admission,
-            observability=observability,
-            watch_heartbeat=settings.watch_heartbeat,
+            service, settings=settings, admission=self._admission, observability=observability
         )
         self._settings = settings
         self._port = settings.ports[self.name]
@@ -51,7 +47,7 @@ class HttpTransport:
             shutdown_timeout=CUT_OFF_SECONDS,
             handle_signals=False,
         )
-        self._watch: asyncio.Task[None] | None = None
+        self._write_timeout_enforcer: asyncio.Task[None] | None = None
 
     @property
     def address(self) -> str:
@@ -62,8 +58,10 @@ class HttpTransport:
         site = web.TCPSite(self._runner, self._settings.host, self._port)
         await site.start()
         assert self._runner.server is not None
-        watch = ConnectionWatch(self._runner.server, self._settings.write_timeout)
-        self._watch = asyncio.create_task(watch.run(), name="http-write-timeout")
+        enforcer = WriteTimeoutEnforcer(self._runner.server, self._settings.write_timeout)
+        self._write_timeout_enforcer = asyncio.create_task(
+            enforcer.run(), name="http-write-timeout"
+        )
 
     def drain(self) -> None:
         """Report not ready, and answer every request not yet in progress 503."""
@@ -96,6 +94,6 @@ class HttpTransport:
             for connection in server.connections if server is not None else ():
                 if connection.transport is not None:
                     connection.transport.abort()
-        if self._watch is not None:
-            self._watch.cancel()
+        if self._write_timeout_enforcer is not None:
+            self._write_timeout_enforcer.cancel()
         await self._runner.cleanup()

@@ -13,7 +13,8 @@ afterwards the stream just ends: at shutdown, or when the watcher is too
 slow (with a comment saying so), and the client resumes with Last-Event-ID.
 A comment line is sent after `heartbeat` seconds without an event, so that
 proxies keep an idle stream open; a write the client does not take within
-that time means the client is too slow, and its connection is closed.
+`stall_timeout` (`Settings.watcher_stall_timeout`) means the client is too
+slow, and its connection is closed.
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ async def stream_changes(
     request: web.Request,
     service: KeyValueService,
     frames: EventFrames,
+    *,
     heartbeat: float,
+    stall_timeout: float,
 ) -> web.StreamResponse:
     """Answer a watch: 200 and the event stream, until shutdown, disconnect or too slow."""
     query = WatchQuery.parse(request.rel_url.raw_query_string, request.headers.get(LAST_EVENT_ID))
@@ -91,8 +94,8 @@ async def stream_changes(
             }
         )
         await response.prepare(request)
-        await _send(request, response, b": watching\n\n", heartbeat)
-        await _follow(request, response, subscription, frames, heartbeat)
+        await _send(request, response, b": watching\n\n", stall_timeout)
+        await _follow(request, response, subscription, frames, heartbeat, stall_timeout)
     except (ConnectionError, TimeoutError):
         # The client left, or did not take a write in time: the connection is done.
         if request.transport is not None:
@@ -108,6 +111,7 @@ async def _follow(
     subscription: Subscription,
     frames: EventFrames,
     heartbeat: float,
+    stall_timeout: float,
 ) -> None:
     while True:
         try:
@@ -115,15 +119,15 @@ async def _follow(
                 change = await anext(subscription)
             changes = [change, *subscription.ready(BATCH - 1)]
         except TimeoutError:
-            await _send(request, response, HEARTBEAT, heartbeat)
+            await _send(request, response, HEARTBEAT, stall_timeout)
             continue
         except StopAsyncIteration:
             return
         except WatcherTooSlow:
-            await _send(request, response, TOO_SLOW, heartbeat)
+            await _send(request, response, TOO_SLOW, stall_timeout)
             return
         for piece in frames.pieces(changes):
-            await _send(request, response, piece, heartbeat)
+            await _send(request, response, piece, stall_timeout)
 
 
 async def _send(
@@ -134,7 +138,7 @@ async def _send(
     A write that leaves the connection's buffer far below its high-water mark
     cannot wait for the client, so it needs no timer of its own (the one
     write per watcher and wake-up that most watchers make); the write
-    timeout (`ConnectionWatch`) is the backstop either way.
+    timeout (`WriteTimeoutEnforcer`) is the backstop either way.
     """
     transport = request.transport
     if transport is not None and transport.get_write_buffer_size() + len(data) <= UNTIMED_BYTES:

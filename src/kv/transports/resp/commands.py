@@ -1,6 +1,6 @@
 """The command table, and running one request through it.
 
-`COMMANDS` maps a command's name (upper case) to its `Command`: adding a
+`COMMANDS` maps a command's name (upper case) to its `CommandSpec`: adding a
 command is one handler and one entry in the table of its module. `execute`
 checks the name and the arity, runs the handler and answers every error
 through the one table in `errors.py`, all in the request's scope (request id,
@@ -22,9 +22,9 @@ from kv.transports.resp.keyspace import KEYSPACE_COMMANDS
 from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
 from kv.transports.resp.server_commands import SERVER_COMMANDS
-from kv.transports.resp.session import Command, Session
+from kv.transports.resp.session import CommandSpec, Session
 
-COMMANDS: dict[bytes, Command] = {
+COMMANDS: dict[bytes, CommandSpec] = {
     **SERVER_COMMANDS,
     **KEYSPACE_COMMANDS,
     **EXPIRY_COMMANDS,

@@ -21,7 +21,6 @@ client holds the server's memory or a worker for ever:
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,11 +28,12 @@ from typing import cast
 
 import hiredis
 
+from kv.observability import get_logger
 from kv.transports.resp.commands import execute
 from kv.transports.resp.replies import RespError, encode
 from kv.transports.resp.session import Session
 
-log = logging.getLogger("kv.resp")
+log = get_logger("kv.resp")
 
 # After refusing a request that is too large: how long the client may stay
 # quiet before the connection is closed, and how much more is read meanwhile.
@@ -209,7 +209,7 @@ class RespConnection(asyncio.Protocol):
                     self._reading_paused = False
                     self.transport.resume_reading()
         except (TimeoutError, ConnectionResetError):
-            log.info("client not reading its replies; disconnected", extra=self._peer())
+            log.info("client not reading its replies; disconnected", remote=self.session.remote)
             self.abort()
         finally:
             self._worker = None
@@ -219,7 +219,7 @@ class RespConnection(asyncio.Protocol):
 
     def _refuse(self, message: str) -> None:
         """Answer a request that cannot be parsed or is too large, then linger and close."""
-        log.info("refused: %s", message, extra=self._peer())
+        log.info("connection refused", reason=message, remote=self.session.remote)
         self._pending.clear()
         self._discarded = 0
         self.transport.write(RespError("ERR", message).line())
@@ -236,6 +236,3 @@ class RespConnection(asyncio.Protocol):
             self.close()
             return
         self._idle_timer = self._loop.call_later(max(limit - quiet, 0.05), self._check_idle)
-
-    def _peer(self) -> dict[str, str]:
-        return {"remote": self.session.remote}

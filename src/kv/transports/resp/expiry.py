@@ -16,7 +16,7 @@ from collections.abc import Callable
 from kv.domain import Condition, Entry, KeyNotFound, KeyValueService, PreconditionFailed
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.replies import Reply
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.values import key_of
 
 # How often a read-then-write command reads again after a write in between.
@@ -108,10 +108,10 @@ async def persist(session: Session, args: Arguments) -> Reply:
     )
 
 
-EXPIRY_COMMANDS: dict[bytes, Command] = {
-    b"EXPIRE": Command(expire, -3, ("write", "fast"), 1, 1, 1),
-    b"PEXPIRE": Command(pexpire, -3, ("write", "fast"), 1, 1, 1),
-    b"TTL": Command(ttl, 2, ("readonly", "fast"), 1, 1, 1),
-    b"PTTL": Command(pttl, 2, ("readonly", "fast"), 1, 1, 1),
-    b"PERSIST": Command(persist, 2, ("write", "fast"), 1, 1, 1),
+EXPIRY_COMMANDS: dict[bytes, CommandSpec] = {
+    b"EXPIRE": CommandSpec(expire, -3, ("write", "fast"), 1, 1, 1),
+    b"PEXPIRE": CommandSpec(pexpire, -3, ("write", "fast"), 1, 1, 1),
+    b"TTL": CommandSpec(ttl, 2, ("readonly", "fast"), 1, 1, 1),
+    b"PTTL": CommandSpec(pttl, 2, ("readonly", "fast"), 1, 1, 1),
+    b"PERSIST": CommandSpec(persist, 2, ("write", "fast"), 1, 1, 1),
 }

@@ -21,7 +21,7 @@ from kv.domain import (
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.expiry import seconds_of, whole_number
 from kv.transports.resp.replies import OK, Reply
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.values import as_redis_value, key_of, text_of
 
 # SET ... GET (or KEEPTTL) reads the old entry and writes only if it is still the one
@@ -213,12 +213,12 @@ def _prefix_of(pattern: bytes) -> str:
     return prefix
 
 
-KEYSPACE_COMMANDS: dict[bytes, Command] = {
-    b"GET": Command(get, 2, ("readonly", "fast"), 1, 1, 1),
-    b"MGET": Command(mget, -2, ("readonly", "fast"), 1, -1, 1),
-    b"SET": Command(set_, -3, ("write",), 1, 1, 1),
-    b"GETDEL": Command(getdel, 2, ("write", "fast"), 1, 1, 1),
-    b"DEL": Command(delete, -2, ("write",), 1, -1, 1),
-    b"EXISTS": Command(exists, -2, ("readonly", "fast"), 1, -1, 1),
-    b"SCAN": Command(scan, -2, ("readonly",)),
+KEYSPACE_COMMANDS: dict[bytes, CommandSpec] = {
+    b"GET": CommandSpec(get, 2, ("readonly", "fast"), 1, 1, 1),
+    b"MGET": CommandSpec(mget, -2, ("readonly", "fast"), 1, -1, 1),
+    b"SET": CommandSpec(set_, -3, ("write",), 1, 1, 1),
+    b"GETDEL": CommandSpec(getdel, 2, ("write", "fast"), 1, 1, 1),
+    b"DEL": CommandSpec(delete, -2, ("write",), 1, -1, 1),
+    b"EXISTS": CommandSpec(exists, -2, ("readonly", "fast"), 1, -1, 1),
+    b"SCAN": CommandSpec(scan, -2, ("readonly",)),
 }

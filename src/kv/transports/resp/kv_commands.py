@@ -23,7 +23,7 @@ from kv.domain import Condition
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.expiry import whole_number
 from kv.transports.resp.replies import Reply
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.values import entry_reply, json_of, key_of, revision_of
 
 DEFAULT_LIST_LIMIT = 100
@@ -103,10 +103,10 @@ async def kv_list(session: Session, args: Arguments) -> Reply:
     return {"entries": entries, "next_cursor": page.next_cursor, "revision": page.revision}
 
 
-KV_COMMANDS: dict[bytes, Command] = {
-    b"KV.GET": Command(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
-    b"KV.PUT": Command(kv_put, -3, ("write",), 1, 1, 1),
-    b"KV.CREATE": Command(kv_create, -3, ("write",), 1, 1, 1),
-    b"KV.DELETE": Command(kv_delete, -2, ("write",), 1, 1, 1),
-    b"KV.LIST": Command(kv_list, -2, ("readonly",)),
+KV_COMMANDS: dict[bytes, CommandSpec] = {
+    b"KV.GET": CommandSpec(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
+    b"KV.PUT": CommandSpec(kv_put, -3, ("write",), 1, 1, 1),
+    b"KV.CREATE": CommandSpec(kv_create, -3, ("write",), 1, 1, 1),
+    b"KV.DELETE": CommandSpec(kv_delete, -2, ("write",), 1, 1, 1),
+    b"KV.LIST": CommandSpec(kv_list, -2, ("readonly",)),
 }

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 
 from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.domain.model import MAX_KEY_BYTES
-from kv.observability import Observability
+from kv.observability import Observability, get_logger
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
 from kv.transports.resp.session import Session
 
-log = logging.getLogger("kv.resp")
+log = get_logger("kv.resp")
 
 # What a request may hold besides one value at the size limit and its key:
 # the command, options and framing, or a KV.PUT value written with spaces.

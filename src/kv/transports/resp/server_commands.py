@@ -13,7 +13,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.replies import OK, PONG, Reply, Status
-from kv.transports.resp.session import Arguments, Command, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Session
 
 PROTOCOLS = (2, 3)
 # kv is configured through its environment, not CONFIG. These few answers
@@ -106,7 +106,7 @@ async def quit_(session: Session, args: Arguments) -> Reply:
     return OK
 
 
-def _command_info(name: bytes, command: Command) -> Reply:
+def _command_info(name: bytes, command: CommandSpec) -> Reply:
     """The ten fields of Redis 7's COMMAND reply; ACL categories, tips, key specs and
     subcommands are empty (no ACLs, no cluster, subcommands checked by the handler)."""
     return [
@@ -170,14 +170,14 @@ def _text(word: bytes) -> str:
     return word.decode("utf-8", "replace")
 
 
-SERVER_COMMANDS: dict[bytes, Command] = {
-    b"PING": Command(ping, -1, ("fast",)),
-    b"ECHO": Command(echo, 2, ("fast",)),
-    b"HELLO": Command(hello, -1, ("fast", "no-auth")),
-    b"CLIENT": Command(client, -2, ("admin",)),
-    b"SELECT": Command(select, 2, ("fast",)),
-    b"QUIT": Command(quit_, -1, ("fast", "no-auth")),
-    b"COMMAND": Command(command, -1, ("loading", "stale")),
-    b"CONFIG": Command(config, -2, ("admin",)),
-    b"INFO": Command(info, -1, ("loading", "stale")),
+SERVER_COMMANDS: dict[bytes, CommandSpec] = {
+    b"PING": CommandSpec(ping, -1, ("fast",)),
+    b"ECHO": CommandSpec(echo, 2, ("fast",)),
+    b"HELLO": CommandSpec(hello, -1, ("fast", "no-auth")),
+    b"CLIENT": CommandSpec(client, -2, ("admin",)),
+    b"SELECT": CommandSpec(select, 2, ("fast",)),
+    b"QUIT": CommandSpec(quit_, -1, ("fast", "no-auth")),
+    b"COMMAND": CommandSpec(command, -1, ("loading", "stale")),
+    b"CONFIG": CommandSpec(config, -2, ("admin",)),
+    b"INFO": CommandSpec(info, -1, ("loading", "stale")),
 }

@@ -14,7 +14,7 @@ Handler = Callable[["Session", Arguments], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class CommandSpec:
     """One entry of the command table: its handler, arity and the flags `COMMAND` reports.
 
     `arity` follows Redis, counting the command's name: `n` means exactly n
@@ -43,7 +43,7 @@ class Session:
 
     service: KeyValueService
     client_id: int
-    commands: Mapping[bytes, Command]
+    commands: Mapping[bytes, CommandSpec]
     observability: Observability = field(default_factory=Observability)
     remote: str = "-"
     protocol: int = 2

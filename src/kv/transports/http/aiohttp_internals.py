@@ -1,4 +1,32 @@
-"""aiohttp's connection handling, with its own errors answered in the API's shape.
+"""Every place the HTTP transport relies on aiohttp beyond its documented API.
+
+Each workaround below keeps an invariant of the transport; the tests named
+guard the invariant, and tests/unit/test_upstream_canaries.py fails with
+"upstream changed: ..." when what a workaround relies on is no longer so.
+aiohttp has an upper bound in pyproject.toml: raising it means running those
+tests against the new version first.
+
+1. aiohttp's own errors in the API's shape (`KVRequestHandler.handle_error`).
+   Invariant: a request aiohttp cannot parse is answered
+   `{"error": {...}}` with its request id, echoing nothing, and logged with a
+   traceback only for a 500. Guards: tests/unit/test_hardening.py
+   (test_aiohttps_own_errors_are_json_and_pipelined_requests_before_them_answered),
+   tests/hostile/test_http_input.py.
+2. One request parsed ahead (`KVRequestHandler.__init__` sets the private
+   `_max_msg_queue_size`, `_msg_queue_resume_size` and rebuilds `_parser`).
+   Invariant: a valid pipelined request is answered before a malformed one
+   that came in the same read gets its 400, and a connection queues at most
+   one request. Guard: the first test above. Canary: aiohttp's parser still
+   raises on such a read, losing the valid request before the malformed one.
+3. The handler class swapped at run time (`KVAppRunner._make_server` sets
+   the server's `__class__`): `web.AppRunner` takes no handler class, and
+   builds its `web.Server` with private arguments. Invariant: every
+   connection is served by a `KVRequestHandler`. Guard and canary: the
+   runner's server makes `KVRequestHandler`s that parse one request ahead.
+4. `send_continue` sets `writer.output_size` back to 0 after `100 Continue`.
+   Invariant: an error while the body arrives is still answered with its
+   status. Guards: tests/hostile/test_http_input.py (the 100-continue tests).
+   Canary: aiohttp still counts the interim response as output.
 
 aiohttp answers a request it cannot parse (a bad request line, bytes that
 are not HTTP) itself, before any middleware: `text/plain`, echoing the
@@ -21,7 +49,6 @@ aiohttp builds one handler per connection through its `Server`;
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from aiohttp import http_exceptions, web
@@ -29,10 +56,11 @@ from aiohttp.http_parser import HttpRequestParser
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
-from kv.observability import accept_request_id
+from kv.observability import accept_request_id, get_logger
+from kv.transports.error_tables import closest_row
 from kv.transports.http.errors import REQUEST_ID_HEADER, error_response
 
-log = logging.getLogger("kv.http")
+log = get_logger("kv.http")
 
 PARSE_ERRORS: dict[type[Exception], str] = {
     http_exceptions.LineTooLong: "a request line or header is too long",
@@ -46,10 +74,8 @@ PARSE_ERRORS: dict[type[Exception], str] = {
 
 
 def _describe(exc: BaseException | None) -> str:
-    for cls in type(exc).__mro__:
-        if cls in PARSE_ERRORS:
-            return PARSE_ERRORS[cls]
-    return "not a valid HTTP/1.1 request"
+    described = None if exc is None else closest_row(PARSE_ERRORS, exc)
+    return described or "not a valid HTTP/1.1 request"
 
 
 class KVRequestHandler(RequestHandler):
@@ -111,3 +137,15 @@ class KVAppRunner(web.AppRunner):
         # of the handlers it makes changes.
         server.__class__ = KVServer
         return server
+
+
+async def send_continue(request: web.Request) -> None:
+    """Send `100 Continue`: the client may upload its body; the response proper is still to come.
+
+    aiohttp counts the interim response in `writer.output_size`, which it and
+    `KVRequestHandler.handle_error` read as "the response has started", after
+    which an error can only drop the connection. Set back to 0, a failure
+    while the body arrives is still answered with its status.
+    """
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0

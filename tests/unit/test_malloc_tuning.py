@@ -1,11 +1,11 @@
-"""The allocator settings and the heap trimmer of kv-server (kv.allocator)."""
+"""The allocator settings and the heap trimmer of kv-server (kv.malloc_tuning)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 
-from kv.allocator import HeapTrimmer, tune_allocator
+from kv.malloc_tuning import HeapTrimmer, tune_allocator
 
 MB = 1024 * 1024
 

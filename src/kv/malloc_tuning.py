@@ -15,9 +15,10 @@
   Two are enough for this process (the event loop's thread and grpc's).
 - Trimming (`HeapTrimmer`). Small blocks (grpc's slices of a message as it
   arrives, Python's objects) are freed into the heaps, not returned: a burst
-  of large gRPC messages left 10-140 MB more resident than before it, a
-  different amount each time, so each round of the same load started from a
-  different floor. `malloc_trim` returns every free page of every arena.
+  of large gRPC messages would leave the process more resident than before
+  it, by a different amount each time, so each round of the same load would
+  start from a different floor. `malloc_trim` returns every free page of
+  every arena.
 
 docs/hardening.md has the figures.
 """
@@ -89,8 +90,8 @@ class HeapTrimmer:
     was after the previous trim, and that figure follows it down. So a burst
     of large requests is trimmed as it frees its memory and once more when
     it ends, and a process that frees nothing is never trimmed. The trim
-    runs off the event loop: it walks every arena, a few milliseconds for a
-    few hundred MB.
+    runs off the event loop: it walks every arena, which takes time in
+    proportion to the memory they hold.
     """
 
     def __init__(self, freed: int = TRIM_FREED_BYTES, every: float = TRIM_CHECK_SECONDS) -> None:

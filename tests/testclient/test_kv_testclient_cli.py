@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kv.domain import Store
-from testclient.cli import main
+from testclient.kv_testclient_cli import main
 from testclient.scenarios import SCENARIOS
 from tests.inprocess import serve_in_process
 from tests.servers import KvServer, Process, free_port, script, wait_http_ok
@@ -65,7 +65,7 @@ async def test_a_failed_scenario_exits_1_and_shows_expected_and_observed() -> No
     store: Store = OverwriteKeepsOld()
     async with serve_in_process("http", store) as served:
         finished = await kv_testclient(
-            "run", "overwrite", "deletion", KV_URL=served.client_settings.kv_url
+            "run", "overwrite", "deletion", KV_URL=served.client_settings.addresses["http"]
         )
     assert finished.status == 1, finished.stdout + finished.stderr
     assert "FAIL  overwrite over http" in finished.stdout
@@ -78,7 +78,9 @@ async def test_a_failed_scenario_exits_1_and_shows_expected_and_observed() -> No
 
 async def test_replicas_over_two_servers_that_do_not_share_a_store_exits_1() -> None:
     async with serve_in_process("grpc") as first, serve_in_process("grpc") as second:
-        targets = f"{first.client_settings.grpc_target},{second.client_settings.grpc_target}"
+        targets = (
+            f"{first.client_settings.addresses['grpc']},{second.client_settings.addresses['grpc']}"
+        )
         finished = await kv_testclient(
             "run", "replicas", "--transport", "grpc", "--target", targets
         )

@@ -13,10 +13,16 @@ import asyncio
 import json
 import signal
 import sys
-from dataclasses import replace
 from functools import partial
 
-from testclient.config import CLIENTS, ClientSettings, ConfigError, connect, replicas
+from testclient.config import (
+    ClientSettings,
+    ConfigError,
+    add_transport_options,
+    connect,
+    replicas,
+    with_options,
+)
 from testclient.logs import configure_logging
 from testclient.runner import ScenarioResult, report, run_scenarios
 from testclient.scenarios import SCENARIOS, Connect
@@ -26,7 +32,7 @@ from testclient.service import serve
 EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
-def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kv-testclient",
         description="Prove a kv-server right: serve the test-client API, or run scenarios once.",
@@ -44,15 +50,7 @@ def _parser(settings: ClientSettings) -> argparse.ArgumentParser:
         help="a scenario parameter, e.g. --set seconds=10 (linearizability)",
     )
     run.add_argument("-v", "--verbose", action="store_true", help="list passed checks too")
-    run.add_argument("--transport", choices=tuple(CLIENTS), default=settings.transport)
-    run.add_argument(
-        "--url", default=settings.kv_url, help="HTTP base URL, or a comma list of replicas (KV_URL)"
-    )
-    run.add_argument(
-        "--target",
-        default=settings.grpc_target,
-        help="gRPC host:port, or a comma list of replicas (KV_GRPC_TARGET)",
-    )
+    add_transport_options(run, replicas_help="or a comma list of replicas")
     return parser
 
 
@@ -90,14 +88,14 @@ def _run(args: argparse.Namespace, settings: ClientSettings) -> int:
         )
         return EXIT_ERROR
     parameters = dict(item.partition("=")[::2] for item in args.set)
-    settings = replace(settings, kv_url=args.url, grpc_target=args.target)
+    settings = with_options(settings, args)
     names = args.names or list(SCENARIOS)
     results = asyncio.run(
         run_scenarios(
             names,
-            lambda: connect(settings, args.transport),
+            lambda: connect(settings),
             parameters,
-            replicas=_connect_each(replicas(settings, args.transport), args.transport),
+            replicas=_connect_each(replicas(settings), settings.transport),
         )
     )
     if args.json:
@@ -124,8 +122,8 @@ async def _serve(settings: ClientSettings) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     try:
+        args = _parser().parse_args(argv)  # first: --help needs no valid environment
         settings = ClientSettings.from_env()
-        args = _parser(settings).parse_args(argv)
         if args.command == "run":
             configure_logging("WARNING")
             sys.exit(_run(args, settings))

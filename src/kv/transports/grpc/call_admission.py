@@ -44,18 +44,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from kv.transports.admission import SHUTTING_DOWN, Admission
-
-if TYPE_CHECKING:
-    Context = grpc.aio.ServicerContext[Any, Any]
-else:
-    Context = grpc.aio.ServicerContext
+from kv.transports.grpc.grpc_internals import Context
 
 Message = TypeVar("Message")
 
@@ -65,11 +61,11 @@ Message = TypeVar("Message")
 # one message parsed and served within the budget of request bytes (one
 # largest message), and the next one arriving. More slots serve no more large
 # messages, since the budget refuses what arrives beyond it once read, and
-# they make a burst's memory depend on timing: with 8, a parse overlapped up
-# to 7 other arrivals, and rounds of the same 16 worst-case uploads peaked
-# anywhere from 134 to 166 MB (docs/hardening.md). A small message already
-# sits in the core (within the flow-control window), so its slot is held for
-# one hand-over: 2 slots serve 100 concurrent small calls as fast as 8 did.
+# they make a burst's memory depend on timing: a parse overlaps as many other
+# arrivals as there are slots beyond two, so rounds of the same load peak
+# differently (docs/hardening.md has the measurements). A small message
+# already sits in the core (within the flow-control window), so its slot is
+# held for one hand-over: two slots serve many concurrent small calls.
 # A call that finds every slot taken waits at most SLOT_WAIT_SECONDS, then is
 # refused UNAVAILABLE: overload is answered quickly, and clients that open
 # calls but send nothing (each holds a slot until the read timeout) delay
@@ -160,7 +156,7 @@ class CallAdmission:
         A counted call stays in progress until grpc has sent its answer (its
         done callbacks run after the status went out, whatever the outcome),
         not when the method returns: the transport's stop closes connections
-        once no call is in progress (connections.py), which must lose no answer.
+        once no call is in progress (grpc_internals.py), which must lose no answer.
         """
         admission = self.admission
         held = 0
