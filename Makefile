@@ -1,5 +1,6 @@
 # `make test` is the whole suite: lint, types, and tests with coverage.
-# `make test-fast` is the inner loop: the tests that need no real server process (docs/testing.md).
+# `make test-fast` is the inner loop: lint, types and the tests that need no real server process
+# (docs/testing.md).
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
@@ -45,7 +46,8 @@ pytest: $(STAMP)
 	$(BIN)/pytest -m '$(SERIAL)' --cov --cov-append --cov-report=term $(PYTEST_ARGS) \
 		|| [ $$? -eq 5 ]
 
-test-fast: $(STAMP)
+# Lint and types first: seconds, and the first thing a change breaks.
+test-fast: lint typecheck
 	$(BIN)/pytest -n $(FAST_JOBS) -m '$(FAST)' --no-cov -q $(PYTEST_ARGS)
 
 # The Docker stage: builds both images, runs docker-compose.yml with TRANSPORT=http and then grpc,
