@@ -99,6 +99,12 @@ bench-resp: $(STAMP)
 		{ apt-get update -qq && apt-get install -y -qq redis-server redis-tools; }
 	$(BIN)/python -m bench.resp $(BENCH_RESP_ARGS)
 
+# What TLS costs: GET over HTTP (wrk), gRPC (h2load) and RESP (redis-benchmark) at kv-server
+# with TLS off and on, in one run (~1 min); prints a Markdown table (docs/benchmarks.md, "TLS").
+.PHONY: bench-tls
+bench-tls: $(STAMP)
+	$(BIN)/python -m bench.tls $(BENCH_TLS_ARGS)
+
 # Durable (KV_STORE=sqlite) against in-memory PUT throughput at 1, 16 and 64 clients, one run
 # (~30 s); prints a Markdown table (docs/benchmarks.md, "Durable store").
 .PHONY: bench-durable

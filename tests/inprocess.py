@@ -15,6 +15,7 @@ from kv.lifecycle import serving
 from kv.transports import TRANSPORTS
 from testclient.client import KVClient
 from testclient.config import CLIENTS, ClientSettings, connect
+from testclient.tls import ClientTls
 from tests.servers import free_port
 
 TRANSPORT_NAMES = tuple(TRANSPORTS)
@@ -34,11 +35,16 @@ class Served:
 
 @asynccontextmanager
 async def serve_in_process(
-    transport: str, store: Store | None = None, **settings: Any
+    transport: str,
+    store: Store | None = None,
+    *,
+    client_tls: ClientTls | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Served]:
     """Start the service (default: in-memory store) over `transport` on free loopback ports.
 
-    Through `kv.lifecycle.serving`, the start/drain/stop of `kv-server` itself.
+    Through `kv.lifecycle.serving`, the start/drain/stop of `kv-server` itself. With
+    `tls_cert_file` among `settings`, the client speaks TLS with `client_tls`.
     """
     server_settings = Settings(
         transports=(transport,),
@@ -51,9 +57,14 @@ async def serve_in_process(
     )
     app = bootstrap(server_settings, store=store if store is not None else InMemoryStore())
     ports = server_settings.ports
+    secure = server_settings.tls_cert_file is not None
     client_settings = ClientSettings(
         transport=transport,
-        addresses={name: CLIENTS[name].address_of("127.0.0.1", ports[name]) for name in TRANSPORTS},
+        addresses={
+            name: CLIENTS[name].address_of("127.0.0.1", ports[name], secure=secure)
+            for name in TRANSPORTS
+        },
+        tls=client_tls or ClientTls(),
         # Generous: the largest value's gRPC call can wait for a core for tens of seconds
         # on a loaded machine; no test here waits on it to expire.
         timeout=120.0,

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from kv.adapters import STORES, build_store
 from kv.config import Settings
 from kv.domain import KeyValueService, Store
+from kv.lifecycle import Reloadable
 from kv.observability import Metrics, Observability
+from kv.tls import ServerTls, TlsFiles
 from kv.transports import TRANSPORTS, Transport, port_settings
 
 
@@ -27,6 +29,8 @@ class Application:
     service: KeyValueService
     transports: tuple[Transport, ...]
     observability: Observability
+    # What SIGHUP re-reads (kv.lifecycle.reload).
+    reloadables: tuple[Reloadable, ...] = ()
 
 
 def bootstrap(
@@ -49,7 +53,10 @@ def bootstrap(
         access_log=settings.access_log,
         slow_request_seconds=settings.slow_request_seconds,
     )
+    tls_files = TlsFiles.from_settings(settings)
+    tls = None if tls_files is None else ServerTls(tls_files)
     transports = tuple(
-        TRANSPORTS[name].load()(service, settings, observability) for name in settings.transports
+        TRANSPORTS[name].load()(service, settings, observability, tls=tls)
+        for name in settings.transports
     )
-    return Application(service, transports, observability)
+    return Application(service, transports, observability, () if tls is None else (tls,))

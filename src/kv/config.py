@@ -94,6 +94,11 @@ class Env:
     def port(self, name: str, default: int) -> int:
         return self.integer(name, default, low=1, high=65535)
 
+    def path(self, name: str) -> Path | None:
+        """A file path, or None when the variable is unset or empty."""
+        raw = self.text(name, "")
+        return Path(raw) if raw else None
+
     def endpoints(self, name: str, default: str) -> tuple[str, ...]:
         """A comma list of `host:port` (an IPv6 host in brackets), without repeats."""
         raw = self.text(name, default)
@@ -140,6 +145,16 @@ class Settings:
     write_timeout: float = 30.0
     access_log: str = "errors"
     slow_request_seconds: float = 0.5
+    # TLS of the listeners (kv.tls): None serves plain text.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    # The connection to etcd (kv.adapters.etcd.security).
+    etcd_tls_ca_file: Path | None = None
+    etcd_tls_cert_file: Path | None = None
+    etcd_tls_key_file: Path | None = None
+    etcd_user: str | None = None
+    etcd_password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # Frozen all the way down: nobody changes a port after start-up.
@@ -169,6 +184,18 @@ class Settings:
         one is reported whatever TRANSPORT says."""
         env = Env(environ)
         default = DEFAULTS
+        tls_cert, tls_key = _pair(env, "KV_TLS_CERT_FILE", "KV_TLS_KEY_FILE")
+        tls_client_ca = env.path("KV_TLS_CLIENT_CA_FILE")
+        if tls_client_ca is not None and tls_cert is None:
+            raise ConfigError(
+                "KV_TLS_CLIENT_CA_FILE", "needs KV_TLS_CERT_FILE and KV_TLS_KEY_FILE set too"
+            )
+        etcd_cert, etcd_key = _pair(env, "KV_ETCD_TLS_CERT_FILE", "KV_ETCD_TLS_KEY_FILE")
+        etcd_user = env.text("KV_ETCD_USER", "") or None
+        etcd_password = env.text("KV_ETCD_PASSWORD", "") or None
+        if (etcd_user is None) != (etcd_password is None):
+            missing = "KV_ETCD_PASSWORD" if etcd_password is None else "KV_ETCD_USER"
+            raise ConfigError(missing, "must be set with KV_ETCD_USER and KV_ETCD_PASSWORD both")
         return cls(
             transports=env.names("TRANSPORT", ",".join(default.transports), tuple(transports)),
             host=env.text("KV_HOST", default.host),
@@ -215,8 +242,25 @@ class Settings:
             slow_request_seconds=env.number(
                 "KV_SLOW_REQUEST_SECONDS", default.slow_request_seconds, low=0.0, high=3600.0
             ),
+            tls_cert_file=tls_cert,
+            tls_key_file=tls_key,
+            tls_client_ca_file=tls_client_ca,
+            etcd_tls_ca_file=env.path("KV_ETCD_TLS_CA_FILE"),
+            etcd_tls_cert_file=etcd_cert,
+            etcd_tls_key_file=etcd_key,
+            etcd_user=etcd_user,
+            etcd_password=etcd_password,
         )
 
 
 # Every setting's default, as one frozen value (a value, not a resource: it opens nothing).
 DEFAULTS: Final = Settings()
+
+
+def _pair(env: Env, cert: str, key: str) -> tuple[Path | None, Path | None]:
+    """The certificate and key file variables `cert` and `key`: both set, or neither."""
+    cert_file, key_file = env.path(cert), env.path(key)
+    if (cert_file is None) != (key_file is None):
+        missing = key if key_file is None else cert
+        raise ConfigError(missing, f"must be set with {cert} and {key} both, or neither")
+    return cert_file, key_file

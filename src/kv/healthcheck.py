@@ -5,6 +5,8 @@ addresses the server listens on, whatever `TRANSPORT` says: every served transpo
 through its own probe (`RegisteredTransport.probe`: HTTP `/readyz`, the gRPC health service,
 RESP PING), all at once, and the server is healthy when every one answers. Slim images have no
 curl, and this needs nothing the server does not already install.
+
+When the server serves TLS, so does every probe (`kv.probe_tls`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kv.bootstrap import read_settings
 from kv.config import ConfigError, Settings
+from kv.probe_tls import ProbeTls
 from kv.transports import TRANSPORTS
 
 HEALTHY, UNHEALTHY = 0, 1
@@ -30,9 +33,10 @@ def probe_host(settings: Settings) -> str:
 def check(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
     """None when every served transport answers its probe, else why not (each that failed)."""
     host = probe_host(settings)
+    tls = ProbeTls.from_settings(settings)
     probes = [(TRANSPORTS[name].load_probe(), settings.ports[name]) for name in settings.transports]
     with ThreadPoolExecutor(max_workers=len(probes)) as pool:
-        answers = list(pool.map(lambda each: each[0](host, each[1], timeout), probes))
+        answers = list(pool.map(lambda each: each[0](host, each[1], timeout, tls), probes))
     problems = [answer for answer in answers if answer is not None]
     return "; ".join(problems) if problems else None
 
@@ -40,7 +44,7 @@ def check(settings: Settings, timeout: float = TIMEOUT_SECONDS) -> str | None:
 def main() -> None:
     try:
         problem = check(read_settings())
-    except ConfigError as exc:
+    except (ConfigError, OSError) as exc:
         problem = str(exc)
     if problem is not None:
         print(f"unhealthy: {problem}", file=sys.stderr)

@@ -5,6 +5,10 @@
 leaving the block every transport first reports not-ready (drain), then
 stops accepting and finishes its requests in flight, and the store closes
 last, once nothing can write to it any more.
+
+`reload(app)` (kv-server runs it on SIGHUP) re-reads what can change while
+serving: each of the application's reloadables, in turn. A reloadable that
+fails keeps what it had and logs why; connections are not touched.
 """
 
 from __future__ import annotations
@@ -12,13 +16,39 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Protocol
 
-from kv.bootstrap import Application
 from kv.config import ConfigError
 from kv.observability import get_logger
 from kv.transports import TRANSPORTS, Transport
 
+if TYPE_CHECKING:
+    from kv.bootstrap import Application
+
 log = get_logger("kv.server")
+
+
+class Reloadable(Protocol):
+    """Something read from a file at start-up that SIGHUP reads again (auth file, certificates)."""
+
+    name: str
+    """What it is, for the log line (the variable naming its file)."""
+
+    def reload(self) -> None:
+        """Read it again and use it from now on; on failure, log and keep what is in use."""
+        ...
+
+
+def reload(app: Application) -> None:
+    """Reload every reloadable of `app` (SIGHUP); one that raises does not stop the others."""
+    log.info("reloading", reloadables=[reloadable.name for reloadable in app.reloadables])
+    for reloadable in app.reloadables:
+        try:
+            reloadable.reload()
+        except Exception:
+            log.exception(
+                "reload failed; the previous one stays in use", reloadable=reloadable.name
+            )
 
 
 @asynccontextmanager

@@ -14,7 +14,7 @@ import uvloop
 from kv.adapters import STORES
 from kv.bootstrap import Application, bootstrap, read_settings
 from kv.config import DEFAULTS, ConfigError, Settings
-from kv.lifecycle import serving
+from kv.lifecycle import reload, serving
 from kv.malloc_tuning import HeapTrimmer, tune_allocator
 from kv.observability import configure_logging
 from kv.transports import TRANSPORTS
@@ -33,7 +33,9 @@ async def _main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await serve(bootstrap(settings), stop)
+    app = bootstrap(settings)
+    loop.add_signal_handler(signal.SIGHUP, reload, app)
+    await serve(app, stop)
 
 
 def run_event_loop(main: Coroutine[Any, Any, None]) -> None:

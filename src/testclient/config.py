@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from testclient.client import KVClient
 from testclient.environment import ConfigError, Env, split_list
+from testclient.tls import ClientTls
 from testclient.transports import CLIENTS, ClientTransport
 
 __all__ = [
@@ -40,6 +41,7 @@ class ClientSettings:
     host: str = "0.0.0.0"
     port: int = 8081
     timeout: float = 10.0
+    tls: ClientTls = field(default_factory=ClientTls)
     request_id: str | None = None
     """Sent with every call so the KV service's log lines carry the caller's request id;
     None: each call gets a new one. The test-client service sets it per request."""
@@ -63,6 +65,7 @@ class ClientSettings:
             host=env.text("KV_HOST", default.host),
             port=env.port("TESTCLIENT_PORT", default.port),
             timeout=env.number("KV_CLIENT_TIMEOUT", default.timeout, low=0.1, high=600.0),
+            tls=ClientTls.from_env(env),
         )
 
     def with_address(self, transport: str, address: str) -> ClientSettings:
@@ -80,6 +83,7 @@ def connect(settings: ClientSettings, transport: str | None = None) -> KVClient:
         split_list(settings.addresses[name])[0],
         timeout=settings.timeout,
         request_id=settings.request_id,
+        tls=settings.tls,
     )
 
 

@@ -57,15 +57,24 @@ class GrpcKVClient(ClosingClient):
     transport = "grpc"
 
     def __init__(
-        self, target: str, *, timeout: float = 10.0, request_id: str | None = None
+        self,
+        target: str,
+        *,
+        timeout: float = 10.0,
+        request_id: str | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        """With `credentials` the channel speaks TLS; without, plain text."""
         self._target = target
         self._timeout = timeout
         self._request_id = request_id
         # The server bounds what it sends; a value's encoding may exceed
         # grpc's default 4 MiB receive limit.
-        self._channel = grpc.aio.insecure_channel(
-            target, options=[("grpc.max_receive_message_length", -1)]
+        options = [("grpc.max_receive_message_length", -1)]
+        self._channel = (
+            grpc.aio.insecure_channel(target, options=options)
+            if credentials is None
+            else grpc.aio.secure_channel(target, credentials, options=options)
         )
         self._stub = kv_pb2_grpc.KeyValueStub(self._channel)  # type: ignore[no-untyped-call]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import ssl
 import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -59,8 +60,14 @@ class HttpKVClient(ClosingClient):
     transport = "http"
 
     def __init__(
-        self, base_url: str, *, timeout: float = 10.0, request_id: str | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 10.0,
+        request_id: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
+        """`ssl_context` verifies an `https://` server (default: against the system's CAs)."""
         self._list_url = base_url.rstrip("/") + "/v1/kv"
         self._watch_url = base_url.rstrip("/") + "/v1/watch"
         self._connect_timeout = timeout
@@ -68,7 +75,9 @@ class HttpKVClient(ClosingClient):
         self._request_id = request_id
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=timeout),
-            connector=aiohttp.TCPConnector(limit=100),
+            connector=aiohttp.TCPConnector(
+                limit=100, ssl=True if ssl_context is None else ssl_context
+            ),
         )
 
     async def put(

@@ -41,7 +41,12 @@ LIST_PAGE_SIZE = 1000
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kv", description="Talk to a kv-server.")
+    parser = argparse.ArgumentParser(
+        prog="kv",
+        description="Talk to a kv-server.",
+        epilog="TLS: https:// and rediss:// URLs; KV_TLS_CA_FILE (the server's CA; gRPC then "
+        "speaks TLS), KV_TLS_CLIENT_CERT_FILE and KV_TLS_CLIENT_KEY_FILE for mutual TLS.",
+    )
     add_transport_options(parser, replicas_help="of a comma list the first")
     parser.add_argument("--if-revision", type=int, help="only if the entry is at this revision")
     commands = parser.add_subparsers(dest="command", required=True)

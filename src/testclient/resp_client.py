@@ -8,8 +8,9 @@ array of field, value, ... (RESP2), and both are read alike.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -60,11 +61,14 @@ class RespKVClient(ClosingClient):
         timeout: float = 10.0,
         request_id: str | None = None,
         protocol: int = 3,
+        tls_options: Mapping[str, Any] | None = None,
     ) -> None:
+        """`tls_options` (redis-py's `ssl_*` arguments) apply to a `rediss://` URL only."""
         # `request_id` is accepted as every KVClient's is, and not sent: a RESP
         # command carries no metadata, so the server makes up each one's id.
         del request_id
         self._url = url
+        secure = urlsplit(url).scheme == "rediss"
         # No retries: a write whose reply was lost must not be sent again
         # behind the caller's back (a second KV.CREATE would find the key).
         self._redis = redis.Redis.from_url(
@@ -73,6 +77,7 @@ class RespKVClient(ClosingClient):
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
+            **(dict(tls_options or {}) if secure else {}),
         )
 
     async def put(

@@ -45,12 +45,14 @@ def _history(settings: Settings) -> HistoryLimits:
 
 def _etcd(settings: Settings, metrics: Metrics) -> Store:
     from kv.adapters.etcd import EtcdStore
+    from kv.adapters.etcd.security import EtcdSecurity
 
     return EtcdStore(
         settings.etcd_endpoints,
         prefix=settings.etcd_prefix,
         timeout=settings.etcd_timeout,
         history=_history(settings),
+        security=EtcdSecurity.from_settings(settings),
     )
 
 

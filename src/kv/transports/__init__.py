@@ -1,7 +1,8 @@
 """Transports, chosen by name (`TRANSPORT`) through `TRANSPORTS`.
 
 Adding a transport: write a package whose class satisfies `Transport` (built
-from the service, the settings and the observability every transport shares,
+from the service, the settings, the observability every transport shares and
+the listeners' TLS when it is on,
 listening on `settings.ports[name]`) and whose `probe` module answers
 `HealthProbe`, and add one line to `TRANSPORTS` naming the package, the class
 and the transport's port setting (its variable and default port). The
@@ -19,6 +20,8 @@ from typing import Protocol, cast
 from kv.config import PortSetting, Settings
 from kv.domain import KeyValueService
 from kv.observability import Observability
+from kv.probe_tls import ProbeTls
+from kv.tls import ServerTls
 
 
 class Transport(Protocol):
@@ -47,8 +50,10 @@ class Transport(Protocol):
 class HealthProbe(Protocol):
     """A transport's readiness check from outside the server (`kv.healthcheck`)."""
 
-    def __call__(self, host: str, port: int, timeout: float) -> str | None:
-        """None when the server at `host:port` is ready, else why not; within `timeout` s."""
+    def __call__(self, host: str, port: int, timeout: float, tls: ProbeTls | None) -> str | None:
+        """None when the server at `host:port` is ready, else why not; within `timeout` s.
+
+        `tls`: how to speak TLS to it (None: it serves plain text)."""
         ...
 
 
@@ -56,7 +61,12 @@ class TransportFactory(Protocol):
     """A transport's class: built from the service, the settings and the observability."""
 
     def __call__(
-        self, service: KeyValueService, settings: Settings, observability: Observability
+        self,
+        service: KeyValueService,
+        settings: Settings,
+        observability: Observability,
+        *,
+        tls: ServerTls | None = None,
     ) -> Transport: ...
 
 

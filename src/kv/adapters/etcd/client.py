@@ -13,7 +13,6 @@ KV_ETCD_ENDPOINTS are resolved once, when the store opens.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -26,6 +25,8 @@ from kv.adapters.etcd.errors import (
     read_failure,
     write_failure,
 )
+from kv.adapters.etcd.members import member_addresses
+from kv.adapters.etcd.security import INVALID_TOKEN, WATCH_REFUSED, EtcdSecurity
 from kv.domain import KVError, StorageUnavailable
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
 
@@ -54,26 +55,6 @@ RETRY_BUDGET = 3
 RETRY_PAUSE = 0.05
 
 
-async def member_addresses(endpoints: Sequence[str]) -> tuple[str, list[str]]:
-    """Every member's address for a gRPC target: ("ipv4", ["a:p", ...]) (or "ipv6" when only v6)."""
-    loop = asyncio.get_running_loop()
-    v4: list[str] = []
-    v6: list[str] = []
-    for endpoint in endpoints:
-        host, _, port = endpoint.rpartition(":")
-        try:
-            infos = await loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise StorageUnavailable(
-                f"etcd endpoint {endpoint} cannot be resolved: {exc}"
-            ) from None
-        v4 += {f"{info[4][0]}:{port}" for info in infos if info[0] == socket.AF_INET}
-        v6 += {f"[{info[4][0]}]:{port}" for info in infos if info[0] == socket.AF_INET6}
-    if v4:
-        return "ipv4", list(dict.fromkeys(v4))
-    return "ipv6", list(dict.fromkeys(v6))
-
-
 class EtcdClient:
     """The calls the etcd store makes: a linearizable range, and a transaction.
 
@@ -82,9 +63,15 @@ class EtcdClient:
     it was not applied (kv.adapters.etcd.errors), else OutcomeUnknown at once.
     """
 
-    def __init__(self, endpoints: Sequence[str], *, timeout: float) -> None:
+    def __init__(
+        self, endpoints: Sequence[str], *, timeout: float, security: EtcdSecurity | None = None
+    ) -> None:
+        """`security`: TLS and etcd's user authentication (kv.adapters.etcd.security)."""
         self._endpoints = tuple(endpoints)
         self._timeout = timeout
+        security = security or EtcdSecurity()
+        self._credentials = security.credentials()
+        self._auth = security.auth()
         self._scheme, self._addresses = "ipv4", list[str]()
         self._channel: grpc.aio.Channel | None = None
         self._kv: rpc_pb2_grpc.KVStub | None = None
@@ -98,7 +85,11 @@ class EtcdClient:
 
     def _connect(self) -> None:
         target = f"{self._scheme}:{','.join(self._addresses)}"
-        self._channel = grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+        self._channel = (
+            grpc.aio.insecure_channel(target, options=_CHANNEL_OPTIONS)
+            if self._credentials is None
+            else grpc.aio.secure_channel(target, self._credentials, options=_CHANNEL_OPTIONS)
+        )
         self._kv = rpc_pb2_grpc.KVStub(self._channel)  # type: ignore[no-untyped-call]
         self._lease = rpc_pb2_grpc.LeaseStub(self._channel)  # type: ignore[no-untyped-call]
         self._watch = rpc_pb2_grpc.WatchStub(self._channel)  # type: ignore[no-untyped-call]
@@ -179,28 +170,47 @@ class EtcdClient:
         StorageUnavailable for the write that wanted the revoke: that write was not sent.
         """
         lease, revoke = self._leases(), rpc_pb2.LeaseRevokeRequest(ID=lease_id)
-        try:
-            await lease.LeaseRevoke(revoke, **self._call(self._timeout))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() is not grpc.StatusCode.NOT_FOUND:
-                raise StorageUnavailable(f"etcd revoked no lease: {exc.details()}") from exc
 
-    def watch_stream(self) -> tuple[WatchCall, grpc.aio.Channel]:
+        async def attempt(deadline: float) -> None:
+            try:
+                await lease.LeaseRevoke(revoke, **self._call(deadline))
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is not grpc.StatusCode.NOT_FOUND:
+                    raise
+
+        try:
+            await self._retry(attempt, True)
+        except KVError as exc:
+            raise StorageUnavailable(f"etcd revoked no lease: {exc}") from exc
+
+    async def watch_stream(self) -> tuple[WatchCall, grpc.aio.Channel]:
         """A new Watch stream on the channel in use (no deadline: it lives as long as its watcher).
 
         With the `hasleader` metadata, so a member that loses its leader ends the
         stream ("no leader") rather than leaving it silent; `watch_failed` then
         moves on to the next member, as a unary call that saw it would.
         """
+        if self._channel is not None:
+            await self._signed_in(self._channel)
         if self._watch is None or self._channel is None:
             raise StorageUnavailable("the etcd store is closed")
-        call: WatchCall = self._watch.Watch(metadata=_METADATA)
+        call: WatchCall = self._watch.Watch(metadata=self._metadata())
         return call, self._channel
 
     def watch_failed(self, exc: grpc.aio.AioRpcError, channel: grpc.aio.Channel) -> None:
         """A Watch stream on `channel` ended with `exc`: a member without a leader is left."""
         if exc.details() == NO_LEADER:
             self._move_on(channel)
+
+    @property
+    def token(self) -> str:
+        """The etcd token calls carry ("" without a user, or before signing in)."""
+        return "" if self._auth is None else self._auth.token
+
+    def watch_cancelled(self, reason: str) -> None:
+        """etcd cancelled a watch for `reason`: a refused token is renewed before the next one."""
+        if reason == WATCH_REFUSED and self._auth is not None:
+            self._auth.refused(self._auth.token)
 
     def _leases(self) -> rpc_pb2_grpc.LeaseStub:
         if self._lease is None:
@@ -213,16 +223,31 @@ class EtcdClient:
         return self._kv
 
     def _call(self, timeout: float) -> dict[str, object]:
-        return {"timeout": timeout, "metadata": _METADATA}
+        return {"timeout": timeout, "metadata": self._metadata()}
+
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return _METADATA if self._auth is None else _METADATA + self._auth.metadata()
+
+    async def _signed_in(self, channel: grpc.aio.Channel) -> str:
+        """The token calls carry, signing in first when needed ("" without a user)."""
+        return "" if self._auth is None else await self._auth.signed_in(channel, self._timeout)
 
     async def _retry(self, call: Callable[[float], Awaitable[T]], writes: bool) -> T:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._timeout * RETRY_BUDGET
+        signed_in_again = False
         while True:
             channel = self._channel
+            token = "" if channel is None else await self._signed_in(channel)
             try:
                 return await call(max(min(self._timeout, give_up - loop.time()), RETRY_PAUSE))
             except grpc.aio.AioRpcError as exc:
+                # etcd checks the token before anything else: sign in again and send the
+                # call once more.
+                if exc.details() == INVALID_TOKEN and self._auth and not signed_in_again:
+                    signed_in_again = True
+                    self._auth.refused(token)
+                    continue
                 if exc.details() == NO_LEADER:
                     self._move_on(channel)
                 error: KVError = write_failure(exc) if writes else read_failure(exc)

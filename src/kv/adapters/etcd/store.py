@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from kv.adapters.etcd.client import EtcdClient
 from kv.adapters.etcd.feed import EtcdChangeFeed
+from kv.adapters.etcd.security import EtcdSecurity
 from kv.adapters.etcd.txn import (
     SINGLE_TRIP_VALUE_BYTES,
     outcome,
@@ -61,9 +62,11 @@ class EtcdStore:
         timeout: float = DEFAULTS.etcd_timeout,
         clock: Callable[[], float] = time.time,
         history: HistoryLimits | None = None,
+        security: EtcdSecurity | None = None,
     ) -> None:
-        """`history`: how many recent changes the shared watch keeps (kv.adapters.etcd.feed)."""
-        self._client = EtcdClient(endpoints, timeout=timeout)
+        """`history`: how many recent changes the shared watch keeps (kv.adapters.etcd.feed);
+        `security`: TLS and the etcd user (kv.adapters.etcd.security)."""
+        self._client = EtcdClient(endpoints, timeout=timeout, security=security)
         self._keys = Keyspace(prefix)
         self._clock = clock
         self._feed = EtcdChangeFeed(

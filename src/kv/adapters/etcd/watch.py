@@ -174,6 +174,7 @@ class EtcdSubscription(PolledSubscription):
                     pause = FIRST_PAUSE  # created again: a later failure starts over
                     continue
                 reason = "the stream ended" if response is None else response.cancel_reason
+                self._client.watch_cancelled(reason)
             self._end_call()
             log.warning("etcd watch ended; watching again", revision=self._next, reason=str(reason))
             await asyncio.sleep(pause)
@@ -182,7 +183,7 @@ class EtcdSubscription(PolledSubscription):
     async def _receive(self) -> rpc_pb2.WatchResponse | None:
         """The next answer on the stream (None: it ended), creating the stream first if needed."""
         if self._call is None:
-            self._call, self._channel = self._client.watch_stream()
+            self._call, self._channel = await self._client.watch_stream()
             self._fragments = []
             key, range_end = self._range
             create = rpc_pb2.WatchCreateRequest(

@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from kv.config import Settings
 from kv.domain import KeyValueService, StorageUnavailable
 from kv.observability import Observability, get_logger
+from kv.tls import ServerTls
 from kv.transports.admission import Admission
 from kv.transports.grpc.call_admission import CallAdmission, max_item_tags, max_message_bytes
 from kv.transports.grpc.grpc_internals import shut_down_connections
@@ -38,8 +39,14 @@ class GrpcTransport:
     name = "grpc"
 
     def __init__(
-        self, service: KeyValueService, settings: Settings, observability: Observability
+        self,
+        service: KeyValueService,
+        settings: Settings,
+        observability: Observability,
+        *,
+        tls: ServerTls | None = None,
     ) -> None:
+        self._tls = tls
         self._service = service
         self._settings = settings
         self._port = settings.ports[self.name]
@@ -77,6 +84,9 @@ class GrpcTransport:
                 # message a method reads (call_admission.py), not with the link's
                 # bandwidth-delay product.
                 ("grpc.http2.bdp_probe", 0),
+                # A connection that does not finish its TLS handshake is closed
+                # as an idle one would be.
+                ("grpc.server_handshake_timeout_ms", int(settings.idle_timeout * 1000)),
             ],
         )
         kv_servicer = KeyValueServicer(
@@ -111,7 +121,12 @@ class GrpcTransport:
 
     async def start(self) -> None:
         try:
-            self._port = self._server.add_insecure_port(self.address)
+            if self._tls is None:
+                self._port = self._server.add_insecure_port(self.address)
+            else:
+                self._port = self._server.add_secure_port(
+                    self.address, self._tls.grpc_credentials()
+                )
         except RuntimeError as exc:
             # grpc reports a failed bind as RuntimeError; kv-server expects OSError.
             raise OSError(f"cannot bind {self.address}: {exc}") from None

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 from aiohttp import web
 
 from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.observability import Observability, get_logger
+from kv.tls import ServerTls
 from kv.transports.admission import Admission
 from kv.transports.http.aiohttp_internals import KVAppRunner
 from kv.transports.http.limits import WriteTimeoutEnforcer
@@ -25,8 +27,14 @@ class HttpTransport:
     name = "http"
 
     def __init__(
-        self, service: KeyValueService, settings: Settings, observability: Observability
+        self,
+        service: KeyValueService,
+        settings: Settings,
+        observability: Observability,
+        *,
+        tls: ServerTls | None = None,
     ) -> None:
+        self._tls = tls
         self._admission = Admission(settings.max_concurrent_requests)
         self._app = create_app(
             service, settings=settings, admission=self._admission, observability=observability
@@ -51,11 +59,22 @@ class HttpTransport:
 
     @property
     def address(self) -> str:
-        return f"http://{self._settings.host}:{self._port}"
+        scheme = "http" if self._tls is None else "https"
+        return f"{scheme}://{self._settings.host}:{self._port}"
 
     async def start(self) -> None:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._settings.host, self._port)
+        site: web.BaseSite
+        if self._tls is None:
+            site = web.TCPSite(self._runner, self._settings.host, self._port)
+        else:
+            site = TlsSite(
+                self._runner,
+                self._settings.host,
+                self._port,
+                self._tls.ssl_context,
+                handshake_timeout=self._settings.idle_timeout,
+            )
         await site.start()
         assert self._runner.server is not None
         enforcer = WriteTimeoutEnforcer(self._runner.server, self._settings.write_timeout)
@@ -97,3 +116,44 @@ class HttpTransport:
         if self._write_timeout_enforcer is not None:
             self._write_timeout_enforcer.cancel()
         await self._runner.cleanup()
+
+
+class TlsSite(web.BaseSite):
+    """aiohttp's TCPSite over TLS, with the handshake bounded by KV_IDLE_TIMEOUT.
+
+    TCPSite passes no `ssl_handshake_timeout`, and a client that connects and
+    never finishes the handshake would hold its connection for asyncio's
+    default minute; aiohttp's own keep-alive timer starts only once the
+    handshake is done.
+    """
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        context: ssl.SSLContext,
+        *,
+        handshake_timeout: float,
+    ) -> None:
+        super().__init__(runner, ssl_context=context)
+        self._host = host
+        self._port = port
+        self._handshake_timeout = handshake_timeout
+
+    @property
+    def name(self) -> str:
+        return f"https://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            server,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            ssl_handshake_timeout=self._handshake_timeout,
+            backlog=self._backlog,
+        )

@@ -62,10 +62,15 @@ class RespConnection(asyncio.Protocol):
         session: Session,
         limits: ConnectionLimits,
         closed: Callable[[RespConnection], None],
+        opened: Callable[[RespConnection], None] | None = None,
     ) -> None:
+        """`opened` and `closed` are called as the client connects (over TLS: once its
+        handshake is done) and as its connection ends; a connection never opened is never
+        closed either."""
         self.session = session
         self._limits = limits
         self._closed = closed
+        self._opened = opened
         self._reader = hiredis.Reader()
         self._pending: deque[list[bytes]] = deque()
         self._since_complete = 0  # bytes received since the last complete request
@@ -87,6 +92,8 @@ class RespConnection(asyncio.Protocol):
         # uvloop's transports are not subclasses of asyncio.Transport, but are one.
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
+        if self._opened is not None:
+            self._opened(self)
         if self.refuse_at_connect is not None:
             transport.write(self.refuse_at_connect.line())
             transport.close()

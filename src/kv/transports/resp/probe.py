@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import socket
 
+from kv.probe_tls import ProbeTls
 
-def probe(host: str, port: int, timeout: float) -> str | None:
+
+def probe(host: str, port: int, timeout: float, tls: ProbeTls | None) -> str | None:
     """None when the RESP listener at `host:port` answers PING with PONG, else why not."""
+    address = host.strip("[]")
     try:
-        with socket.create_connection((host.strip("[]"), port), timeout=timeout) as connection:
+        with socket.create_connection((address, port), timeout=timeout) as plain:
+            connection = (
+                plain
+                if tls is None
+                else tls.ssl_context().wrap_socket(plain, server_hostname=address)
+            )
             connection.sendall(b"*1\r\n$4\r\nPING\r\n")
             reply = connection.recv(64)
     except OSError as exc:

@@ -9,6 +9,7 @@ from kv.config import Settings
 from kv.domain import KeyValueService
 from kv.domain.model import MAX_KEY_BYTES
 from kv.observability import Observability, get_logger
+from kv.tls import ServerTls
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
@@ -26,6 +27,8 @@ MAX_PIPELINED = 1024
 # Redis does beyond `maxclients` (its default is 10000).
 MAX_CLIENTS = 10_000
 TOO_MANY_CLIENTS = RespError("ERR", "max number of clients reached")
+# For a TLS client whose handshake was still going when shutdown began.
+SHUTTING_DOWN = RespError("TRYAGAIN", "the server is shutting down")
 
 
 class RespTransport:
@@ -34,8 +37,14 @@ class RespTransport:
     name = "resp"
 
     def __init__(
-        self, service: KeyValueService, settings: Settings, observability: Observability
+        self,
+        service: KeyValueService,
+        settings: Settings,
+        observability: Observability,
+        *,
+        tls: ServerTls | None = None,
     ) -> None:
+        self._tls = tls
         self._service = service
         self._settings = settings
         self._observability = observability
@@ -50,11 +59,17 @@ class RespTransport:
         self._connections: set[RespConnection] = set()
         self._all_closed: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
+        self._draining = False
 
     @property
     def address(self) -> str:
         host = self._settings.host
-        return f"redis://[{host}]:{self._port}" if ":" in host else f"redis://{host}:{self._port}"
+        scheme = "redis" if self._tls is None else "rediss"
+        return (
+            f"{scheme}://[{host}]:{self._port}"
+            if ":" in host
+            else f"{scheme}://{host}:{self._port}"
+        )
 
     @property
     def port(self) -> int:
@@ -70,13 +85,26 @@ class RespTransport:
         loop = asyncio.get_running_loop()
         self._all_closed = asyncio.Event()
         self._all_closed.set()
-        self._server = await loop.create_server(
-            self._accept, self._settings.host, self._port, reuse_address=True
-        )
+        if self._tls is None:
+            self._server = await loop.create_server(
+                self._accept, self._settings.host, self._port, reuse_address=True
+            )
+        else:
+            # The connection (and its idle timer) starts once the handshake is
+            # done; until then the handshake itself is bounded by the idle timeout.
+            self._server = await loop.create_server(
+                self._accept,
+                self._settings.host,
+                self._port,
+                reuse_address=True,
+                ssl=self._tls.ssl_context,
+                ssl_handshake_timeout=self._settings.idle_timeout,
+            )
         self._port = self._server.sockets[0].getsockname()[1]
 
     def drain(self) -> None:
         """Stop accepting; every connection answers what it has received, then closes."""
+        self._draining = True
         if self._server is not None:
             self._server.close()
         for connection in list(self._connections):
@@ -97,13 +125,21 @@ class RespTransport:
 
     def _accept(self) -> RespConnection:
         session = Session(self._service, next(self._client_ids), COMMANDS, self._observability)
-        connection = RespConnection(session, self._limits, self._forget)
-        if len(self._connections) >= MAX_CLIENTS:
+        return RespConnection(session, self._limits, self._forget, opened=self._count)
+
+    def _count(self, connection: RespConnection) -> None:
+        """A client connected: count it, or turn it away beyond MAX_CLIENTS.
+
+        Counted once connected, not when accepted: a TLS client whose handshake
+        fails never connects, and is never counted nor forgotten.
+        """
+        if self._draining:
+            connection.refuse_at_connect = SHUTTING_DOWN
+        elif len(self._connections) >= MAX_CLIENTS:
             connection.refuse_at_connect = TOO_MANY_CLIENTS
         self._connections.add(connection)
         assert self._all_closed is not None
         self._all_closed.clear()
-        return connection
 
     def _forget(self, connection: RespConnection) -> None:
         self._connections.discard(connection)

@@ -1,0 +1,161 @@
+"""What TLS costs: the same GET load at kv-server with TLS off and on, in one run.
+
+    python -m bench.tls [--duration S] [--rounds R]      (make bench-tls)
+
+Starts kv-server twice on free loopback ports (TRANSPORT=http,grpc,resp, the
+memory store), the second with KV_TLS_CERT_FILE/KV_TLS_KEY_FILE (a P-256
+certificate made here with the openssl command), loads the same keys into
+both, and drives each transport with the C load generators over long-lived
+connections: wrk (HTTP GET, 50 connections), h2load (gRPC Get, 50 HTTP/2
+connections), redis-benchmark (RESP GET, 50 clients, no pipelining). So it
+measures what encryption adds per request, not handshakes. The servers take
+turns round by round and the round with the median throughput is reported,
+so a burst of other work on the shared machine slows both alike; the
+server's CPU time per request is measured too, which the load generators'
+own TLS work on the same cores does not move. Prints a Markdown table with
+the ratios TLS / plain (docs/benchmarks.md, "TLS").
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import ssl
+import subprocess
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from bench import loads
+from bench.processes import HOST, Server, cpu_seconds, free_port, python_module, running
+from kv.v1 import kv_pb2
+
+KEYS = 1000
+CLIENTS = 50
+TRANSPORTS = ("http", "grpc", "resp")
+
+
+def make_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed P-256 certificate for 127.0.0.1 and its key."""
+    cert, key = directory / "server.crt", directory / "server.key"
+    command = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt"]
+    command += ["ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    command += ["-addext", f"subjectAltName=IP:{HOST},DNS:localhost"]
+    command += ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, capture_output=True, check=True, timeout=60)
+    return cert, key
+
+
+def redis_get(port: int, ca: Path | None, requests: int) -> loads.LoadResult:
+    """redis-benchmark GET over the loaded keys; its requests per second (no latencies)."""
+    command = ["redis-benchmark", "-h", HOST, "-p", str(port), "-t", "get", "-c", str(CLIENTS)]
+    command += ["-n", str(requests), "-r", str(KEYS), "--csv"]
+    if ca is not None:
+        command += ["--tls", "--cacert", str(ca)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
+    row = next(csv.DictReader(io.StringIO(done.stdout)))
+    latency = float(row.get("p50_latency_ms") or 0.0)
+    p99 = float(row.get("p99_latency_ms") or 0.0)
+    return loads.LoadResult(float(row["rps"]), latency, p99, requests, 0)
+
+
+def load_keys(http_url: str, ca: Path | None) -> None:
+    """PUT KEYS keys (bench-NNNNNNNNNN) over HTTP: the loads below read them."""
+    context = None if ca is None else ssl.create_default_context(cafile=ca)
+    for n in range(KEYS):
+        request = urllib.request.Request(
+            f"{http_url}/v1/kv/bench-{n:010d}",
+            data=f'{{"value": "value-{n:026d}"}}'.encode(),
+            headers={"Content-Type": "application/json"},
+            method="PUT",
+        )
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            response.read()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=3, help="whole seconds per load")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per point")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="kv-bench-tls-") as scratch, ExitStack() as stack:
+        cert, key = make_certificate(Path(scratch))
+        sides: dict[str, dict[str, Callable[[], loads.LoadResult]]] = {}
+        for side, ca in (("plain", None), ("tls", cert)):
+            ports = {name: free_port() for name in TRANSPORTS}
+            env = {f"KV_{name.upper()}_PORT": str(port) for name, port in ports.items()}
+            env |= {"TRANSPORT": ",".join(TRANSPORTS), "KV_HOST": HOST, "KV_STORE": "memory"}
+            if ca is not None:
+                env |= {"KV_TLS_CERT_FILE": str(cert), "KV_TLS_KEY_FILE": str(key)}
+            server = stack.enter_context(
+                running(f"tls-{side}", python_module("kv.server"), ports=ports, env=env)
+            )
+            scheme = "http" if ca is None else "https"
+            load_keys(f"{scheme}://{HOST}:{ports['http']}", ca)
+            sides[side] = {
+                transport: partial(measured, server, load)
+                for transport, load in _loads(scheme, ports, ca, args.duration).items()
+            }
+        rounds: dict[tuple[str, str], list[loads.LoadResult]] = {}
+        for _ in range(args.rounds):
+            for transport in TRANSPORTS:
+                for side, measure in sides.items():
+                    rounds.setdefault((transport, side), []).append(measure[transport]())
+    print(report({point: _median(found) for point, found in rounds.items()}, args))
+
+
+def _loads(
+    scheme: str, ports: dict[str, int], ca: Path | None, duration: float
+) -> dict[str, Callable[[], loads.LoadResult]]:
+    get = kv_pb2.GetRequest(key="bench-0000000001").SerializeToString()
+    grpc_url = f"{scheme}://{HOST}:{ports['grpc']}/kv.v1.KeyValue/Get"
+    http_url = f"{scheme}://{HOST}:{ports['http']}"
+    return {
+        "http": lambda: loads.wrk(http_url, "kv_get", duration=duration, keys=KEYS),
+        "grpc": lambda: loads.h2load_grpc(grpc_url, get, duration=duration),
+        # redis-benchmark takes a request count: about `duration` seconds at 10,000/s.
+        "resp": lambda: redis_get(ports["resp"], ca, int(duration * 10_000)),
+    }
+
+
+def measured(server: Server, load: Callable[[], loads.LoadResult]) -> loads.LoadResult:
+    """Run `load` and add the server's CPU time per request to its result."""
+    before = cpu_seconds(server.process.pid)
+    result = load()
+    spent = cpu_seconds(server.process.pid) - before
+    return replace(result, cpu_us_per_request=spent / max(result.requests, 1) * 1e6)
+
+
+def _median(found: list[loads.LoadResult]) -> loads.LoadResult:
+    return sorted(found, key=lambda load: load.requests_per_second)[len(found) // 2]
+
+
+def report(results: dict[tuple[str, str], loads.LoadResult], args: argparse.Namespace) -> str:
+    lines = [
+        f"GET over long-lived connections, median of {args.rounds} alternating rounds"
+        f" of about {args.duration} s per point, {CLIENTS} connections",
+        "",
+        "| transport | TLS off | TLS on | throughput, TLS / off | server CPU/req, TLS / off |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for transport in TRANSPORTS:
+        plain, tls = results[transport, "plain"], results[transport, "tls"]
+        ratio = tls.requests_per_second / plain.requests_per_second
+        cpu = (tls.cpu_us_per_request or 0.0) / (plain.cpu_us_per_request or 1.0)
+        lines.append(f"| {transport} | {_cell(plain)} | {_cell(tls)} | {ratio:.2f}x | {cpu:.2f}x |")
+    return "\n".join(lines)
+
+
+def _cell(result: loads.LoadResult) -> str:
+    errors = f", {result.errors} errors" if result.errors else ""
+    cpu = f", {result.cpu_us_per_request:.0f} µs CPU/req" if result.cpu_us_per_request else ""
+    return f"{result.requests_per_second:,.0f}/s (p99 {result.p99_ms:.2f} ms{cpu}{errors})"
+
+
+if __name__ == "__main__":
+    main()
