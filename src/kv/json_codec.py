@@ -37,6 +37,17 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+# The interpreter's own bound on converting digits (`sys.get_int_max_str_digits`),
+# refused here in words of this API rather than the interpreter's.
+_MAX_DIGITS = 4300
+
+
+def _whole_number(digits: str) -> int:
+    if len(digits.lstrip("-")) > _MAX_DIGITS:
+        raise ValueError(f"a number of {len(digits)} digits; at most {_MAX_DIGITS} are read")
+    return int(digits)
+
+
 def _holds_float(document: Any) -> bool:
     """Whether a float is anywhere in `document` (walked without recursion: it may be deep)."""
     pending = [document]
@@ -98,7 +109,7 @@ def read_json(body: bytes | memoryview, *, max_depth: int = MAX_DEPTH) -> Any:
     body = bytes(body)
     if nesting_depth(body) > max_depth:
         raise ValueError(f"document nests more than {max_depth} levels of arrays and objects")
-    return json.loads(body, parse_constant=_reject_constant)
+    return json.loads(body, parse_constant=_reject_constant, parse_int=_whole_number)
 
 
 def write_json(document: Any) -> bytes:

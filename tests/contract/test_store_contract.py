@@ -24,7 +24,7 @@ from kv.domain import (
     Store,
     Write,
 )
-from kv.domain.model import encode_value
+from kv.domain.model import MAX_REVISION, encode_value
 from tests.contract.conftest import DURABLE
 from tests.store_writes import put
 
@@ -182,6 +182,28 @@ async def test_the_service_over_the_store(store_factory: Callable[[], Store]) ->
     assert await service.get("k") == last.entry
     assert await service.delete("k") == last.entry
     await service.stop()
+
+
+@pytest.mark.parametrize("revision", [MAX_REVISION + 1, 10**20])
+async def test_a_revision_beyond_every_store_is_a_failed_condition(
+    store_factory: Callable[[], Store], revision: int
+) -> None:
+    # etcd's revisions are signed 64-bit: the domain refuses a larger one the
+    # same way for every store, as no entry can be at it.
+    service = KeyValueService(store_factory())
+    await service.start()
+    try:
+        entry = (await service.put("k", 1)).entry
+        condition = Condition.at_revision(revision)
+        with pytest.raises(PreconditionFailed):
+            await service.put("k", 2, condition)
+        with pytest.raises(PreconditionFailed):
+            await service.put("absent", 2, condition)
+        with pytest.raises(PreconditionFailed):
+            await service.delete("k", condition)
+        assert await service.get("k") == entry
+    finally:
+        await service.stop()
 
 
 async def test_a_durable_store_keeps_entries_and_revision_across_reopen(

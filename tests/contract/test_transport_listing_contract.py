@@ -49,6 +49,36 @@ async def test_pages_cover_the_prefix_in_byte_order(kv: KVClient) -> None:
     assert all(page.revision >= max(written[k].revision for k in keys) for page in pages)
 
 
+async def test_a_page_of_large_values_is_bounded_in_bytes(kv: KVClient) -> None:
+    # Five values of 400 KB with the default 1 MiB limit: two fit in a page, whatever
+    # `limit` allows, and the pages still cover every key once.
+    under = prefix()
+    written = {
+        under + str(n): (await kv.put(under + str(n), str(n) * 400_000)).entry for n in range(5)
+    }
+    pages = await every_page(kv, under, 100)
+    assert [len(page.entries) for page in pages] == [2, 2, 1]
+    assert [entry for page in pages for entry in page.entries] == list(written.values())
+
+
+async def test_a_listing_of_values_larger_than_a_message_holds(kv: KVClient) -> None:
+    # 6.3 MB of values under one prefix, more than one gRPC message holds: every
+    # transport pages them.
+    under = prefix()
+    written = [(await kv.put(under + str(n), str(n) * 700_000)).entry for n in range(9)]
+    pages = await every_page(kv, under, 100)
+    assert [len(page.entries) for page in pages] == [1] * 9
+    assert [entry for page in pages for entry in page.entries] == written
+
+
+async def test_an_empty_cursor_is_the_first_page(kv: KVClient) -> None:
+    # As gRPC APIs take an empty page token (AIP-158), on every transport.
+    under = prefix()
+    for suffix in "abc":
+        await kv.put(under + suffix, suffix)
+    assert await kv.list(under, limit=2, cursor="") == await kv.list(under, limit=2)
+
+
 async def test_keys_only_entries_have_no_value(kv: KVClient) -> None:
     under = prefix()
     entry = (await kv.put(under + "k", {"big": "value"}, ttl=100)).entry

@@ -122,13 +122,56 @@ async def test_if_match_and_if_none_match(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
+    "tag", ['"01"', 'W/"1"', '"0"', '"-1"', '""', '"9223372036854775808"', '"1' + "0" * 30 + '"']
+)
+async def test_entity_tags_compare_as_strings(client: Client, tag: str) -> None:
+    # Well-formed tags that are not the one the entry carries (`"1"`): not met, whatever
+    # number they would read as.
+    await put(client, "/v1/kv/k", 1)
+    for response in (
+        await put(client, "/v1/kv/k", 2, **{"If-Match": tag}),
+        await client.delete("/v1/kv/k", headers={"If-Match": tag}),
+    ):
+        await assert_error(response, 412, "precondition_failed")
+    await assert_unchanged(client, "/v1/kv/k", 1)
+
+
+@pytest.mark.parametrize("tag", ['"1"', "*"])
+async def test_if_match_on_a_create_is_never_met(client: Client, tag: str) -> None:
+    created = await client.post("/v1/kv/new", json={"value": 1}, headers={"If-Match": tag})
+    await assert_error(created, 412, "precondition_failed")
+    await assert_error(await client.get("/v1/kv/new"), 404, "not_found")
+
+
+async def test_a_wrong_content_type_is_named_as_received(client: Client) -> None:
+    sent = await client.put(
+        "/v1/kv/k",
+        data=b'{"value": 1}',
+        headers={"Content-Type": "application/json; charset=latin-1"},
+    )
+    await assert_error(sent, 415, "unsupported_media_type")
+    assert "application/json; charset=latin-1" in (await sent.json())["error"]["message"]
+
+
+async def test_a_number_too_long_to_read_is_400_in_the_apis_words(client: Client) -> None:
+    sent = await client.put(
+        "/v1/kv/k",
+        data=b'{"value": ' + b"7" * 5000 + b"}",
+        headers={"Content-Type": "application/json"},
+    )
+    await assert_error(sent, 400, "invalid_request")
+    message = (await sent.json())["error"]["message"]
+    assert "sys." not in message
+    assert "5000 digits" in message
+
+
+@pytest.mark.parametrize(
     "headers",
     [
         {"If-Match": "5"},
-        {"If-Match": 'W/"1"'},
         {"If-Match": '"1", "2"'},
-        {"If-Match": '"-1"'},
-        {"If-Match": '"0"'},
+        {"If-Match": '"1'},
+        {"If-Match": '"a b"'},
         {"If-None-Match": '"1"'},
         {"If-Match": "*", "If-None-Match": "*"},
     ],

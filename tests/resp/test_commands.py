@@ -86,6 +86,9 @@ async def test_kv_commands_carry_json_revisions_and_conditions(client: redis.Red
     revision = int(fields["revision"])
     with pytest.raises(ResponseError, match=r"^CONFLICT"):
         await client.execute_command("KV.PUT", key, "2", "IFREV", revision + 1)
+    for beyond_every_revision in ("9223372036854775808", "99999999999999999999"):
+        with pytest.raises(ResponseError, match=r"^CONFLICT"):
+            await client.execute_command("KV.PUT", key, "2", "IFREV", beyond_every_revision)
     await client.execute_command("KV.PUT", key, "2", "IFREV", revision)
     with pytest.raises(ResponseError, match=r"^EXISTS"):
         await client.execute_command("KV.CREATE", key, "3")

@@ -16,6 +16,7 @@ from kv.domain import InvalidRequest, JsonValue, ValueTooLarge
 from kv.domain.model import MAX_NESTING, check_nesting
 from kv.json_codec import nesting_depth, read_json
 from kv.transports.admission import Admission
+from kv.transports.budget import ByteBudget
 from kv.transports.grpc.call_admission import (
     READ_SLOTS,
     Admitted,
@@ -154,7 +155,9 @@ GET = "/kv.v1.KeyValue/Get"
 
 
 def call_admission(admission: Admission, timeout: float = 60.0) -> CallAdmission:
-    calls = CallAdmission(admission, timeout=timeout, max_item_tags=100)
+    calls = CallAdmission(
+        admission, timeout=timeout, max_item_tags=100, answers=ByteBudget(1 << 20, "answers")
+    )
     calls.register(GET, kv_pb2.GetRequest)
     return calls
 
@@ -321,3 +324,21 @@ async def test_aiohttps_own_errors_are_json_and_pipelined_requests_before_them_a
     assert b"application/json" in error
     assert b"X-Request-ID" in error
     assert b"NOT HTTP" not in error
+
+
+async def test_an_answer_is_held_until_sent_and_a_full_budget_refuses_calls_unread() -> None:
+    admission = Admission(10)
+    calls = call_admission(admission)
+    answer = kv_pb2.GetResponse(key="k" * (calls.answers.limit + 1))
+    served = FakeCall(kv_pb2.GetRequest(key="k").SerializeToString())
+    assert isinstance(await calls.take(GET, served, counted=True), Admitted)  # type: ignore[arg-type]
+    calls.hold_answer(served, answer)  # type: ignore[arg-type]
+    assert calls.answers.held == answer.ByteSize()
+    busy = FakeCall(b"")
+    refused = await calls.take(GET, busy, counted=True)  # type: ignore[arg-type]
+    assert isinstance(refused, Refusal)
+    assert refused.code == grpc.StatusCode.UNAVAILABLE
+    assert "answers" in refused.message
+    assert not busy.reading
+    served.finish()
+    assert calls.answers.held == 0

@@ -16,9 +16,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 
 from kv.domain.errors import InvalidRequest
-from kv.domain.model import MAX_KEY_BYTES, within_key_limit
+from kv.domain.model import MAX_KEY_BYTES, Entry, encode_value, within_key_limit
 
 MIN_LIMIT = 1
 MAX_LIMIT = 1000
@@ -40,6 +41,38 @@ def validate_limit(limit: object) -> int:
     if type(limit) is not int or not MIN_LIMIT <= limit <= MAX_LIMIT:
         raise InvalidRequest(f"limit must be a whole number from {MIN_LIMIT} to {MAX_LIMIT}")
     return limit
+
+
+# What an entry adds to a page besides its key and value: its revision, ttl and framing.
+ENTRY_FRAMING_BYTES = 64
+
+
+def page_length(entries: Sequence[Entry], max_bytes: int) -> int:
+    """How many of `entries` one page holds: at least one, and no more than their keys,
+    values (as compact JSON) and framing add up to `max_bytes`.
+
+    So a page's answer is bounded in bytes whatever `limit` asks for, on every
+    transport alike (a page of 1,000 values of 1 MiB would be 1 GB).
+    """
+    size = 0
+    for count, entry in enumerate(entries):
+        size += entry_bytes(entry)
+        if size > max_bytes and count:
+            return count
+    return len(entries)
+
+
+def entry_bytes(entry: Entry) -> int:
+    """About what `entry` takes in an answer: its key, its value as compact JSON (a string,
+    the common large value, as its UTF-8 and quotes without escapes: measured in C, not
+    encoded in Python) and ENTRY_FRAMING_BYTES."""
+    value = entry.value
+    if type(value) is str:
+        # An ASCII string's length is its UTF-8 length, known without a pass over it.
+        size = (len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))) + 2
+    else:
+        size = 0 if value is None else len(encode_value(value))
+    return len(entry.key.encode("utf-8")) + ENTRY_FRAMING_BYTES + size
 
 
 def _digest(prefix: str) -> bytes:

@@ -11,6 +11,9 @@ from kv.domain.errors import InvalidRequest, PreconditionFailed, ValueTooLarge
 JsonValue: TypeAlias = "str | int | float | bool | dict[str, JsonValue] | list[JsonValue] | None"
 
 MAX_KEY_BYTES = 1024
+# The largest revision any store gives (etcd's are signed 64-bit): a condition
+# on a larger one can never be met, on every store alike.
+MAX_REVISION = 2**63 - 1
 DEFAULT_MAX_VALUE_BYTES = 1024 * 1024
 # Each array or object is a level: `[[1]]` is 2. The same rule on every
 # transport, so what one protocol stores every other can read back (protobuf
@@ -64,17 +67,27 @@ class Condition:
     """What the current entry must be for a conditional write to go ahead.
 
     Built by one of the constructors: `at_revision(r)` (HTTP `If-Match: "r"`),
-    `exists()` (`If-Match: *`) or `absent()` (`If-None-Match: *`).
+    `exists()` (`If-Match: *`), `absent()` (`If-None-Match: *`) or `never(why)`:
+    a condition no entry can meet (an entity tag that is no revision's, a
+    revision beyond MAX_REVISION), which the service refuses without asking
+    the store, so every store answers it alike.
     """
 
     revision: int | None = None
     must_exist: bool | None = None
+    unmet: str | None = None  # set by `never`: why no entry can meet it
 
     @classmethod
     def at_revision(cls, revision: int) -> Condition:
         if revision < 1:
             raise InvalidRequest(f"expected revision must be a positive integer, got {revision}")
+        if revision > MAX_REVISION:
+            return cls.never(f"expected revision {revision}; no revision is above {MAX_REVISION}")
         return cls(revision=revision, must_exist=True)
+
+    @classmethod
+    def never(cls, why: str) -> Condition:
+        return cls(must_exist=True, unmet=why)
 
     @classmethod
     def exists(cls) -> Condition:
@@ -86,6 +99,8 @@ class Condition:
 
     def check(self, current: Entry | None) -> None:
         """Raise PreconditionFailed unless `current` satisfies this condition."""
+        if self.unmet is not None:
+            raise PreconditionFailed(self.unmet)
         if self.must_exist is False and current is not None:
             raise PreconditionFailed(f"key exists at revision {current.revision}")
         if self.must_exist and current is None:

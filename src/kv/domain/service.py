@@ -9,11 +9,12 @@ from kv.domain.changes import Change, validate_from_revision
 from kv.domain.cursors import (
     DEFAULT_LIMIT,
     make_cursor,
+    page_length,
     read_cursor,
     validate_limit,
     validate_prefix,
 )
-from kv.domain.errors import KeyNotFound, StorageUnavailable
+from kv.domain.errors import KeyNotFound, PreconditionFailed, StorageUnavailable
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
     Condition,
@@ -117,16 +118,28 @@ class KeyValueService:
         write = Write.put(
             validate_key(key), value, self._encode(value), condition, ttl=validate_ttl(ttl)
         )
+        _check_possible(condition)
         written = await self._store.write(write)
         assert written.entry is not None
         return PutResult(written.entry, created=written.previous is None)
 
-    async def create(self, key: str, value: JsonValue, *, ttl: int | None = None) -> Entry:
+    async def create(
+        self,
+        key: str,
+        value: JsonValue,
+        *,
+        ttl: int | None = None,
+        condition: Condition | None = None,
+    ) -> Entry:
         """Store `value` at `key` only if there is no entry there; KeyExists otherwise.
 
-        `ttl` as for `put`.
+        `ttl` as for `put`. `condition`: what the client also asked of the
+        entry (HTTP's If-Match on POST): one that needs an entry can never
+        hold for a create, PreconditionFailed.
         """
         write = Write.create(validate_key(key), value, self._encode(value), ttl=validate_ttl(ttl))
+        if condition is not None and condition.must_exist:
+            raise PreconditionFailed("create only: the key must be absent, so it cannot also exist")
         written = await self._store.write(write)
         assert written.entry is not None
         return written.entry
@@ -137,7 +150,9 @@ class KeyValueService:
         With a condition, PreconditionFailed when the current entry does not
         satisfy it.
         """
-        written = await self._store.write(Write.delete(validate_key(key), condition))
+        write = Write.delete(validate_key(key), condition)
+        _check_possible(condition)
+        written = await self._store.write(write)
         assert written.previous is not None
         return written.previous
 
@@ -151,8 +166,10 @@ class KeyValueService:
     ) -> Page:
         """A page of the entries whose keys start with `prefix`, in key order (UTF-8 byte order).
 
-        `limit`: at most this many entries (1 to 1000). `cursor`: the
-        `next_cursor` of the previous page (None: the first page); a cursor
+        `limit`: at most this many entries (1 to 1000), and no more than fit in
+        `max_value_bytes` (`page_length`: a page of large values holds fewer,
+        with a `next_cursor` to go on; at least one). `cursor`: the
+        `next_cursor` of the previous page (None or "": the first page); a cursor
         that is malformed or was made for another prefix is InvalidRequest.
         A key that exists and is not written while the pages are read is on
         exactly one of them; `next_cursor` is None on the last page. With
@@ -161,12 +178,24 @@ class KeyValueService:
         """
         prefix = validate_prefix(prefix)
         limit = validate_limit(limit)
-        after = None if cursor is None else read_cursor(cursor, prefix)
+        after = read_cursor(cursor, prefix) if cursor else None  # "": the first page
         listing = await self._store.list(prefix, after=after, limit=limit, keys_only=keys_only)
+        entries = listing.entries[: page_length(listing.entries, self._max_value_bytes)]
         next_cursor = None
-        if listing.more and listing.entries:
-            next_cursor = make_cursor(prefix, listing.entries[-1].key)
-        return Page(listing.entries, next_cursor, listing.revision)
+        if entries and (listing.more or len(entries) < len(listing.entries)):
+            next_cursor = make_cursor(prefix, entries[-1].key)
+        return Page(entries, next_cursor, listing.revision)
+
+    def page_head(self, page: Page, prefix: str, count: int) -> Page:
+        """The first `count` entries of `page`, a page of `prefix`, with the cursor after them.
+
+        For a transport whose message cannot hold the whole page: the listing
+        goes on from the last entry it sends.
+        """
+        if count >= len(page.entries):
+            return page
+        entries = page.entries[:count]
+        return Page(entries, make_cursor(prefix, entries[-1].key), page.revision)
 
     async def watch(self, prefix: str = "", from_revision: int | None = None) -> Subscription:
         """Follow every change of the keys starting with `prefix`, in revision order.
@@ -228,3 +257,9 @@ class KeyValueService:
         encoded = encode_value(value)
         check_value_size(encoded, self._max_value_bytes)
         return encoded
+
+
+def _check_possible(condition: Condition | None) -> None:
+    """PreconditionFailed for a condition no entry can meet, before any store sees it."""
+    if condition is not None and condition.unmet is not None:
+        raise PreconditionFailed(condition.unmet)

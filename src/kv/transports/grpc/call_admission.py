@@ -37,6 +37,10 @@ memory of a burst would depend on how many of them the core holds at once.
 
 What is refused is handed back as a `Refusal`, which `calls.py` answers in
 the call's request scope like any other outcome; nothing here raises.
+
+Answers: a counted call's answer is held in the transport's answer budget
+(kv.transports.budget) from when it is made until grpc has sent it; while
+the budget is full, a counted call is refused UNAVAILABLE before it runs.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from kv.transports.admission import SHUTTING_DOWN, Admission
+from kv.transports.budget import ByteBudget
 from kv.transports.grpc.grpc_internals import Context
 
 Message = TypeVar("Message")
@@ -135,9 +140,17 @@ def parse_request(
 class CallAdmission:
     """Takes calls on within the server's `Admission`, and reads their requests (see above)."""
 
-    def __init__(self, admission: Admission, *, timeout: float, max_item_tags: int) -> None:
-        """`timeout`: for the message to arrive; `max_item_tags`: see above."""
+    def __init__(
+        self,
+        admission: Admission,
+        *,
+        timeout: float,
+        max_item_tags: int,
+        answers: ByteBudget,
+    ) -> None:
+        """`timeout`: for the message to arrive; `max_item_tags`, `answers`: see above."""
         self.admission = admission
+        self.answers = answers
         self._timeout = timeout
         self._slot_wait = min(SLOT_WAIT_SECONDS, timeout)
         self._max_item_tags = max_item_tags
@@ -162,6 +175,8 @@ class CallAdmission:
         held = 0
         if counted:
             refusal = admission.refusal()
+            if refusal is None and self.answers.held >= self.answers.limit:
+                refusal = self.answers.refusal()
             if refusal is not None:
                 return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
             admission.enter()
@@ -182,6 +197,14 @@ class CallAdmission:
             held = len(raw)
             admission.hold(held)
         return Admitted(parsed, len(raw))
+
+    def hold_answer(self, context: Context, answer: ProtoMessage) -> None:
+        """Hold `answer`'s size in the answer budget until grpc has sent it (the call is done)."""
+        size = answer.ByteSize()
+        answers = self.answers
+        answers.hold(size)
+        # grpc calls any callable; its stubs declare a class of their own.
+        context.add_done_callback(lambda _: answers.give_back(size))  # type: ignore[arg-type]
 
     async def _read(self, context: Context, name: str) -> bytes | Refusal:
         """The call's one message, read in one of the slots (see above)."""

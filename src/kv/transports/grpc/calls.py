@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import grpc
+from google.protobuf.message import Message as ProtoMessage
 
 from kv.domain import KVError
 from kv.observability import Observability
@@ -113,6 +114,8 @@ def _observed_call(
                         status, details = request.code, request.message
                     else:
                         response = await behavior(servicer, request.message, context)
+                        if admitted and isinstance(response, ProtoMessage):
+                            servicer.calls.hold_answer(context, response)
                         scope.answered(grpc.StatusCode.OK.name)
                         return response
                 except KVError as exc:

@@ -14,6 +14,7 @@ from kv.domain import KeyValueService, StorageUnavailable
 from kv.observability import Observability, get_logger
 from kv.tls import ServerTls
 from kv.transports.admission import Admission
+from kv.transports.budget import ANSWERS_NOT_SENT, ByteBudget, answer_limit
 from kv.transports.grpc.call_admission import CallAdmission, max_item_tags, max_message_bytes
 from kv.transports.grpc.grpc_internals import shut_down_connections
 from kv.transports.grpc.servicer import SERVICE_NAME, KeyValueServicer
@@ -54,10 +55,15 @@ class GrpcTransport:
         # One largest message at a time, or any number of smaller ones within
         # its size (call_admission.py: parsed, a message can take 25 times its size).
         self._admission = Admission(settings.max_concurrent_requests, max_bytes=limit)
+        self.answers = ByteBudget(
+            answer_limit(settings.max_concurrent_requests, settings.max_value_bytes),
+            ANSWERS_NOT_SENT,
+        )
         calls = CallAdmission(
             self._admission,
             timeout=settings.idle_timeout,
             max_item_tags=max_item_tags(settings.max_value_bytes),
+            answers=self.answers,
         )
         self._health = HealthServicer(calls, observability)
         write_timeout_ms = int(settings.write_timeout * 1000)
@@ -90,7 +96,11 @@ class GrpcTransport:
             ],
         )
         kv_servicer = KeyValueServicer(
-            service, calls, observability, watch_write_timeout=settings.watcher_stall_timeout
+            service,
+            calls,
+            observability,
+            watch_write_timeout=settings.watcher_stall_timeout,
+            max_message_bytes=limit,
         )
         add_service(
             self._server, kv_pb2.DESCRIPTOR.services_by_name["KeyValue"], kv_servicer, calls

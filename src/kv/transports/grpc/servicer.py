@@ -20,6 +20,9 @@ from kv.v1 import kv_pb2, kv_pb2_grpc
 
 SERVICE_NAME = kv_pb2.DESCRIPTOR.services_by_name["KeyValue"].full_name
 DEFAULT_LIST_LIMIT = 100
+# A ListResponse's own fields (cursor, revision), and an entry's tag and length.
+LIST_FRAMING_BYTES = 8 * 1024
+ENTRY_TAG_BYTES = 6
 
 
 def _ttl_seconds(request: kv_pb2.PutRequest | kv_pb2.CreateRequest) -> int | None:
@@ -66,9 +69,14 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         observability: Observability,
         *,
         watch_write_timeout: float,
+        max_message_bytes: int,
     ) -> None:
-        """`watch_write_timeout`: a Watch whose client takes no event for this long is ended."""
+        """`watch_write_timeout`: a Watch whose client takes no event for this long is ended.
+
+        `max_message_bytes`: the largest message sent; a List page is cut to fit it.
+        """
         self._service = service
+        self._max_message_bytes = max_message_bytes
         self.calls = calls
         self.observability = observability
         self._watch_events = WatchEvents(service)
@@ -119,19 +127,30 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
 
     @unary_call(SERVICE_NAME)
     async def List(self, request: kv_pb2.ListRequest, context: Context) -> kv_pb2.ListResponse:
-        """One page of the keys under `prefix`, as `GET /v1/kv` answers it."""
+        """One page of the keys under `prefix`, as `GET /v1/kv` answers it.
+
+        The page is cut where its message would pass the message limit (a
+        value's protobuf can take 5.5 times its JSON), with a `next_cursor`
+        to go on from there: a page always fits, whatever its values.
+        """
         page = await self._service.list(
             request.prefix,
             limit=_list_limit(request),
             cursor=request.cursor if request.HasField("cursor") else None,
             keys_only=request.keys_only,
         )
-        if request.keys_only:
-            entries = [
-                kv_pb2.ListedEntry(key=entry.key, revision=entry.revision) for entry in page.entries
-            ]
-        else:
-            entries = [kv_pb2.ListedEntry(**self._entry_fields(entry)) for entry in page.entries]
+        entries: list[kv_pb2.ListedEntry] = []
+        size = LIST_FRAMING_BYTES
+        for entry in page.entries:
+            if request.keys_only:
+                listed = kv_pb2.ListedEntry(key=entry.key, revision=entry.revision)
+            else:
+                listed = kv_pb2.ListedEntry(**self._entry_fields(entry))
+            size += listed.ByteSize() + ENTRY_TAG_BYTES
+            if size > self._max_message_bytes and entries:
+                page = self._service.page_head(page, request.prefix, len(entries))
+                break
+            entries.append(listed)
         return kv_pb2.ListResponse(
             entries=entries, next_cursor=page.next_cursor, revision=page.revision
         )

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 from aiohttp import HttpVersion11, web
 
 from kv.domain import Condition, InvalidRequest, JsonValue, ValueTooLarge
+from kv.domain.model import MAX_REVISION
 from kv.json_codec import read_json
 from kv.transports.http.aiohttp_internals import send_continue
 
@@ -23,6 +24,9 @@ BODY_FIELDS = frozenset({"value", "ttl"})
 # A request body holds the value plus `{"value": }` and whatever white space
 # the client adds: allow that much over the value limit before reading stops.
 BODY_SLACK_BYTES = 64 * 1024
+MAX_REVISION_DIGITS = len(str(MAX_REVISION))
+# How much of a header a message quotes back.
+_SHOWN_CHARACTERS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +79,9 @@ class WriteBody:
 async def read_body(request: web.Request) -> WriteBody:
     """The `{"value": V}` or `{"value": V, "ttl": S}` body, read within the size and time limits."""
     if request.content_type != JSON_TYPE or (request.charset or "utf-8").lower() != "utf-8":
+        received = request.headers.get("Content-Type", "none")[:_SHOWN_CHARACTERS]
         raise web.HTTPUnsupportedMediaType(
-            text=f"Content-Type must be {JSON_TYPE}, got {request.content_type}"
+            text=f"Content-Type must be {JSON_TYPE} (UTF-8), got {received!r}"
         )
     limits = request.app[BODY_LIMITS]
     limit = limits.value_bytes
@@ -125,17 +130,24 @@ def _ttl(ttl: object) -> int:
     raise InvalidRequest(f"ttl must be a whole number of seconds, got {kind}")
 
 
-# A revision as an entity tag: ASCII digits only (str.isdigit also takes "²"
-# and other digits int() refuses), and no more than a 64-bit revision has.
-_REVISION_TAG = re.compile(r'\s*"([0-9]{1,19})"\s*')
+# One entity tag (RFC 9110 8.8.3): optionally weak, then quoted characters
+# other than `"`, space and controls. The server's tags are the revisions'
+# decimal digits, strong; tags compare as strings, so any other well-formed
+# tag (`"034"`, `W/"3"`, `"0"`) is a condition no entry meets.
+_ENTITY_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\U0010ffff]*)"\s*')
+_REVISION = re.compile(r"[1-9][0-9]*")
 
 
-def _revision_tag(header: str, raw: str) -> int:
-    tag = _REVISION_TAG.fullmatch(raw)
+def _revision_tag(header: str, raw: str) -> Condition:
+    tag = _ENTITY_TAG.fullmatch(raw)
+    shown = raw if len(raw) <= _SHOWN_CHARACTERS else raw[:_SHOWN_CHARACTERS] + "..."
     if tag is None:
-        shown = raw if len(raw) <= 40 else raw[:40] + "..."
         raise InvalidRequest(f'{header} must be * or one entity tag like "5", got {shown!r}')
-    return int(tag.group(1))
+    weak, opaque = tag.groups()
+    # Digits past a 64-bit revision's count are no revision either: never given to int().
+    if weak or _REVISION.fullmatch(opaque) is None or len(opaque) > MAX_REVISION_DIGITS:
+        return Condition.never(f"{header} {shown}: no entry has that entity tag")
+    return Condition.at_revision(int(opaque))
 
 
 def read_condition(request: web.Request, *, none_match_allowed: bool) -> Condition | None:
@@ -146,7 +158,7 @@ def read_condition(request: web.Request, *, none_match_allowed: bool) -> Conditi
     if if_match is not None:
         if if_match.strip() == "*":
             return Condition.exists()
-        return Condition.at_revision(_revision_tag("If-Match", if_match))
+        return _revision_tag("If-Match", if_match)
     if if_none_match is not None:
         if none_match_allowed and if_none_match.strip() == "*":
             return Condition.absent()

@@ -55,6 +55,7 @@ HTTP_ERRORS: dict[int, str] = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    503: "unavailable",
 }
 
 RETRY_AFTER_SECONDS = "1"

@@ -1,13 +1,18 @@
-"""What bounds the HTTP server's memory and its shutdown: admission and the write timeout.
+"""What bounds the HTTP server's memory and its shutdown: admission, answers, write timeout.
 
 `admission_middleware` is the outermost middleware. It refuses a request
 503 (`unavailable`, with Retry-After) when the server already serves
-`KV_MAX_CONCURRENT_REQUESTS` or is shutting down, and, for the requests it
-takes on, writes the response itself before it lets go of the slot: a
-handler returns its response before aiohttp writes it, and the write is
-where a client that does not read holds the server's memory (a 1 MiB body
-per request), so the slot must cover it. aiohttp then finds the response
-written and only logs it.
+`KV_MAX_CONCURRENT_REQUESTS` or is shutting down. A request holds its slot
+while it is served, not while its answer drains to the client: the answer
+is then held in the server's answer budget (kv.transports.budget) until it
+is written, which the middleware does itself (aiohttp then finds the
+response written and only logs it). So clients that do not read hold
+bytes of the budget, not the slots. While the budget is full, a request that
+may change something is refused 503 before it runs, and a read whose answer
+would be larger than SMALL_ANSWER_BYTES is refused 503 by its handler
+(`check_answer_room`) once it knows the size, before the answer is built
+(nothing was done either way; safe to retry). `/healthz` and `/readyz` hold
+no slot.
 
 `WriteTimeoutEnforcer` is the write timeout: a connection whose send buffer has
 not shrunk for `KV_WRITE_TIMEOUT` seconds belongs to a client that does not
@@ -24,6 +29,7 @@ from aiohttp.typedefs import Handler
 
 from kv.observability import get_logger
 from kv.transports.admission import Admission
+from kv.transports.budget import ByteBudget
 from kv.transports.http.errors import (
     OBSERVABILITY,
     REQUEST_ID_HEADER,
@@ -34,42 +40,85 @@ from kv.transports.http.errors import (
 log = get_logger("kv.http")
 
 ADMISSION = web.AppKey("admission", Admission)
+ANSWERS = web.AppKey("answers", ByteBudget)
 # A watch stream lasts as long as its client wants: it holds no slot; the service
-# bounds open watches instead (KV_MAX_WATCHERS, shared with gRPC; a stream ends at shutdown).
-UNCOUNTED_PATHS = frozenset({"/v1/watch"})
+# bounds open watches instead (KV_MAX_WATCHERS, shared with gRPC; a stream ends at
+# shutdown). The health checks must answer however busy the server is: a liveness
+# probe failing under load gets a healthy server restarted.
+UNCOUNTED_PATHS = frozenset({"/v1/watch", "/healthz", "/readyz"})
+# Answers this small are sent even while the answer budget is full: a status, an
+# error, an entry with a small value.
+SMALL_ANSWER_BYTES = 16 * 1024
+READS = frozenset({"GET", "HEAD"})
 
 
 @web.middleware
 async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Serve the request within the server's limit, its response written before it counts out."""
-    if request.path in UNCOUNTED_PATHS:
-        return await handler(request)
     admission = request.app[ADMISSION]
-    refusal = admission.refusal()
-    if refusal is not None:
-        # Refused requests are requests too: counted, and logged as the server errors they are.
-        with request.app[OBSERVABILITY].request_scope(
-            "http", operation_of(request), request.headers.get(REQUEST_ID_HEADER)
-        ) as scope:
-            refused = error_response(503, "unavailable", refusal)
-            refused.headers[REQUEST_ID_HEADER] = scope.request_id
-            scope.answered("503", server_error=True)
+    if request.path in UNCOUNTED_PATHS:
+        uncounted = await handler(request)
         if admission.draining:
-            refused.force_close()
-        return refused
+            uncounted.force_close()
+        return uncounted
+    answers = request.app[ANSWERS]
+    refusal = admission.refusal()
+    if refusal is None and answers.held >= answers.limit and request.method not in READS:
+        refusal = answers.refusal()
+    if refusal is not None:
+        return _refused(request, refusal, close=admission.draining)
     admission.enter()
     try:
         response = await handler(request)
-        if admission.draining:
-            response.force_close()  # served to the end, then the connection closes
+    finally:
+        admission.leave()
+    if admission.draining:
+        response.force_close()  # served to the end, then the connection closes
+    size = _body_size(response)
+    answers.hold(size)
+    try:
         # A client gone mid-write: aiohttp's own write of it fails the same
         # way and is handled (and logged) there.
         with contextlib.suppress(ConnectionError):
             await response.prepare(request)
             await response.write_eof()
-        return response
     finally:
-        admission.leave()
+        answers.give_back(size)
+        if size and isinstance(response, web.Response):
+            # Written (or never to be): aiohttp keeps the last response of a
+            # connection referenced while it waits for the next request, and
+            # its body must not outlive the budget's count of it.
+            response.body = None
+    return response
+
+
+def check_answer_room(request: web.Request, size: int) -> None:
+    """Refuse (503, before it is built) an answer of about `size` bytes while the budget is full.
+
+    Small answers always go: the budget bounds what clients that do not read
+    can pile up, and a small answer costs little more than the refusal.
+    """
+    answers = request.app[ANSWERS]
+    if size > SMALL_ANSWER_BYTES and answers.held >= answers.limit:
+        raise web.HTTPServiceUnavailable(text=answers.refusal())
+
+
+def _body_size(response: web.StreamResponse) -> int:
+    body = response.body if isinstance(response, web.Response) else None
+    return len(body) if isinstance(body, bytes) else 0
+
+
+def _refused(request: web.Request, refusal: str, *, close: bool) -> web.Response:
+    """503 `unavailable` with Retry-After, counted and logged as the server error it is."""
+    with request.app[OBSERVABILITY].request_scope(
+        "http", operation_of(request), request.headers.get(REQUEST_ID_HEADER)
+    ) as scope:
+        refused = error_response(503, "unavailable", refusal)
+        refused.headers[REQUEST_ID_HEADER] = scope.request_id
+        scope.answered("503", server_error=True)
+    if close:
+        refused.force_close()
+    return refused
 
 
 class WriteTimeoutEnforcer:

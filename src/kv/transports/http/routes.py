@@ -13,9 +13,11 @@ from aiohttp import web
 
 from kv.config import DEFAULTS, Settings
 from kv.domain import Entry, KeyValueService, StorageUnavailable
+from kv.domain.cursors import entry_bytes
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
+from kv.transports.budget import ANSWERS_NOT_SENT, ByteBudget, answer_limit
 from kv.transports.http.console import add_console
 from kv.transports.http.entry_requests import (
     BODY_LIMITS,
@@ -33,7 +35,12 @@ from kv.transports.http.errors import (
     error_middleware,
     json_response,
 )
-from kv.transports.http.limits import ADMISSION, admission_middleware
+from kv.transports.http.limits import (
+    ADMISSION,
+    ANSWERS,
+    admission_middleware,
+    check_answer_room,
+)
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
 from kv.transports.http.watch import EventFrames, stream_changes
@@ -71,7 +78,9 @@ def _entry_response(
 
 
 async def get_entry(request: web.Request) -> web.Response:
-    return _entry_response(request, await request.app[SERVICE].get(read_key(request)))
+    entry = await request.app[SERVICE].get(read_key(request))
+    check_answer_room(request, entry_bytes(entry))
+    return _entry_response(request, entry)
 
 
 async def put_entry(request: web.Request) -> web.Response:
@@ -85,8 +94,9 @@ async def put_entry(request: web.Request) -> web.Response:
 
 async def create_entry(request: web.Request) -> web.Response:
     key = read_key(request)
+    condition = read_condition(request, none_match_allowed=True)
     body = await read_body(request)
-    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl)
+    entry = await request.app[SERVICE].create(key, body.value, ttl=body.ttl, condition=condition)
     return _entry_response(request, entry, 201)
 
 
@@ -107,6 +117,7 @@ async def list_entries(request: web.Request) -> web.Response:
     page = await service.list(
         query.prefix, limit=query.limit, cursor=query.cursor, keys_only=query.keys_only
     )
+    check_answer_room(request, sum(map(entry_bytes, page.entries)))
     document = page_document(
         page,
         keys_only=query.keys_only,
@@ -149,9 +160,11 @@ def create_app(
     *,
     settings: Settings = DEFAULTS,
     admission: Admission | None = None,
+    answers: ByteBudget | None = None,
     observability: Observability | None = None,
 ) -> web.Application:
-    """The aiohttp application serving the REST API over `service`, within `admission`.
+    """The aiohttp application serving the REST API over `service`, within `admission`
+    and the `answers` budget (limits.py).
 
     Of `settings`: a request body must arrive within `idle_timeout`; a watch
     stream gets a heartbeat every `watch_heartbeat` seconds of silence and
@@ -165,6 +178,14 @@ def create_app(
     )
     app[ADMISSION] = (
         admission if admission is not None else Admission(settings.max_concurrent_requests)
+    )
+    app[ANSWERS] = (
+        answers
+        if answers is not None
+        else ByteBudget(
+            answer_limit(settings.max_concurrent_requests, service.max_value_bytes),
+            ANSWERS_NOT_SENT,
+        )
     )
     app[SERVICE] = service
     app[OBSERVABILITY] = observability if observability is not None else Observability()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from kv.domain import KeyValueService
 from kv.observability import Observability, get_logger
 from kv.tls import ServerTls
 from kv.transports.admission import Admission
+from kv.transports.budget import ANSWERS_NOT_SENT, ByteBudget, answer_limit
 from kv.transports.http.aiohttp_internals import KVAppRunner
 from kv.transports.http.limits import WriteTimeoutEnforcer
 from kv.transports.http.routes import DRAINING, create_app
@@ -36,8 +38,16 @@ class HttpTransport:
     ) -> None:
         self._tls = tls
         self._admission = Admission(settings.max_concurrent_requests)
+        self.answers = ByteBudget(
+            answer_limit(settings.max_concurrent_requests, settings.max_value_bytes),
+            ANSWERS_NOT_SENT,
+        )
         self._app = create_app(
-            service, settings=settings, admission=self._admission, observability=observability
+            service,
+            settings=settings,
+            admission=self._admission,
+            answers=self.answers,
+            observability=observability,
         )
         self._settings = settings
         self._port = settings.ports[self.name]
@@ -104,10 +114,16 @@ class HttpTransport:
         self.drain()
         for site in list(self._runner.sites):
             await site.stop()
-        if not await self._admission.wait_idle(deadline):
+        served = await self._admission.wait_idle(deadline)
+        # Answers still being written (a slot is not held while an answer drains).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(deadline):
+                await self.answers.empty.wait()
+        if not served or self.answers.held:
             log.warning(
                 "shutdown timeout: cutting the requests still in progress",
                 requests=self._admission.in_progress,
+                answer_bytes=self.answers.held,
             )
             server = self._runner.server
             for connection in server.connections if server is not None else ():

@@ -50,8 +50,17 @@ def _refusal(request: list[bytes]) -> RespError:
     )
 
 
-async def execute(session: Session, request: list[bytes]) -> Reply:
-    """Run one request (its words, name first) and return the reply; never raises."""
+# Answered even while the server refuses new work (`busy`): tiny, and what a
+# health check or a client leaving sends.
+ALWAYS_ANSWERED = frozenset({b"PING", b"QUIT"})
+
+
+async def execute(session: Session, request: list[bytes], busy: RespError | None = None) -> Reply:
+    """Run one request (its words, name first) and return the reply; never raises.
+
+    `busy`: the server has no room for answers now; the request is answered
+    with it instead of being run (unless it is in ALWAYS_ANSWERED).
+    """
     name = request[0].upper()
     command = session.commands.get(name)
     # A metric label: only the table's names, so that clients cannot add series.
@@ -62,6 +71,8 @@ async def execute(session: Session, request: list[bytes]) -> Reply:
     ) as scope:
         if command is None or not command.accepts(len(request)):
             reply = _refusal(request)
+        elif busy is not None and name not in ALWAYS_ANSWERED:
+            reply = busy
         else:
             try:
                 reply = await command.handler(session, request[1:])
@@ -74,7 +85,8 @@ async def execute(session: Session, request: list[bytes]) -> Reply:
                 reply = INTERNAL
         if isinstance(reply, RespError):
             scope.answered(
-                reply.code, server_error=reply is INTERNAL or reply.code in SERVER_ERRORS
+                reply.code,
+                server_error=reply is INTERNAL or reply is busy or reply.code in SERVER_ERRORS,
             )
         else:
             scope.answered("OK")

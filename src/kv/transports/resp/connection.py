@@ -1,21 +1,24 @@
-"""One client connection: hiredis parses the requests, a worker answers them in order.
+"""One client connection: a `RequestReader` splits the requests, a worker answers them in order.
 
-Requests are parsed by hiredis's `Reader` (C), which reads requests as well
-as replies: a request is an array of bulk strings. Limits, so that no
-client holds the server's memory or a worker for ever:
+Limits, so that no client holds the server's memory or a worker for ever:
 
-- input: at most `limits.max_request_bytes` may arrive before a request is
-  complete; a larger request is answered `-ERR` and the rest of what the
-  client sends is read and dropped until it is quiet (so that it reads the
-  error rather than a reset), then the connection is closed;
-- requests: at most `limits.max_pipelined` parsed and not yet answered;
-  beyond that the connection stops reading until the worker catches up;
+- input: every header is checked before what it announces is kept
+  (request_reader.py); a request past `limits.max_request_bytes` is answered
+  `-ERR Protocol error: ...` as soon as its header arrives, the rest of what
+  the client sends is read and dropped until it is quiet (so that it reads
+  the error rather than a reset), then the connection is closed;
+- receive budget: what the request being received announced, and the
+  requests parsed and not yet answered, are held in the transport's receive
+  budget (kv.transports.budget); a request whose announced bytes do not fit
+  is refused `-TRYAGAIN` the same way, unread;
+- requests: at most `limits.max_pipelined` parsed and not yet answered, and
+  at most a request at the size limit's worth; beyond that the connection
+  stops reading until the worker catches up;
+- answers: through the connection's `Outbox` (answers.py), within the
+  transport's answer budget and the write timeout;
 - idle: a connection with nothing in flight and nothing received for
-  `limits.idle_timeout` is closed; writes: replies go out in batches of at
-  most REPLY_BATCH_BYTES, and a client that does not read them for
-  `limits.write_timeout` is disconnected;
-- drain: on shutdown, requests already received are answered, then the
-  connection is closed.
+  `limits.idle_timeout` is closed; drain: on shutdown, requests already
+  received are answered, then the connection is closed.
 """
 
 from __future__ import annotations
@@ -26,11 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
-import hiredis
-
 from kv.observability import get_logger
+from kv.transports.budget import ByteBudget
+from kv.transports.resp.answers import ClientNotReading, Outbox
 from kv.transports.resp.commands import execute
-from kv.transports.resp.replies import RespError, encode
+from kv.transports.resp.replies import RespError, Streamed, encode
+from kv.transports.resp.request_reader import ProtocolError, RequestReader
 from kv.transports.resp.session import Session
 
 log = get_logger("kv.resp")
@@ -39,19 +43,22 @@ log = get_logger("kv.resp")
 # quiet before the connection is closed, and how much more is read meanwhile.
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 64 * 1024 * 1024
-# Replies gathered before they are written: pipelined small replies go out
-# together, and a connection never holds more than about this much of them.
-REPLY_BATCH_BYTES = 64 * 1024
+# What a request's words cost in memory beyond their bytes (a bytes object, its
+# place in a list): counted with them in the receive budget.
+WORD_OVERHEAD_BYTES = 48
 
 
 @dataclass(frozen=True, slots=True)
 class ConnectionLimits:
-    """The bounds every connection keeps (see the module docstring)."""
+    """The bounds every connection keeps (see the module docstring), and the budgets it
+    shares with the others of its transport."""
 
     max_request_bytes: int
     max_pipelined: int
     idle_timeout: float
     write_timeout: float
+    received: ByteBudget
+    answers: ByteBudget
 
 
 class RespConnection(asyncio.Protocol):
@@ -71,12 +78,13 @@ class RespConnection(asyncio.Protocol):
         self._limits = limits
         self._closed = closed
         self._opened = opened
-        self._reader = hiredis.Reader()
-        self._pending: deque[list[bytes]] = deque()
-        self._since_complete = 0  # bytes received since the last complete request
+        self._reader = RequestReader(limits.max_request_bytes)
+        self._pending: deque[tuple[list[bytes], int]] = deque()  # requests and their sizes
+        self._pending_bytes = 0  # held in the receive budget
+        self._announced = 0  # of the request being received, held in the receive budget
         self._transport: asyncio.Transport | None = None
+        self._outbox: Outbox | None = None
         self._worker: asyncio.Task[None] | None = None
-        self._writable: asyncio.Future[None] | None = None
         self._reading_paused = False
         self._draining = False
         self._discarded: int | None = None  # bytes dropped after a refusal, or None
@@ -92,6 +100,7 @@ class RespConnection(asyncio.Protocol):
         # uvloop's transports are not subclasses of asyncio.Transport, but are one.
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
+        self._outbox = Outbox(transport, self._limits.answers, self._limits.write_timeout)
         if self._opened is not None:
             self._opened(self)
         if self.refuse_at_connect is not None:
@@ -104,20 +113,21 @@ class RespConnection(asyncio.Protocol):
         self._idle_timer = self._loop.call_later(self._limits.idle_timeout, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._pending.clear()
+        self._forget_received()
         if self._idle_timer is not None:
             self._idle_timer.cancel()
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_exception(ConnectionResetError("connection lost"))
+        # A worker waiting to write wakes and finds the connection closing.
+        if self._outbox is not None:
+            self._outbox.resume()
         self._closed(self)
 
     def pause_writing(self) -> None:
-        self._writable = self._loop.create_future()
+        if self._outbox is not None:
+            self._outbox.pause()
 
     def resume_writing(self) -> None:
-        if self._writable is not None and not self._writable.done():
-            self._writable.set_result(None)
-        self._writable = None
+        if self._outbox is not None:
+            self._outbox.resume()
 
     def data_received(self, data: bytes) -> None:
         self._last_active = self._loop.time()
@@ -126,29 +136,29 @@ class RespConnection(asyncio.Protocol):
             if self._discarded > LINGER_MAX_BYTES:
                 self.close()
             return
-        reader = self._reader
-        reader.feed(data)
-        self._since_complete += len(data)
-        while True:
-            try:
-                request = reader.gets()
-            except hiredis.ProtocolError as exc:
-                self._refuse(f"Protocol error: {exc}")
-                return
-            if request is False:
-                break
-            self._since_complete = reader.len()
-            if type(request) is not list or not all(type(word) is bytes for word in request):
-                self._refuse("Protocol error: a request is an array of bulk strings")
-                return
-            if request:  # Redis ignores an empty array
-                self._pending.append(request)
-        if self._since_complete > self._limits.max_request_bytes:
-            self._refuse(
-                f"Protocol error: request larger than {self._limits.max_request_bytes} bytes"
-            )
+        try:
+            requests = self._reader.feed(data)
+        except ProtocolError as exc:
+            self._refuse(RespError("ERR", f"Protocol error: {exc}"))
             return
-        if len(self._pending) >= self._limits.max_pipelined and not self._reading_paused:
+        received = self._limits.received
+        for request in requests:
+            size = sum(map(len, request)) + WORD_OVERHEAD_BYTES * len(request)
+            received.hold(size)  # already in memory: counted, not refused
+            self._pending.append((request, size))
+            self._pending_bytes += size
+        announced = self._reader.announced
+        if announced > self._announced:
+            if not received.take(announced - self._announced):
+                self._refuse(RespError("TRYAGAIN", received.refusal()))
+                return
+        else:
+            received.give_back(self._announced - announced)
+        self._announced = announced
+        if not self._reading_paused and (
+            len(self._pending) >= self._limits.max_pipelined
+            or self._pending_bytes >= self._limits.max_request_bytes
+        ):
             self._reading_paused = True
             self.transport.pause_reading()
         if self._pending and self._worker is None:
@@ -188,35 +198,35 @@ class RespConnection(asyncio.Protocol):
             self._transport.abort()
 
     async def _answer_pending(self) -> None:
-        """Answer every parsed request in order, writing replies in batches of up to
-        REPLY_BATCH_BYTES, and waiting (up to the write timeout) while the client does
-        not read them: what a connection holds of its replies stays bounded."""
+        """Answer every parsed request in order, through the outbox (answers.py)."""
+        outbox = self._outbox
+        assert outbox is not None
         try:
             while self._pending:
-                replies: list[bytes] = []
-                size = 0
-                while self._pending and size < REPLY_BATCH_BYTES:
-                    reply = encode(
-                        await execute(self.session, self._pending.popleft()),
-                        self.session.protocol,
-                    )
-                    replies.append(reply)
-                    size += len(reply)
-                    if self.session.quitting:
-                        self._pending.clear()
-                        self._draining = True
-                if self.transport.is_closing():
-                    return
-                self.transport.write(b"".join(replies))
-                if self._writable is not None:
-                    await asyncio.wait_for(
-                        asyncio.shield(self._writable), self._limits.write_timeout
-                    )
-                if self._reading_paused and not self._draining and not self._pending:
+                request, size = self._pending.popleft()
+                self._pending_bytes -= size
+                try:
+                    reply = await execute(self.session, request, outbox.refusal())
+                finally:
+                    self._limits.received.give_back(size)
+                del request
+                if isinstance(reply, Streamed):
+                    await outbox.stream(reply, self.session.protocol)
+                elif outbox.add(encode(reply, self.session.protocol)):
+                    await outbox.flush()
+                if self.session.quitting:
+                    self._forget_received()
+                    self._draining = True
+                if not self._pending:
+                    await outbox.flush()
+                if self._reading_paused and not self._draining and self._room_to_read():
                     self._reading_paused = False
                     self.transport.resume_reading()
-        except (TimeoutError, ConnectionResetError):
+        except ClientNotReading:
             log.info("client not reading its replies; disconnected", remote=self.session.remote)
+            self.abort()
+        except Exception:  # a streamed reply failed part way: it cannot be answered
+            log.exception("reply failed after it started; disconnected", remote=self.session.remote)
             self.abort()
         finally:
             self._worker = None
@@ -224,12 +234,25 @@ class RespConnection(asyncio.Protocol):
         if self._draining:
             self.close()
 
-    def _refuse(self, message: str) -> None:
-        """Answer a request that cannot be parsed or is too large, then linger and close."""
-        log.info("connection refused", reason=message, remote=self.session.remote)
+    def _room_to_read(self) -> bool:
+        return (
+            len(self._pending) < self._limits.max_pipelined
+            and self._pending_bytes < self._limits.max_request_bytes
+        )
+
+    def _forget_received(self) -> None:
+        """Drop what was received and not answered, and give its budget back."""
         self._pending.clear()
+        self._limits.received.give_back(self._pending_bytes + self._announced)
+        self._pending_bytes = self._announced = 0
+
+    def _refuse(self, error: RespError) -> None:
+        """Answer a request that cannot be parsed or taken on, then linger and close."""
+        log.info("connection refused", reason=error.message, remote=self.session.remote)
+        self._forget_received()
+        self._reader = RequestReader(0)  # what it held goes; nothing more is parsed
         self._discarded = 0
-        self.transport.write(RespError("ERR", message).line())
+        self.transport.write(error.line())
         if self.transport.can_write_eof():
             self.transport.write_eof()
         if self._idle_timer is not None:

@@ -8,6 +8,7 @@ SET's expiry options are read here and mean what `expiry.py` says.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from kv.domain import (
@@ -18,9 +19,10 @@ from kv.domain import (
     KeyNotFound,
     PreconditionFailed,
 )
+from kv.domain.model import validate_key
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.expiry import seconds_of, whole_number
-from kv.transports.resp.replies import OK, Reply
+from kv.transports.resp.replies import OK, Reply, Streamed
 from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.values import as_redis_value, key_of, text_of
 
@@ -42,7 +44,23 @@ async def get(session: Session, args: Arguments) -> Reply:
 
 
 async def mget(session: Session, args: Arguments) -> Reply:
-    return [await get(session, [word]) for word in args]
+    """The values of the keys, read one at a time as the client takes them (Streamed).
+
+    Every key is checked before the first value is sent: a bad one fails the
+    whole command, as it would before anything was read.
+    """
+    keys = [validate_key(key_of(word)) for word in args]
+
+    async def values() -> AsyncIterator[Reply]:
+        for key in keys:
+            try:
+                entry = await session.service.get(key)
+            except KeyNotFound:
+                yield None
+            else:
+                yield as_redis_value(entry.value)
+
+    return Streamed(len(keys), values())
 
 
 async def getdel(session: Session, args: Arguments) -> Reply:

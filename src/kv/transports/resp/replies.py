@@ -10,16 +10,20 @@ A handler returns plain Python values and the connection encodes them with
     dict          a map (RESP3 `%`); RESP2 has no maps: a flat array of key, value, ...
     Status        a simple string (`+OK`)
     RespError     an error (`-CODE message`)
+    Streamed      an array made an item at a time as it is sent (MGET): only as a
+                  whole reply, never inside another; the connection sends it
+                  (`kv.transports.resp.answers`), `encode` does not
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
 Reply: TypeAlias = (
-    "bytes | str | int | Status | RespError | Sequence[Reply] | Mapping[str, Reply] | None"
+    "bytes | str | int | Status | RespError | Streamed | Sequence[Reply] "
+    "| Mapping[str, Reply] | None"
 )
 
 
@@ -40,6 +44,18 @@ class RespError:
     def line(self) -> bytes:
         text = f"{self.code} {self.message}".replace("\r", " ").replace("\n", " ")
         return b"-" + text.encode("utf-8", "replace") + b"\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """An array reply of `count` items, each made only when the client has room for it.
+
+    So an answer's size is not what the server holds: a client asking MGET of
+    one large key many times gets it a value at a time, as it reads.
+    """
+
+    count: int
+    items: AsyncIterator[Reply]
 
 
 OK = Status("OK")
@@ -84,7 +100,7 @@ def _encode_into(parts: list[bytes], value: Reply, protocol: int) -> None:
             _bulk(parts, name.encode("utf-8"))
             _encode_into(parts, item, protocol)
     else:
-        assert isinstance(value, Sequence), f"not a reply: {value!r}"
+        assert isinstance(value, Sequence), f"not a reply here: {value!r}"
         parts.append(b"*%d\r\n" % len(value))
         for item in value:
             _encode_into(parts, item, protocol)

@@ -10,6 +10,13 @@ from kv.domain import KeyValueService
 from kv.domain.model import MAX_KEY_BYTES
 from kv.observability import Observability, get_logger
 from kv.tls import ServerTls
+from kv.transports.budget import (
+    ANSWERS_NOT_SENT,
+    REQUESTS_BEING_RECEIVED,
+    ByteBudget,
+    answer_limit,
+    received_limit,
+)
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
@@ -49,11 +56,22 @@ class RespTransport:
         self._settings = settings
         self._observability = observability
         self._port = settings.ports[self.name]
+        max_request_bytes = service.max_value_bytes + MAX_KEY_BYTES + REQUEST_SLACK_BYTES
+        self.received = ByteBudget(
+            received_limit(settings.max_concurrent_requests, max_request_bytes),
+            REQUESTS_BEING_RECEIVED,
+        )
+        self.answers = ByteBudget(
+            answer_limit(settings.max_concurrent_requests, service.max_value_bytes),
+            ANSWERS_NOT_SENT,
+        )
         self._limits = ConnectionLimits(
-            max_request_bytes=service.max_value_bytes + MAX_KEY_BYTES + REQUEST_SLACK_BYTES,
+            max_request_bytes=max_request_bytes,
             max_pipelined=MAX_PIPELINED,
             idle_timeout=settings.idle_timeout,
             write_timeout=settings.write_timeout,
+            received=self.received,
+            answers=self.answers,
         )
         self._client_ids = itertools.count(1)
         self._connections: set[RespConnection] = set()

@@ -73,11 +73,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/kv/{key}"): {
         "summary": "Create only",
-        "parameters": [KEY],
+        # If-Match asks for an entry a create never finds: 412.
+        "parameters": [KEY, IF_MATCH],
         "requestBody": WRITE_BODY,
         "responses": {
             "201": _json("Entry", "Created."),
-            **_errors(400, 409, 413, 415, 503, 504),
+            **_errors(400, 409, 412, 413, 415, 503, 504),
         },
     },
     ("DELETE", "/v1/kv/{key}"): {
@@ -101,7 +102,15 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             {"name": "cursor", "in": "query", "schema": {"type": "string"}},
             {"name": "keys_only", "in": "query", "schema": {"enum": ["true", "false"]}},
         ],
-        "responses": {"200": _json("Page", "A page of entries in key order."), **_errors(400, 503)},
+        "responses": {
+            "200": _json(
+                "Page",
+                "A page of entries in key order: at most `limit`, and bounded in bytes, so a "
+                "page of large values holds fewer. Only a null next_cursor ends the listing; "
+                "an empty cursor is the first page.",
+            ),
+            **_errors(400, 503),
+        },
     },
     ("GET", "/v1/watch"): {
         "summary": "Follow every change under a prefix as Server-Sent Events (docs/watch.md)",
