@@ -112,6 +112,14 @@ bench-durable: $(STAMP)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench.durable_put $(BENCH_DURABLE_ARGS)
 
+# A 2-key transfer (POST /v1/txn) against two single PUTs over HTTP, on memory, sqlite and a
+# 3-member etcd cluster, one run (~1 min); prints a Markdown table (docs/benchmarks.md,
+# "Transactions").
+.PHONY: bench-txn
+bench-txn: $(STAMP)
+	command -v etcd >/dev/null || { apt-get update -qq && apt-get install -y -qq etcd-server; }
+	$(BIN)/python -m bench.transactions $(BENCH_TXN_ARGS)
+
 # Listing 100-key pages from 1,000,000 keys, memory and sqlite stores, in-process (~30 s);
 # prints a Markdown table (docs/benchmarks.md, "Listing").
 # 1,000 watchers under write load: write throughput with and without them, and the latency from

@@ -30,7 +30,7 @@ from pathlib import Path
 from kv.adapters.memory import InMemoryStore
 from kv.adapters.sqlite import DATABASE_FILE, SqliteStore
 from kv.adapters.sqlite.database import open_database
-from kv.domain import KeyValueService, Write
+from kv.domain import KeyValueService, Transaction, Write
 from kv.domain.cursors import make_cursor
 from kv.domain.model import encode_value
 
@@ -54,7 +54,7 @@ async def memory_service(keys: int, directory: Path) -> KeyValueService:
     store = InMemoryStore()
     for number in range(keys):
         value = value_of(number)
-        store.apply(Write.put(key_of(number), value, encode_value(value)))
+        store.apply(Transaction.single(Write.put(key_of(number), value, encode_value(value))))
     return KeyValueService(store)
 
 

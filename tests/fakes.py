@@ -5,20 +5,20 @@ from __future__ import annotations
 import asyncio
 
 from kv.adapters.memory import InMemoryStore
-from kv.domain import Entry, Listing, StorageUnavailable, Write, Written
+from kv.domain import Entry, Listing, Outcome, SingleWrites, StorageUnavailable, Transaction
 
 
-class FakeDurableStore:
-    """A Store whose writes stay pending until the test calls `sync()` (or `fail()`).
+class FakeDurableStore(SingleWrites):
+    """A Store whose transactions stay pending until the test calls `sync()` (or `fail()`).
 
     Lets tests see what a durable store's callers see while a sync is under
-    way. Pending writes are decided and applied in arrival order at `sync`
-    (by an InMemoryStore, the reference), and answered then.
+    way. Pending transactions are decided and applied in arrival order at
+    `sync` (by an InMemoryStore, the reference), and answered then.
     """
 
     def __init__(self) -> None:
         self._committed = InMemoryStore()
-        self.pending: list[tuple[Write, asyncio.Future[Written]]] = []
+        self.pending: list[tuple[Transaction, asyncio.Future[Outcome]]] = []
         self.has_pending = asyncio.Event()
         self.broken = False
         self.closed = False
@@ -37,11 +37,11 @@ class FakeDurableStore:
     ) -> Listing:
         return await self._committed.list(prefix, after=after, limit=limit, keys_only=keys_only)
 
-    async def write(self, write: Write) -> Written:
+    async def transact(self, txn: Transaction) -> Outcome:
         if self.broken:
             raise StorageUnavailable("store is broken")
-        future: asyncio.Future[Written] = asyncio.get_running_loop().create_future()
-        self.pending.append((write, future))
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.pending.append((txn, future))
         self.has_pending.set()
         return await asyncio.shield(future)
 
@@ -50,10 +50,10 @@ class FakeDurableStore:
             raise StorageUnavailable("store is broken")
 
     def sync(self) -> None:
-        """Carry out every pending write, in order, and answer each."""
-        for write, future in self.pending:
+        """Carry out every pending transaction, in order, and answer each."""
+        for txn, future in self.pending:
             try:
-                future.set_result(self._committed.apply(write))
+                future.set_result(self._committed.apply(txn))
             except Exception as exc:  # a domain error is the write's answer
                 future.set_exception(exc)
         self.pending.clear()

@@ -110,6 +110,41 @@ class Written:
     created: bool
 
 
+@dataclass(frozen=True, slots=True)
+class KVTxnResult:
+    """What a transaction did: whether its compares held, the revision after it, its results.
+
+    `results`: one per op of the branch that ran, as the HTTP API answers
+    them: a put `{"key", "revision", "created"}`, a delete `{"key",
+    "deleted"}`, a get the entry `{"key", "value", "revision"[, "ttl"]}` or
+    `{"key", "found": False}`.
+    """
+
+    succeeded: bool
+    revision: int
+    results: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_document(cls, document: Any) -> KVTxnResult:
+        """The result an answer's JSON document holds; KVClientError when it is not one."""
+        try:
+            results = tuple(dict(result) for result in document["results"])
+            if not all(isinstance(result.get("key"), str) for result in results):
+                raise ValueError("a result without a key")
+            return cls(bool(document["succeeded"]), int(document["revision"]), results)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KVClientError(f"the transaction's answer is not as the API says: {exc}") from exc
+
+    def entry(self, index: int) -> KVEntry | None:
+        """The entry the get at `index` read (None: it found no entry)."""
+        result = self.results[index]
+        if result.get("found", True) is False:
+            return None
+        ttl = result.get("ttl")
+        revision = int(result["revision"])
+        return KVEntry(result["key"], result["value"], revision, None if ttl is None else int(ttl))
+
+
 class ClosingClient:
     """`async with` support for a client: closes it on the way out."""
 
@@ -192,6 +227,12 @@ class KVClient(Protocol):
         watcher too slow); resume with `after_revision`. Close it (`aclose`)
         when done.
         """
+        ...
+
+    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+        """Carry out a transaction atomically: the body of `POST /v1/txn`
+        (`{"compare": [...], "success": [...], "failure": [...]}`). Rejected
+        for a malformed or too large one."""
         ...
 
     async def close(self) -> None:

@@ -18,6 +18,7 @@ from testclient.client import (
     KVEntry,
     KVEvent,
     KVPage,
+    KVTxnResult,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -132,6 +133,23 @@ class GrpcKVClient(ClosingClient):
         next_cursor = response.next_cursor if response.HasField("next_cursor") else None
         return KVPage(tuple(entries), next_cursor, int(response.revision))
 
+    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+        message = _message(
+            kv_pb2.TxnRequest,
+            compare=[_compare(c) for c in request.get("compare", ())],
+            success=[_op(op) for op in request.get("success", ())],
+            failure=[_op(op) for op in request.get("failure", ())],
+        )
+        response = await self._call("Txn", "txn", message)
+        # Each result answers the op at its place in the branch that ran.
+        ran = request.get("success" if response.succeeded else "failure", ())
+        if len(ran) != len(response.results):
+            raise KVClientError(f"Txn: {len(response.results)} results for {len(ran)} ops")
+        results = [
+            _txn_result(op, result) for op, result in zip(ran, response.results, strict=True)
+        ]
+        return KVTxnResult(bool(response.succeeded), int(response.revision), tuple(results))
+
     async def watch(
         self,
         prefix: str = "",
@@ -215,3 +233,42 @@ def _whole_numbers(document: Any) -> Any:
 def _entry(response: Any) -> KVEntry:
     ttl = int(response.ttl_seconds) if response.HasField("ttl_seconds") else None
     return KVEntry(str(response.key), _from_value(response.value), int(response.revision), ttl)
+
+
+def _compare(compare: dict[str, Any]) -> Any:
+    """A `TxnCompare` for a compare as the HTTP API spells it."""
+    fields: dict[str, Any] = {"key": compare.get("key", "")}
+    for test in ("revision", "exists"):
+        if test in compare:
+            fields[test] = compare[test]
+    if "value" in compare:
+        fields["value"] = _to_value(compare["value"])
+    return _message(kv_pb2.TxnCompare, **fields)
+
+
+def _op(op: dict[str, Any]) -> Any:
+    """A `TxnOp` for an op as the HTTP API spells it."""
+    fields: dict[str, Any] = {"op": op.get("op", ""), "key": op.get("key", "")}
+    if "value" in op:
+        fields["value"] = _to_value(op["value"])
+    if "ttl" in op:
+        fields["ttl_seconds"] = op["ttl"]
+    return _message(kv_pb2.TxnOp, **fields)
+
+
+def _txn_result(op: dict[str, Any], result: Any) -> dict[str, Any]:
+    """A `TxnResult` as the HTTP API answers the op it answers."""
+    if op.get("op") == "put":
+        return {"key": result.key, "revision": int(result.revision), "created": result.created}
+    if op.get("op") == "delete":
+        return {"key": result.key, "deleted": result.deleted}
+    if not result.found:
+        return {"key": result.key, "found": False}
+    document: dict[str, Any] = {
+        "key": result.key,
+        "value": _from_value(result.value),
+        "revision": int(result.revision),
+    }
+    if result.HasField("ttl_seconds"):
+        document["ttl"] = int(result.ttl_seconds)
+    return document

@@ -21,6 +21,7 @@ from testclient.client import (
     KVEntry,
     KVEvent,
     KVPage,
+    KVTxnResult,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -70,6 +71,7 @@ class HttpKVClient(ClosingClient):
         """`ssl_context` verifies an `https://` server (default: against the system's CAs)."""
         self._list_url = base_url.rstrip("/") + "/v1/kv"
         self._watch_url = base_url.rstrip("/") + "/v1/watch"
+        self._txn_url = base_url.rstrip("/") + "/v1/txn"
         self._connect_timeout = timeout
         self._base = self._list_url + "/"
         self._request_id = request_id
@@ -125,6 +127,9 @@ class HttpKVClient(ClosingClient):
             return KVPage(entries, document["next_cursor"], int(document["revision"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise KVClientError(f"GET {what}: the page is not as the API says: {exc}") from exc
+
+    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+        return KVTxnResult.from_document(await self._request("POST", self._txn_url, "txn", request))
 
     async def watch(
         self,

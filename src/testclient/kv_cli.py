@@ -1,12 +1,14 @@
-"""`kv`: put, get, delete, list and watch from the shell, over any transport in `CLIENTS`.
+"""`kv`: put, get, delete, list, watch and txn from the shell, over any transport in `CLIENTS`.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
 page to the end; `kv watch` prints one line per change as it happens
 (`{"event": "put"|"delete", "key", "value", "revision"}`, plus `"expired"`
-or `"ttl"`) until interrupted or the server ends the stream. Exit 0 ok; 1
-not found, conflict or precondition failed; 2 usage error or the service
-could not be reached.
+or `"ttl"`) until interrupted or the server ends the stream; `kv txn FILE`
+(`-`: standard input) sends the body of `POST /v1/txn` and prints its answer
+(`{"succeeded", "revision", "results"}`). Exit 0 ok; 1 not found, conflict,
+precondition failed or a transaction whose compares failed; 2 usage error or
+the service could not be reached.
 """
 
 from __future__ import annotations
@@ -73,7 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument(
         "--from-revision", type=int, metavar="R", help="start with the change at revision R"
     )
+    txn = commands.add_parser("txn", help="a transaction: kv txn FILE (- : standard input)")
+    txn.add_argument("file", help='the body of POST /v1/txn as JSON: {"compare": [...], ...}')
     return parser
+
+
+def _read_transaction(path: str) -> Any:
+    """The transaction document in `path` (`-`: standard input); exits 2 if it is not JSON."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+        return json.loads(text)
+    except (OSError, ValueError) as exc:
+        print(f"kv: cannot read the transaction from {path}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
 
 
 def _event_document(event: KVEvent) -> dict[str, Any]:
@@ -113,17 +131,22 @@ async def _listed(client: KVClient, args: argparse.Namespace) -> AsyncIterator[d
         cursor = page.next_cursor
 
 
-async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> None:
-    """Carry out the command and print what it answers, one JSON document a line."""
+async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> int:
+    """Carry out the command and print what it answers, one JSON document a line; the exit."""
     async with connect(settings) as client:
+        if args.command == "txn":
+            done = await client.txn(value)
+            answer = {"succeeded": done.succeeded, "revision": done.revision}
+            print(json.dumps({**answer, "results": list(done.results)}, ensure_ascii=False))
+            return EXIT_OK if done.succeeded else EXIT_NO
         if args.command == "list":
             async for listed in _listed(client, args):
                 print(json.dumps(listed, ensure_ascii=False))
-            return
+            return EXIT_OK
         if args.command == "watch":
             async for event in client.watch(args.prefix, from_revision=args.from_revision):
                 print(json.dumps(_event_document(event), ensure_ascii=False), flush=True)
-            return
+            return EXIT_OK
         result: KVEntry | Written
         if args.command == "put":
             result = await client.put(
@@ -140,6 +163,7 @@ async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -
     if isinstance(result, Written):
         document["created"] = result.created
     print(json.dumps(document, ensure_ascii=False))
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -156,8 +180,11 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:
             print(f"kv: VALUE is not JSON ({exc}); quote strings: '\"hello\"'", file=sys.stderr)
             sys.exit(EXIT_USAGE)
+    if args.command == "txn":
+        value = _read_transaction(args.file)
+    status = EXIT_OK
     try:
-        asyncio.run(_run(args, settings, value))
+        status = asyncio.run(_run(args, settings, value))
     except KeyboardInterrupt:  # the way to stop `kv watch`
         pass
     except (NotFound, AlreadyExists, PreconditionFailed) as exc:
@@ -166,4 +193,4 @@ def main(argv: list[str] | None = None) -> None:
     except KVClientError as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
-    sys.exit(EXIT_OK)
+    sys.exit(status)

@@ -26,6 +26,7 @@ from testclient.client import (
     KVEntry,
     KVEvent,
     KVPage,
+    KVTxnResult,
     NotFound,
     OutcomeUnknown,
     PreconditionFailed,
@@ -142,14 +143,28 @@ class RespKVClient(ClosingClient):
                 f"KV.LIST {prefix!r}: the page is not as documented: {exc}"
             ) from exc
 
+    async def txn(self, request: dict[str, Any]) -> KVTxnResult:
+        """`KV.TXN JSON`: the answer is the HTTP answer's JSON text."""
+        reply = await self._command("KV.TXN", "txn", _json(request))
+        try:
+            document = json.loads(reply)
+        except (TypeError, ValueError) as exc:
+            raise KVClientError(f"KV.TXN: the answer is not JSON: {exc}") from exc
+        return KVTxnResult.from_document(document)
+
     async def close(self) -> None:
         await self._redis.aclose()
 
     async def _call(self, command: str, key: str, *args: Any) -> dict[str, Any]:
+        return _fields(await self._command(command, key, key, *args))
+
+    async def _command(self, command: str, what: str, *args: Any) -> Any:
+        """Send `command` with `args`; `what` names it in error messages."""
+        key = what
         try:
             # redis-py leaves execute_command unannotated.
             reply = await self._redis.execute_command(  # type: ignore[no-untyped-call]
-                command, key, *args
+                command, *args
             )
         except ResponseError as exc:
             code = getattr(exc, "status_code", None) or str(exc).split(" ", 1)[0]
@@ -159,7 +174,7 @@ class RespKVClient(ClosingClient):
             raise OutcomeUnknown(f"{command} {key!r}: {exc} (url {self._url})") from exc
         except (RedisConnectionError, OSError) as exc:
             raise Unavailable(f"{command} {key!r}: {exc} (url {self._url})") from exc
-        return _fields(reply)
+        return reply
 
 
 def _json(value: Any) -> str:

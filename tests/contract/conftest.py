@@ -90,7 +90,7 @@ async def store(store_factory: Callable[[], Store]) -> AsyncIterator[Store]:
 
 # Engines where several store objects may be open over the same data at once
 # (as replicas are): the two-services test then gives each service its own.
-SHARED: set[str] = set()
+SHARED: set[str] = {"etcd"}
 
 
 @pytest.fixture

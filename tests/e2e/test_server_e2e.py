@@ -13,13 +13,18 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.servers import KvServer, free_port, run_kv, start_kv_server
+from tests.servers import KvServer, free_port, run_kv, script, start_kv_server
 
 pytestmark = pytest.mark.e2e
 
 
 def kv(server: KvServer, *args: str) -> subprocess.CompletedProcess[str]:
     return run_kv("--url", server.url, *args)
+
+
+def run_kv_command(server: KvServer) -> list[str]:
+    """The `kv` command line for `server`, to run with input of one's own."""
+    return [script("kv"), "--url", server.url]
 
 
 def test_kv_cli_round_trip_and_exit_codes(kv_server: KvServer) -> None:
@@ -66,6 +71,50 @@ def test_kv_cli_put_with_ttl_and_list(kv_server: KvServer) -> None:
     rejected = kv(kv_server, "put", "k", "1", "--ttl", "0")
     assert rejected.returncode == 2
     assert "ttl" in rejected.stderr
+
+
+def test_kv_cli_txn_from_a_file_and_from_standard_input(
+    kv_server: KvServer, tmp_path: Path
+) -> None:
+    body = {
+        "compare": [{"key": "txn/a", "exists": False}],
+        "success": [
+            {"op": "put", "key": "txn/a", "value": 1},
+            {"op": "put", "key": "txn/b", "value": [2]},
+            {"op": "get", "key": "txn/a"},
+        ],
+        "failure": [{"op": "get", "key": "txn/a"}],
+    }
+    path = tmp_path / "txn.json"
+    path.write_text(json.dumps(body))
+    done = kv(kv_server, "txn", str(path))
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    revision = answer["revision"]
+    assert answer == {
+        "succeeded": True,
+        "revision": revision,
+        "results": [
+            {"key": "txn/a", "revision": revision, "created": True},
+            {"key": "txn/b", "revision": revision, "created": True},
+            {"key": "txn/a", "value": 1, "revision": revision},
+        ],
+    }
+    again = subprocess.run(
+        [*run_kv_command(kv_server), "txn", "-"],
+        input=json.dumps(body),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert again.returncode == 1, again.stderr  # the compare failed: the failure branch ran
+    assert json.loads(again.stdout)["succeeded"] is False
+    assert kv(kv_server, "txn", str(tmp_path / "missing.json")).returncode == 2
+    path.write_text('{"success": [{"op": "put", "key": "k"}]}')
+    refused = kv(kv_server, "txn", str(path))
+    assert refused.returncode == 2
+    assert "400" in refused.stderr
 
 
 def test_kv_cli_usage_and_connection_errors_exit_2(kv_server: KvServer) -> None:

@@ -10,7 +10,14 @@ import pytest
 
 from kv.adapters.etcd import EtcdStore
 from kv.adapters.etcd.txn import SINGLE_TRIP_VALUE_BYTES
-from kv.domain import Condition, Decision, KeyValueService, PreconditionFailed, Write
+from kv.domain import (
+    Condition,
+    Decision,
+    KeyValueService,
+    PreconditionFailed,
+    ValueTooLarge,
+    Write,
+)
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES, encode_value
 from kv.etcdpb import rpc_pb2, rpc_pb2_grpc
 from tests.etcd.cluster import etcd_store, shared_cluster
@@ -100,3 +107,23 @@ async def test_an_entry_with_a_ttl_is_on_an_etcd_lease_and_keeps_its_expiry(
     assert (untimed.kvs[0].lease, untimed.kvs[0].value) == (0, b'"v"')
     assert plain.entry is not None
     assert plain.entry.expires_at is None
+
+
+async def test_a_transaction_too_large_for_etcd_is_refused_before_it_is_sent(
+    store: EtcdStore,
+) -> None:
+    """Over etcd's request limit (1.5 MiB by default) as a whole, though each value fits:
+    ValueTooLarge (413) from the adapter's own measure, not etcd's refusal; nothing written."""
+    service = KeyValueService(store, max_value_bytes=4 * DEFAULT_MAX_VALUE_BYTES)
+    value = "x" * (DEFAULT_MAX_VALUE_BYTES - 100)
+    with pytest.raises(ValueTooLarge, match="etcd accepts"):
+        await service.txn(
+            {
+                "success": [
+                    {"op": "put", "key": "big/a", "value": value},
+                    {"op": "put", "key": "big/b", "value": value},
+                ]
+            }
+        )
+    assert await store.get("big/a") is None
+    assert await store.get("big/b") is None

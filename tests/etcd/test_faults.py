@@ -68,9 +68,10 @@ async def writer(
             load.errors[f"{response.status} {body}"] += 1
 
 
-def kill_and_restart(cluster: EtcdCluster, kills: list[str]) -> None:
-    """KILLS rounds: SIGKILL the leader (even rounds) or a follower, wait, restart, wait healthy."""
-    for number in range(KILLS):
+def kill_and_restart(cluster: EtcdCluster, kills: list[str], rounds: int = KILLS) -> None:
+    """`rounds` rounds: SIGKILL the leader (even rounds) or a follower, wait, restart, wait
+    healthy."""
+    for number in range(rounds):
         leader = cluster.wait_healthy()
         followers = [member for member in cluster.members if member is not leader]
         victim = leader if number % 2 == 0 else followers[number % len(followers)]

@@ -83,6 +83,23 @@ CALLS: list[tuple[str, str, dict[str, str], Any, str, int]] = [
     ("GET", "/v1/kv/missing", {}, None, KEY_PATH, 404),
     ("DELETE", "/v1/kv/a%2Fb", {}, None, KEY_PATH, 200),
     ("DELETE", "/v1/kv/a%2Fb", {}, None, KEY_PATH, 404),
+    (
+        "POST",
+        "/v1/txn",
+        {},
+        {
+            "compare": [{"key": "t/a", "revision": 0}],
+            "success": [
+                {"op": "put", "key": "t/a", "value": 1, "ttl": 60},
+                {"op": "get", "key": "t/a"},
+                {"op": "get", "key": "t/none"},
+                {"op": "delete", "key": "t/none"},
+            ],
+        },
+        "/v1/txn",
+        200,
+    ),
+    ("POST", "/v1/txn", {}, {"success": [], "extra": []}, "/v1/txn", 400),
     ("GET", "/healthz", {}, None, "/healthz", 200),
     ("GET", "/readyz", {}, None, "/readyz", 200),
     ("GET", "/openapi.json", {}, None, "/openapi.json", 200),

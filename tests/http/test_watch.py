@@ -189,3 +189,37 @@ async def test_a_replayed_put_of_an_entry_since_expired_carries_no_ttl(aiohttp_c
         put_event, expiry = await events(response, 2)
     assert json.loads(put_event.data) == {"key": "k", "value": "v", "revision": written}
     assert json.loads(expiry.data) == {"key": "k", "revision": written + 1, "expired": True}
+
+
+async def test_a_transaction_is_one_event_per_changed_key_all_with_its_revision(
+    served: tuple[Client, Any],
+) -> None:
+    client, _ = served
+    gone = await put(client, "t/gone", 0)
+    response = await client.get(f"/v1/watch?from_revision={gone + 1}")
+    answer = await client.post(
+        "/v1/txn",
+        json={
+            "success": [
+                {"op": "put", "key": "t/b", "value": 1},
+                {"op": "get", "key": "t/b"},
+                {"op": "delete", "key": "t/gone"},
+                {"op": "put", "key": "t/a", "value": 2},
+            ]
+        },
+    )
+    revision = (await answer.json())["revision"]
+    after = await put(client, "t/z", 3)
+    seen = await events(response, 4)
+    response.close()
+    assert [(e.id, e.event, json.loads(e.data)["key"]) for e in seen] == [
+        (str(revision), "put", "t/b"),
+        (str(revision), "delete", "t/gone"),
+        (str(revision), "put", "t/a"),
+        (str(after), "put", "t/z"),
+    ]
+    # Resuming after the transaction's revision starts after all of it.
+    resumed = await client.get("/v1/watch", headers={"Last-Event-ID": str(revision)})
+    (next_event,) = await events(resumed, 1)
+    resumed.close()
+    assert next_event.id == str(after)

@@ -75,6 +75,26 @@ def test_redis_cli_one_shot(server: tuple[KvServer, int]) -> None:
     assert cli(port, "command", "docs") == ""
 
 
+def test_redis_cli_scan_and_a_transaction(server: tuple[KvServer, int]) -> None:
+    """`redis-cli --scan` reads every page (its cursors fit in 64 bits); MULTI/EXEC from a
+    script of commands on one connection applies them together."""
+    _, port = server
+    keys = [f"scan:{n:03d}" for n in range(35)]
+    assert cli(port, "mset", *[word for key in keys for word in (key, "v")]) == "OK"
+    scanned = cli(port, "--scan", "--pattern", "scan:*").splitlines()
+    assert sorted(scanned) == keys
+    done = subprocess.run(
+        [tool("redis-cli"), "-p", str(port)],
+        input="MULTI\nSET cli:t1 a\nINCR cli:n\nEXEC\n",
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=True,
+    )
+    assert done.stdout.split() == ["OK", "QUEUED", "QUEUED", "OK", "1"]
+    assert cli(port, "keys", "cli:*").split() == ["cli:n", "cli:t1"]
+
+
 class Terminal:
     """A program on a pseudo-terminal, as a person at a keyboard runs it."""
 

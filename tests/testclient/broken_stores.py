@@ -16,7 +16,7 @@ from typing import Any
 
 from kv.adapters.history import ChangeHistory, HistorySubscription
 from kv.domain import Change as FeedChange
-from kv.domain import Decision, Entry, Listing, Write, Written
+from kv.domain import Entry, Listing, Outcome, SingleWrites, Transaction
 from kv.domain.ttl import Clock
 
 
@@ -30,12 +30,12 @@ class Change:
     expired: bool = False
 
 
-class DictStore:
-    """A correct Store over a dict that tests can inspect; writes complete at once.
+class DictStore(SingleWrites):
+    """A correct Store over a dict that tests can inspect; transactions complete at once.
 
-    `write` decides on what `get` returns and hands the change to `apply`;
+    `transact` decides on what `get` returns and hands each change to `apply`;
     `get` and `list` show what `visible` allows (expiry); `list` pages over
-    `sorted_keys`. A broken store overrides one of these (or `write` itself).
+    `sorted_keys`. A broken store overrides one of these (or `transact` itself).
     Expired entries are hidden, and removed (at a revision of their own) by
     the next write to their key; written for clarity, not speed. Its change
     feed is the local stores' `ChangeHistory`, told of each change `apply`
@@ -60,7 +60,7 @@ class DictStore:
         return self.history.subscribe(prefix, from_revision)
 
     def publish(self, change: Change) -> None:
-        if change.revision <= self.published:
+        if change.revision < self.published:
             return
         self.published = change.revision
         if change.entry is None:
@@ -89,22 +89,23 @@ class DictStore:
             entries = [replace(entry, value=None) for entry in entries]
         return Listing(tuple(entries[:limit]), len(entries) > limit, self.revision)
 
-    async def write(self, write: Write) -> Written:
-        stored = self.entries.get(write.key)
-        if stored is not None and not self.visible(stored):
-            self.revision += 1
-            self.apply(Change(write.key, None, self.revision, expired=True))
-        written = self.decide(write, await self.get(write.key))
-        if written.decision is not Decision.UNCHANGED:
+    async def transact(self, txn: Transaction) -> Outcome:
+        for key in txn.keys:
+            stored = self.entries.get(key)
+            if stored is not None and not self.visible(stored):
+                self.revision += 1
+                self.apply(Change(key, None, self.revision, expired=True))
+        outcome = await self.decide(txn)
+        for write, written in outcome.changes():
             self.apply(Change(write.key, written.entry, written.revision))
-        return written
+        return outcome
 
-    def decide(self, write: Write, current: Entry | None) -> Written:
-        """The answer to `write` on `current`, taking the next revision for a change."""
-        decision = write.decide(current)
-        if decision is not Decision.UNCHANGED:
-            self.revision += 1
-        return Written.apply(write, current, decision, self.revision, self.clock())
+    async def decide(self, txn: Transaction) -> Outcome:
+        """The outcome of `txn` on what `get` returns, taking the next revision for a change."""
+        current = {key: await self.get(key) for key in txn.keys}
+        outcome = txn.decide(current, self.revision, self.clock())
+        self.revision = outcome.revision
+        return outcome
 
     def apply(self, change: Change) -> None:
         if change.entry is None:
@@ -211,24 +212,28 @@ class AppliesConcurrentWritesOutOfOrder(DictStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.batch: list[tuple[Change, asyncio.Future[None]]] = []
+        self.batch: list[tuple[list[Change], asyncio.Future[None]]] = []
 
-    async def write(self, write: Write) -> Written:
-        written = self.decide(write, await self.get(write.key))
-        if written.decision is Decision.UNCHANGED:
-            return written
+    async def transact(self, txn: Transaction) -> Outcome:
+        outcome = await self.decide(txn)
+        if not outcome.changed:
+            return outcome
         loop = asyncio.get_running_loop()
         if not self.batch:
             loop.call_later(self.WINDOW, self._flush)
         future: asyncio.Future[None] = loop.create_future()
-        self.batch.append((Change(write.key, written.entry, written.revision), future))
+        changes = [
+            Change(w.key, written.entry, written.revision) for w, written in outcome.changes()
+        ]
+        self.batch.append((changes, future))
         await future
-        return written
+        return outcome
 
     def _flush(self) -> None:
         batch, self.batch = self.batch, []
-        for change, future in reversed(batch):
-            self.apply(change)
+        for changes, future in reversed(batch):
+            for change in changes:
+                self.apply(change)
             future.set_result(None)
 
 
@@ -352,11 +357,12 @@ class KeepsTtlAfterPlainWrite(DictStore):
 class ExpiryTakesNoRevision(DictStore):
     """An expired entry is dropped without a change of its own: no revision marks its removal."""
 
-    async def write(self, write: Write) -> Written:
-        stored = self.entries.get(write.key)
-        if stored is not None and not self.visible(stored):
-            del self.entries[write.key]
-        return await super().write(write)
+    async def transact(self, txn: Transaction) -> Outcome:
+        for key in txn.keys:
+            stored = self.entries.get(key)
+            if stored is not None and not self.visible(stored):
+                del self.entries[key]
+        return await super().transact(txn)
 
 
 class PagesByPositionInAStaleIndex(DictStore):
@@ -474,3 +480,27 @@ class AcknowledgesBeforeApplying(DictStore):
 
     def apply(self, change: Change) -> None:
         asyncio.get_running_loop().call_later(self.LAG, super().apply, change)
+
+
+class AppliesTransactionWritesOneByOne(DictStore):
+    """A transaction's writes are applied one at a time, each at a revision of its own, with
+    other requests served in between (as a store that turned a transaction into single writes)."""
+
+    async def transact(self, txn: Transaction) -> Outcome:
+        outcome = await self.decide(txn)
+        self.revision = outcome.revision - 1 if outcome.changed else self.revision
+        for write, written in outcome.changes():
+            self.revision += 1
+            entry = written.entry
+            if entry is not None:
+                entry = replace(entry, revision=self.revision)
+            self.apply(Change(write.key, entry, self.revision))
+            await asyncio.sleep(0.001)
+        return outcome
+
+
+class IgnoresCompares(DictStore):
+    """Every transaction runs its success branch, whatever its compares say."""
+
+    async def decide(self, txn: Transaction) -> Outcome:
+        return await super().decide(replace(txn, compare=()))

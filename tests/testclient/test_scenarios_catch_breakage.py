@@ -70,6 +70,11 @@ MUST_FAIL: dict[str, tuple[Callable[[], Store], set[str]]] = {
     "the change feed hands out events out of order": (broken.WatchReordersEvents, {"watch"}),
     "a watch resumed after R repeats R": (broken.WatchResumeRepeats, {"watch"}),
     "a watch resumed after R skips the change after R": (broken.WatchResumeSkips, {"watch"}),
+    "a transaction's writes applied one by one": (
+        broken.AppliesTransactionWritesOneByOne,
+        {"transactions"},
+    ),
+    "a transaction's compares ignored": (broken.IgnoresCompares, {"transactions"}),
 }
 
 

@@ -6,6 +6,10 @@ changes, bounded in count and in bytes (`HistoryLimits`); each watcher is a
 `HistorySubscription`, a cursor into that one shared sequence plus a prefix,
 so a thousand watchers cost a thousand cursors, not a thousand copies.
 
+The changes of one transaction share its revision; a watcher is handed
+them together (`_available` never stops inside a revision), so a stream
+that ends between two batches never ends inside a transaction.
+
 A change is numbered by its position in the sequence of everything ever
 recorded (`seq`), dense even where revisions are not. A watcher is too
 slow, and is ended with WatcherTooSlow, when more than `max_lag` changes
@@ -105,8 +109,12 @@ class ChangeHistory:
         return self._changes[start - self._offset : end - self._offset]
 
     def record(self, change: Change) -> None:
-        """Add the change just made visible; its revision is above every one recorded."""
-        assert change.revision > self._revision, (change.revision, self._revision)
+        """Add the change just made visible; its revision is at least every one recorded.
+
+        The changes of one transaction share its revision and are recorded
+        together, with nothing in between.
+        """
+        assert change.revision >= self._revision, (change.revision, self._revision)
         self._revision = change.revision
         self._changes.append(change)
         self._bytes += change.size
@@ -225,7 +233,10 @@ class HistorySubscription(PolledSubscription):
             self._seq = end
             return [c for c in pending if c.key.startswith(prefix) and c.revision >= first]
         found: list[Change] = []
-        while self._seq < end and len(found) < limit:
+        while self._seq < end and (
+            len(found) < limit or (found and history.at(self._seq).revision == found[-1].revision)
+        ):
+            # Past `limit` only to finish a transaction: its changes go out together.
             change = history.at(self._seq)
             self._seq += 1
             if change.key.startswith(prefix) and change.revision >= first:

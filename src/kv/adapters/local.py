@@ -16,12 +16,12 @@ from contextlib import AbstractContextManager, nullcontext
 
 from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
-from kv.domain import Change, Entry, Write, Written
+from kv.domain import Change, Entry, SingleWrites, Write, Written
 from kv.domain.model import Listing
 from kv.domain.ttl import Clock
 
 
-class LocalStore(ABC):
+class LocalStore(SingleWrites, ABC):
     """The reads, change feed and expiry sweep of a store whose entries all live in memory.
 
     `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).

@@ -14,24 +14,42 @@ from kv.domain import Change
 
 
 class PolledSubscription(ABC):
-    """A `Subscription` (kv.domain.ports) made of `_available` and `_more`."""
+    """A `Subscription` (kv.domain.ports) made of `_available` and `_more`.
+
+    `_available` may answer more than it was asked for, to finish the
+    changes of one revision (a transaction's): what `__anext__` does not
+    take yet waits in `_taken`, ahead of anything `_available` gives later.
+    """
+
+    _taken: tuple[Change, ...] = ()
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Change:
         while True:
+            if self._taken:
+                change, self._taken = self._taken[0], self._taken[1:]
+                return change
             found = self._available(1)
             if found:
+                self._taken = tuple(found[1:])
                 return found[0]
             await self._more()
 
     def ready(self, limit: int) -> list[Change]:
-        """Up to `limit` further changes available now, without waiting (see `Subscription`)."""
+        """Up to `limit` further changes available now, without waiting (see `Subscription`).
+
+        More than `limit` when the last one's revision has more changes:
+        the changes of a transaction are handed out together.
+        """
+        held, self._taken = list(self._taken), ()
+        if held and len(held) >= limit:
+            return held
         try:
-            return self._available(limit)
+            return held + self._available(limit - len(held))
         except StopAsyncIteration:
-            return []
+            return held
 
     @abstractmethod
     def _available(self, limit: int) -> list[Change]:

@@ -15,14 +15,16 @@ from kv.domain.errors import (
     WatcherTooSlow,
 )
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
-from kv.domain.ports import ChangeFeed, Store, Subscription
+from kv.domain.ports import ChangeFeed, SingleWrites, Store, Subscription
 from kv.domain.service import KeyValueService, PutResult
+from kv.domain.transactions import Compare, Op, Outcome, Read, Transaction
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
 __all__ = [
     "Change",
     "ChangeFeed",
     "Compacted",
+    "Compare",
     "Condition",
     "Decision",
     "Entry",
@@ -33,14 +35,19 @@ __all__ = [
     "KeyNotFound",
     "KeyValueService",
     "Listing",
+    "Op",
+    "Outcome",
     "OutcomeUnknown",
     "Page",
     "PreconditionFailed",
     "PutResult",
+    "Read",
+    "SingleWrites",
     "StorageUnavailable",
     "Store",
     "Subscription",
     "TooManyWatches",
+    "Transaction",
     "ValueTooLarge",
     "WatcherTooSlow",
     "Write",

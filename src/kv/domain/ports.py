@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from kv.domain.changes import Change
 from kv.domain.model import Entry, Listing
+from kv.domain.transactions import Outcome, Transaction
 from kv.domain.writes import Write, Written
 
 
@@ -27,15 +28,24 @@ class Store(Protocol):
     revision of the write that last changed it. Revisions need not start at
     1 or be dense (etcd's are its own), only strictly increasing.
 
-    **`write(write)`: one atomic step.** The store reads the current entry of
-    `write.key`, calls `write.decide(current)` (the domain's rules: condition,
-    create-only, delete of nothing, same value), and applies the decision at
-    the next revision, with no other write to the key (or any revision)
-    in between. It answers a `Written` only once the change is durable (for a
-    durable engine) and visible to every later `get`. A decision that
-    depends on a change not yet durable waits for it too, so no caller is told
-    of a state a crash could still undo. `decide`'s errors (KeyExists,
-    KeyNotFound, PreconditionFailed) propagate as they are: nothing changed.
+    **`transact(txn)`: one atomic step.** The store reads the current entry
+    of every key in `txn.keys`, calls `txn.decide(current, revision, now)`
+    (the domain's one rule: which branch runs, what each op yields; for a
+    single write its rules: condition, create-only, delete of nothing, same
+    value) and applies the outcome's changes at ONE new revision, with no
+    other change of any key (or any revision) in between, in one commit: all
+    of them or none, for readers, listings, watchers and after a crash. A
+    transaction that changes nothing takes no revision. It answers the
+    `Outcome` only once the changes are durable (for a durable engine) and
+    visible to every later `get`. An outcome that depends on a change not
+    yet durable waits for it too, so no caller is told of a state a crash
+    could still undo. `decide`'s errors (KeyExists, KeyNotFound,
+    PreconditionFailed) propagate as they are: nothing changed. An engine
+    that cannot take a transaction this large refuses it before sending
+    anything (ValueTooLarge).
+
+    **`write(write)`**: the one-operation transaction `Transaction.single(write)`,
+    answered with its write's `Written` (`SingleWrites` provides it).
 
     **`get(key)`**: the entry as of a completed write (never one whose
     durability is still pending), or None.
@@ -58,7 +68,7 @@ class Store(Protocol):
     the key is decided); a durable store that opens finds entries that
     expired while it was closed removed, with their removals' revisions.
 
-    **Errors.** `StorageUnavailable`: the write was NOT applied and never
+    **Errors.** `StorageUnavailable`: the transaction was NOT applied and never
     will be (the store is down, closed, or refused it before it was sent);
     safe to retry. `OutcomeUnknown`: the write was sent and not confirmed (a
     deadline, a lost connection, a leader change): it may or may not have
@@ -81,9 +91,25 @@ class Store(Protocol):
         self, prefix: str, *, after: str | None, limit: int, keys_only: bool = False
     ) -> Listing: ...
 
+    async def transact(self, txn: Transaction) -> Outcome: ...
+
     async def write(self, write: Write) -> Written: ...
 
     async def check(self) -> None: ...
+
+
+class SingleWrites:
+    """`Store.write` for a store that implements `transact`: one write, one-op transaction.
+
+    A base class for adapters (and test doubles): it supplies `write`, the store `transact`.
+    """
+
+    async def transact(self, txn: Transaction) -> Outcome:
+        raise NotImplementedError  # the store's own
+
+    async def write(self, write: Write) -> Written:
+        outcome = await self.transact(Transaction.single(write))
+        return outcome.results[0]
 
 
 class Subscription(Protocol):
@@ -121,7 +147,9 @@ class ChangeFeed(Protocol):
     The contract, proven for every adapter by `tests/contract/test_store_watch.py`:
     every change a write or an expiry makes is published once it is visible
     to `get` (durable, for a durable store), in revision order, including
-    removals by expiry (`Change.expired`). The feed keeps a bounded history of
+    removals by expiry (`Change.expired`); the changes of one transaction
+    share its revision, one per changed key, in op order, and are published
+    together. The feed keeps a bounded history of
     recent changes, so a watcher can start from a past revision; a revision
     older than that history is Compacted, carrying the oldest one kept.
     Watchers share the history: a watcher costs a cursor, not a copy of the

@@ -27,7 +27,9 @@ from kv.domain.model import (
     validate_key,
 )
 from kv.domain.ports import ChangeFeed, Store, Subscription
+from kv.domain.transactions import Outcome
 from kv.domain.ttl import Clock, seconds_left, validate_ttl
+from kv.domain.txn_requests import read_transaction
 from kv.domain.watches import DEFAULT_MAX_WATCHES, OpenWatches
 from kv.domain.writes import Write
 
@@ -155,6 +157,22 @@ class KeyValueService:
         written = await self._store.write(write)
         assert written.previous is not None
         return written.previous
+
+    async def txn(self, request: object) -> Outcome:
+        """Carry out a transaction atomically: compares, then the `success` or `failure` ops.
+
+        `request` is the transaction as clients send it (`kv.domain.txn_requests`
+        describes the shape and its limits: InvalidRequest, ValueTooLarge). If
+        every compare holds on the current entries, `success` runs, otherwise
+        `failure`, each op in order (a get sees the writes before it in its
+        branch). Every change takes the same new revision (`Outcome.revision`),
+        and readers, listings and watchers see all of them or none; a
+        transaction that changes nothing takes no revision. A put of the value
+        stored (no ttl on either side) changes nothing, as `put` does; a delete
+        of nothing answers `deleted: false`. StorageUnavailable: not applied;
+        OutcomeUnknown: maybe applied.
+        """
+        return await self._store.transact(read_transaction(request, self._max_value_bytes))
 
     async def list(
         self,

@@ -1,13 +1,14 @@
 """A conditional write and its rules, as values a store can carry out atomically.
 
-The service validates a request and describes it as a `Write`; the store
-carries it out in one atomic step: it reads the current entry, asks
-`Write.decide` what the write does to it, applies that at the next
-store-wide revision and answers a `Written`. `decide` is a pure function of
-the current entry, so a local store calls it under its own lock, and a
-remote one (etcd) can express the same rules as the compares of a
-transaction, then call `decide` on the entry it read back to learn which
-error a failed compare means.
+The service validates a request and describes it as a `Write`: one
+operation of a transaction (`kv.domain.transactions`; a single write is the
+one-operation transaction). The store reads the current entries, and the
+transaction asks `Write.decide` what each write does to its key's entry; the
+store applies that at the next store-wide revision and answers `Written`s.
+`decide` is a pure function of the current entry, so a local store calls it
+under its own lock, and a remote one (etcd) can express the same rules as
+the compares of an etcd Txn, then call `decide` on the entry it read back to
+learn which error a failed compare means.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class Write:
     value_json: bytes = b""
     condition: Condition | None = None
     ttl: int | None = None
+    # A delete of a key that has no entry is UNCHANGED instead of KeyNotFound (a transaction's
+    # delete answers `deleted: false`).
+    missing_ok: bool = False
 
     @classmethod
     def put(
@@ -73,19 +77,22 @@ class Write:
         return cls(WriteKind.CREATE, key, value, value_json, ttl=ttl)
 
     @classmethod
-    def delete(cls, key: str, condition: Condition | None = None) -> Write:
-        return cls(WriteKind.DELETE, key, condition=condition)
+    def delete(
+        cls, key: str, condition: Condition | None = None, *, missing_ok: bool = False
+    ) -> Write:
+        return cls(WriteKind.DELETE, key, condition=condition, missing_ok=missing_ok)
 
     def decide(self, current: Entry | None) -> Decision:
         """What this write does to `current` (None: no entry at the key).
 
         Raises PreconditionFailed when the condition is not met, KeyExists
-        for a create over an entry and KeyNotFound for a delete of nothing:
-        then nothing changes. A put of the value already stored (the same
-        compact JSON) is UNCHANGED, keeping the entry and its revision, when
-        neither the entry nor the put has a ttl: a put with a ttl sets a new
-        expiry and a put without one clears the entry's, and each is a
-        change (etcd likewise gives a put with a new lease a new revision).
+        for a create over an entry and KeyNotFound for a delete of nothing
+        (UNCHANGED with `missing_ok`): then nothing changes. A put of the
+        value already stored (the same compact JSON) is UNCHANGED, keeping
+        the entry and its revision, when neither the entry nor the put has a
+        ttl: a put with a ttl sets a new expiry and a put without one clears
+        the entry's, and each is a change (etcd likewise gives a put with a
+        new lease a new revision).
 
         The caller passes the entry as it is at this moment: an expired
         entry is no entry (the store removes it first, at its own revision).
@@ -94,6 +101,8 @@ class Write:
             self.condition.check(current)
         if self.kind is WriteKind.DELETE:
             if current is None:
+                if self.missing_ok:
+                    return Decision.UNCHANGED
                 raise KeyNotFound(f"no such key: {self.key!r}")
             return Decision.REMOVE
         if current is None:
@@ -121,7 +130,9 @@ class Written:
     `previous`: the entry before the write (None: there was none). `entry`:
     the entry after it (None: the key is gone). `revision`: the store-wide
     revision the write was applied at; for an UNCHANGED write, the revision
-    of the entry it left as it was.
+    of the entry it left as it was (0: there is none, a `missing_ok` delete
+    of nothing). A transaction's read is answered as an UNCHANGED `Written`
+    whose `entry` is what it read.
     """
 
     decision: Decision
@@ -138,7 +149,11 @@ class Written:
         `now`: the store's time when it applies the write (the ttl counts from it).
         """
         if decision is Decision.UNCHANGED:
-            assert current is not None
-            return cls(decision, current, current, current.revision)
+            return cls(decision, current, current, 0 if current is None else current.revision)
         entry = write.entry(revision, now) if decision is Decision.STORE else None
         return cls(decision, current, entry, revision)
+
+    @classmethod
+    def apply_read(cls, seen: Entry | None) -> Written:
+        """The answer for a transaction's read that saw `seen` (None: no entry)."""
+        return cls(Decision.UNCHANGED, seen, seen, 0 if seen is None else seen.revision)

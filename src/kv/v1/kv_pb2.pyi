@@ -150,3 +150,65 @@ class WatchEvent(_message.Message):
     expired: bool
     ttl_seconds: int
     def __init__(self, type: _Optional[str] = ..., key: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., revision: _Optional[int] = ..., expired: _Optional[bool] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class TxnRequest(_message.Message):
+    __slots__ = ("compare", "success", "failure")
+    COMPARE_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_FIELD_NUMBER: _ClassVar[int]
+    compare: _containers.RepeatedCompositeFieldContainer[TxnCompare]
+    success: _containers.RepeatedCompositeFieldContainer[TxnOp]
+    failure: _containers.RepeatedCompositeFieldContainer[TxnOp]
+    def __init__(self, compare: _Optional[_Iterable[_Union[TxnCompare, _Mapping]]] = ..., success: _Optional[_Iterable[_Union[TxnOp, _Mapping]]] = ..., failure: _Optional[_Iterable[_Union[TxnOp, _Mapping]]] = ...) -> None: ...
+
+class TxnCompare(_message.Message):
+    __slots__ = ("key", "revision", "value", "exists")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    EXISTS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    revision: int
+    value: _struct_pb2.Value
+    exists: bool
+    def __init__(self, key: _Optional[str] = ..., revision: _Optional[int] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., exists: _Optional[bool] = ...) -> None: ...
+
+class TxnOp(_message.Message):
+    __slots__ = ("op", "key", "value", "ttl_seconds")
+    OP_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    op: str
+    key: str
+    value: _struct_pb2.Value
+    ttl_seconds: int
+    def __init__(self, op: _Optional[str] = ..., key: _Optional[str] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class TxnResponse(_message.Message):
+    __slots__ = ("succeeded", "revision", "results")
+    SUCCEEDED_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    succeeded: bool
+    revision: int
+    results: _containers.RepeatedCompositeFieldContainer[TxnResult]
+    def __init__(self, succeeded: _Optional[bool] = ..., revision: _Optional[int] = ..., results: _Optional[_Iterable[_Union[TxnResult, _Mapping]]] = ...) -> None: ...
+
+class TxnResult(_message.Message):
+    __slots__ = ("key", "revision", "created", "deleted", "found", "value", "ttl_seconds")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    revision: int
+    created: bool
+    deleted: bool
+    found: bool
+    value: _struct_pb2.Value
+    ttl_seconds: int
+    def __init__(self, key: _Optional[str] = ..., revision: _Optional[int] = ..., created: _Optional[bool] = ..., deleted: _Optional[bool] = ..., found: _Optional[bool] = ..., value: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...

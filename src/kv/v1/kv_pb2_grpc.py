@@ -94,6 +94,11 @@ class KeyValueStub:
                 request_serializer=kv_dot_v1_dot_kv__pb2.WatchRequest.SerializeToString,
                 response_deserializer=kv_dot_v1_dot_kv__pb2.WatchEvent.FromString,
                 _registered_method=True)
+        self.Txn = channel.unary_unary(
+                '/kv.v1.KeyValue/Txn',
+                request_serializer=kv_dot_v1_dot_kv__pb2.TxnRequest.SerializeToString,
+                response_deserializer=kv_dot_v1_dot_kv__pb2.TxnResponse.FromString,
+                _registered_method=True)
 
 
 class KeyValueServicer:
@@ -180,6 +185,20 @@ class KeyValueServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Txn(self, request, context):
+        """Change several keys atomically, like HTTP `POST /v1/txn`: if every
+        compare holds, the success ops run, otherwise the failure ops, in order
+        (a get sees the writes before it in its branch). Every write takes the
+        same new revision; one that changes nothing takes none. OK whether the
+        compares held or not (see succeeded); INVALID_ARGUMENT for more than 128
+        compares or ops in a branch, a key written twice in a branch, or an op
+        without its fields; RESOURCE_EXHAUSTED when the values together are over
+        the value limit.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_KeyValueServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -212,6 +231,11 @@ def add_KeyValueServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=kv_dot_v1_dot_kv__pb2.WatchRequest.FromString,
                     response_serializer=kv_dot_v1_dot_kv__pb2.WatchEvent.SerializeToString,
+            ),
+            'Txn': grpc.unary_unary_rpc_method_handler(
+                    servicer.Txn,
+                    request_deserializer=kv_dot_v1_dot_kv__pb2.TxnRequest.FromString,
+                    response_serializer=kv_dot_v1_dot_kv__pb2.TxnResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -406,6 +430,33 @@ class KeyValue:
             '/kv.v1.KeyValue/Watch',
             kv_dot_v1_dot_kv__pb2.WatchRequest.SerializeToString,
             kv_dot_v1_dot_kv__pb2.WatchEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Txn(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/kv.v1.KeyValue/Txn',
+            kv_dot_v1_dot_kv__pb2.TxnRequest.SerializeToString,
+            kv_dot_v1_dot_kv__pb2.TxnResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,10 @@
-"""A linearizability checker for histories of a key-value store.
+"""A linearizability checker for histories of a key-value store, one key per operation.
+
+It checks single-key histories only: every operation reads or writes one
+key (a register). A transaction, which reads and writes several keys at one
+revision, is not an operation it knows; the `transactions` scenario checks
+transactions with a property of their own instead (Jepsen's bank workload:
+every atomic read of every account sees the same total).
 
 A history is what concurrent clients saw: each operation (get, put,
 conditional put, create, delete) with its invocation and completion times on

@@ -18,6 +18,7 @@ from testclient.scenarios.listing import listing
 from testclient.scenarios.missing_key import missing_key
 from testclient.scenarios.overwrite import overwrite
 from testclient.scenarios.replicas import replicas
+from testclient.scenarios.transactions import transactions
 from testclient.scenarios.value_types import value_types
 from testclient.scenarios.watch import watch
 
@@ -34,6 +35,7 @@ SCENARIOS: dict[str, Scenario] = {
     "linearizability": linearizability,
     "replicas": replicas,
     "watch": watch,
+    "transactions": transactions,
 }
 
 __all__ = ["SCENARIOS", "Connect", "Scenario", "ScenarioContext"]

@@ -148,6 +148,12 @@ class EtcdClient:
             lambda timeout: self._stub().Txn(request, **self._call(timeout)), True
         )
 
+    async def read_txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
+        """A transaction of reads only: linearizable, and retried as a read is."""
+        return await self._retry(
+            lambda timeout: self._stub().Txn(request, **self._call(timeout)), False
+        )
+
     async def grant(self, ttl: int) -> int:
         """A new lease of `ttl` seconds (etcd may round it up to its minimum); its id.
 

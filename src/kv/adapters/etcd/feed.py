@@ -95,10 +95,10 @@ class EtcdChangeFeed:
         last = 0
         try:
             async for change in shared:
+                # A transaction's changes share a revision and come together (ready finishes
+                # a revision it started).
                 for taken in (change, *shared.ready(_BATCH - 1)):
-                    if taken.revision <= last:
-                        # Two kv keys changed at one revision: not a write of kv's (an etcdctl
-                        # txn under the prefix?); the ring keeps one change per revision.
+                    if taken.revision < last:
                         log.error("change not recorded", key=taken.key, revision=last)
                         continue
                     last = taken.revision

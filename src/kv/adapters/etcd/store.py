@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from kv.adapters.etcd.client import EtcdClient
 from kv.adapters.etcd.feed import EtcdChangeFeed
 from kv.adapters.etcd.security import EtcdSecurity
+from kv.adapters.etcd.transactions import found_kvs, guarded_request, read_request
 from kv.adapters.etcd.txn import (
     SINGLE_TRIP_VALUE_BYTES,
     outcome,
@@ -30,9 +31,11 @@ from kv.domain import (
     Decision,
     Entry,
     KVError,
+    Outcome,
     OutcomeUnknown,
     StorageUnavailable,
     Subscription,
+    Transaction,
     Write,
     WriteKind,
     Written,
@@ -47,6 +50,10 @@ MAX_ATTEMPTS = 20
 
 class EtcdStore:
     """A `Store` over etcd's v3 API: one round trip per operation where the rules allow it.
+
+    A single write is one etcd Txn of its own rules (kv.adapters.etcd.txn); a
+    transaction of several operations is a read and one guarded etcd Txn
+    (kv.adapters.etcd.transactions).
 
     Two or more for: a PUT over SINGLE_TRIP_VALUE_BYTES (read, then swap), a
     write with a ttl (a lease grant first), a write to a key with an expiry
@@ -113,6 +120,58 @@ class EtcdStore:
             if len(entries) > limit or not response.more:
                 return Listing(tuple(entries[:limit]), len(entries) > limit, revision)
             start = response.kvs[-1].key + b"\x00"
+
+    async def transact(self, txn: Transaction) -> Outcome:
+        """A single write in its own way (`_write`); any other transaction read, then guarded."""
+        if not txn.compare and not txn.failure and len(txn.success) == 1:
+            (op,) = txn.success
+            if isinstance(op, Write):
+                written = await self.write(op)
+                changed = written.decision is not Decision.UNCHANGED
+                return Outcome(True, txn.success, (written,), written.revision, changed)
+        ttls = sorted({write.ttl for write in txn.writes if write.ttl is not None})
+        leases: dict[int, int] = {}
+        try:
+            for ttl in ttls:
+                leases[ttl] = await self._client.grant(ttl)
+            outcome = await self._transact(txn, leases)
+        except OutcomeUnknown:
+            raise  # the leases may be on keys now
+        except KVError:
+            for lease in leases.values():
+                await self._client.revoke(lease)
+            raise
+        used = {write.ttl for write, _ in outcome.changes() if write.ttl is not None}
+        for ttl, lease in leases.items():
+            if ttl not in used:
+                await self._client.revoke(lease)
+        return outcome
+
+    async def _transact(self, txn: Transaction, leases: dict[int, int]) -> Outcome:
+        keys = [self._keys.key(key) for key in txn.keys]
+        for _ in range(MAX_ATTEMPTS):
+            read = await self._client.read_txn(read_request(keys))
+            found = found_kvs(keys, read)
+            expired = [kv for kv in found.values() if kv is not None and self._live(kv) is None]
+            if expired:
+                for kv in expired:  # removed at a revision of its own; then read again
+                    await self._client.revoke(kv.lease)
+                continue
+            current = {
+                self._keys.name(key): None if kv is None else self._keys.entry(kv)
+                for key, kv in found.items()
+            }
+            now = self._clock()
+            outcome = txn.decide(current, read.header.revision, now)
+            if not outcome.changed:
+                return outcome
+            request = guarded_request(outcome, self._keys, found, leases, now)
+            response = await self._client.txn(request)
+            if response.succeeded:
+                return outcome.at(response.header.revision)
+        raise StorageUnavailable(
+            f"the transaction's keys changed under each of {MAX_ATTEMPTS} attempts; not applied"
+        )
 
     async def write(self, write: Write) -> Written:
         lease = await self._client.grant(write.ttl) if write.ttl is not None else 0

@@ -135,6 +135,9 @@ class EtcdSubscription(PolledSubscription):
             self.close()
             raise self._failure
         found = [self._changes.popleft() for _ in range(min(limit, len(self._changes)))]
+        # A revision's changes (a transaction's) are handed out together: one answer holds them.
+        while found and self._changes and self._changes[0].revision == found[-1].revision:
+            found.append(self._changes.popleft())
         if self._pending is None and self._failure is None:
             self._pending = asyncio.ensure_future(self._read())
         return found

@@ -30,7 +30,8 @@ class StagedChanges:
     def settle(self, batch: Batch) -> None:
         """`batch` is durable and visible: unstage it, then answer its writers."""
         for pending in batch:
-            self._unstage(pending.row.key, pending.done)
+            for row in pending.rows:
+                self._unstage(row.key, pending.done)
         for pending in batch:
             if not pending.done.done():
                 pending.done.set_result(None)
@@ -38,7 +39,8 @@ class StagedChanges:
     def fail(self, batch: Batch, failure: KVError) -> None:
         """`batch` was not made durable: unstage it, and give each writer its own `failure`."""
         for pending in batch:
-            self._unstage(pending.row.key, pending.done)
+            for row in pending.rows:
+                self._unstage(row.key, pending.done)
             if not pending.done.done():
                 pending.done.set_exception(type(failure)(str(failure)))
 

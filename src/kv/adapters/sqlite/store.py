@@ -14,7 +14,7 @@ from kv.adapters.local import LocalStore
 from kv.adapters.sqlite.database import DATABASE_FILE, Row, open_database
 from kv.adapters.sqlite.staged import StagedChanges, durable, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
-from kv.domain import Change, Decision, Entry, KVError, StorageUnavailable, Write, Written
+from kv.domain import Change, Entry, KVError, Outcome, StorageUnavailable, Transaction
 from kv.domain.ttl import Clock
 from kv.observability import get_logger
 
@@ -24,10 +24,11 @@ log = get_logger("kv.sqlite")
 class SqliteStore(LocalStore):
     """A durable `Store` on Python's sqlite3: group commit in a writer thread, reads from memory.
 
-    Writes: `write` decides the write on the event loop, in one synchronous
-    step (no await between reading the current entry and taking the next
-    revision: the event loop is the lock; the store belongs to the loop that
-    opened it), queues the change and waits until it is durable. The writer
+    Writes: `transact` decides a transaction on the event loop, in one
+    synchronous step (no await between reading the current entries and
+    taking the next revision: the event loop is the lock; the store belongs
+    to the loop that opened it), queues its changes as one unit and waits
+    until they are durable. The writer
     thread (`GroupCommitWriter`) writes what is queued in batches, one
     transaction and one sync each, so concurrent writers share an fsync.
 
@@ -147,33 +148,40 @@ class SqliteStore(LocalStore):
         # Let the writer's last completions (scheduled on this loop) run.
         await asyncio.sleep(0)
 
-    async def write(self, write: Write) -> Written:
-        """Decide `write` on the latest (staged) entry, queue the change, answer once durable."""
+    async def transact(self, txn: Transaction) -> Outcome:
+        """Decide `txn` on the latest (staged) entries, queue its changes, answer once durable."""
         self._refuse_if_unusable()
         now = self._clock()
-        current = self._latest(write.key)
-        staged = self._staged.get(write.key)
-        waiting = None if staged is None else staged[1]
-        if current is not None and current.expired(now):
-            waiting = self._queue_removal(current)
-            current = None
+        current: dict[str, Entry | None] = {}
+        waiting: list[asyncio.Future[None]] = []
+        for key in txn.keys:
+            entry = self._latest(key)
+            staged = self._staged.get(key)
+            if staged is not None:
+                waiting.append(staged[1])
+            if entry is not None and entry.expired(now):
+                waiting.append(self._queue_removal(entry))
+                entry = None
+            current[key] = entry
         try:
-            decision = write.decide(current)
+            outcome = txn.decide(current, self._revision, now)
         except KVError:
-            if waiting is not None:
-                await durable(waiting)
+            await _all_durable(waiting)
             raise
-        if decision is Decision.UNCHANGED:
-            if waiting is not None:
-                await durable(waiting)
-            return Written.apply(write, current, decision, self._revision, now)
-        self._revision += 1
-        written = Written.apply(write, current, decision, self._revision, now)
-        row, change = row_and_change(written, write)
-        done = self._queue(row, written.entry, change)
-        self._track_expiry(write, current, written)
-        await durable(done)
-        return written
+        if not outcome.changed:
+            # Its answer rests on what it read: staged changes must be durable first.
+            await _all_durable(waiting)
+            return outcome
+        self._revision = outcome.revision
+        rows, changes = [], []
+        for write, written in outcome.changes():
+            row, change = row_and_change(written, write)
+            rows.append(row)
+            changes.append(change)
+            self._track_expiry(write, current[write.key], written)
+        # Queued after every staged change it read: durable only once they are.
+        await durable(self._queue(rows, changes))
+        return outcome
 
     async def check(self) -> None:
         """Raise StorageUnavailable once a write has failed, or when the store is not open."""
@@ -193,17 +201,19 @@ class SqliteStore(LocalStore):
     def _queue_removal(self, expired: Entry) -> asyncio.Future[None]:
         """Queue the removal of an expired entry, at the next revision."""
         change = self._take_removal(expired)
-        done = self._queue(Row(expired.key, None, change.revision), None, change)
+        done = self._queue([Row(expired.key, None, change.revision)], [change])
         # Nobody may wait for it: its failure is the store's (fail-stop), not a caller's.
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
         return done
 
-    def _queue(self, row: Row, entry: Entry | None, change: Change) -> asyncio.Future[None]:
+    def _queue(self, rows: list[Row], changes: list[Change]) -> asyncio.Future[None]:
+        """Queue the changes of one transaction (`rows[i]` stores `changes[i]`): one future."""
         assert self._loop is not None
         assert self._writer is not None
         done: asyncio.Future[None] = self._loop.create_future()
-        self._writer.put(Pending(row, entry, done, change))
-        self._staged.stage(row.key, entry, done)
+        self._writer.put(Pending(tuple(rows), tuple(changes), done))
+        for change in changes:
+            self._staged.stage(change.key, change.entry, done)
         return done
 
     # --- what LocalStore asks of it ------------------------------------------
@@ -230,11 +240,16 @@ class SqliteStore(LocalStore):
     def _on_durable(self, batch: Batch) -> None:
         # Every change is visible before any writer hears of its own.
         for pending in batch:
-            if pending.entry is None:
-                self._entries.remove(pending.row.key)
-            else:
-                self._entries.set(pending.entry)
-            if pending.change is not None:
-                self._history.record(pending.change)
-        self._durable_revision = batch[-1].row.revision
+            for change in pending.changes:
+                if change.entry is None:
+                    self._entries.remove(change.key)
+                else:
+                    self._entries.set(change.entry)
+                self._history.record(change)
+        self._durable_revision = batch[-1].revision
         self._staged.settle(batch)
+
+
+async def _all_durable(waiting: list[asyncio.Future[None]]) -> None:
+    for done in waiting:
+        await durable(done)

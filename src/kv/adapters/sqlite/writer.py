@@ -11,27 +11,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kv.adapters.sqlite.database import CommitFailed, Row, write_transaction
-from kv.domain import Change, Entry, KVError, OutcomeUnknown, StorageUnavailable
+from kv.domain import Change, KVError, OutcomeUnknown, StorageUnavailable
 from kv.observability import get_logger
 
 log = get_logger("kv.sqlite")
 
-# A batch bigger than this is split: it bounds the transaction (values may be
-# 1 MiB each) without making anyone wait for more than one extra sync.
+# A batch of more transactions than this is split (never inside one): it bounds the SQL
+# transaction (values may be 1 MiB each) without making anyone wait for more than one extra sync.
 MAX_BATCH = 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """A change waiting for the writer: its row, the entry it makes visible, its future.
+    """The changes of one transaction waiting for the writer: rows, changes, one future.
 
-    `change`: what watchers are told once it is durable.
+    `rows[i]` stores `changes[i]` (what watchers are told, and the entry it
+    makes visible, once durable); all at one revision. A pending transaction
+    is never split between two SQL transactions: it is on disk whole or not at all.
     """
 
-    row: Row
-    entry: Entry | None
+    rows: tuple[Row, ...]
+    changes: tuple[Change, ...]
     done: asyncio.Future[None]
-    change: Change | None = None
+
+    @property
+    def revision(self) -> int:
+        return self.rows[0].revision
 
 
 Batch = list[Pending]
@@ -113,10 +118,10 @@ class GroupCommitWriter:
             failure = StorageUnavailable(f"not written: an earlier write failed: {self.failure}")
         else:
             # Only the last change of each key in the batch matters on disk.
-            rows = {pending.row.key: pending.row for pending in batch}.values()
+            rows = {row.key: row for pending in batch for row in pending.rows}.values()
             started = time.perf_counter()
             try:
-                write_transaction(self._connection, rows, batch[-1].row.revision)
+                write_transaction(self._connection, rows, batch[-1].revision)
             except CommitFailed as exc:
                 failure = OutcomeUnknown(f"storage commit failed; the write may be applied: {exc}")
             except Exception as exc:  # any failure: stop writing, see the class docstring
@@ -128,9 +133,10 @@ class GroupCommitWriter:
                 )
                 self.failure = failure
         if failure is None:
-            self._on_commit(len(batch), time.perf_counter() - started)
+            changes = sum(len(pending.rows) for pending in batch)
+            self._on_commit(changes, time.perf_counter() - started)
             self.transactions += 1
-            self.changes_written += len(batch)
+            self.changes_written += changes
             self._loop.call_soon_threadsafe(self._on_durable, batch)
         else:
             self._loop.call_soon_threadsafe(self._on_failed, batch, failure)

@@ -11,6 +11,7 @@ from typing import Any
 
 from kv.domain import Condition, Entry, InvalidRequest, JsonValue, KeyValueService
 from kv.observability import Observability
+from kv.transports.grpc import txn
 from kv.transports.grpc.call_admission import CallAdmission
 from kv.transports.grpc.calls import streaming_call, unary_call
 from kv.transports.grpc.grpc_internals import Context
@@ -154,6 +155,13 @@ class KeyValueServicer(kv_pb2_grpc.KeyValueServicer):
         return kv_pb2.ListResponse(
             entries=entries, next_cursor=page.next_cursor, revision=page.revision
         )
+
+    @unary_call(SERVICE_NAME)
+    async def Txn(self, request: kv_pb2.TxnRequest, context: Context) -> kv_pb2.TxnResponse:
+        """Compares, then the success or failure ops, atomically, as `POST /v1/txn` (txn.py)."""
+        service = self._service
+        outcome = await service.txn(txn.request_document(request, service.max_value_bytes))
+        return txn.response(outcome, service.ttl_left)
 
     @streaming_call(SERVICE_NAME)
     async def Watch(self, request: kv_pb2.WatchRequest, context: Context) -> None:

@@ -1,5 +1,7 @@
 """What a request on `/v1/kv/{key}` asks: the key, the write body, the condition headers.
 
+`read_document` reads any JSON body (a transaction's too) within the same limits.
+
 Each reader raises the domain's `InvalidRequest` or `ValueTooLarge` (or
 aiohttp's 415), mapped to a status by the one error table in errors.py.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from aiohttp import HttpVersion11, web
@@ -78,6 +81,14 @@ class WriteBody:
 
 async def read_body(request: web.Request) -> WriteBody:
     """The `{"value": V}` or `{"value": V, "ttl": S}` body, read within the size and time limits."""
+    document = await read_document(request)
+    if not isinstance(document, dict) or "value" not in document or set(document) - BODY_FIELDS:
+        raise InvalidRequest('body must be a JSON object with a "value" and at most a "ttl"')
+    return WriteBody(document["value"], _ttl(document["ttl"]) if "ttl" in document else None)
+
+
+async def read_document(request: web.Request) -> Any:
+    """The JSON body of a request, read within the size and time limits (415 if not JSON)."""
     if request.content_type != JSON_TYPE or (request.charset or "utf-8").lower() != "utf-8":
         received = request.headers.get("Content-Type", "none")[:_SHOWN_CHARACTERS]
         raise web.HTTPUnsupportedMediaType(
@@ -109,12 +120,9 @@ async def read_body(request: web.Request) -> WriteBody:
     except ConnectionResetError:
         raise InvalidRequest("connection closed before the body was received") from None
     try:
-        document = read_json(body)
+        return read_json(body)
     except ValueError as exc:
         raise InvalidRequest(f"body is not JSON: {exc}") from None
-    if not isinstance(document, dict) or "value" not in document or set(document) - BODY_FIELDS:
-        raise InvalidRequest('body must be a JSON object with a "value" and at most a "ttl"')
-    return WriteBody(document["value"], _ttl(document["ttl"]) if "ttl" in document else None)
 
 
 # What a `ttl` that is not a JSON integer was, for the error message.

@@ -14,6 +14,7 @@ from aiohttp import web
 from kv.config import DEFAULTS, Settings
 from kv.domain import Entry, KeyValueService, StorageUnavailable
 from kv.domain.cursors import entry_bytes
+from kv.domain.transactions import Read
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
@@ -26,6 +27,7 @@ from kv.transports.http.entry_requests import (
     defer_continue,
     read_body,
     read_condition,
+    read_document,
     read_key,
     wants_minimal,
 )
@@ -44,6 +46,7 @@ from kv.transports.http.limits import (
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
 from kv.transports.http.watch import EventFrames, stream_changes
+from kv.transports.txn_answers import entry_document, txn_document
 
 SERVICE = web.AppKey("service", KeyValueService)
 DRAINING = web.AppKey("draining", asyncio.Event)
@@ -53,15 +56,12 @@ WATCH_STALL_TIMEOUT = web.AppKey("watch_stall_timeout", float)
 
 LIST_PATH = "/v1/kv"
 WATCH_PATH = "/v1/watch"
+TXN_PATH = "/v1/txn"
 
 
 def _entry_document(service: KeyValueService, entry: Entry) -> dict[str, Any]:
     """`{"key", "value", "revision"}`, plus `"ttl"` (seconds left) when the entry expires."""
-    document: dict[str, Any] = {"key": entry.key, "value": entry.value, "revision": entry.revision}
-    ttl = service.ttl_left(entry)
-    if ttl is not None:
-        document["ttl"] = ttl
-    return document
+    return entry_document(entry, service.ttl_left)
 
 
 def _entry_response(
@@ -108,6 +108,20 @@ async def delete_entry(request: web.Request) -> web.Response:
     if wants_minimal(request):
         return web.Response(status=204)
     return _entry_response(request, entry)
+
+
+async def transaction(request: web.Request) -> web.Response:
+    """`POST /v1/txn`: compares, then the success or failure ops, atomically (docs/http-api.md)."""
+    service = request.app[SERVICE]
+    outcome = await service.txn(await read_document(request))
+    # The entries its gets read are the answer's bulk, held to the answer budget like a GET's.
+    read = [
+        result.entry
+        for op, result in zip(outcome.ops, outcome.results, strict=True)
+        if isinstance(op, Read) and result.entry is not None
+    ]
+    check_answer_room(request, sum(map(entry_bytes, read)))
+    return json_response(txn_document(outcome, service.ttl_left))
 
 
 async def list_entries(request: web.Request) -> web.Response:
@@ -205,6 +219,7 @@ def create_app(
     listing = app.router.add_resource(LIST_PATH)
     listing.add_route("GET", list_entries)
     listing.add_route("HEAD", list_entries)
+    app.router.add_post(TXN_PATH, transaction, expect_handler=defer_continue)
     # No HEAD: a stream's headers alone say nothing, and its handler would never end.
     app.router.add_get(WATCH_PATH, watch_changes, allow_head=False)
     app.router.add_get("/healthz", healthz)

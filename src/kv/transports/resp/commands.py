@@ -18,17 +18,21 @@ from kv.transports.resp.errors import (
     domain_error_reply,
 )
 from kv.transports.resp.expiry import EXPIRY_COMMANDS
+from kv.transports.resp.key_queries import KEY_QUERY_COMMANDS
 from kv.transports.resp.keyspace import KEYSPACE_COMMANDS
 from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
 from kv.transports.resp.server_commands import SERVER_COMMANDS
 from kv.transports.resp.session import CommandSpec, Session
+from kv.transports.resp.transactions import NOT_QUEUED, TRANSACTION_COMMANDS, queue
 
 COMMANDS: dict[bytes, CommandSpec] = {
     **SERVER_COMMANDS,
     **KEYSPACE_COMMANDS,
+    **KEY_QUERY_COMMANDS,
     **EXPIRY_COMMANDS,
     **KV_COMMANDS,
+    **TRANSACTION_COMMANDS,
 }
 
 # How many arguments an "unknown command" error quotes, as Redis does.
@@ -71,11 +75,16 @@ async def execute(session: Session, request: list[bytes], busy: RespError | None
     ) as scope:
         if command is None or not command.accepts(len(request)):
             reply = _refusal(request)
+            if session.queued is not None:  # inside MULTI: EXEC will abort
+                session.queue_refused = True
         elif busy is not None and name not in ALWAYS_ANSWERED:
             reply = busy
         else:
             try:
-                reply = await command.handler(session, request[1:])
+                if session.queued is not None and name not in NOT_QUEUED:
+                    reply = queue(session, request)
+                else:
+                    reply = await command.handler(session, request[1:])
             except KVError as exc:
                 reply = domain_error_reply(exc)
             except CommandError as exc:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from kv.domain import (
     Condition,
-    InvalidRequest,
     JsonValue,
     KeyExists,
     KeyNotFound,
@@ -175,8 +174,9 @@ async def _set_after_reading(
 async def scan(session: Session, args: Arguments) -> Reply:
     """SCAN cursor [MATCH prefix*] [COUNT n]: a page of keys and the next cursor ("0": done).
 
-    Redis clients read a cursor as a decimal number: the service's own cursor
-    (opaque text) travels as the digits of its bytes (`cursor_number`). MATCH
+    Redis clients read a cursor as an unsigned 64-bit number: the service's
+    own cursor (opaque text) travels as a number of the server's cursor
+    table (scan_cursors.py). MATCH
     takes a prefix followed by one `*`, the only pattern a key-ordered listing
     answers without reading every key.
     """
@@ -187,7 +187,7 @@ async def scan(session: Session, args: Arguments) -> Reply:
         if len(words) < 2:
             raise CommandError("syntax error")
         if option == b"MATCH":
-            prefix = _prefix_of(words[1])
+            prefix = prefix_of(words[1])
         elif option == b"COUNT":
             count = whole_number(words[1])
             if count < 1:
@@ -198,32 +198,15 @@ async def scan(session: Session, args: Arguments) -> Reply:
         else:
             raise CommandError("syntax error")
         words = words[2:]
-    cursor = None if args[0] == b"0" else service_cursor(args[0])
+    cursor = session.scans.cursor(args[0])
     page = await session.service.list(
         prefix, limit=min(count, MAX_SCAN_COUNT), cursor=cursor, keys_only=True
     )
-    next_cursor = "0" if page.next_cursor is None else cursor_number(page.next_cursor)
+    next_cursor = "0" if page.next_cursor is None else str(session.scans.number(page.next_cursor))
     return [next_cursor, [entry.key for entry in page.entries]]
 
 
-def cursor_number(cursor: str) -> str:
-    """The service's cursor as decimal digits (a leading 1 byte keeps leading zero bytes)."""
-    return str(int.from_bytes(b"\x01" + cursor.encode("utf-8"), "big"))
-
-
-def service_cursor(number: bytes) -> str:
-    """The service's cursor back from `cursor_number`; InvalidRequest if it is not one."""
-    try:
-        value = int(number)
-        data = value.to_bytes((value.bit_length() + 7) // 8, "big")
-        if value <= 0 or data[0] != 1:
-            raise ValueError(number)
-        return data[1:].decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequest("invalid cursor") from None
-
-
-def _prefix_of(pattern: bytes) -> str:
+def prefix_of(pattern: bytes) -> str:
     text = key_of(pattern) if pattern else ""
     prefix = text[:-1] if text.endswith("*") else None
     if prefix is None or any(mark in prefix for mark in "*?[\\"):
@@ -237,6 +220,8 @@ KEYSPACE_COMMANDS: dict[bytes, CommandSpec] = {
     b"SET": CommandSpec(set_, -3, ("write",), 1, 1, 1),
     b"GETDEL": CommandSpec(getdel, 2, ("write", "fast"), 1, 1, 1),
     b"DEL": CommandSpec(delete, -2, ("write",), 1, -1, 1),
+    # kv frees nothing in the background: UNLINK is DEL.
+    b"UNLINK": CommandSpec(delete, -2, ("write",), 1, -1, 1),
     b"EXISTS": CommandSpec(exists, -2, ("readonly", "fast"), 1, -1, 1),
     b"SCAN": CommandSpec(scan, -2, ("readonly",)),
 }

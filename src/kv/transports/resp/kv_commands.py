@@ -7,6 +7,7 @@
     KV.DELETE key [IFREV r]             -> the deleted entry (NOTFOUND, CONFLICT)
     KV.LIST prefix [LIMIT n] [CURSOR c] [KEYSONLY]
                                         -> a page: entries, next_cursor (null: last), revision
+    KV.TXN json                         -> the answer of `POST /v1/txn`, as JSON text
 
 An entry is a map (RESP3) or flat array (RESP2) of `key`, `value` (the
 value's compact JSON text), `revision`, and `ttl` (seconds left) when it
@@ -20,11 +21,13 @@ client's RespKVClient speaks.
 from __future__ import annotations
 
 from kv.domain import Condition
+from kv.json_codec import write_json
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.expiry import whole_number
 from kv.transports.resp.replies import Reply
 from kv.transports.resp.session import Arguments, CommandSpec, Session
 from kv.transports.resp.values import entry_reply, json_of, key_of, revision_of
+from kv.transports.txn_answers import txn_document
 
 DEFAULT_LIST_LIMIT = 100
 
@@ -103,10 +106,18 @@ async def kv_list(session: Session, args: Arguments) -> Reply:
     return {"entries": entries, "next_cursor": page.next_cursor, "revision": page.revision}
 
 
+async def kv_txn(session: Session, args: Arguments) -> Reply:
+    """A transaction, its request and answer as `POST /v1/txn` has them (JSON text)."""
+    service = session.service
+    outcome = await service.txn(json_of(args[0]))
+    return write_json(txn_document(outcome, service.ttl_left))
+
+
 KV_COMMANDS: dict[bytes, CommandSpec] = {
     b"KV.GET": CommandSpec(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
     b"KV.PUT": CommandSpec(kv_put, -3, ("write",), 1, 1, 1),
     b"KV.CREATE": CommandSpec(kv_create, -3, ("write",), 1, 1, 1),
     b"KV.DELETE": CommandSpec(kv_delete, -2, ("write",), 1, 1, 1),
     b"KV.LIST": CommandSpec(kv_list, -2, ("readonly",)),
+    b"KV.TXN": CommandSpec(kv_txn, 2, ("write",)),
 }

@@ -4,6 +4,7 @@ A handler returns plain Python values and the connection encodes them with
 `encode(value, protocol)`:
 
     None          null: `$-1` (RESP2) or `_` (RESP3)
+    NULL_ARRAY    the null array: `*-1` (RESP2) or `_` (RESP3)
     bytes, str    a bulk string
     int, bool     an integer (`:1`); RESP3 has no use for its boolean here
     list, tuple   an array
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 Reply: TypeAlias = (
-    "bytes | str | int | Status | RespError | Streamed | Sequence[Reply] "
+    "bytes | str | int | Status | RespError | NullArray | Streamed | Sequence[Reply] "
     "| Mapping[str, Reply] | None"
 )
 
@@ -58,8 +59,14 @@ class Streamed:
     items: AsyncIterator[Reply]
 
 
+class NullArray:
+    """The null array: `*-1` (RESP2) or `_` (RESP3), as EXEC answers when a watched key changed."""
+
+
 OK = Status("OK")
 PONG = Status("PONG")
+QUEUED = Status("QUEUED")
+NULL_ARRAY = NullArray()
 
 _NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
 _OK_LINE = b"+OK\r\n"
@@ -94,6 +101,8 @@ def _encode_into(parts: list[bytes], value: Reply, protocol: int) -> None:
         parts.append(b"+" + value.text.encode("utf-8") + b"\r\n")
     elif isinstance(value, RespError):
         parts.append(value.line())
+    elif isinstance(value, NullArray):
+        parts.append(b"*-1\r\n" if protocol == 2 else b"_\r\n")
     elif isinstance(value, Mapping):
         parts.append(b"%%%d\r\n" % len(value) if protocol == 3 else b"*%d\r\n" % (2 * len(value)))
         for name, item in value.items():

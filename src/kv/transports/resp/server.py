@@ -20,6 +20,7 @@ from kv.transports.budget import (
 from kv.transports.resp.commands import COMMANDS
 from kv.transports.resp.connection import ConnectionLimits, RespConnection
 from kv.transports.resp.replies import RespError
+from kv.transports.resp.scan_cursors import ScanCursors
 from kv.transports.resp.session import Session
 
 log = get_logger("kv.resp")
@@ -74,6 +75,7 @@ class RespTransport:
             answers=self.answers,
         )
         self._client_ids = itertools.count(1)
+        self._scans = ScanCursors()
         self._connections: set[RespConnection] = set()
         self._all_closed: asyncio.Event | None = None
         self._server: asyncio.Server | None = None
@@ -142,7 +144,9 @@ class RespTransport:
             await self._server.wait_closed()
 
     def _accept(self) -> RespConnection:
-        session = Session(self._service, next(self._client_ids), COMMANDS, self._observability)
+        session = Session(
+            self._service, next(self._client_ids), COMMANDS, self._observability, scans=self._scans
+        )
         return RespConnection(session, self._limits, self._forget, opened=self._count)
 
     def _count(self, connection: RespConnection) -> None:

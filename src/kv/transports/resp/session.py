@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from kv.domain import KeyValueService
 from kv.observability import Observability
 from kv.transports.resp.replies import Reply
+from kv.transports.resp.scan_cursors import ScanCursors
 
 Arguments = list[bytes]
 Handler = Callable[["Session", Arguments], Awaitable[Reply]]
@@ -50,3 +51,11 @@ class Session:
     name: str | None = None
     info: dict[str, str] = field(default_factory=dict)
     quitting: bool = False
+    # MULTI ... EXEC: the commands queued (None: not in MULTI), whether one was refused
+    # while queueing (EXEC then aborts), and the revision of each WATCHed key (0: absent).
+    # SCAN's cursors: one table for every connection of the server (scan_cursors.py).
+    scans: ScanCursors = field(default_factory=ScanCursors)
+    queued: list[Arguments] | None = None
+    queue_refused: bool = False
+    queued_bytes: int = 0  # the bytes of the queued commands' arguments
+    watched: dict[str, int] = field(default_factory=dict)

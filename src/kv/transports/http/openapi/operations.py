@@ -112,6 +112,17 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **_errors(400, 503),
         },
     },
+    ("POST", "/v1/txn"): {
+        "summary": "Change several keys atomically: compares, then success or failure ops",
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": {"$ref": "#/components/schemas/Transaction"}}},
+        },
+        "responses": {
+            "200": _json("TxnResult", "Carried out (compares met or not: see succeeded)."),
+            **_errors(400, 413, 415, 503, 504),
+        },
+    },
     ("GET", "/v1/watch"): {
         "summary": "Follow every change under a prefix as Server-Sent Events (docs/watch.md)",
         "parameters": [

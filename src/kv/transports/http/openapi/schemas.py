@@ -87,6 +87,69 @@ SCHEMAS: dict[str, Any] = {
             "revision": {"type": "integer", "minimum": 0},
         },
     },
+    "Transaction": {
+        "type": "object",
+        "properties": {
+            "compare": {
+                "type": "array",
+                "maxItems": 128,
+                "items": {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {
+                        "key": {"type": "string", "minLength": 1},
+                        "revision": {"type": "integer", "minimum": 0},
+                        "value": {"$ref": "#/components/schemas/Value"},
+                        "exists": {"type": "boolean"},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "success": {"$ref": "#/components/schemas/TxnOps"},
+            "failure": {"$ref": "#/components/schemas/TxnOps"},
+        },
+        "additionalProperties": False,
+    },
+    "TxnOps": {
+        "type": "array",
+        "maxItems": 128,
+        "items": {
+            "type": "object",
+            "required": ["op", "key"],
+            "properties": {
+                "op": {"enum": ["put", "delete", "get"]},
+                "key": {"type": "string", "minLength": 1},
+                "value": {"$ref": "#/components/schemas/Value"},
+                "ttl": {"type": "integer", "minimum": 1, "maximum": 31536000},
+            },
+            "additionalProperties": False,
+        },
+    },
+    "TxnResult": {
+        "type": "object",
+        "required": ["succeeded", "revision", "results"],
+        "properties": {
+            "succeeded": {"type": "boolean"},
+            "revision": {"type": "integer", "minimum": 0},
+            # put {key, revision, created}; delete {key, deleted}; get an Entry or {key, found}.
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "value": {"$ref": "#/components/schemas/Value"},
+                        "revision": {"type": "integer", "minimum": 0},
+                        "ttl": {"type": "integer", "minimum": 1},
+                        "created": {"type": "boolean"},
+                        "deleted": {"type": "boolean"},
+                        "found": {"const": False},
+                    },
+                },
+            },
+        },
+    },
 }
 
 WATCH_EVENT: dict[str, Any] = {
