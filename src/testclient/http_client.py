@@ -71,6 +71,7 @@ class HttpKVClient(ClosingClient):
         """`ssl_context` verifies an `https://` server (default: against the system's CAs)."""
         self._list_url = base_url.rstrip("/") + "/v1/kv"
         self._watch_url = base_url.rstrip("/") + "/v1/watch"
+        self._snapshot_url = base_url.rstrip("/") + "/v1/snapshot"
         self._txn_url = base_url.rstrip("/") + "/v1/txn"
         self._connect_timeout = timeout
         self._base = self._list_url + "/"
@@ -165,6 +166,31 @@ class HttpKVClient(ClosingClient):
             raise Unavailable(f"GET {what}: {type(exc).__name__} {exc}".rstrip()) from exc
         except ValueError as exc:
             raise KVClientError(f"GET {what}: answer is not as the API says: {exc}") from exc
+
+    async def snapshot(self) -> AsyncGenerator[bytes, None]:
+        """The body of `GET /v1/snapshot` (JSON lines), as it arrives, in chunks (HTTP only).
+
+        Only connecting is timed: a snapshot of a large store takes as long as
+        it takes. A stream cut before its end is Unavailable, unless the
+        server closed it between lines: the caller checks the end line.
+        """
+        headers = {"X-Request-ID": self._request_id or uuid.uuid4().hex}
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
+        try:
+            async with self._session.get(
+                self._snapshot_url, headers=headers, timeout=timeout
+            ) as response:
+                if response.status >= 400:
+                    document = await response.json(content_type=None)
+                    error_type = STATUS_ERRORS.get(response.status, KVClientError)
+                    message = document.get("error", {}).get("message", "")
+                    raise error_type(f"GET snapshot: {response.status} {message}")
+                async for chunk in response.content.iter_any():
+                    yield chunk
+        except _FAILURES as exc:
+            raise Unavailable(f"GET snapshot: {type(exc).__name__} {exc}".rstrip()) from exc
+        except ValueError as exc:
+            raise KVClientError(f"GET snapshot: answer is not as the API says: {exc}") from exc
 
     async def close(self) -> None:
         await self._session.close()

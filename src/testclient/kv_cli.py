@@ -1,4 +1,4 @@
-"""`kv`: put, get, delete, list, watch and txn from the shell, over any transport in `CLIENTS`.
+"""`kv`: put, get, delete, list, watch, txn, backup and restore, over any transport in `CLIENTS`.
 
 Prints the resulting entry as JSON (with `"ttl"`, the seconds left, when it
 expires); `kv list` prints one entry per line (JSON Lines), following every
@@ -6,9 +6,14 @@ page to the end; `kv watch` prints one line per change as it happens
 (`{"event": "put"|"delete", "key", "value", "revision"}`, plus `"expired"`
 or `"ttl"`) until interrupted or the server ends the stream; `kv txn FILE`
 (`-`: standard input) sends the body of `POST /v1/txn` and prints its answer
-(`{"succeeded", "revision", "results"}`). Exit 0 ok; 1 not found, conflict,
-precondition failed or a transaction whose compares failed; 2 usage error or
-the service could not be reached.
+(`{"succeeded", "revision", "results"}`). `kv backup FILE` saves a snapshot
+of the whole store (always over HTTP: KV_URL) and prints `{"file",
+"revision", "entries"}`; `kv restore FILE` writes one into the store and
+prints `{"file", "written", "present", "expired"}` (see backup.py,
+restore.py). Exit 0 ok; 1 not found, conflict, precondition failed, a
+transaction whose compares failed, a restore refused (the store is not
+empty) or not found whole in the store after; 2 usage error, a broken
+snapshot, or the service could not be reached.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+from testclient.backup import backup
 from testclient.client import (
     AlreadyExists,
     KVClient,
@@ -37,6 +44,8 @@ from testclient.config import (
     connect,
     with_options,
 )
+from testclient.http_client import HttpKVClient
+from testclient.restore import DEFAULT_CONCURRENCY, RestoreMismatch, StoreNotEmpty, restore
 
 EXIT_OK, EXIT_NO, EXIT_USAGE = 0, 1, 2
 LIST_PAGE_SIZE = 1000
@@ -77,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     txn = commands.add_parser("txn", help="a transaction: kv txn FILE (- : standard input)")
     txn.add_argument("file", help='the body of POST /v1/txn as JSON: {"compare": [...], ...}')
+    saved = commands.add_parser("backup", help="save a snapshot of every key: kv backup FILE")
+    saved.add_argument("file", type=Path, help="where to save it (JSON lines)")
+    loaded = commands.add_parser("restore", help="write a snapshot into the store: kv restore FILE")
+    loaded.add_argument("file", type=Path, help="a snapshot saved by kv backup")
+    loaded.add_argument("--force", action="store_true", help="even if the store holds keys")
+    loaded.add_argument(
+        "--concurrency",
+        type=int,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"writes in flight at once (default {DEFAULT_CONCURRENCY})",
+    )
     return parser
 
 
@@ -131,8 +152,31 @@ async def _listed(client: KVClient, args: argparse.Namespace) -> AsyncIterator[d
         cursor = page.next_cursor
 
 
+async def _backup_or_restore(args: argparse.Namespace, settings: ClientSettings) -> None:
+    document: dict[str, Any] = {"file": str(args.file)}
+    if args.command == "backup":
+        async with connect(settings, "http") as http:
+            assert isinstance(http, HttpKVClient)  # the snapshot is HTTP's alone
+            header = await backup(http, args.file)
+        document |= {"revision": header.revision, "entries": header.entries}
+    else:
+        async with connect(settings) as client:
+            restored = await restore(
+                client, args.file, force=args.force, concurrency=args.concurrency
+            )
+        document |= {
+            "written": restored.written,
+            "present": restored.present,
+            "expired": restored.expired,
+        }
+    print(json.dumps(document, ensure_ascii=False))
+
+
 async def _run(args: argparse.Namespace, settings: ClientSettings, value: Any) -> int:
     """Carry out the command and print what it answers, one JSON document a line; the exit."""
+    if args.command in ("backup", "restore"):
+        await _backup_or_restore(args, settings)
+        return EXIT_OK
     async with connect(settings) as client:
         if args.command == "txn":
             done = await client.txn(value)
@@ -180,6 +224,9 @@ def main(argv: list[str] | None = None) -> None:
         except ValueError as exc:
             print(f"kv: VALUE is not JSON ({exc}); quote strings: '\"hello\"'", file=sys.stderr)
             sys.exit(EXIT_USAGE)
+    if args.command == "restore" and args.concurrency < 1:
+        print("kv: --concurrency must be at least 1", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
     if args.command == "txn":
         value = _read_transaction(args.file)
     status = EXIT_OK
@@ -187,7 +234,16 @@ def main(argv: list[str] | None = None) -> None:
         status = asyncio.run(_run(args, settings, value))
     except KeyboardInterrupt:  # the way to stop `kv watch`
         pass
-    except (NotFound, AlreadyExists, PreconditionFailed) as exc:
+    except OSError as exc:  # the backup or restore file
+        print(f"kv: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+    except (
+        NotFound,
+        AlreadyExists,
+        PreconditionFailed,
+        StoreNotEmpty,
+        RestoreMismatch,
+    ) as exc:
         print(f"kv: {exc}", file=sys.stderr)
         sys.exit(EXIT_NO)
     except KVClientError as exc:

@@ -128,6 +128,32 @@ def test_kv_cli_usage_and_connection_errors_exit_2(kv_server: KvServer) -> None:
     assert "Traceback" not in unreachable.stderr
 
 
+def test_kv_backup_and_restore_exit_codes(kv_server: KvServer, tmp_path: Path) -> None:
+    """0 saved or restored; 1 a restore refused (keys in the store); 2 nothing to reach, no file,
+    a file that is not a whole snapshot."""
+    saved = tmp_path / "saved.ndjson"
+    assert kv(kv_server, "put", "k", "1").returncode == 0
+    backup = kv(kv_server, "backup", str(saved))
+    assert backup.returncode == 0, backup.stderr
+    assert json.loads(backup.stdout) == {"file": str(saved), "revision": 1, "entries": 1}
+    refused = kv(kv_server, "restore", str(saved))
+    assert refused.returncode == 1
+    assert "--force" in refused.stderr
+    forced = kv(kv_server, "restore", str(saved), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(forced.stdout)["present"] == 1
+    unreachable = run_kv("--url", f"http://127.0.0.1:{free_port()}", "backup", str(saved))
+    assert unreachable.returncode == 2
+    assert saved.exists()  # the earlier backup is kept
+    assert kv(kv_server, "restore", str(tmp_path / "missing.ndjson")).returncode == 2
+    cut = tmp_path / "cut.ndjson"
+    cut.write_bytes(saved.read_bytes().splitlines(keepends=True)[0])
+    broken = kv(kv_server, "restore", str(cut), "--force")
+    assert broken.returncode == 2
+    assert "end line" in broken.stderr
+    assert "Traceback" not in broken.stderr + unreachable.stderr
+
+
 async def test_200_concurrent_puts_from_32_clients(kv_server: KvServer) -> None:
     url = kv_server.url + "/v1/kv/contended"
     results: list[dict[str, object]] = []

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from sortedcontainers import SortedDict, SortedList
 
+from kv.adapters.snapshot_view import KeyDirectoryView
 from kv.domain import Entry
 from kv.domain.ttl import Clock
 from kv.observability import get_logger
@@ -32,10 +33,12 @@ SWEEP_INTERVAL_SECONDS = 1.0
 
 
 class KeyDirectory:
-    """Entries in key order, keyed by key."""
+    """Entries in key order, keyed by key; copy-on-write views of it for snapshots."""
 
     def __init__(self, entries: Mapping[str, Entry] | None = None) -> None:
         self._entries: SortedDict[str, Entry] = SortedDict(entries or {})
+        # Open views: each is told of a key before it changes.
+        self._views: list[KeyDirectoryView] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -55,10 +58,25 @@ class KeyDirectory:
         return entry
 
     def set(self, entry: Entry) -> None:
+        if self._views:
+            self._changing(entry.key)
         self._entries[entry.key] = entry
 
     def remove(self, key: str) -> None:
+        if self._views:
+            self._changing(key)
         self._entries.pop(key, None)
+
+    def view(self) -> KeyDirectoryView:
+        """The entries as they are now, whatever changes later, until the view is closed."""
+        view: KeyDirectoryView
+        view = KeyDirectoryView(self._entries, lambda: self._views.remove(view))
+        self._views.append(view)
+        return view
+
+    def _changing(self, key: str) -> None:
+        for view in self._views:
+            view.changing(key)
 
     def page(
         self, prefix: str, after: str | None, limit: int, now: float, *, keys_only: bool

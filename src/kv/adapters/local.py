@@ -3,7 +3,7 @@
 Both serve reads from a `KeyDirectory`, keep an `ExpiryIndex` that an
 `ExpirySweeper` works through, and publish their changes through one
 `ChangeHistory`. `LocalStore` holds these and answers `get`, `list`,
-`key_count` and `subscribe` from them, and runs the expiry sweep; a
+`key_count`, `subscribe` and `snapshot` from them, and runs the expiry sweep; a
 subclass keeps only what differs: how a write is applied and made
 durable, which entry a write decides on, and what is loaded at `open`.
 """
@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from kv.adapters.history import ChangeHistory, HistoryLimits, HistorySubscription
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, ExpirySweeper, KeyDirectory
+from kv.adapters.snapshot_view import LocalSnapshot
 from kv.domain import Change, Entry, SingleWrites, Write, Written
 from kv.domain.model import Listing
 from kv.domain.ttl import Clock
@@ -79,6 +80,12 @@ class LocalStore(SingleWrites, ABC):
     async def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
         """Follow the changes under `prefix` once visible (see `kv.domain.ChangeFeed`)."""
         return self._history.subscribe(prefix, from_revision)
+
+    async def snapshot(self) -> LocalSnapshot:
+        """The visible entries at the visible revision: a copy-on-write view, no copy, no pause."""
+        with self._lock:
+            view = self._entries.view()
+            return LocalSnapshot(view, self._visible_revision(), self._clock(), self._lock)
 
     # --- for subclasses -----------------------------------------------------
 

@@ -15,8 +15,16 @@ from kv.domain.errors import (
     WatcherTooSlow,
 )
 from kv.domain.model import Condition, Entry, JsonValue, Listing, Page
-from kv.domain.ports import ChangeFeed, SingleWrites, Store, Subscription
+from kv.domain.ports import (
+    ChangeFeed,
+    SingleWrites,
+    Snapshots,
+    Store,
+    StoreSnapshot,
+    Subscription,
+)
 from kv.domain.service import KeyValueService, PutResult
+from kv.domain.snapshots import Snapshot
 from kv.domain.transactions import Compare, Op, Outcome, Read, Transaction
 from kv.domain.writes import Decision, Write, WriteKind, Written
 
@@ -43,8 +51,11 @@ __all__ = [
     "PutResult",
     "Read",
     "SingleWrites",
+    "Snapshot",
+    "Snapshots",
     "StorageUnavailable",
     "Store",
+    "StoreSnapshot",
     "Subscription",
     "TooManyWatches",
     "Transaction",

@@ -75,6 +75,9 @@ class Store(Protocol):
     been applied, and may still be. A store must never report
     StorageUnavailable for a write it cannot prove was not applied.
 
+    **Snapshots.** Every store also offers `Snapshots` (below): its entries
+    as of one revision, read a page at a time while writes go on.
+
     **Lifecycle.** `open` loads or connects (a bad data directory raises
     `kv.config.ConfigError`); `close` returns once every write answered is
     durable and background work has stopped. `check` raises
@@ -164,4 +167,55 @@ class ChangeFeed(Protocol):
         it); None: only changes after the current revision. Compacted when
         changes at or after `from_revision` are no longer all kept.
         """
+        ...
+
+
+class StoreSnapshot(Protocol):
+    """A store's live entries as of one revision, read a page at a time while writes go on.
+
+    The contract, proven for every adapter by `tests/contract/test_store_snapshot.py`:
+    the pages show exactly the entries the store held at `revision` (each at
+    its own revision, at most `revision`), leaving out those expired at
+    `taken_at` (the store's time when the snapshot was taken); no write made
+    after `revision` shows, however long the reading takes. `count` is the
+    exact number of entries the pages hold. Memory stays bounded: a page costs
+    O(log n + limit), and what the store keeps for an open snapshot grows with
+    the writes made while it is open, never with the number of keys.
+    `StorageUnavailable` when the snapshot cannot be read (closed, the
+    storage cannot be reached, or etcd compacted the revision away). The
+    owner must `close` it.
+    """
+
+    @property
+    def revision(self) -> int:
+        """The store's revision the snapshot shows: every change up to it, none after."""
+        ...
+
+    @property
+    def taken_at(self) -> float:
+        """The store's time (Unix seconds) when the snapshot was taken: its entries' ttl base."""
+        ...
+
+    async def count(self) -> int:
+        """How many entries the pages hold, exactly."""
+        ...
+
+    async def page(self, after: str | None, limit: int) -> Listing:
+        """Up to `limit` entries with keys after `after` (None: from the first), in key order.
+
+        `more` says whether another entry follows; `revision` is the snapshot's.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Let go of what the store keeps for the snapshot; its pages can no longer be read."""
+        ...
+
+
+@runtime_checkable
+class Snapshots(Protocol):
+    """Snapshots of every entry at one revision (see `StoreSnapshot`): backups, moving stores."""
+
+    async def snapshot(self) -> StoreSnapshot:
+        """A snapshot at the store's current revision (every write answered so far is in it)."""
         ...

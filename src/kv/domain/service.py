@@ -26,7 +26,8 @@ from kv.domain.model import (
     encode_value,
     validate_key,
 )
-from kv.domain.ports import ChangeFeed, Store, Subscription
+from kv.domain.ports import ChangeFeed, Snapshots, Store, Subscription
+from kv.domain.snapshots import Snapshot
 from kv.domain.transactions import Outcome
 from kv.domain.ttl import Clock, seconds_left, validate_ttl
 from kv.domain.txn_requests import read_transaction
@@ -73,6 +74,7 @@ class KeyValueService:
         self._clock = clock
         # The store's change feed, when it has one (watch).
         self._feed = store if isinstance(store, ChangeFeed) else None
+        self._snapshots = store if isinstance(store, Snapshots) else None
         self._watches = OpenWatches(max_watches)
 
     @property
@@ -236,6 +238,24 @@ class KeyValueService:
             raise StorageUnavailable(f"{type(self._store).__name__} has no change feed")
         feed = self._feed
         return await self._watches.open(lambda: feed.subscribe(prefix, from_revision))
+
+    async def snapshot(self) -> Snapshot:
+        """Every live entry at the store's current revision, read while writes go on.
+
+        The entries are counted first (`Snapshot.entries`), then read page
+        after page (`Snapshot.pages`); no write made after the snapshot's
+        revision shows in it. StorageUnavailable when the store cannot take
+        one. The caller must close it (or use it in `async with`).
+        """
+        if self._snapshots is None:
+            raise StorageUnavailable(f"{type(self._store).__name__} takes no snapshots")
+        source = await self._snapshots.snapshot()
+        try:
+            entries = await source.count()
+        except BaseException:
+            await source.close()
+            raise
+        return Snapshot(source, entries)
 
     @property
     def watch_count(self) -> int:

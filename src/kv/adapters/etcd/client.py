@@ -142,6 +142,28 @@ class EtcdClient:
 
         return await self._retry(attempt, False)
 
+    async def range_within_limit(
+        self, request: rpc_pb2.RangeRequest
+    ) -> rpc_pb2.RangeResponse | None:
+        """A read as `range`, or None when the answer is over the channel's message limit.
+
+        For reads whose answer's size is not known in advance (a page of
+        whole values): the caller asks again for less.
+        """
+
+        async def attempt(deadline: float) -> rpc_pb2.RangeResponse | None:
+            try:
+                response: rpc_pb2.RangeResponse = await self._stub().Range(
+                    request, **self._call(deadline)
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    return None
+                raise
+            return response
+
+        return await self._retry(attempt, False)
+
     async def txn(self, request: rpc_pb2.TxnRequest) -> rpc_pb2.TxnResponse:
         """A transaction that may write: OutcomeUnknown unless its failure proves it not applied."""
         return await self._retry(

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from kv.adapters.etcd.client import EtcdClient
 from kv.adapters.etcd.feed import EtcdChangeFeed
 from kv.adapters.etcd.security import EtcdSecurity
+from kv.adapters.etcd.snapshot import EtcdSnapshot
 from kv.adapters.etcd.transactions import found_kvs, guarded_request, read_request
 from kv.adapters.etcd.txn import (
     SINGLE_TRIP_VALUE_BYTES,
@@ -92,6 +93,15 @@ class EtcdStore:
     async def subscribe(self, prefix: str, from_revision: int | None) -> Subscription:
         """Follow the changes under `prefix` (`ChangeFeed`; kv.adapters.etcd.feed)."""
         return await self._feed.subscribe(prefix, from_revision)
+
+    async def snapshot(self) -> EtcdSnapshot:
+        """Every entry at etcd's current revision (a linearizable read names it), in pages."""
+        response = await self._client.range(
+            rpc_pb2.RangeRequest(
+                key=self._keys.prefix, range_end=prefix_end(self._keys.prefix), count_only=True
+            )
+        )
+        return EtcdSnapshot(self._client, self._keys, response.header.revision, self._clock())
 
     async def get(self, key: str) -> Entry | None:
         response = await self._client.range(rpc_pb2.RangeRequest(key=self._keys.key(key)))

@@ -45,6 +45,7 @@ from kv.transports.http.limits import (
 )
 from kv.transports.http.listing import ListQuery, page_document
 from kv.transports.http.openapi import describe_routes, openapi_json
+from kv.transports.http.snapshot import stream_snapshot
 from kv.transports.http.watch import EventFrames, stream_changes
 from kv.transports.txn_answers import entry_document, txn_document
 
@@ -56,6 +57,7 @@ WATCH_STALL_TIMEOUT = web.AppKey("watch_stall_timeout", float)
 
 LIST_PATH = "/v1/kv"
 WATCH_PATH = "/v1/watch"
+SNAPSHOT_PATH = "/v1/snapshot"
 TXN_PATH = "/v1/txn"
 
 
@@ -152,6 +154,11 @@ async def watch_changes(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def snapshot_entries(request: web.Request) -> web.StreamResponse:
+    """Every live entry at one revision, as JSON lines (see snapshot.py)."""
+    return await stream_snapshot(request, request.app[SERVICE])
+
+
 async def healthz(request: web.Request) -> web.Response:
     return json_response({"status": "ok"})
 
@@ -222,6 +229,7 @@ def create_app(
     app.router.add_post(TXN_PATH, transaction, expect_handler=defer_continue)
     # No HEAD: a stream's headers alone say nothing, and its handler would never end.
     app.router.add_get(WATCH_PATH, watch_changes, allow_head=False)
+    app.router.add_get(SNAPSHOT_PATH, snapshot_entries, allow_head=False)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

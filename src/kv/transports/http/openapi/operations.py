@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kv.transports.http.console import CONSOLE_OPERATIONS
-from kv.transports.http.openapi.schemas import JSON, WATCH_EVENT
+from kv.transports.http.openapi.schemas import JSON, SNAPSHOT_LINE, WATCH_EVENT
 
 ERRORS = {
     400: "Invalid request: bad key, body, value or condition.",
@@ -139,6 +139,21 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "410": {
                 "description": "from_revision is older than the history kept (compacted).",
                 "content": {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+            **_errors(400, 503),
+        },
+    },
+    ("GET", "/v1/snapshot"): {
+        "summary": "Every live entry at one revision, as JSON lines (docs/operations.md)",
+        "responses": {
+            "200": {
+                "description": (
+                    'First {"snapshot": 1, "revision": R, "entries": N}, then one entry per '
+                    'line in key order, then {"end": true, "entries": N}; a stream without '
+                    "the end line is incomplete."
+                ),
+                # One line of the stream (tests/http/test_snapshot.py checks each against it).
+                "content": {"application/x-ndjson": {"schema": SNAPSHOT_LINE}},
             },
             **_errors(400, 503),
         },

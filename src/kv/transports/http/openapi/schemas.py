@@ -165,3 +165,29 @@ WATCH_EVENT: dict[str, Any] = {
         },
     },
 }
+
+SNAPSHOT_LINE: dict[str, Any] = {
+    "description": "One line of a snapshot: its header, an entry, or its end.",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["snapshot", "revision", "entries"],
+            "properties": {
+                "snapshot": {"const": 1},
+                "revision": {"type": "integer", "minimum": 0},
+                "entries": {"type": "integer", "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
+        {"$ref": "#/components/schemas/Entry"},
+        {
+            "type": "object",
+            "required": ["end", "entries"],
+            "properties": {
+                "end": {"const": True},
+                "entries": {"type": "integer", "minimum": 0},
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
