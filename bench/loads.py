@@ -10,7 +10,7 @@ import re
 import statistics
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,11 +114,19 @@ def parse_h2load(output: str, request_log: str) -> LoadResult:
     return LoadResult(float(rate.group(1)), cuts[49], cuts[98], done, done - succeeded)
 
 
-def h2load_grpc(url: str, message: bytes, *, duration: float, streams: int = 1) -> LoadResult:
+def h2load_grpc(
+    url: str,
+    message: bytes,
+    *,
+    duration: float,
+    streams: int = 1,
+    headers: Sequence[str] = (),
+) -> LoadResult:
     """POST one prepared gRPC request over and over to `url` (…/kv.v1.KeyValue/Get) for `duration`.
 
     50 HTTP/2 connections with `streams` concurrent calls each. Every call sends
-    the same message: h2load cannot vary the body.
+    the same message: h2load cannot vary the body. `headers`: more header lines
+    ("name: value"), e.g. the `authorization` metadata.
     """
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch) / "request.bin"
@@ -136,6 +144,7 @@ def h2load_grpc(url: str, message: bytes, *, duration: float, streams: int = 1) 
             "content-type: application/grpc",
             "-H",
             "te: trailers",
+            *(word for header in headers for word in ("-H", header)),
             "--log-file",
             str(request_log),
             url,
