@@ -1,10 +1,22 @@
 # `make test` is the whole suite: lint, types, and tests with coverage.
+# `make test-fast` is the inner loop: lint, types and the tests that need no real server process
+# (docs/testing.md).
 VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint typecheck pytest test-docker run codegen clean
+# The test tiers are pytest markers (pyproject.toml; tests/conftest.py marks each tier's directory).
+# SERIAL: the tiers that measure memory or time (hostile) or start 3-member etcd clusters (etcd):
+# they run after the rest, alone, so that no other test shares the cores with them.
+FAST   := not (e2e or etcd or hostile or browser or docker or slow)
+SERIAL := hostile or etcd
+# pytest-xdist workers: most tests wait on sockets and timers, not on the CPU, so more workers
+# than cores still shorten a run. Fewer for `make test`, whose tests start real servers.
+FAST_JOBS ?= 8
+JOBS      ?= 4
+
+.PHONY: test test-fast lint typecheck pytest test-docker run codegen clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +37,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two runs, one coverage report: everything but SERIAL on JOBS workers, then SERIAL alone,
+# appending to the same coverage data. Exit status 5 (nothing selected, e.g. under a
+# PYTEST_ARGS='-k ...' that matches one run's tests only) is not a failure.
 pytest: $(STAMP)
-	$(BIN)/pytest --cov --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(JOBS) -m 'not ($(SERIAL) or docker)' --cov --cov-report= $(PYTEST_ARGS) \
+		|| [ $$? -eq 5 ]
+	$(BIN)/pytest -m '$(SERIAL)' --cov --cov-append --cov-report=term $(PYTEST_ARGS) \
+		|| [ $$? -eq 5 ]
+
+# Lint and types first: seconds, and the first thing a change breaks.
+test-fast: lint typecheck
+	$(BIN)/pytest -n $(FAST_JOBS) -m '$(FAST)' --no-cov -q $(PYTEST_ARGS)
 
 # The Docker stage: builds both images, runs docker-compose.yml with TRANSPORT=http and then grpc,
 # drives each stack from the host (curl, grpcurl) and removes it. Needs a running Docker engine;

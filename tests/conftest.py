@@ -1,4 +1,9 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package, and the test tiers (docs/testing.md, "Tiers").
+
+A directory that is one tier marks every test in it (`TIER_OF_DIRECTORY`); a test
+elsewhere that belongs to a tier carries the marker itself (`@pytest.mark.slow`, or the
+`etcd` parameter of the contract suites).
+"""
 
 from __future__ import annotations
 
@@ -32,6 +37,28 @@ def log_lines() -> Iterator[list[dict[str, Any]]]:
     id bound when it was logged, an `exception` traceback, and the line's own fields."""
     with capture_logs(processors=[name_the_logger, merge_contextvars, format_exc_info]) as lines:
         yield lines
+
+
+# tests/<directory>/ -> the marker every test in it gets (markers: pyproject.toml).
+TIER_OF_DIRECTORY = {
+    "browser": "browser",
+    "docker": "docker",
+    "e2e": "e2e",
+    "etcd": "etcd",
+    "hostile": "hostile",
+}
+TESTS = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if not item.path.is_relative_to(TESTS):
+            continue
+        parts = item.path.relative_to(TESTS).parts
+        tier = TIER_OF_DIRECTORY.get(parts[0]) if len(parts) > 1 else None
+        if tier is not None:
+            item.add_marker(tier)
 
 
 def pytest_configure(config: pytest.Config) -> None:

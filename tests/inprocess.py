@@ -67,9 +67,9 @@ async def serve_in_process(
             for name in TRANSPORTS
         },
         tls=client_tls or ClientTls(),
-        # Generous: a 1 MiB value of 500,000 items takes 2.5 s over gRPC on an idle
-        # machine, and calls queue on a loaded one; no test here waits on it to expire.
-        timeout=30.0,
+        # Generous: the largest value's gRPC call can wait for a core for tens of seconds
+        # on a loaded machine; no test here waits on it to expire.
+        timeout=120.0,
     )
     async with serving(app), connect(client_settings) as client:
         yield Served(app, server_settings, client, client_settings)

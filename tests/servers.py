@@ -25,15 +25,24 @@ START_TIMEOUT = 20.0
 _HANDED_OUT: set[int] = set()
 
 
+# Under pytest-xdist each worker hands out only the ports of its own residue, so that two
+# workers never hand out the same port either. Of port // 2: Linux gives bind(0) odd ports
+# (and connect even ones), so the residue of the port itself would leave some workers none.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+_PORT_ATTEMPTS = 10_000
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now, never one already handed out."""
-    while True:
+    for _ in range(_PORT_ATTEMPTS):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port: int = sock.getsockname()[1]
-        if port not in _HANDED_OUT:
+        if (port // 2) % _WORKERS == _WORKER and port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
+    raise AssertionError(f"no free port for worker {_WORKER} of {_WORKERS}")
 
 
 def script(name: str) -> str:

@@ -1,7 +1,7 @@
 """Reading the test client's settings from the environment: typed, failing with the variable's name.
 
 The test client's own reader (it shares no code with the server, whose bugs it
-is meant to catch); the variables are those of API.md.
+is meant to catch); the variables are those of docs/configuration.md.
 """
 
 from __future__ import annotations

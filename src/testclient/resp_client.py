@@ -131,7 +131,7 @@ class RespKVClient(ClosingClient):
         from_revision: int | None = None,
         after_revision: int | None = None,
     ) -> AsyncGenerator[KVEvent, None]:
-        """The RESP API has no watch (API.md): Rejected, so a scenario records a failed check."""
+        """RESP serves no watch (docs/resp.md): Rejected, so a scenario records a failed check."""
         raise Rejected("the RESP transport has no watch; watch over HTTP or gRPC")
         yield  # an async generator, as KVClient.watch is  # pragma: no cover
 

@@ -25,6 +25,8 @@ from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.access.secured import APP_TOKEN, write_auth_file
 from tests.servers import Process, script
 
+pytestmark = pytest.mark.e2e  # real kv-server processes in a network namespace
+
 DEADLINE = 30.0
 HTTP_PORT, GRPC_PORT, RESP_PORT = 18080, 18051, 16379
 

@@ -13,5 +13,7 @@ async def test_the_watch_bench_measures_every_event() -> None:
     assert figures["missing"] == 0
     assert figures["idle_writes_per_s"] > 0
     assert figures["loaded_writes_per_s"] > 0
-    assert 0 <= figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+    # Not bounded below by 0: when the writer waits for a core, a watcher can read an event
+    # before the writer reads its put's acknowledgement.
+    assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
     assert "| 5 | 40 |" in table(figures)

@@ -206,6 +206,7 @@ async def test_value_at_the_size_limit_is_accepted(kv: KVClient) -> None:
     assert (await kv.get(key)).value == value
 
 
+@pytest.mark.slow  # a 1 MiB value of half a million items, parsed on both sides
 async def test_worst_case_encoding_at_the_size_limit_is_accepted(kv: KVClient) -> None:
     # "[0,0,...]" takes 2 bytes per item as compact JSON, more as a spaced
     # JSON body and 11 as protobuf: every value within the limit must pass.

@@ -125,7 +125,6 @@ async def check_every_write(url: str, acked: Acknowledged, keys: list[str]) -> N
 
 
 async def test_no_acknowledged_write_is_lost_when_the_server_is_killed(tmp_path: Path) -> None:
-    started = time.monotonic()
     acked = Acknowledged()
     server = start(tmp_path)
     try:
@@ -150,4 +149,3 @@ async def test_no_acknowledged_write_is_lost_when_the_server_is_killed(tmp_path:
         assert server.process.stop() == 0
     finally:
         server.process.stop()
-    assert time.monotonic() - started < 60

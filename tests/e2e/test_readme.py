@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import BIN, KvServer, start_kv_server
+from tests.servers import BIN, KvServer, free_port, start_kv_server
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,9 @@ def matches(expected: str, printed: str, revisions: dict[int, int]) -> bool:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[KvServer]:
-    served = start_kv_server(tmp_path, {"TRANSPORT": "http,grpc"})
+    served = start_kv_server(
+        tmp_path, {"TRANSPORT": "http,grpc,resp", "KV_RESP_PORT": str(free_port())}
+    )
     yield served
     served.process.stop()
 
@@ -80,6 +82,7 @@ def run_page(page: Path, server: KvServer) -> None:
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "KV_URL": server.url,
         "KV_GRPC_TARGET": server.grpc_target,
+        "KV_RESP_URL": f"redis://127.0.0.1:{server.process.env['KV_RESP_PORT']}",
     }
     revisions: dict[int, int] = {}
     for command, expected in console_examples(page):

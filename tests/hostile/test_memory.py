@@ -3,17 +3,16 @@
 Peak resident memory (VmHWM) of a real `kv-server` under the probes: 16
 concurrent maximum-size gRPC messages of the costliest kind, and 300 HTTP
 clients that pipeline reads of a 1 MiB value and never read the answers.
-Each must stay under 300 MB, and a further round of the same load may raise
-the peak by at most 10% (memory is reused, not leaked). A watchdog stops the
-server once it is far past the bound, so a regression fails fast instead of
-exhausting the machine.
+Each round must peak under 300 MB, and further rounds of the same load must
+not keep memory (see ROUNDS for what tells a leak from a loaded machine). A
+watchdog stops the server once it is far past the bound, so a regression
+fails fast instead of exhausting the machine.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import statistics
 import threading
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from tests.hostile.wire import (
     peak_rss_mb,
     put_request,
     raw_call,
+    reset_peak_rss,
     rss_mb,
     statuses,
     varint,
@@ -43,23 +43,35 @@ from tests.servers import KvServer
 pytestmark = pytest.mark.e2e
 
 BOUND_MB = 300.0
-# A round of the same load may raise the peak by at most 10%: memory is
-# reused, not leaked. On HTTP every round peaks alike. On gRPC the server
-# reads at most READ_SLOTS messages at once and grpc's core holds no more
-# than a flow-control window of the others (kv.transports.grpc.call_admission),
-# so every round peaks about alike too (docs/hardening.md has the figures).
-SECOND_ROUND_GROWTH = 1.10
-GRPC_ROUNDS = 3
+# What tells a leak from a loaded machine. A leak raises every round: what it
+# keeps stays resident after the round and under every later round's peak.
+# Scheduling raises single rounds: how many messages arrive while one is
+# parsed, or how many answers are in flight before the write timeout cuts a
+# connection, moves a round's peak by tens of MB when other processes hold the
+# cores (docs/hardening.md has the measured peaks). So each round has a peak
+# of its own (reset_peak_rss), and
+# - the settled memory (after the round, once the heap trimmer of
+#   kv.malloc_tuning ran) of the
+#   round that kept least must be within SETTLED_GROWTH of the idle memory:
+#   a leak of a tenth of it per round fails, whichever round was slow to give
+#   memory back (one in a while is, on a loaded machine);
+# - the last round's peak must be within PEAK_GROWTH of the lowest earlier
+#   one: a leak of an eighth of a round's peak per round fails it.
+ROUNDS = 3
+PEAK_GROWTH = 1.25
+SETTLED_GROWTH = 1.10
+SETTLE_SECONDS = 30.0
 # Memory a burst may cost beyond the messages the server reads at once:
 # grpc's own buffers and what the allocator keeps between frees.
 ALLOCATOR_SLACK_MB = 32.0
-# After a round, once the heap trimmer (kv.malloc_tuning) has run, the resident
-# memory comes back to within 10% of what it was before the first. Once in a
-# while a round's memory is held for longer than SETTLE_SECONDS and returned
-# during a later round, so the median round is held to it: a leak raises
-# every round's.
-SETTLED_GROWTH = 1.10
-SETTLE_SECONDS = 30.0
+
+
+def assert_no_leak(peaks: list[float], settled: list[float], idle: float) -> None:
+    """Every round under BOUND_MB, and no growth a leak would make (see ROUNDS)."""
+    shown = f"peaks {[round(mb) for mb in peaks]}, settled {[round(mb) for mb in settled]}"
+    assert max(peaks) < BOUND_MB, shown
+    assert peaks[-1] <= min(peaks[:-1]) * PEAK_GROWTH, shown
+    assert min(settled) <= idle * SETTLED_GROWTH, f"{shown}, idle {idle:.0f} MB"
 
 
 def worst_case_put(size: int, items: int | None = None) -> bytes:
@@ -120,7 +132,8 @@ def test_16_concurrent_worst_case_grpc_messages(tmp_path: Path, items: int | Non
         idle = rss_mb(server.process.pid)
         with watchdog(server):
             outcomes, peaks, settled = [], [], []
-            for _ in range(GRPC_ROUNDS):
+            for _ in range(ROUNDS):
+                reset_peak_rss(server.process.pid)
                 outcomes.append(grpc_round(server, message))
                 peaks.append(peak_rss_mb(server.process.pid))
                 settled.append(settled_rss_mb(server, idle * SETTLED_GROWTH))
@@ -136,10 +149,7 @@ def test_16_concurrent_worst_case_grpc_messages(tmp_path: Path, items: int | Non
                 grpc.StatusCode.UNAVAILABLE,
             }, outcome
             assert outcome[grpc.StatusCode.RESOURCE_EXHAUSTED] >= 1
-        assert peaks[-1] < BOUND_MB
-        for peak in peaks[1:]:
-            assert peak <= peaks[0] * SECOND_ROUND_GROWTH, peaks
-        assert statistics.median(settled) <= idle * SETTLED_GROWTH
+        assert_no_leak(peaks, settled, idle)
         # The server still serves, and a value at the limit is still accepted.
         at_limit = field(6, b"".join(field(1, b"\x11" + bytes(8)) for _ in range(1000)))
         assert (
@@ -163,6 +173,7 @@ def test_worst_case_grpc_messages_over_many_connections_cost_only_the_read_slots
     message = worst_case_put(max_message_bytes())
     try:
         idle = rss_mb(server.process.pid)
+        reset_peak_rss(server.process.pid)
         with watchdog(server):
             outcome = grpc_round(server, message, calls=128)
             peak = peak_rss_mb(server.process.pid)
@@ -212,22 +223,18 @@ def test_300_http_clients_that_never_read(tmp_path: Path) -> None:
         assert statuses(exchange(server.http_port, json_put("/v1/kv/big", big))) == [201]
         baseline_fds = open_fds(server.process.pid)
         idle = rss_mb(server.process.pid)
+        peaks, settled = [], []
         with watchdog(server):
-            http_round(server, baseline_fds)
-            first_peak = peak_rss_mb(server.process.pid)
-            first_settled = settled_rss_mb(server, idle * SETTLED_GROWTH)
-            http_round(server, baseline_fds)
-            second_peak = peak_rss_mb(server.process.pid)
-            second_settled = settled_rss_mb(server, idle * SETTLED_GROWTH)
+            for _ in range(ROUNDS):
+                reset_peak_rss(server.process.pid)
+                http_round(server, baseline_fds)
+                peaks.append(peak_rss_mb(server.process.pid))
+                settled.append(settled_rss_mb(server, idle * SETTLED_GROWTH))
         print(
-            f"HTTP: peak RSS {first_peak:.0f} MB, then {second_peak:.0f} MB; "
-            f"settled at {first_settled:.0f}, then {second_settled:.0f} MB from {idle:.0f}"
+            f"HTTP: peak RSS after each round {[round(peak) for peak in peaks]} MB, "
+            f"settled at {[round(mb) for mb in settled]} MB from {idle:.0f}"
         )
-        assert first_peak < BOUND_MB
-        assert second_peak < BOUND_MB
-        assert second_peak <= first_peak * SECOND_ROUND_GROWTH
-        # A leak raises both rounds' (see SETTLED_GROWTH for why not the higher one's).
-        assert min(first_settled, second_settled) <= idle * SETTLED_GROWTH
+        assert_no_leak(peaks, settled, idle)
         assert "has not read its responses" in server.process.log()
     finally:
         assert server.process.stop() == 0, server.process.log()[-3000:]

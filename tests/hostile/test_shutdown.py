@@ -37,8 +37,12 @@ from tests.servers import KvServer
 pytestmark = pytest.mark.e2e
 
 SHUTDOWN_TIMEOUT = 3.0
-# What the process may take past KV_SHUTDOWN_TIMEOUT.
-EXIT_SLACK = 1.0
+# What the process may take past KV_SHUTDOWN_TIMEOUT before the test calls it a defect:
+# starting and stopping the interpreter's work takes seconds of its own when other
+# processes hold the cores. A shutdown that waits for its clients (they never read, never
+# send, or retry forever here) takes far longer, and one that ignores KV_SHUTDOWN_TIMEOUT
+# for its default (10 s) takes longer than SHUTDOWN_TIMEOUT + EXIT_SLACK too.
+EXIT_SLACK = 5.0
 
 
 def wait_for_log(server: KvServer, text: str) -> None:

@@ -135,6 +135,14 @@ def peak_rss_mb(pid: int) -> float:
     raise AssertionError(f"no VmHWM for process {pid}")
 
 
+def reset_peak_rss(pid: int) -> None:
+    """Start process `pid`'s peak (VmHWM) again from its resident memory now (Linux 4.0+).
+
+    So that each round of a probe has a peak of its own, not the highest of every round so far.
+    """
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

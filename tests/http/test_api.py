@@ -1,4 +1,4 @@
-"""The REST API, row by row of the table in API.md, against the real app in-process."""
+"""The REST API, row by row of the table in docs/http-api.md, against the real app in-process."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`GET /v1/kv` and the `ttl` body field, as API.md states them, against the real app in-process."""
+"""`GET /v1/kv` and the `ttl` body field (docs/listing-and-ttl.md), against the app in-process."""
 
 from __future__ import annotations
 

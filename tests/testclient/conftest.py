@@ -19,11 +19,19 @@ from testclient.scenarios import Connect
 from tests.inprocess import TRANSPORT_NAMES, serve_in_process
 
 SERVED_TRANSPORTS = list(TRANSPORT_NAMES)
+# `make test-fast` proves the scenarios over HTTP only (the transport contract suites prove
+# the transports alike); `make test` over every transport (docs/testing.md).
+FAST_TRANSPORT = "http"
 
 ServeStore = Callable[[Store], Awaitable[Connect]]
 
 
-@pytest.fixture(params=SERVED_TRANSPORTS)
+@pytest.fixture(
+    params=[
+        pytest.param(name, marks=() if name == FAST_TRANSPORT else pytest.mark.slow)
+        for name in SERVED_TRANSPORTS
+    ]
+)
 async def serve_store(request: pytest.FixtureRequest) -> AsyncIterator[ServeStore]:
     """`await serve_store(store)` serves `store` over one transport; returns a client factory."""
     async with AsyncExitStack() as running:

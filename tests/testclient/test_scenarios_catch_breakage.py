@@ -132,6 +132,7 @@ def test_every_scenario_is_shown_to_catch_something() -> None:
     assert caught == set(SCENARIOS)
 
 
+@pytest.mark.slow  # every scenario, end to end
 async def test_runs_leave_no_keys_behind(serve_store: ServeStore) -> None:
     store = broken.DictStore()
     connect = await serve_store(store)
@@ -140,6 +141,7 @@ async def test_runs_leave_no_keys_behind(serve_store: ServeStore) -> None:
     assert store.entries == {}
 
 
+@pytest.mark.slow  # every scenario, end to end
 async def test_overlapping_runs_do_not_disturb_each_other(serve_store: ServeStore) -> None:
     connect = await serve_store(InMemoryStore())
     first, second = await asyncio.gather(

@@ -1,4 +1,4 @@
-"""The test-client API, row by row of API.md, in-process against a real KV service."""
+"""The test-client API, row by row of docs/test-client.md, in-process against a real KV service."""
 
 from __future__ import annotations
 
@@ -105,6 +105,7 @@ async def test_a_failing_scenario_is_200_with_its_failed_checks(harness: Harness
     assert "observed" in failed[0]["detail"]
 
 
+@pytest.mark.slow  # every scenario, end to end
 async def test_run_all(app: Client) -> None:
     response = await app.post("/tests/run")
     assert response.status == 200

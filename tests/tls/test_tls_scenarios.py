@@ -12,6 +12,7 @@ from tests.tls.certificates import Issued, Pki
 from tests.tls.conftest import tls_settings
 
 
+@pytest.mark.slow  # every scenario, end to end
 @pytest.mark.parametrize("transport", TRANSPORT_NAMES)
 async def test_every_scenario_passes_over_mutual_tls(
     transport: str, pki: Pki, served_files: Issued

@@ -1,4 +1,6 @@
-"""`GET /v1/kv`: the query of a listing, and the JSON of the page it answers (see API.md, List).
+"""`GET /v1/kv`: the query of a listing, and the JSON of the page it answers.
+
+The API is in docs/listing-and-ttl.md ("Listing").
 
 The query is read from the raw query string, strictly: every parameter at
 most once, no parameter the API does not name (a misspelt `prefx=` would

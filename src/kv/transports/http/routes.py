@@ -1,4 +1,4 @@
-"""The HTTP/JSON API: routes and handlers over KeyValueService (see README, REST API).
+"""The HTTP/JSON API: routes and handlers over KeyValueService (docs/http-api.md).
 
 What a request on a key asks (key, body, condition) is read by entry_requests.py.
 """

@@ -1,4 +1,4 @@
-"""`GET /v1/watch`: the changes of keys under a prefix as Server-Sent Events (see API.md, Watch).
+"""`GET /v1/watch`: the changes of keys under a prefix as Server-Sent Events (docs/watch.md).
 
     id: R
     event: put | delete

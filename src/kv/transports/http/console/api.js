@@ -1,4 +1,4 @@
-// The kv REST API as the console uses it: JSON in and out, errors as ApiError.
+// The kv REST API as the console uses it (docs/http-api.md): JSON in and out, errors as ApiError.
 import { askToken, authorization } from "./credentials.js";
 
 /** An answer other than 2xx: `status` 0 when the server could not be reached. */
@@ -111,7 +111,7 @@ export function replaceEntry(key, value, ttl, revision) {
 export const deleteEntry = (key, revision) =>
   call("DELETE", entryPath(key), { headers: { "If-Match": `"${revision}"` } });
 
-/** The change stream of keys under `prefix`, starting at `fromRevision` (see docs/watch.md). */
+/** The change stream of keys under `prefix`, starting at `fromRevision` (docs/watch.md). */
 export function watchUrl(prefix, fromRevision) {
   const query = new URLSearchParams({ prefix, from_revision: String(fromRevision) });
   return `/v1/watch?${query}`;

@@ -1,4 +1,4 @@
-// The change feed of a prefix: the Server-Sent Events of /v1/watch (see docs/watch.md), read
+// The change feed of a prefix: the Server-Sent Events of /v1/watch (docs/watch.md), read
 // with a streaming fetch rather than an EventSource, which cannot send the token's header.
 import { askToken, authorization } from "./credentials.js";
 import { parseJson, watchUrl } from "./api.js";
