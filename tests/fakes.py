@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from kv.adapters.memory import InMemoryStore
+from kv.adapters.snapshot_view import LocalSnapshot
 from kv.domain import Entry, Listing, Outcome, SingleWrites, StorageUnavailable, Transaction
 
 
@@ -79,3 +80,17 @@ class FakeClock:
     async def advance(self, seconds: float) -> None:
         """Move the clock forward (async, as a real clock's stand-in must wait)."""
         self.now += seconds
+
+
+class PagesFail(InMemoryStore):
+    """A store whose snapshots count, then fail to read their entries (storage lost midway)."""
+
+    async def snapshot(self) -> LocalSnapshot:
+        snapshot = await super().snapshot()
+
+        async def failing(after: str | None, limit: int) -> Listing:
+            raise StorageUnavailable("storage lost")
+
+        await snapshot.count()
+        snapshot.page = failing  # type: ignore[method-assign]
+        return snapshot

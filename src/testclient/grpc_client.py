@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
 
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from testclient.client import (
@@ -27,6 +26,15 @@ from testclient.client import (
     Rejected,
     Unavailable,
     Written,
+)
+from testclient.grpc_messages import (
+    compare_message,
+    entry_of,
+    from_value,
+    op_message,
+    request_message,
+    to_value,
+    txn_answer,
 )
 from testclient.retry import send_write
 
@@ -53,8 +61,6 @@ KEY_REUSED_MESSAGE = "idempotency key reused"
 REQUEST_ID_KEY = "x-request-id"
 IDEMPOTENCY_KEY = "idempotency-key"
 REPLAYED = "idempotent-replayed"
-# Integers of at most this magnitude survive the trip as a double exactly.
-MAX_EXACT_INTEGER = 2**53
 
 
 class GrpcKVClient(ClosingClient):
@@ -103,33 +109,35 @@ class GrpcKVClient(ClosingClient):
         ttl: int | None = None,
         idempotency_key: str | None = None,
     ) -> Written:
-        request = _message(
+        request = request_message(
             kv_pb2.PutRequest,
             key=key,
-            value=_to_value(value),
+            value=to_value(value),
             expected_revision=expected_revision,
             ttl_seconds=ttl,
         )
 
         async def attempt(once: str | None) -> tuple[Written, bool]:
             response, replayed = await self._write("Put", key, request, once)
-            return Written(_entry(response), bool(response.created)), replayed
+            return Written(entry_of(response), bool(response.created)), replayed
 
         return await send_write(idempotency_key, attempt)
 
     async def create(
         self, key: str, value: Any, *, ttl: int | None = None, idempotency_key: str | None = None
     ) -> KVEntry:
-        request = _message(kv_pb2.CreateRequest, key=key, value=_to_value(value), ttl_seconds=ttl)
+        request = request_message(
+            kv_pb2.CreateRequest, key=key, value=to_value(value), ttl_seconds=ttl
+        )
 
         async def attempt(once: str | None) -> tuple[KVEntry, bool]:
             response, replayed = await self._write("Create", key, request, once)
-            return _entry(response), replayed
+            return entry_of(response), replayed
 
         return await send_write(idempotency_key, attempt)
 
     async def get(self, key: str) -> KVEntry:
-        return _entry(await self._call("Get", key, kv_pb2.GetRequest(key=key)))
+        return entry_of(await self._call("Get", key, kv_pb2.GetRequest(key=key)))
 
     async def delete(
         self,
@@ -142,7 +150,7 @@ class GrpcKVClient(ClosingClient):
 
         async def attempt(once: str | None) -> tuple[KVEntry, bool]:
             response, replayed = await self._write("Delete", key, request, once)
-            return _entry(response), replayed
+            return entry_of(response), replayed
 
         return await send_write(idempotency_key, attempt)
 
@@ -154,14 +162,14 @@ class GrpcKVClient(ClosingClient):
         cursor: str | None = None,
         keys_only: bool = False,
     ) -> KVPage:
-        request = _message(
+        request = request_message(
             kv_pb2.ListRequest, prefix=prefix, limit=limit, cursor=cursor, keys_only=keys_only
         )
         response = await self._call("List", prefix, request)
         entries = []
         for listed in response.entries:
             if not keys_only:
-                entries.append(_entry(listed))
+                entries.append(entry_of(listed))
             elif listed.HasField("value") or listed.HasField("ttl_seconds"):
                 raise KVClientError(
                     f"List prefix {prefix!r}: a keys_only entry carries a value or ttl_seconds"
@@ -174,16 +182,16 @@ class GrpcKVClient(ClosingClient):
     async def txn(
         self, request: dict[str, Any], *, idempotency_key: str | None = None
     ) -> KVTxnResult:
-        message = _message(
+        message = request_message(
             kv_pb2.TxnRequest,
-            compare=[_compare(c) for c in request.get("compare", ())],
-            success=[_op(op) for op in request.get("success", ())],
-            failure=[_op(op) for op in request.get("failure", ())],
+            compare=[compare_message(c) for c in request.get("compare", ())],
+            success=[op_message(op) for op in request.get("success", ())],
+            failure=[op_message(op) for op in request.get("failure", ())],
         )
 
         async def attempt(once: str | None) -> tuple[KVTxnResult, bool]:
             response, replayed = await self._write("Txn", "txn", message, once)
-            return _txn_answer(request, response), replayed
+            return txn_answer(request, response), replayed
 
         return await send_write(idempotency_key, attempt)
 
@@ -203,7 +211,7 @@ class GrpcKVClient(ClosingClient):
         try:
             async for event in call:
                 ttl = int(event.ttl_seconds) if event.HasField("ttl_seconds") else None
-                value = _from_value(event.value) if event.HasField("value") else None
+                value = from_value(event.value) if event.HasField("value") else None
                 yield KVEvent(
                     str(event.type),
                     str(event.key),
@@ -252,87 +260,3 @@ class GrpcKVClient(ClosingClient):
             if error_type is Unavailable:
                 detail += f" (target {self._target})"
             raise error_type(detail) from exc
-
-
-def _txn_answer(request: dict[str, Any], response: Any) -> KVTxnResult:
-    # Each result answers the op at its place in the branch that ran.
-    ran = request.get("success" if response.succeeded else "failure", ())
-    if len(ran) != len(response.results):
-        raise KVClientError(f"Txn: {len(response.results)} results for {len(ran)} ops")
-    results = [_txn_result(op, result) for op, result in zip(ran, response.results, strict=True)]
-    return KVTxnResult(bool(response.succeeded), int(response.revision), tuple(results))
-
-
-def _message(message_type: Callable[..., Any], **fields: Any) -> Any:
-    """A request message; Rejected for a number its field cannot hold (an int32 limit of 2**40),
-    as the server would refuse it over HTTP."""
-    try:
-        return message_type(**fields)
-    except ValueError as exc:
-        raise Rejected(f"cannot be sent over gRPC: {exc}") from exc
-
-
-def _to_value(value: Any) -> struct_pb2.Value:
-    try:
-        return json_format.ParseDict(value, struct_pb2.Value())
-    except (json_format.ParseError, OverflowError) as exc:
-        raise Rejected(f"value cannot be sent over gRPC: {exc}") from exc
-
-
-def _from_value(value: struct_pb2.Value) -> Any:
-    return _whole_numbers(json_format.MessageToDict(value))
-
-
-def _whole_numbers(document: Any) -> Any:
-    """`document` with every whole float of at most 2**53 made an int, as JSON would give it."""
-    if isinstance(document, float) and document.is_integer() and abs(document) <= MAX_EXACT_INTEGER:
-        return int(document)
-    if isinstance(document, dict):
-        return {name: _whole_numbers(item) for name, item in document.items()}
-    if isinstance(document, list):
-        return [_whole_numbers(item) for item in document]
-    return document
-
-
-def _entry(response: Any) -> KVEntry:
-    ttl = int(response.ttl_seconds) if response.HasField("ttl_seconds") else None
-    return KVEntry(str(response.key), _from_value(response.value), int(response.revision), ttl)
-
-
-def _compare(compare: dict[str, Any]) -> Any:
-    """A `TxnCompare` for a compare as the HTTP API spells it."""
-    fields: dict[str, Any] = {"key": compare.get("key", "")}
-    for test in ("revision", "exists"):
-        if test in compare:
-            fields[test] = compare[test]
-    if "value" in compare:
-        fields["value"] = _to_value(compare["value"])
-    return _message(kv_pb2.TxnCompare, **fields)
-
-
-def _op(op: dict[str, Any]) -> Any:
-    """A `TxnOp` for an op as the HTTP API spells it."""
-    fields: dict[str, Any] = {"op": op.get("op", ""), "key": op.get("key", "")}
-    if "value" in op:
-        fields["value"] = _to_value(op["value"])
-    if "ttl" in op:
-        fields["ttl_seconds"] = op["ttl"]
-    return _message(kv_pb2.TxnOp, **fields)
-
-
-def _txn_result(op: dict[str, Any], result: Any) -> dict[str, Any]:
-    """A `TxnResult` as the HTTP API answers the op it answers."""
-    if op.get("op") == "put":
-        return {"key": result.key, "revision": int(result.revision), "created": result.created}
-    if op.get("op") == "delete":
-        return {"key": result.key, "deleted": result.deleted}
-    if not result.found:
-        return {"key": result.key, "found": False}
-    document: dict[str, Any] = {
-        "key": result.key,
-        "value": _from_value(result.value),
-        "revision": int(result.revision),
-    }
-    if result.HasField("ttl_seconds"):
-        document["ttl"] = int(result.ttl_seconds)
-    return document

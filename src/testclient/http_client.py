@@ -7,6 +7,7 @@ import json
 import ssl
 import uuid
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -14,50 +15,26 @@ import aiohttp
 from yarl import URL
 
 from testclient.client import (
-    AccessDenied,
-    AlreadyExists,
     ClosingClient,
-    Compacted,
-    IdempotencyKeyReused,
     KVClientError,
     KVEntry,
     KVEvent,
     KVPage,
     KVTxnResult,
-    NotFound,
-    OutcomeUnknown,
-    PreconditionFailed,
-    Rejected,
     Unavailable,
     Written,
 )
-from testclient.retry import send_write
-from testclient.sse import EventStreamParser, ServerSentEvent
-
-# The one place HTTP statuses, and failures before any answer, become the client's errors.
-STATUS_ERRORS: dict[int, type[KVClientError]] = {
-    400: Rejected,
-    401: AccessDenied,
-    403: AccessDenied,
-    404: NotFound,
-    409: AlreadyExists,
-    410: Compacted,
-    412: PreconditionFailed,
-    413: Rejected,
-    415: Rejected,
-    422: IdempotencyKeyReused,
-    503: Unavailable,
-    504: OutcomeUnknown,
-}
-# First match wins. A connection that could not be made sent nothing; a call
-# that ran out of time after connecting may have been applied, as gRPC's
-# DEADLINE_EXCEEDED; a connection lost is UNAVAILABLE to gRPC, so here too.
-FAILURE_ERRORS: tuple[tuple[type[BaseException], type[KVClientError]], ...] = (
-    (aiohttp.ConnectionTimeoutError, Unavailable),
-    (TimeoutError, OutcomeUnknown),
-    (aiohttp.ClientError, Unavailable),
-    (ConnectionError, Unavailable),
+from testclient.http_answers import (
+    FAILURE_ERRORS,
+    STATUS_ERRORS,
+    entry_of,
+    event_of,
+    listed_entry,
+    request_body,
 )
+from testclient.retry import send_write
+from testclient.sse import EventStreamParser
+
 _FAILURES = tuple(kind for kind, _ in FAILURE_ERRORS)
 IDEMPOTENCY_KEY = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
@@ -106,8 +83,10 @@ class HttpKVClient(ClosingClient):
         headers = {} if expected_revision is None else {"If-Match": f'"{expected_revision}"'}
 
         async def attempt(once: str | None) -> tuple[Written, bool]:
-            document, replayed = await self._write("PUT", key, _body(value, ttl), headers, once)
-            return Written(_entry(document), bool(document["created"])), replayed
+            document, replayed = await self._write(
+                "PUT", key, request_body(value, ttl), headers, once
+            )
+            return Written(entry_of(document), bool(document["created"])), replayed
 
         return await send_write(idempotency_key, attempt)
 
@@ -115,13 +94,13 @@ class HttpKVClient(ClosingClient):
         self, key: str, value: Any, *, ttl: int | None = None, idempotency_key: str | None = None
     ) -> KVEntry:
         async def attempt(once: str | None) -> tuple[KVEntry, bool]:
-            document, replayed = await self._write("POST", key, _body(value, ttl), {}, once)
-            return _entry(document), replayed
+            document, replayed = await self._write("POST", key, request_body(value, ttl), {}, once)
+            return entry_of(document), replayed
 
         return await send_write(idempotency_key, attempt)
 
     async def get(self, key: str) -> KVEntry:
-        return _entry(await self._call("GET", key))
+        return entry_of(await self._call("GET", key))
 
     async def delete(
         self,
@@ -134,7 +113,7 @@ class HttpKVClient(ClosingClient):
 
         async def attempt(once: str | None) -> tuple[KVEntry, bool]:
             document, replayed = await self._write("DELETE", key, None, headers, once)
-            return _entry(document), replayed
+            return entry_of(document), replayed
 
         return await send_write(idempotency_key, attempt)
 
@@ -157,7 +136,7 @@ class HttpKVClient(ClosingClient):
         what = f"list {prefix!r}"
         document = await self._request("GET", url, what)
         try:
-            entries = tuple(_listed(item, keys_only=keys_only) for item in document["entries"])
+            entries = tuple(listed_entry(item, keys_only=keys_only) for item in document["entries"])
             return KVPage(entries, document["next_cursor"], int(document["revision"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise KVClientError(f"GET {what}: the page is not as the API says: {exc}") from exc
@@ -187,25 +166,14 @@ class HttpKVClient(ClosingClient):
         if after_revision is not None:
             headers["Last-Event-ID"] = str(after_revision)
         what = f"watch {prefix!r}"
-        # The stream lasts as long as the watcher wants: only connecting is timed.
-        timeout = aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
-        try:
-            async with self._session.get(
-                URL(url, encoded=True), headers=headers, timeout=timeout
-            ) as response:
-                if response.status >= 400:
-                    document = await response.json(content_type=None)
-                    error_type = STATUS_ERRORS.get(response.status, KVClientError)
-                    message = document.get("error", {}).get("message", "")
-                    raise error_type(f"GET {what}: {response.status} {message}")
-                parser = EventStreamParser()
-                async for chunk in response.content.iter_any():
+        parser = EventStreamParser()
+        async with aclosing(self._stream(URL(url, encoded=True), headers, what)) as chunks:
+            try:
+                async for chunk in chunks:
                     for event in parser.feed(chunk):
-                        yield _event(event, what)
-        except _FAILURES as exc:
-            raise Unavailable(f"GET {what}: {type(exc).__name__} {exc}".rstrip()) from exc
-        except ValueError as exc:
-            raise KVClientError(f"GET {what}: answer is not as the API says: {exc}") from exc
+                        yield event_of(event, what)
+            except ValueError as exc:
+                raise KVClientError(f"GET {what}: answer is not as the API says: {exc}") from exc
 
     async def snapshot(self) -> AsyncGenerator[bytes, None]:
         """The body of `GET /v1/snapshot` (JSON lines), as it arrives, in chunks (HTTP only).
@@ -215,22 +183,31 @@ class HttpKVClient(ClosingClient):
         server closed it between lines: the caller checks the end line.
         """
         headers = {"X-Request-ID": self._request_id or uuid.uuid4().hex}
+        async with aclosing(self._stream(URL(self._snapshot_url), headers, "snapshot")) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def _stream(
+        self, url: URL, headers: dict[str, str], what: str
+    ) -> AsyncGenerator[bytes, None]:
+        """The body of `GET url`, as it arrives; `what` names it in error messages.
+
+        The stream lasts as long as its reader wants: only connecting is timed.
+        """
         timeout = aiohttp.ClientTimeout(total=None, connect=self._connect_timeout)
         try:
-            async with self._session.get(
-                self._snapshot_url, headers=headers, timeout=timeout
-            ) as response:
+            async with self._session.get(url, headers=headers, timeout=timeout) as response:
                 if response.status >= 400:
                     document = await response.json(content_type=None)
                     error_type = STATUS_ERRORS.get(response.status, KVClientError)
                     message = document.get("error", {}).get("message", "")
-                    raise error_type(f"GET snapshot: {response.status} {message}")
+                    raise error_type(f"GET {what}: {response.status} {message}")
                 async for chunk in response.content.iter_any():
                     yield chunk
         except _FAILURES as exc:
-            raise Unavailable(f"GET snapshot: {type(exc).__name__} {exc}".rstrip()) from exc
+            raise Unavailable(f"GET {what}: {type(exc).__name__} {exc}".rstrip()) from exc
         except ValueError as exc:
-            raise KVClientError(f"GET snapshot: answer is not as the API says: {exc}") from exc
+            raise KVClientError(f"GET {what}: answer is not as the API says: {exc}") from exc
 
     async def close(self) -> None:
         await self._session.close()
@@ -305,46 +282,3 @@ class HttpKVClient(ClosingClient):
             raise error_type(f"{method} {what}: {problem} {self._base}: {detail}") from exc
         except ValueError as exc:
             raise KVClientError(f"{method} {what}: answer is not JSON: {exc}") from exc
-
-
-def _body(value: Any, ttl: int | None) -> dict[str, Any]:
-    return {"value": value} if ttl is None else {"value": value, "ttl": ttl}
-
-
-def _entry(document: dict[str, Any]) -> KVEntry:
-    ttl = document.get("ttl")
-    return KVEntry(
-        str(document["key"]),
-        document["value"],
-        int(document["revision"]),
-        None if ttl is None else int(ttl),
-    )
-
-
-KEYS_ONLY_FIELDS = {"key", "revision"}
-
-
-def _listed(document: dict[str, Any], *, keys_only: bool) -> KVEntry:
-    """An entry of a page; a keys-only entry must carry the key and revision and nothing else."""
-    if not keys_only:
-        return _entry(document)
-    if set(document) != KEYS_ONLY_FIELDS:
-        raise ValueError(f"a keys_only entry has fields {sorted(document)}, not key and revision")
-    return KVEntry(str(document["key"]), None, int(document["revision"]))
-
-
-def _event(event: ServerSentEvent, what: str) -> KVEvent:
-    """The change a Server-Sent Event reports; its id must be the revision in its data."""
-    document = json.loads(event.data)
-    revision = int(document["revision"])
-    if event.id != str(revision) or event.event not in ("put", "delete"):
-        raise ValueError(f"event {event.event!r} id {event.id!r} for revision {revision}")
-    ttl = document.get("ttl")
-    return KVEvent(
-        event.event,
-        str(document["key"]),
-        revision,
-        document.get("value"),
-        bool(document.get("expired", False)),
-        None if ttl is None else int(ttl),
-    )

@@ -6,7 +6,6 @@ connections, and a broken auth file stopping start-up with exit 2.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,20 +18,12 @@ import redis
 
 from kv.domain.access import token_digest
 from tests.access.secured import ADMIN_TOKEN, APP_TOKEN, WRONG_TOKEN, write_auth_file
+from tests.installed import redis_tool
 from tests.servers import KvServer, free_port, script, start_kv_server
 
 pytestmark = pytest.mark.e2e
 
 DEADLINE = 60.0
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed; .ci/run installs redis-tools")
-        pytest.skip(f"{name} is not installed (apt-get install redis-tools)")
-    return path
 
 
 class Secured:
@@ -70,7 +61,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_redis_cli_with_a_password_and_with_a_user(secured: Secured) -> None:
-    cli = tool("redis-cli")
+    cli = redis_tool("redis-cli")
     port = str(secured.resp_port)
     done = run(cli, "-p", port, "set", "app/cli", "v")
     assert "NOAUTH Authentication required." in done.stdout
@@ -88,7 +79,7 @@ def test_redis_cli_with_a_password_and_with_a_user(secured: Secured) -> None:
 
 def test_redis_benchmark_with_a_password(secured: Secured) -> None:
     done = run(
-        tool("redis-benchmark"),
+        redis_tool("redis-benchmark"),
         *("-p", str(secured.resp_port), "-a", ADMIN_TOKEN, "-t", "set,get"),
         *("-n", "2000", "-c", "10", "-q"),
     )

@@ -16,11 +16,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from kv.adapters.memory import InMemoryStore
-from kv.adapters.snapshot_view import LocalSnapshot
 from kv.adapters.sqlite import SqliteStore
-from kv.domain import KeyNotFound, Listing, StorageUnavailable, Write
+from kv.domain import KeyNotFound, Write
 from kv.transports.http.limits import ANSWERS
 from kv.transports.http.snapshot import PIECE_BYTES
+from tests.fakes import PagesFail
 from tests.http.conftest import MakeClient
 from tests.store_writes import put
 
@@ -82,20 +82,6 @@ async def test_a_query_parameter_or_head_is_refused(client: Client) -> None:
     assert refused.status == 400
     assert (await refused.json())["error"]["code"] == "invalid_request"
     assert (await client.head("/v1/snapshot")).status == 405
-
-
-class PagesFail(InMemoryStore):
-    """A store whose snapshots count, then fail to read their entries (storage lost midway)."""
-
-    async def snapshot(self) -> LocalSnapshot:
-        snapshot = await super().snapshot()
-
-        async def failing(after: str | None, limit: int) -> Listing:
-            raise StorageUnavailable("storage lost")
-
-        await snapshot.count()
-        snapshot.page = failing  # type: ignore[method-assign]
-        return snapshot
 
 
 async def test_a_failure_midway_ends_the_stream_without_its_end_line(

@@ -11,7 +11,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,21 +19,13 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.installed import redis_tool
 from tests.servers import KvServer, free_port, run_kv, start_kv_server
 
 pytestmark = pytest.mark.e2e
 
 # Generous: the machine is shared; nothing here measures time.
 DEADLINE = 30.0
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is not installed; .ci/run installs redis-tools")
-        pytest.skip(f"{name} is not installed (apt-get install redis-tools)")
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[KvServer,
 
 def cli(port: int, *args: str) -> str:
     done = subprocess.run(
-        [tool("redis-cli"), "-p", str(port), *args],
+        [redis_tool("redis-cli"), "-p", str(port), *args],
         capture_output=True,
         text=True,
         timeout=DEADLINE,
@@ -84,7 +75,7 @@ def test_redis_cli_scan_and_a_transaction(server: tuple[KvServer, int]) -> None:
     scanned = cli(port, "--scan", "--pattern", "scan:*").splitlines()
     assert sorted(scanned) == keys
     done = subprocess.run(
-        [tool("redis-cli"), "-p", str(port)],
+        [redis_tool("redis-cli"), "-p", str(port)],
         input="MULTI\nSET cli:t1 a\nINCR cli:n\nEXEC\n",
         capture_output=True,
         text=True,
@@ -133,7 +124,7 @@ class Terminal:
 def test_redis_cli_interactive(server: tuple[KvServer, int]) -> None:
     _, port = server
     prompt = f"127.0.0.1:{port}> "
-    terminal = Terminal(tool("redis-cli"), "-p", str(port))
+    terminal = Terminal(redis_tool("redis-cli"), "-p", str(port))
     terminal.expect(prompt)
     terminal.type("set tty:key 'two words'")
     terminal.expect("OK")
@@ -150,7 +141,18 @@ def test_redis_cli_interactive(server: tuple[KvServer, int]) -> None:
 def test_redis_benchmark_runs_against_kv(server: tuple[KvServer, int]) -> None:
     _, port = server
     done = subprocess.run(
-        [tool("redis-benchmark"), "-p", str(port), "-t", "set,get", "-n", "2000", "-c", "10", "-q"],
+        [
+            redis_tool("redis-benchmark"),
+            "-p",
+            str(port),
+            "-t",
+            "set,get",
+            "-n",
+            "2000",
+            "-c",
+            "10",
+            "-q",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

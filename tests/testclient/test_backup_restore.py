@@ -16,15 +16,13 @@ from typing import Any
 
 import pytest
 
-from kv.adapters.memory import InMemoryStore
-from kv.adapters.snapshot_view import LocalSnapshot
-from kv.domain import Listing, StorageUnavailable
 from testclient.backup import backup
 from testclient.client import KVClient, KVClientError, NotFound, Rejected
 from testclient.http_client import HttpKVClient
 from testclient.progress import Progress
 from testclient.restore import TXN_BYTES, TXN_OPS, RestoreMismatch, StoreNotEmpty, restore
 from testclient.snapshot_file import SnapshotBroken, StreamCheck, entries_of
+from tests.fakes import PagesFail
 from tests.inprocess import TRANSPORT_NAMES, serve_in_process
 from tests.store_writes import put
 from tests.testclient.broken_stores import Change, DictStore
@@ -101,20 +99,6 @@ async def test_a_backup_is_the_servers_snapshot_as_sent(tmp_path: Path) -> None:
     assert header.entries == len(ENTRIES)
     assert path.read_bytes() == sent
     assert os.listdir(tmp_path) == ["backup.ndjson"]
-
-
-class PagesFail(InMemoryStore):
-    """A store whose snapshots count, then fail to read their entries (storage lost midway)."""
-
-    async def snapshot(self) -> LocalSnapshot:
-        snapshot = await super().snapshot()
-
-        async def failing(after: str | None, limit: int) -> Listing:
-            raise StorageUnavailable("storage lost")
-
-        await snapshot.count()
-        snapshot.page = failing  # type: ignore[method-assign]
-        return snapshot
 
 
 async def test_a_cut_backup_leaves_the_earlier_file_as_it_was(tmp_path: Path) -> None:

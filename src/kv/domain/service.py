@@ -6,34 +6,24 @@ import time
 from dataclasses import dataclass
 
 from kv.domain.access import Access, Guard, transaction_needs
-from kv.domain.changes import Change, validate_from_revision
-from kv.domain.cursors import (
-    DEFAULT_LIMIT,
-    make_cursor,
-    page_length,
-    read_cursor,
-    validate_limit,
-    validate_prefix,
-)
-from kv.domain.errors import KeyNotFound, PreconditionFailed, StorageUnavailable
+from kv.domain.errors import PreconditionFailed
 from kv.domain.idempotency import DEFAULT_TTL_SECONDS, Claim, IdempotentRequest
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
     Condition,
     Entry,
     JsonValue,
-    Page,
     check_nesting,
     check_value_size,
     encode_value,
     validate_key,
 )
-from kv.domain.ports import ChangeFeed, Snapshots, Store, Subscription
-from kv.domain.snapshots import Snapshot
+from kv.domain.ports import Store
+from kv.domain.reads import KeyValueReads
 from kv.domain.transactions import Outcome, Transaction
-from kv.domain.ttl import Clock, seconds_left, validate_ttl
+from kv.domain.ttl import Clock, validate_ttl
 from kv.domain.txn_requests import read_transaction
-from kv.domain.watches import DEFAULT_MAX_WATCHES, OpenWatches
+from kv.domain.watches import DEFAULT_MAX_WATCHES
 from kv.domain.writes import Write, Written
 
 
@@ -45,7 +35,7 @@ class PutResult:
     created: bool
 
 
-class KeyValueService:
+class KeyValueService(KeyValueReads):
     """The KV operations, over any `Store`.
 
     The service validates requests (key, value size, condition) and
@@ -77,19 +67,14 @@ class KeyValueService:
         Without one, every caller may do everything.
         `idempotency_ttl`: seconds the answer of a write with an idempotency key is kept.
         """
-        self.guard = guard if guard is not None else Guard()
-        self._store = store
+        super().__init__(
+            store,
+            max_value_bytes=max_value_bytes,
+            clock=clock,
+            max_watches=max_watches,
+            guard=guard,
+        )
         self._idempotency_ttl = idempotency_ttl
-        self._max_value_bytes = max_value_bytes
-        self._clock = clock
-        # The store's change feed, when it has one (watch).
-        self._feed = store if isinstance(store, ChangeFeed) else None
-        self._snapshots = store if isinstance(store, Snapshots) else None
-        self._watches = OpenWatches(max_watches)
-
-    @property
-    def max_value_bytes(self) -> int:
-        return self._max_value_bytes
 
     async def start(self) -> None:
         """Open the store."""
@@ -102,15 +87,6 @@ class KeyValueService:
     async def check(self) -> None:
         """Raise StorageUnavailable when the store cannot serve requests."""
         await self._store.check()
-
-    async def get(self, key: str) -> Entry:
-        """Return the entry at `key`; KeyNotFound when there is none."""
-        key = validate_key(key)
-        self.guard.require(Access.READ, key)
-        entry = await self._store.get(key)
-        if entry is None:
-            raise KeyNotFound(f"no such key: {key!r}")
-        return entry
 
     async def put(
         self,
@@ -223,118 +199,6 @@ class KeyValueService:
         outcome = await self._store.transact(Transaction.single(write, self._claim(idempotency)))
         idempotency.replayed = outcome.replayed
         return outcome.results[0]
-
-    async def list(
-        self,
-        prefix: str = "",
-        *,
-        limit: int = DEFAULT_LIMIT,
-        cursor: str | None = None,
-        keys_only: bool = False,
-    ) -> Page:
-        """A page of the entries whose keys start with `prefix`, in key order (UTF-8 byte order).
-
-        `limit`: at most this many entries (1 to 1000), and no more than fit in
-        `max_value_bytes` (`page_length`: a page of large values holds fewer,
-        with a `next_cursor` to go on; at least one). `cursor`: the
-        `next_cursor` of the previous page (None or "": the first page); a cursor
-        that is malformed or was made for another prefix is InvalidRequest.
-        A key that exists and is not written while the pages are read is on
-        exactly one of them; `next_cursor` is None on the last page. With
-        `keys_only`, entries carry no value (None). Expired entries are never
-        listed. `revision`: the store's revision the page was read at.
-        """
-        prefix = validate_prefix(prefix)
-        self.guard.require(Access.READ, prefix)
-        limit = validate_limit(limit)
-        after = read_cursor(cursor, prefix) if cursor else None  # "": the first page
-        listing = await self._store.list(prefix, after=after, limit=limit, keys_only=keys_only)
-        entries = listing.entries[: page_length(listing.entries, self._max_value_bytes)]
-        next_cursor = None
-        if entries and (listing.more or len(entries) < len(listing.entries)):
-            next_cursor = make_cursor(prefix, entries[-1].key)
-        return Page(entries, next_cursor, listing.revision)
-
-    def page_head(self, page: Page, prefix: str, count: int) -> Page:
-        """The first `count` entries of `page`, a page of `prefix`, with the cursor after them.
-
-        For a transport whose message cannot hold the whole page: the listing
-        goes on from the last entry it sends.
-        """
-        if count >= len(page.entries):
-            return page
-        entries = page.entries[:count]
-        return Page(entries, make_cursor(prefix, entries[-1].key), page.revision)
-
-    async def watch(self, prefix: str = "", from_revision: int | None = None) -> Subscription:
-        """Follow every change of the keys starting with `prefix`, in revision order.
-
-        The subscription yields each change (a put, a delete, an expiry) once,
-        in revision order: from the change at `from_revision` (or the first
-        after it), or, with None, from the first change after now. Compacted
-        (carrying the oldest revision kept) when the store no longer keeps
-        the changes from `from_revision` on; InvalidRequest for a bad prefix
-        or revision (a positive whole number); StorageUnavailable when the
-        store has no change feed or the service is shutting down;
-        TooManyWatches when `max_watches` are open (nothing was done). The
-        subscription raises WatcherTooSlow when its reader falls too far
-        behind, and ends at `end_watches`. Its owner must `close` it when
-        done with it: until then it holds one of the `max_watches` places.
-        """
-        prefix = validate_prefix(prefix)
-        self.guard.require(Access.READ, prefix)
-        from_revision = validate_from_revision(from_revision)
-        if self._feed is None:
-            raise StorageUnavailable(f"{type(self._store).__name__} has no change feed")
-        feed = self._feed
-        return await self._watches.open(lambda: feed.subscribe(prefix, from_revision))
-
-    async def snapshot(self) -> Snapshot:
-        """Every live entry at the store's current revision, read while writes go on.
-
-        The entries are counted first (`Snapshot.entries`), then read page
-        after page (`Snapshot.pages`); no write made after the snapshot's
-        revision shows in it. StorageUnavailable when the store cannot take
-        one. The caller must close it (or use it in `async with`).
-        """
-        self.guard.require(Access.READ, "")  # it shows every key: a rule covering them all
-        if self._snapshots is None:
-            raise StorageUnavailable(f"{type(self._store).__name__} takes no snapshots")
-        source = await self._snapshots.snapshot()
-        try:
-            entries = await source.count()
-        except BaseException:
-            await source.close()
-            raise
-        return Snapshot(source, entries)
-
-    @property
-    def watch_count(self) -> int:
-        """The watches open now."""
-        return len(self._watches)
-
-    def end_watches(self) -> None:
-        """End every watch, now and from now on (shutdown: streams end before transports drain)."""
-        self._watches.end_all()
-
-    def ttl_left(self, entry: Entry) -> int | None:
-        """The whole seconds `entry` has left before it expires, rounded up; None: no expiry."""
-        return seconds_left(entry, self._clock())
-
-    def event_ttl(self, change: Change) -> int | None:
-        """The `ttl` a watch event of `change` carries, as it is sent; None: it carries none.
-
-        The seconds the change's entry has left, rounded up, while it has any.
-        A change replayed after its entry expired carries none, rather than
-        0: its expiry is a change of its own, which follows (a delete with
-        `expired`). So a put's event says, as etcd's says of its lease, how
-        long the entry lives from now, and never that a dead one is alive.
-        """
-        entry = change.entry
-        if entry is None or entry.expires_at is None:
-            return None
-        now = self._clock()
-        return None if entry.expired(now) else seconds_left(entry, now)
 
     def _writable(self, key: str) -> str:
         """The key, once valid and writable by the caller (InvalidRequest, PermissionDenied)."""
