@@ -24,6 +24,7 @@ from kv.domain import (
     Snapshots,
     Store,
 )
+from kv.domain.access import Principal
 from kv.domain.idempotency import IdempotentRequest, fingerprint
 from tests.contract.conftest import DURABLE, REAL_TIME, StoreClock
 
@@ -85,13 +86,15 @@ async def test_another_request_with_the_key_is_refused(store: Store) -> None:
 
 
 async def test_keys_are_per_principal(store: Store) -> None:
+    """The service files a record under the caller it runs as: bob's key "p" is not alice's."""
     service = KeyValueService(store)
-    await service.put(
-        "k", 1, idempotency=IdempotentRequest("p", fingerprint("PUT", "k", b"1"), "alice")
-    )
-    bob = IdempotentRequest("p", fingerprint("PUT", "k", b"2"), "bob")
-    await service.put("k", 2, idempotency=bob)
-    assert not bob.replayed
+    alice, bob = (Principal.of(name, write=[""]) for name in ("alice", "bob"))
+    with service.guard.acting_as(alice):
+        await service.put("k", 1, idempotency=IdempotentRequest("p", fingerprint("PUT", "k", b"1")))
+    again = IdempotentRequest("p", fingerprint("PUT", "k", b"2"))
+    with service.guard.acting_as(bob):
+        await service.put("k", 2, idempotency=again)
+    assert not again.replayed
     assert (await service.get("k")).value == 2
 
 
