@@ -84,7 +84,7 @@ def resp_command(*words: bytes) -> bytes:
 def http_put(port: int, key: str, value: bytes) -> None:
     body = b'{"value": "%s"}' % value
     head = (
-        f"PUT /v1/kv/{key} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"PUT /v1/kv/{key} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     with connect(port) as sock:
@@ -122,7 +122,7 @@ def http_list(server: Server, scale: int) -> str:
     port = server.ports["http"]
     for n in range(100):
         http_put(port, f"L/{n:03}", b"x" * (VALUE_BYTES - 2))
-    listing = b"GET /v1/kv?prefix=L%2F&limit=100 HTTP/1.1\r\nHost: x\r\n\r\n"
+    listing = b"GET /v1/kv?prefix=L%2F&limit=100 HTTP/1.1\r\nHost: localhost\r\n\r\n"
     clients = [connect(port, 4096) for _ in range(10 * scale)]
     with holding(clients):
         for sock in clients:
@@ -178,7 +178,7 @@ def resp_headers(server: Server, scale: int) -> str:
 def http_pipelined(server: Server, scale: int) -> str:
     port = server.ports["http"]
     http_put(port, "big", b"x" * (VALUE_BYTES - 2))
-    gets = b"GET /v1/kv/big HTTP/1.1\r\nHost: x\r\n\r\n" * 4
+    gets = b"GET /v1/kv/big HTTP/1.1\r\nHost: localhost\r\n\r\n" * 4
     clients = [connect(port, 4096) for _ in range(100 * scale)]
     with holding(clients):
         for sock in clients:

@@ -49,6 +49,9 @@ aiohttp builds one handler per connection through its `Server`;
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
 from typing import Any
 
 from aiohttp import http_exceptions, web
@@ -61,6 +64,15 @@ from kv.transports.error_tables import closest_row
 from kv.transports.http.errors import REQUEST_ID_HEADER, error_response
 
 log = get_logger("kv.http")
+
+# The kernel's send buffer of each accepted connection, fixed (Linux doubles it
+# for its own bookkeeping). Left to autotuning it grows to several MB on
+# loopback, and an answer the kernel has taken no longer counts against the
+# answer budget: clients that never read then had answer after answer built
+# and copied into their sockets, at the event loop's cost. A fixed buffer
+# smaller than a large answer keeps such an answer in the budget until its
+# client reads it.
+SEND_BUFFER_BYTES = 256 * 1024
 
 PARSE_ERRORS: dict[type[Exception], str] = {
     http_exceptions.LineTooLong: "a request line or header is too long",
@@ -96,6 +108,14 @@ class KVRequestHandler(RequestHandler):
             auto_decompress=kwargs.get("auto_decompress", True),
             max_msg_queue_size=1,
         )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Not every socket has a send buffer to set (a Unix socket in tests).
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
     def handle_error(
         self,

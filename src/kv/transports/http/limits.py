@@ -22,7 +22,7 @@ read, and is aborted, which ends the write that waits on it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import traceback
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -77,11 +77,19 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
     size = _body_size(response)
     answers.hold(size)
     try:
+        await response.prepare(request)
+        await response.write_eof()
+    except BaseException as failure:
+        # A write that fails (a client gone, the handler cancelled when its
+        # connection is lost) leaves aiohttp's finished frames, which hold the
+        # body in locals, in a reference cycle with the exception: only the
+        # garbage collector's next full pass, which an idle server never
+        # triggers, would free the body.
+        traceback.clear_frames(failure.__traceback__)
         # A client gone mid-write: aiohttp's own write of it fails the same
         # way and is handled (and logged) there.
-        with contextlib.suppress(ConnectionError):
-            await response.prepare(request)
-            await response.write_eof()
+        if not isinstance(failure, ConnectionError):
+            raise
     finally:
         answers.give_back(size)
         if size and isinstance(response, web.Response):
