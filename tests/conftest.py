@@ -18,7 +18,7 @@ from structlog.contextvars import merge_contextvars
 from structlog.processors import format_exc_info
 from structlog.testing import capture_logs
 
-from kv.observability.logs import name_the_logger
+from kv.observability.logs import add_request_id, name_the_logger
 from tests.etcd.cluster import stop_shared_cluster
 from tests.servers import KvServer, start_kv_server, stop_every_process
 
@@ -35,7 +35,9 @@ def kv_server(tmp_path: Path) -> Iterator[KvServer]:
 def log_lines() -> Iterator[list[dict[str, Any]]]:
     """Every structlog line of the test as a dict: `event`, `log_level`, `logger`, the request
     id bound when it was logged, an `exception` traceback, and the line's own fields."""
-    with capture_logs(processors=[name_the_logger, merge_contextvars, format_exc_info]) as lines:
+    with capture_logs(
+        processors=[name_the_logger, merge_contextvars, add_request_id, format_exc_info]
+    ) as lines:
         yield lines
 
 

@@ -15,12 +15,17 @@ import grpc
 import pytest
 import structlog
 from google.protobuf import struct_pb2
-from structlog.contextvars import get_contextvars
 
 from kv.bootstrap import bootstrap
 from kv.config import Settings
 from kv.lifecycle import serving
-from kv.observability import Metrics, Observability, configure_logging, get_logger
+from kv.observability import (
+    Metrics,
+    Observability,
+    configure_logging,
+    current_request_id,
+    get_logger,
+)
 from kv.transports import TRANSPORTS
 from kv.v1 import kv_pb2, kv_pb2_grpc
 from tests.servers import free_port
@@ -68,9 +73,9 @@ def test_the_request_id_is_bound_for_every_line_of_the_request_only(log_lines: L
     observability = Observability()
     with observability.request_scope("test", "op", "rid-inner") as scope:
         get_logger("kv.test").info("inside")
-        assert get_contextvars()["request_id"] == "rid-inner"
+        assert current_request_id() == "rid-inner"
         scope.answered("200")
-    assert "request_id" not in get_contextvars()
+    assert current_request_id() != "rid-inner"
     [line] = [line for line in log_lines if line["event"] == "inside"]
     assert line["request_id"] == "rid-inner"
 

@@ -6,8 +6,9 @@ logger cached on first use, an orjson renderer and a bytes logger. Lines of
 libraries that log through the standard `logging` module (aiohttp, grpc,
 asyncio) are rendered by the same processors, so every line carries the
 same fields: `time`, `level`, `logger`, `message`, `service`, the
-`request_id` of the request being served (bound with structlog's
-contextvars by `kv.observability.scope`), and the line's own fields.
+`request_id` of the request being served (`bound_request_id`, set by
+`kv.observability.scope`; `add_request_id` writes it), and the line's own
+fields.
 
 Lines are written one at a time: the default access log (`KV_ACCESS_LOG=errors`)
 writes none for a request that succeeds in time, so there are too few lines
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from typing import Any, BinaryIO
 
 import orjson
@@ -45,6 +47,20 @@ def name_the_logger(logger: WrappedLogger, method: str, event: EventDict) -> Eve
     return event
 
 
+# The id of the request being served, set by its request scope. A context
+# variable of its own rather than structlog's bound contextvars: every request
+# sets and resets it, and most write no line.
+bound_request_id: ContextVar[str | None] = ContextVar("kv_request_id", default=None)
+
+
+def add_request_id(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
+    """A processor: the `request_id` of the request being served, on every line logged in it."""
+    request_id = bound_request_id.get()
+    if request_id is not None:
+        event.setdefault("request_id", request_id)
+    return event
+
+
 def _json_bytes(document: Any, **options: Any) -> bytes:
     return orjson.dumps(document, **options)
 
@@ -69,6 +85,7 @@ def configure_logging(level: str, service: str, stream: BinaryIO | None = None) 
     common: list[Processor] = [
         name_the_logger,
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
         _add_service(service),

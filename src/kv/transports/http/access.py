@@ -1,11 +1,12 @@
-"""The HTTP transport's access control: its one choke point, `access_middleware`.
+"""The HTTP transport's access control: its one choke point, `admit`.
 
-It reads the credentials (`Authorization: Bearer TOKEN`, and only that: a
+The request middleware (middleware.py) calls it for every request before
+the handler runs. It reads the credentials (`Authorization: Bearer TOKEN`, and only that: a
 token in the query string or a cookie is not one) and the peer's address,
 asks the guard who the caller is (`Guard.admit`), and serves the request as
 that caller; the service then checks each operation. Refusals are domain
-errors, answered by the error middleware's table (401 with
-`WWW-Authenticate`, 403) and logged there as `kv.auth` lines.
+errors, answered through the error table (errors.py: 401 with
+`WWW-Authenticate`, 403) and logged as `kv.auth` lines.
 
 `/healthz`, `/readyz` and the console's page and scripts need no token.
 In protected mode (no auth file) a request whose `Host` names anything but
@@ -17,11 +18,11 @@ well: a page on another site that a visitor's browser resolves to
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 from aiohttp import hdrs, web
-from aiohttp.typedefs import Handler
 
-from kv.domain import BadCredentials, Guard, ProtectedMode
+from kv.domain import BadCredentials, Guard, Principal, ProtectedMode
 from kv.domain.access import PROTECTED_MODE_MESSAGE, is_loopback
 from kv.transports.http.console import CONSOLE_PATH
 
@@ -55,19 +56,30 @@ def bearer_token(request: web.Request) -> str | None:
 
 def _host_name(host: str) -> str:
     """The name or address of a Host header, without its port (and IPv6 brackets)."""
+    host = host.strip()
     if host.startswith("["):
-        return host[1:].partition("]")[0]
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+        name = host[1:].partition("]")[0]
+    else:
+        name = host.rpartition(":")[0] if host.count(":") == 1 else host
+    return name.lower().rstrip(".")
+
+
+@lru_cache(maxsize=256)
+def _names_loopback(host: str) -> bool:
+    """Whether a Host header names localhost or a loopback address, whatever the connection.
+
+    Cached: protected mode asks it of every request, and clients send few Host values.
+    """
+    name = _host_name(host)
+    return name == "localhost" or is_loopback(name)
 
 
 def host_is_this_server(request: web.Request) -> bool:
     """Whether `Host` names localhost, a loopback address or the address the request reached."""
     host = request.headers.get(hdrs.HOST)
-    if host is None:
+    if host is None or _names_loopback(host):
         return True
-    name = _host_name(host.strip()).lower().rstrip(".")
-    if name == "localhost" or is_loopback(name):
-        return True
+    name = _host_name(host)
     local = request.transport.get_extra_info("sockname") if request.transport else None
     if not isinstance(local, tuple):
         return False
@@ -77,10 +89,11 @@ def host_is_this_server(request: web.Request) -> bool:
         return False
 
 
-@web.middleware
-async def access_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Admit the request's caller (or refuse it), then serve the request as that caller."""
-    guard = request.app[GUARD]
+def admit(request: web.Request, guard: Guard) -> Principal | None:
+    """The request's caller (None: anyone, access control off), or the refusal it raises.
+
+    The request is then served as that caller (`guard.acting_as`).
+    """
     if is_open(request.path):
         guard.admit_peer(request.remote)
         principal = None
@@ -88,5 +101,4 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
         principal = guard.admit(bearer_token(request) if guard.enabled else None, request.remote)
     if guard.protected and not host_is_this_server(request):
         raise ProtectedMode(f"Host {request.host!r} is not this server; {PROTECTED_MODE_MESSAGE}")
-    with guard.acting_as(principal):
-        return await handler(request)
+    return principal

@@ -1,11 +1,11 @@
 """Every error the HTTP transport can answer with, mapped in one place.
 
 Domain errors map through `DOMAIN_ERRORS`; HTTP-only failures (unknown route,
-wrong method, wrong content type) through `HTTP_ERRORS`. The middleware turns
-both into `{"error": {"code": C, "message": M}}`; anything else is a bug, is
-logged with its traceback and answered 500 with nothing of the exception.
-The middleware also runs each request in its `request_scope` (request id,
-metrics, access line: `kv.observability.scope`).
+wrong method, wrong content type) through `HTTP_ERRORS`. `error_answer`
+turns both into `{"error": {"code": C, "message": M}}`; anything else is a
+bug, is logged with its traceback and answered 500 with nothing of the
+exception. The request middleware (middleware.py) calls it for whatever a
+request's handler raises.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from multidict import istr
 
 from kv.domain import (
     AccessRefused,
@@ -35,10 +35,10 @@ from kv.domain import (
     WatcherTooSlow,
 )
 from kv.json_codec import write_json
-from kv.observability import Observability
+from kv.observability import Observability, RequestScope
 from kv.transports.error_tables import closest_row
 
-REQUEST_ID_HEADER = "X-Request-ID"
+REQUEST_ID_HEADER = istr("X-Request-ID")
 OBSERVABILITY = web.AppKey("observability", Observability)
 
 DOMAIN_ERRORS: dict[type[KVError], tuple[int, str]] = {
@@ -111,36 +111,18 @@ def _http_error_response(exc: web.HTTPException) -> web.Response:
     return response
 
 
-def operation_of(request: web.Request) -> str:
-    """The route a request matched, e.g. `PUT /v1/kv/{key}` (a metric label: few values)."""
-    resource = request.match_info.route.resource
-    return "unmatched" if resource is None else f"{request.method} {resource.canonical}"
+def error_answer(exc: Exception, scope: RequestScope) -> web.Response:
+    """The answer to `exc`, raised while serving the request of `scope`, by the tables above.
 
-
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Serve in the request's scope, and answer every error as JSON with the status of its table."""
-    with request.app[OBSERVABILITY].request_scope(
-        "http",
-        operation_of(request),
-        request.headers.get(REQUEST_ID_HEADER),
-        path=request.path,
-        remote=request.remote,
-    ) as scope:
-        try:
-            response = await handler(request)
-        except KVError as exc:
-            if isinstance(exc, AccessRefused):
-                scope.refused(exc)
-            response = domain_error_response(exc)
-        except web.HTTPException as exc:
-            if exc.status < 400:  # a redirect: aiohttp sends it
-                scope.answered(str(exc.status))
-                raise
-            response = _http_error_response(exc)
-        except Exception:
-            scope.unexpected_error()
-            response = error_response(500, "internal", "internal error; see the server log")
-        response.headers[REQUEST_ID_HEADER] = scope.request_id
-        scope.answered(str(response.status), server_error=response.status >= 500)
-        return response
+    Call it from the `except` clause that caught `exc`: a bug (an exception
+    of neither table) is logged with the traceback being handled. A refusal
+    of access control is recorded as one (`scope.refused`).
+    """
+    if isinstance(exc, KVError):
+        if isinstance(exc, AccessRefused):
+            scope.refused(exc)
+        return domain_error_response(exc)
+    if isinstance(exc, web.HTTPException):
+        return _http_error_response(exc)
+    scope.unexpected_error()
+    return error_response(500, "internal", "internal error; see the server log")

@@ -1,18 +1,18 @@
 """What bounds the HTTP server's memory and its shutdown: admission, answers, write timeout.
 
-`admission_middleware` is the outermost middleware. It refuses a request
-503 (`unavailable`, with Retry-After) when the server already serves
-`KV_MAX_CONCURRENT_REQUESTS` or is shutting down. A request holds its slot
-while it is served, not while its answer drains to the client: the answer
-is then held in the server's answer budget (kv.transports.budget) until it
-is written, which the middleware does itself (aiohttp then finds the
-response written and only logs it). So clients that do not read hold
-bytes of the budget, not the slots. While the budget is full, a request that
-may change something is refused 503 before it runs, and a read whose answer
-would be larger than SMALL_ANSWER_BYTES is refused 503 by its handler
-(`check_answer_room`) once it knows the size, before the answer is built
-(nothing was done either way; safe to retry). `/healthz` and `/readyz` hold
-no slot.
+The request middleware (middleware.py) asks `admission_refusal` first: a
+request is refused 503 (`unavailable`, with Retry-After) when the server
+already serves `KV_MAX_CONCURRENT_REQUESTS` or is shutting down. A request
+holds its slot while it is served, not while its answer drains to the
+client: the answer is then held in the server's answer budget
+(kv.transports.budget) until it is written, which `write_answer` does itself
+(aiohttp then finds the response written and only logs it). So clients that
+do not read hold bytes of the budget, not the slots. While the budget is
+full, a request that may change something is refused 503 before it runs,
+and a read whose answer would be larger than SMALL_ANSWER_BYTES is refused
+503 by its handler (`check_answer_room`) once it knows the size, before the
+answer is built (nothing was done either way; safe to retry). `/healthz`
+and `/readyz` hold no slot (`holds_slot`).
 
 `WriteTimeoutEnforcer` is the write timeout: a connection whose send buffer has
 not shrunk for `KV_WRITE_TIMEOUT` seconds belongs to a client that does not
@@ -23,19 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import traceback
+from collections.abc import Iterable
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
+from kv.domain import Entry
+from kv.domain.cursors import entry_bytes
 from kv.observability import get_logger
 from kv.transports.admission import Admission
 from kv.transports.budget import ByteBudget
-from kv.transports.http.errors import (
-    OBSERVABILITY,
-    REQUEST_ID_HEADER,
-    error_response,
-    operation_of,
-)
 
 log = get_logger("kv.http")
 
@@ -52,28 +48,25 @@ SMALL_ANSWER_BYTES = 16 * 1024
 READS = frozenset({"GET", "HEAD"})
 
 
-@web.middleware
-async def admission_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Serve the request within the server's limit, its response written before it counts out."""
-    admission = request.app[ADMISSION]
-    if request.path in UNCOUNTED_PATHS:
-        uncounted = await handler(request)
-        if admission.draining:
-            uncounted.force_close()
-        return uncounted
-    answers = request.app[ANSWERS]
+def holds_slot(request: web.Request) -> bool:
+    """Whether the request counts against the admission and its answer against the budget."""
+    return request.path not in UNCOUNTED_PATHS
+
+
+def admission_refusal(
+    request: web.Request, admission: Admission, answers: ByteBudget
+) -> str | None:
+    """Why a request that holds a slot cannot be taken on now, or None when it can."""
     refusal = admission.refusal()
     if refusal is None and answers.held >= answers.limit and request.method not in READS:
         refusal = answers.refusal()
-    if refusal is not None:
-        return _refused(request, refusal, close=admission.draining)
-    admission.enter()
-    try:
-        response = await handler(request)
-    finally:
-        admission.leave()
-    if admission.draining:
-        response.force_close()  # served to the end, then the connection closes
+    return refusal
+
+
+async def write_answer(
+    request: web.Request, response: web.StreamResponse, answers: ByteBudget
+) -> None:
+    """Write `response` whole, its body held in the answer budget until it is written."""
     size = _body_size(response)
     answers.hold(size)
     try:
@@ -97,7 +90,6 @@ async def admission_middleware(request: web.Request, handler: Handler) -> web.St
             # connection referenced while it waits for the next request, and
             # its body must not outlive the budget's count of it.
             response.body = None
-    return response
 
 
 def check_answer_room(request: web.Request, size: int) -> None:
@@ -111,22 +103,17 @@ def check_answer_room(request: web.Request, size: int) -> None:
         raise web.HTTPServiceUnavailable(text=answers.refusal())
 
 
+def check_entries_room(request: web.Request, entries: Iterable[Entry]) -> None:
+    """`check_answer_room` for an answer that holds `entries` (sized only while the budget
+    is full)."""
+    answers = request.app[ANSWERS]
+    if answers.held >= answers.limit:
+        check_answer_room(request, sum(map(entry_bytes, entries)))
+
+
 def _body_size(response: web.StreamResponse) -> int:
     body = response.body if isinstance(response, web.Response) else None
     return len(body) if isinstance(body, bytes) else 0
-
-
-def _refused(request: web.Request, refusal: str, *, close: bool) -> web.Response:
-    """503 `unavailable` with Retry-After, counted and logged as the server error it is."""
-    with request.app[OBSERVABILITY].request_scope(
-        "http", operation_of(request), request.headers.get(REQUEST_ID_HEADER)
-    ) as scope:
-        refused = error_response(503, "unavailable", refusal)
-        refused.headers[REQUEST_ID_HEADER] = scope.request_id
-        scope.answered("503", server_error=True)
-    if close:
-        refused.force_close()
-    return refused
 
 
 class WriteTimeoutEnforcer:

@@ -13,13 +13,11 @@ from aiohttp import web
 
 from kv.config import DEFAULTS, Settings
 from kv.domain import Entry, KeyValueService, StorageUnavailable
-from kv.domain.cursors import entry_bytes
 from kv.domain.transactions import Read
 from kv.observability import Observability
 from kv.observability.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from kv.transports.admission import Admission
 from kv.transports.budget import ANSWERS_NOT_SENT, ByteBudget, answer_limit
-from kv.transports.http.access import GUARD, access_middleware
 from kv.transports.http.console import add_console
 from kv.transports.http.entry_requests import (
     BODY_LIMITS,
@@ -32,20 +30,11 @@ from kv.transports.http.entry_requests import (
     read_key,
     wants_minimal,
 )
-from kv.transports.http.errors import (
-    OBSERVABILITY,
-    domain_error_response,
-    error_middleware,
-    json_response,
-)
+from kv.transports.http.errors import OBSERVABILITY, domain_error_response, json_response
 from kv.transports.http.idempotency import idempotent_request, mark_replayed
-from kv.transports.http.limits import (
-    ADMISSION,
-    ANSWERS,
-    admission_middleware,
-    check_answer_room,
-)
+from kv.transports.http.limits import ADMISSION, ANSWERS, check_entries_room
 from kv.transports.http.listing import ListQuery, page_document
+from kv.transports.http.middleware import request_middleware
 from kv.transports.http.openapi import describe_routes, openapi_json
 from kv.transports.http.snapshot import stream_snapshot
 from kv.transports.http.watch import EventFrames, stream_changes
@@ -83,7 +72,7 @@ def _entry_response(
 
 async def get_entry(request: web.Request) -> web.Response:
     entry = await request.app[SERVICE].get(read_key(request))
-    check_answer_room(request, entry_bytes(entry))
+    check_entries_room(request, (entry,))
     return _entry_response(request, entry)
 
 
@@ -133,12 +122,14 @@ async def transaction(request: web.Request) -> web.Response:
     once = await idempotent_request(request)
     outcome = await service.txn(document, idempotency=once)
     # The entries its gets read are the answer's bulk, held to the answer budget like a GET's.
-    read = [
-        result.entry
-        for op, result in zip(outcome.ops, outcome.results, strict=True)
-        if isinstance(op, Read) and result.entry is not None
-    ]
-    check_answer_room(request, sum(map(entry_bytes, read)))
+    check_entries_room(
+        request,
+        (
+            result.entry
+            for op, result in zip(outcome.ops, outcome.results, strict=True)
+            if isinstance(op, Read) and result.entry is not None
+        ),
+    )
     response = json_response(txn_document(outcome, service.ttl_left))
     mark_replayed(response, once)
     return response
@@ -151,7 +142,7 @@ async def list_entries(request: web.Request) -> web.Response:
     page = await service.list(
         query.prefix, limit=query.limit, cursor=query.cursor, keys_only=query.keys_only
     )
-    check_answer_room(request, sum(map(entry_bytes, page.entries)))
+    check_entries_room(request, page.entries)
     document = page_document(
         page,
         keys_only=query.keys_only,
@@ -211,24 +202,23 @@ def create_app(
     `admission` defaults to one of `max_concurrent_requests`.
     """
     body_limits = BodyLimits(service.max_value_bytes, settings.idle_timeout)
-    app = web.Application(
-        middlewares=[admission_middleware, error_middleware, access_middleware],
-        client_max_size=body_limits.body_bytes,
-    )
-    app[ADMISSION] = (
-        admission if admission is not None else Admission(settings.max_concurrent_requests)
-    )
-    app[ANSWERS] = (
-        answers
-        if answers is not None
-        else ByteBudget(
+    if admission is None:
+        admission = Admission(settings.max_concurrent_requests)
+    if answers is None:
+        answers = ByteBudget(
             answer_limit(settings.max_concurrent_requests, service.max_value_bytes),
             ANSWERS_NOT_SENT,
         )
+    if observability is None:
+        observability = Observability()
+    middleware = request_middleware(
+        admission=admission, answers=answers, observability=observability, guard=service.guard
     )
+    app = web.Application(middlewares=[middleware], client_max_size=body_limits.body_bytes)
+    app[ADMISSION] = admission
+    app[ANSWERS] = answers
     app[SERVICE] = service
-    app[GUARD] = service.guard
-    app[OBSERVABILITY] = observability if observability is not None else Observability()
+    app[OBSERVABILITY] = observability
     app[BODY_LIMITS] = body_limits
     app[DRAINING] = asyncio.Event()
     app[WATCH_FRAMES] = EventFrames(service)
