@@ -331,8 +331,10 @@ async def test_an_answer_is_held_until_sent_and_a_full_budget_refuses_calls_unre
     calls = call_admission(admission)
     answer = kv_pb2.GetResponse(key="k" * (calls.answers.limit + 1))
     served = FakeCall(kv_pb2.GetRequest(key="k").SerializeToString())
-    assert isinstance(await calls.take(GET, served, counted=True), Admitted)  # type: ignore[arg-type]
-    calls.hold_answer(served, answer)  # type: ignore[arg-type]
+    taken = await calls.take(GET, served, counted=True)  # type: ignore[arg-type]
+    assert isinstance(taken, Admitted)
+    assert taken.held is not None
+    calls.hold_answer(taken.held, answer)
     assert calls.answers.held == answer.ByteSize()
     busy = FakeCall(b"")
     refused = await calls.take(GET, busy, counted=True)  # type: ignore[arg-type]

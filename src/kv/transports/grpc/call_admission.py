@@ -99,12 +99,33 @@ def max_item_tags(max_value_bytes: int) -> int:
     return max_value_bytes // 2 + MESSAGE_FRAMING_BYTES
 
 
+class Held:
+    """What a counted call holds until grpc has sent its answer: its place in the admission,
+    its request's bytes and its answer's bytes (`CallAdmission.hold_answer`).
+
+    Given back by one done callback of the call, whatever its outcome.
+    """
+
+    __slots__ = ("_admission", "_answers", "answer_bytes", "request_bytes")
+
+    def __init__(self, admission: Admission, answers: ByteBudget) -> None:
+        self._admission = admission
+        self._answers = answers
+        self.request_bytes = 0
+        self.answer_bytes = 0
+
+    def __call__(self, call: object) -> None:
+        self._admission.leave(self.request_bytes)
+        self._answers.give_back(self.answer_bytes)
+
+
 @dataclass(frozen=True, slots=True)
 class Admitted(Generic[Message]):
-    """A parsed request and the size of its message, which it holds of the admission."""
+    """A parsed request and the size of its message; `held`: what a counted call holds."""
 
     message: Message
     size: int
+    held: Held | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +144,7 @@ def parse_request(
     A message with more than `max_item_tags` bytes 0x0a is refused as too
     large before it is parsed (see the module's docstring).
     """
-    if raw.count(ITEM_TAG) > max_item_tags:
+    if len(raw) > max_item_tags and raw.count(ITEM_TAG) > max_item_tags:
         return Refusal(
             grpc.StatusCode.RESOURCE_EXHAUSTED,
             "value too large: holds more items than a value within the limit can "
@@ -172,7 +193,7 @@ class CallAdmission:
         once no call is in progress (grpc_internals.py), which must lose no answer.
         """
         admission = self.admission
-        held = 0
+        held = None
         if counted:
             refusal = admission.refusal()
             if refusal is None and self.answers.held >= self.answers.limit:
@@ -180,31 +201,29 @@ class CallAdmission:
             if refusal is not None:
                 return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
             admission.enter()
+            held = Held(admission, self.answers)
             # grpc calls any callable; its stubs declare a class of their own.
-            context.add_done_callback(lambda _: admission.leave(held))  # type: ignore[arg-type]
+            context.add_done_callback(held)  # type: ignore[arg-type]
         parse, name = self._requests[method]
         raw = await self._read(context, name)
         if isinstance(raw, Refusal):
             return raw
-        if counted:
+        if held is not None:
             refusal = admission.bytes_refusal(len(raw))
             if refusal is not None:
                 return Refusal(grpc.StatusCode.UNAVAILABLE, refusal)
         parsed = parse_request(raw, parse, name, self._max_item_tags)
         if isinstance(parsed, Refusal):
             return parsed
-        if counted:
-            held = len(raw)
-            admission.hold(held)
-        return Admitted(parsed, len(raw))
+        if held is not None:
+            held.request_bytes = len(raw)
+            admission.hold(len(raw))
+        return Admitted(parsed, len(raw), held)
 
-    def hold_answer(self, context: Context, answer: ProtoMessage) -> None:
+    def hold_answer(self, held: Held, answer: ProtoMessage) -> None:
         """Hold `answer`'s size in the answer budget until grpc has sent it (the call is done)."""
-        size = answer.ByteSize()
-        answers = self.answers
-        answers.hold(size)
-        # grpc calls any callable; its stubs declare a class of their own.
-        context.add_done_callback(lambda _: answers.give_back(size))  # type: ignore[arg-type]
+        held.answer_bytes = size = answer.ByteSize()
+        self.answers.hold(size)
 
     async def _read(self, context: Context, name: str) -> bytes | Refusal:
         """The call's one message, read in one of the slots (see above)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote
 
@@ -84,9 +85,11 @@ def bearer_token(authorization: list[str]) -> str | None:
     return token
 
 
+@lru_cache(maxsize=1024)
 def peer_address(peer: str) -> str | None:
     """The IP address in grpc's peer string (`ipv4:127.0.0.1:5000`, `ipv6:%5B::1%5D:5000`:
-    grpc percent-encodes the brackets)."""
+    grpc percent-encodes the brackets). Cached: asked of every call, and a
+    connection's calls share their peer."""
     kind, _, rest = unquote(peer).partition(":")
     if kind == "ipv4":
         return rest.rpartition(":")[0]
@@ -160,8 +163,8 @@ def _observed_call(
                     else:
                         with guard.acting_as(principal):
                             response = await behavior(servicer, request.message, context)
-                        if admitted and isinstance(response, ProtoMessage):
-                            servicer.calls.hold_answer(context, response)
+                        if request.held is not None and isinstance(response, ProtoMessage):
+                            servicer.calls.hold_answer(request.held, response)
                         scope.answered(grpc.StatusCode.OK.name)
                         return response
                 except KVError as exc:

@@ -90,6 +90,8 @@ def to_json(
 
 def from_json(document: JsonValue) -> struct_pb2.Value:
     """`document` as a `Value` (built with a stack of containers, not recursion)."""
+    if type(document) is str:  # the common value, without the walk
+        return struct_pb2.Value(string_value=document)
     value = struct_pb2.Value()
     pending: list[tuple[struct_pb2.Value, JsonValue]] = [(value, document)]
     while pending:
