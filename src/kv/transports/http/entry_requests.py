@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from aiohttp import HttpVersion11, web
+from aiohttp import HttpVersion11, hdrs, web
+from multidict import istr
 
 from kv.domain import Condition, InvalidRequest, JsonValue, ValueTooLarge
 from kv.domain.model import MAX_REVISION
@@ -30,6 +31,9 @@ BODY_SLACK_BYTES = 64 * 1024
 MAX_REVISION_DIGITS = len(str(MAX_REVISION))
 # How much of a header a message quotes back.
 _SHOWN_CHARACTERS = 40
+IF_NONE_MATCH = istr("If-None-Match")
+IF_MATCH = istr("If-Match")
+PREFER = istr("Prefer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,11 @@ class WriteBody:
 async def read_body(request: web.Request) -> WriteBody:
     """The `{"value": V}` or `{"value": V, "ttl": S}` body, read within the size and time limits."""
     document = await read_document(request)
-    if not isinstance(document, dict) or "value" not in document or set(document) - BODY_FIELDS:
+    if (
+        not isinstance(document, dict)
+        or "value" not in document
+        or not document.keys() <= BODY_FIELDS
+    ):
         raise InvalidRequest('body must be a JSON object with a "value" and at most a "ttl"')
     return WriteBody(document["value"], _ttl(document["ttl"]) if "ttl" in document else None)
 
@@ -90,7 +98,7 @@ async def read_body(request: web.Request) -> WriteBody:
 async def read_document(request: web.Request) -> Any:
     """The JSON body of a request, read within the size and time limits (415 if not JSON)."""
     if request.content_type != JSON_TYPE or (request.charset or "utf-8").lower() != "utf-8":
-        received = request.headers.get("Content-Type", "none")[:_SHOWN_CHARACTERS]
+        received = request.headers.get(hdrs.CONTENT_TYPE, "none")[:_SHOWN_CHARACTERS]
         raise web.HTTPUnsupportedMediaType(
             text=f"Content-Type must be {JSON_TYPE} (UTF-8), got {received!r}"
         )
@@ -102,7 +110,7 @@ async def read_document(request: web.Request) -> Any:
         )
     if (
         request.version == HttpVersion11
-        and request.headers.get("Expect", "").lower() == "100-continue"
+        and request.headers.get(hdrs.EXPECT, "").lower() == "100-continue"
     ):
         await send_continue(request)
     try:
@@ -159,8 +167,8 @@ def _revision_tag(header: str, raw: str) -> Condition:
 
 
 def read_condition(request: web.Request, *, none_match_allowed: bool) -> Condition | None:
-    if_match = request.headers.get("If-Match")
-    if_none_match = request.headers.get("If-None-Match")
+    if_match = request.headers.get(IF_MATCH)
+    if_none_match = request.headers.get(IF_NONE_MATCH)
     if if_match is not None and if_none_match is not None:
         raise InvalidRequest("send If-Match or If-None-Match, not both")
     if if_match is not None:
@@ -175,5 +183,5 @@ def read_condition(request: web.Request, *, none_match_allowed: bool) -> Conditi
 
 
 def wants_minimal(request: web.Request) -> bool:
-    prefer = request.headers.get("Prefer", "")
+    prefer = request.headers.get(PREFER, "")
     return any(part.strip() == "return=minimal" for part in prefer.replace(";", ",").split(","))

@@ -10,10 +10,11 @@ keys never answer another's requests).
 from __future__ import annotations
 
 from aiohttp import web
+from multidict import istr
 
 from kv.domain.idempotency import IdempotentRequest, fingerprint
 
-IDEMPOTENCY_KEY = "Idempotency-Key"
+IDEMPOTENCY_KEY = istr("Idempotency-Key")
 REPLAYED = "Idempotent-Replayed"
 _SHAPING_HEADERS = ("If-Match", "If-None-Match", "Prefer")
 

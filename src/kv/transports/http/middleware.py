@@ -22,8 +22,8 @@ the app is made (`request_middleware`), not looked up per request.
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp.web_urldispatcher import AbstractRoute
 from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_urldispatcher import AbstractRoute
 
 from kv.domain import Guard
 from kv.observability import Observability
