@@ -52,7 +52,8 @@ class Admission:
     def enter(self) -> None:
         self.entered += 1
         self.in_progress += 1
-        self.idle.clear()
+        if self.in_progress == 1:  # `idle` is set only while none is in progress
+            self.idle.clear()
 
     def hold(self, size: int) -> None:
         """Count `size` bytes more as held by a request in progress, until it leaves."""

@@ -40,6 +40,7 @@ from kv.transports.grpc.grpc_internals import Context
 GRPC_REQUEST_ID_KEY = "x-request-id"
 AUTHORIZATION_KEY = "authorization"
 BEARER = "bearer"
+OK = grpc.StatusCode.OK.name
 
 
 class ObservedServicer(Protocol):
@@ -165,7 +166,7 @@ def _observed_call(
                             response = await behavior(servicer, request.message, context)
                         if request.held is not None and isinstance(response, ProtoMessage):
                             servicer.calls.hold_answer(request.held, response)
-                        scope.answered(grpc.StatusCode.OK.name)
+                        scope.answered(OK)
                         return response
                 except KVError as exc:
                     if isinstance(exc, AccessRefused):
