@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 
 from kv.adapters.history import HistoryLimits
-from kv.adapters.keydir import EXPIRE_BATCH, ExpiryIndex, KeyDirectory
+from kv.adapters.keydir import EXPIRE_BATCH, RECENT_ENTRIES, ExpiryIndex, KeyDirectory
 from kv.adapters.memory import InMemoryStore
 from kv.adapters.packed import pack, unpack
 from kv.adapters.snapshot_view import KeyDirectoryView
@@ -58,6 +58,25 @@ def test_an_entry_comes_back_from_the_directory_as_it_went_in(
     directory = KeyDirectory()
     directory.set(entry)
     assert directory.raw("k") == entry
+
+
+def test_reads_see_every_write_and_removal_of_keys_read_lately_and_of_others() -> None:
+    keys = [f"k{n}" for n in range(RECENT_ENTRIES + 100)]  # more than are kept as built
+    directory = KeyDirectory({key: Entry(key, "v0", 1) for key in keys})
+    for round_ in range(1, 4):
+        for key in keys:
+            assert directory.get(key, 0.0) == Entry(key, f"v{round_ - 1}", round_)
+        for key in keys:
+            directory.set(Entry(key, f"v{round_}", round_ + 1))
+    for key in keys[::2]:
+        directory.remove(key)
+    for key in keys:
+        removed = keys.index(key) % 2 == 0
+        assert directory.raw(key) == (None if removed else Entry(key, "v3", 4))
+    directory.set(Entry(keys[0], [1], 9, expires_at=5.0))
+    assert directory.get(keys[0], 4.0) == Entry(keys[0], [1], 9, expires_at=5.0)
+    assert directory.get(keys[0], 5.0) is None
+    assert directory.raw(keys[0]) == Entry(keys[0], [1], 9, expires_at=5.0)
 
 
 def read_view(view: KeyDirectoryView, now: float = 0.0) -> list[Entry]:

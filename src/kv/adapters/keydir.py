@@ -33,19 +33,26 @@ log = get_logger("kv.expiry")
 EXPIRE_BATCH = 256
 # The sweeper wakes at least this often (seconds) while entries may expire.
 SWEEP_INTERVAL_SECONDS = 1.0
+# Entries read lately kept as built (see KeyDirectory): a bound on the memory they take.
+RECENT_ENTRIES = 4096
 
 
 class KeyDirectory:
     """Entries in key order, keyed by key; copy-on-write views of it for snapshots.
 
-    Each entry is held packed (`kv.adapters.packed`) in a `SortedMap`; every
-    read builds the `Entry` again.
+    Each entry is held packed (`kv.adapters.packed`) in a `SortedMap`, and a
+    read builds the `Entry` again. The entries of the keys read lately (at
+    most RECENT_ENTRIES) are also kept as built, so a key read again and
+    again is answered without building its entry each time; a write to a
+    kept key keeps the entry written, a removal drops it, so what is kept
+    is always what the map holds.
     """
 
     def __init__(self, entries: Mapping[str, Entry] | None = None) -> None:
         self._entries: SortedMap[Packed] = SortedMap(
             (key, pack(entry)) for key, entry in (entries or {}).items()
         )
+        self._recent: dict[str, Entry] = {}
         # Open views: each is told of a key before it changes.
         self._views: list[KeyDirectoryView] = []
 
@@ -54,8 +61,16 @@ class KeyDirectory:
 
     def raw(self, key: str) -> Entry | None:
         """The entry at `key`, expired or not."""
-        packed = self._entries.get(key)
-        return None if packed is None else unpack(key, packed)
+        entry = self._recent.get(key)
+        if entry is None:
+            packed = self._entries.get(key)
+            if packed is None:
+                return None
+            entry = unpack(key, packed)
+            if len(self._recent) >= RECENT_ENTRIES:
+                self._recent.clear()
+            self._recent[key] = entry
+        return entry
 
     def get(self, key: str, now: float) -> Entry | None:
         """The entry at `key` unless there is none or it has expired at `now`."""
@@ -68,11 +83,14 @@ class KeyDirectory:
         if self._views:
             self._changing(entry.key)
         self._entries.set(entry.key, pack(entry))
+        if entry.key in self._recent:
+            self._recent[entry.key] = entry
 
     def remove(self, key: str) -> None:
         if self._views:
             self._changing(key)
         self._entries.pop(key)
+        self._recent.pop(key, None)
 
     def view(self) -> KeyDirectoryView:
         """The entries as they are now, whatever changes later, until the view is closed."""
