@@ -247,7 +247,8 @@ class RespConnection(asyncio.Protocol):
                     self._draining = True
                 if not self._pending:
                     await outbox.flush()
-                    self._parse_kept()
+                    if self._parse_kept():
+                        await asyncio.sleep(0)  # one kept request per turn of the event loop
                 if self._reading_paused and not self._draining and self._room_to_read():
                     self._reading_paused = False
                     self.transport.resume_reading()
@@ -263,8 +264,9 @@ class RespConnection(asyncio.Protocol):
         if self._draining:
             self.close()
 
-    def _parse_kept(self) -> None:
-        """Before AUTH: parse the next request kept, within the limits the last may have lifted."""
+    def _parse_kept(self) -> bool:
+        """Before AUTH: parse the next request kept, within the limits the last may have
+        lifted; whether there was one."""
         if (
             self._reader.unauthenticated
             and self._discarded is None
@@ -272,6 +274,8 @@ class RespConnection(asyncio.Protocol):
             and not self.transport.is_closing()
         ):
             self._parse(b"")
+            return bool(self._pending)
+        return False
 
     def _room_to_read(self) -> bool:
         return (
