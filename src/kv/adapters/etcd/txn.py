@@ -36,8 +36,8 @@ SINGLE_TRIP_VALUE_BYTES = 640 * 1024
 
 
 # The builders below fill each request in place (`ops.add()`, `compare.add()`): protobuf copies
-# a message given to a constructor or to `append`, and a nested Txn built from parts was copied
-# once per level, on every write.
+# a message handed to a constructor or to `append`, so a nested Txn assembled from separately
+# built parts would be copied again at every level, on every write.
 Ops = RepeatedCompositeFieldContainer[rpc_pb2.RequestOp]
 Compares = RepeatedCompositeFieldContainer[Compare]
 
