@@ -21,11 +21,17 @@ written by a `swap_request` guarded by the `mod_revision` it read.
 
 from __future__ import annotations
 
-from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+from typing import TYPE_CHECKING
 
 from kv.adapters.etcd.values import Keyspace, delete_marker
 from kv.domain import Condition, Decision, Entry, Write, WriteKind, Written
 from kv.etcdpb import kv_pb2, rpc_pb2
+
+if TYPE_CHECKING:  # the type protobuf's stubs give a repeated message field
+    from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+
+    Ops = RepeatedCompositeFieldContainer[rpc_pb2.RequestOp]
+    Compares = RepeatedCompositeFieldContainer[rpc_pb2.Compare]
 
 Compare = rpc_pb2.Compare
 
@@ -38,10 +44,6 @@ SINGLE_TRIP_VALUE_BYTES = 640 * 1024
 # The builders below fill each request in place (`ops.add()`, `compare.add()`): protobuf copies
 # a message handed to a constructor or to `append`, so a nested Txn assembled from separately
 # built parts would be copied again at every level, on every write.
-Ops = RepeatedCompositeFieldContainer[rpc_pb2.RequestOp]
-Compares = RepeatedCompositeFieldContainer[Compare]
-
-
 def _add_range(ops: Ops, key: bytes, *, keys_only: bool = False) -> None:
     read = ops.add().request_range
     read.key = key
@@ -65,6 +67,16 @@ def _add_exists(compares: Compares, key: bytes, exists: bool) -> None:
     compare.result = Compare.GREATER if exists else Compare.EQUAL
 
 
+def _add_no_expiry(compares: Compares, key: bytes) -> None:
+    compare = compares.add()
+    compare.key, compare.target, compare.result, compare.lease = (
+        key,
+        Compare.LEASE,
+        Compare.EQUAL,
+        0,
+    )
+
+
 def _add_unchanged(compares: Compares, key: bytes, mod_revision: int) -> None:
     compare = compares.add()
     compare.key, compare.target, compare.result = key, Compare.MOD, Compare.EQUAL
@@ -86,9 +98,7 @@ def request(write: Write, key: bytes, value: bytes, lease: int) -> rpc_pb2.TxnRe
     """The one Txn that carries out `write` on a key without expiry (`value`: what to store)."""
     txn = rpc_pb2.TxnRequest()
     _add_condition(txn.compare, key, write.condition)
-    no_expiry = txn.compare.add()
-    no_expiry.key, no_expiry.target, no_expiry.result = key, Compare.LEASE, Compare.EQUAL
-    no_expiry.lease = 0
+    _add_no_expiry(txn.compare, key)
     if write.kind is WriteKind.DELETE:
         _add_exists(txn.compare, key, True)
         _add_delete(txn.success, key)
