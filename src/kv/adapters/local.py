@@ -37,8 +37,9 @@ class LocalStore(SingleWrites, ABC):
 
     `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
     `history`: how many recent changes the change feed keeps for watchers.
-    `lock`: held while a listing or a sweep round reads the key directory and
-    the expiry index; a store whose writes may come from another thread
+    `lock`: held while a read, a listing or a sweep round reads the key
+    directory and the expiry index (a lookup there is several steps, not one
+    dict operation); a store whose writes may come from another thread
     passes a `threading.Lock` and holds it while it writes too.
     """
 
@@ -72,7 +73,8 @@ class LocalStore(SingleWrites, ABC):
         await self._sweeper.stop()
 
     async def get(self, key: str) -> Entry | None:
-        return self._entries.get(key, self._clock())
+        with self._lock:
+            return self._entries.get(key, self._clock())
 
     def key_count(self) -> int:
         """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""
