@@ -65,17 +65,18 @@ def test_reads_see_every_write_and_removal_of_keys_read_lately_and_of_others() -
     directory = KeyDirectory({key: Entry(key, "v0", 1) for key in keys})
     for round_ in range(1, 4):
         for key in keys:
-            assert directory.get(key, 0.0) == Entry(key, f"v{round_ - 1}", round_)
+            assert directory.raw(key) == Entry(key, f"v{round_ - 1}", round_)
         for key in keys:
             directory.set(Entry(key, f"v{round_}", round_ + 1))
+            assert directory.recent(key) in (None, Entry(key, f"v{round_}", round_ + 1))
     for key in keys[::2]:
         directory.remove(key)
-    for key in keys:
-        removed = keys.index(key) % 2 == 0
+    for number, key in enumerate(keys):
+        removed = number % 2 == 0
+        assert directory.recent(key) in (None, Entry(key, "v3", 4))
         assert directory.raw(key) == (None if removed else Entry(key, "v3", 4))
+        assert directory.recent(key) == (None if removed else Entry(key, "v3", 4))
     directory.set(Entry(keys[0], [1], 9, expires_at=5.0))
-    assert directory.get(keys[0], 4.0) == Entry(keys[0], [1], 9, expires_at=5.0)
-    assert directory.get(keys[0], 5.0) is None
     assert directory.raw(keys[0]) == Entry(keys[0], [1], 9, expires_at=5.0)
 
 

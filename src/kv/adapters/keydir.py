@@ -59,6 +59,13 @@ class KeyDirectory:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def recent(self, key: str) -> Entry | None:
+        """The entry at `key` if the key was read lately (None: it was not, or has no entry).
+
+        One dict lookup: safe to call while another thread writes.
+        """
+        return self._recent.get(key)
+
     def raw(self, key: str) -> Entry | None:
         """The entry at `key`, expired or not."""
         entry = self._recent.get(key)
@@ -70,13 +77,6 @@ class KeyDirectory:
             if len(self._recent) >= RECENT_ENTRIES:
                 self._recent.clear()
             self._recent[key] = entry
-        return entry
-
-    def get(self, key: str, now: float) -> Entry | None:
-        """The entry at `key` unless there is none or it has expired at `now`."""
-        entry = self.raw(key)
-        if entry is None or entry.expired(now):
-            return None
         return entry
 
     def set(self, entry: Entry) -> None:
