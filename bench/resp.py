@@ -26,13 +26,19 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from pathlib import Path
 
-from bench.processes import HOST, Server, free_port, running
+from bench.kvserver import measured
+from bench.loads import LoadResult
+from bench.processes import HOST, Server, free_port, python_module, running
+from bench.rows import Figure
+from bench.tls import secured_kv_server
 
 CLIENTS = 50
 KEYSPACE = 1000
 PIPELINES = (1, 16)
+ALWAYS = ("--appendonly", "yes", "--appendfsync", "always")
 # (what, numerator, denominator, operation, target)
 TARGETS = (
     ("kv/memory ÷ redis (no persistence)", "kv-memory", "redis", "SET", 0.6),
@@ -41,13 +47,28 @@ TARGETS = (
 )
 
 
-def redis_benchmark(port: int, tests: str, requests: int, pipeline: int) -> dict[str, float]:
-    """Requests per second of each test in `tests`, from redis-benchmark's CSV output."""
+def redis_benchmark(
+    port: int, tests: str, requests: int, pipeline: int, *options: str
+) -> dict[str, LoadResult]:
+    """Each test of `tests` (requests per second, latencies) from redis-benchmark's CSV output.
+
+    `options`: more of its options (--tls, -a TOKEN). An error a server
+    answered (a refused token, say) fails the load."""
     command = ["redis-benchmark", "-h", HOST, "-p", str(port), "-t", tests, "-c", str(CLIENTS)]
-    command += ["-n", str(requests), "-P", str(pipeline), "-r", str(KEYSPACE), "--csv"]
+    command += ["-n", str(requests), "-P", str(pipeline), "-r", str(KEYSPACE), "--csv", *options]
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600)
-    rows = csv.DictReader(io.StringIO(done.stdout))
-    return {row["test"]: float(row["rps"]) for row in rows}
+    if any(word in done.stdout + done.stderr for word in ("NOAUTH", "WRONGPASS", "ERR")):
+        raise RuntimeError(f"redis-benchmark was answered an error: {done.stdout}{done.stderr}")
+    return {
+        row["test"]: LoadResult(
+            float(row["rps"]),
+            float(row["p50_latency_ms"]),
+            float(row["p99_latency_ms"]),
+            requests,
+            0,
+        )
+        for row in csv.DictReader(io.StringIO(done.stdout))
+    }
 
 
 @contextmanager
@@ -80,9 +101,7 @@ def measure(requests: int, rounds: int) -> dict[tuple[str, int, str], float]:
             "kv-memory": stack.enter_context(kv_server("memory", data)),
             "kv-sqlite": stack.enter_context(kv_server("sqlite", data)),
             "redis": stack.enter_context(redis_server("redis", data, "--appendonly", "no")),
-            "redis-always": stack.enter_context(
-                redis_server("redis-always", data, "--appendonly", "yes", "--appendfsync", "always")
-            ),
+            "redis-always": stack.enter_context(redis_server("redis-always", data, *ALWAYS)),
         }
         for _ in range(rounds):
             for pipeline in PIPELINES:
@@ -92,8 +111,79 @@ def measure(requests: int, rounds: int) -> dict[tuple[str, int, str], float]:
                     count = requests // 10 if durable else requests * pipeline // 4
                     rates = redis_benchmark(server.ports["resp"], "set,get", count, pipeline)
                     for operation, rate in rates.items():
-                        samples.setdefault((name, pipeline, operation), []).append(rate)
+                        samples.setdefault((name, pipeline, operation), []).append(
+                            rate.requests_per_second
+                        )
     return {point: statistics.median(rates) for point, rates in samples.items()}
+
+
+def load_sizes(duration: float) -> tuple[int, int]:
+    """Requests per load, without pipelining and with -P 16: about `duration` s at kv-server."""
+    return int(20_000 * duration), int(80_000 * duration)
+
+
+def phase(figures: dict[str, Figure], duration: float) -> None:
+    """The RESP rows of `make bench`: one load of each point, the servers one after another.
+
+    kv-server (memory), the bare ceiling (bench/ceiling_resp.py), redis-server
+    without persistence, and kv-server with TLS and an auth file (redis-benchmark
+    --tls -a TOKEN): SET then GET, pipelining off and -P 16. Then SET -P 16 at
+    kv-server on sqlite and at redis-server with `appendfsync always`. A load
+    is a request count (`load_sizes`), raised for a server that serves it in
+    under half of `duration`.
+    """
+    single, pipelined = load_sizes(duration)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="kv-bench-resp-") as scratch, ExitStack() as stack:
+        data = Path(scratch)
+        ceiling = python_module("bench.ceiling_resp", str(port))
+        secured = stack.enter_context(secured_kv_server("kv-tls-resp", "resp"))
+        sides = [
+            ("kv-resp", stack.enter_context(kv_server("memory", data)), ()),
+            (
+                "ceiling-resp",
+                stack.enter_context(running("ceiling-resp", ceiling, ports={"resp": port})),
+                (),
+            ),
+            ("redis", stack.enter_context(redis_server("redis", data, "--appendonly", "no")), ()),
+            (
+                "kv-tls-resp",
+                secured.server,
+                ("--tls", "--cacert", str(secured.ca), "-a", secured.token),
+            ),
+        ]
+        durable = [
+            ("kv-sqlite-resp", stack.enter_context(kv_server("sqlite", data)), pipelined // 2),
+            (
+                "redis-always",
+                stack.enter_context(redis_server("redis-always", data, *ALWAYS)),
+                pipelined,
+            ),
+        ]
+        for pipeline, count, suffix in ((1, single, ""), (16, pipelined, "-p16")):
+            for operation in ("set", "get"):
+                for name, server, options in sides:
+                    figures[f"{name}-{operation}{suffix}"] = _load(
+                        server, operation, count, pipeline, duration, *options
+                    )
+        for name, server, count in durable:
+            figures[f"{name}-set-p16"] = _load(server, "set", count, 16, duration)
+
+
+def _load(
+    server: Server, operation: str, requests: int, pipeline: int, duration: float, *options: str
+) -> LoadResult:
+    """redis-benchmark's `operation` at `server`, with its CPU time; a load that took under
+    half of `duration` (a fast server) is run again with enough requests for `duration`."""
+
+    def one(count: int) -> LoadResult:
+        found = redis_benchmark(server.ports["resp"], operation, count, pipeline, *options)
+        return found[operation.upper()]
+
+    result = measured(server, partial(one, requests))
+    if requests / result.requests_per_second < duration / 2:
+        result = measured(server, partial(one, int(result.requests_per_second * duration)))
+    return result
 
 
 def table(results: dict[tuple[str, int, str], float], load: tuple[float, float]) -> str:
