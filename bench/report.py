@@ -87,7 +87,10 @@ def chart(path: Path, rows: Sequence[Row], figures: Figures, subtitle: str) -> N
         ours = figures[row.ours]
         rate = ours.requests_per_second if isinstance(ours, LoadResult) else 0.0
         axes.annotate(
-            f" {found:.2f} ({rate / 1000:.1f}k/s)", (found, index), va="center", fontsize=7
+            f" {found:.2f} ({rate / 1000:.1f}k/s)",
+            (max(found, row.target) + 0.01, index),
+            va="center",
+            fontsize=7,
         )
     axes.set_yticks(range(len(shown)), [row.label for row, _ in shown], fontsize=7)
     axes.invert_yaxis()

@@ -26,7 +26,6 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from functools import partial
 from pathlib import Path
 
 from bench.kvserver import measured
@@ -38,6 +37,9 @@ from bench.tls import secured_kv_server
 CLIENTS = 50
 KEYSPACE = 1000
 PIPELINES = (1, 16)
+# redis-server and the bare ceiling serve several times kv-server's rate: their loads are
+# that many times longer, so that no load is over in a fraction of a second.
+PEER_LOADS = 4
 ALWAYS = ("--appendonly", "yes", "--appendfsync", "always")
 # (what, numerator, denominator, operation, target)
 TARGETS = (
@@ -119,7 +121,7 @@ def measure(requests: int, rounds: int) -> dict[tuple[str, int, str], float]:
 
 def load_sizes(duration: float) -> tuple[int, int]:
     """Requests per load, without pipelining and with -P 16: about `duration` s at kv-server."""
-    return int(20_000 * duration), int(80_000 * duration)
+    return int(20_000 * duration), int(60_000 * duration)
 
 
 def phase(figures: dict[str, Figure], duration: float) -> None:
@@ -129,61 +131,49 @@ def phase(figures: dict[str, Figure], duration: float) -> None:
     without persistence, and kv-server with TLS and an auth file (redis-benchmark
     --tls -a TOKEN): SET then GET, pipelining off and -P 16. Then SET -P 16 at
     kv-server on sqlite and at redis-server with `appendfsync always`. A load
-    is a request count (`load_sizes`), raised for a server that serves it in
-    under half of `duration`.
+    is a request count (`load_sizes`, PEER_LOADS times more for the peers).
     """
     single, pipelined = load_sizes(duration)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="kv-bench-resp-") as scratch, ExitStack() as stack:
         data = Path(scratch)
-        ceiling = python_module("bench.ceiling_resp", str(port))
         secured = stack.enter_context(secured_kv_server("kv-tls-resp", "resp"))
+        kv = stack.enter_context(kv_server("memory", data))
+        bare = python_module("bench.ceiling_resp", str(port))
+        ceiling = stack.enter_context(running("ceiling-resp", bare, ports={"resp": port}))
+        redis = stack.enter_context(redis_server("redis", data, "--appendonly", "no"))
+        sqlite = stack.enter_context(kv_server("sqlite", data))
+        always = stack.enter_context(redis_server("redis-always", data, *ALWAYS))
+        token = ("--tls", "--cacert", str(secured.ca), "-a", secured.token)
         sides = [
-            ("kv-resp", stack.enter_context(kv_server("memory", data)), ()),
-            (
-                "ceiling-resp",
-                stack.enter_context(running("ceiling-resp", ceiling, ports={"resp": port})),
-                (),
-            ),
-            ("redis", stack.enter_context(redis_server("redis", data, "--appendonly", "no")), ()),
-            (
-                "kv-tls-resp",
-                secured.server,
-                ("--tls", "--cacert", str(secured.ca), "-a", secured.token),
-            ),
-        ]
-        durable = [
-            ("kv-sqlite-resp", stack.enter_context(kv_server("sqlite", data)), pipelined // 2),
-            (
-                "redis-always",
-                stack.enter_context(redis_server("redis-always", data, *ALWAYS)),
-                pipelined,
-            ),
+            ("kv-resp", kv, 1, ()),
+            ("ceiling-resp", ceiling, PEER_LOADS, ()),
+            ("redis", redis, PEER_LOADS, ()),
+            ("kv-tls-resp", secured.server, 1, token),
         ]
         for pipeline, count, suffix in ((1, single, ""), (16, pipelined, "-p16")):
             for operation in ("set", "get"):
-                for name, server, options in sides:
+                for name, server, scale, options in sides:
                     figures[f"{name}-{operation}{suffix}"] = _load(
-                        server, operation, count, pipeline, duration, *options
+                        server, operation, count * scale, pipeline, *options
                     )
-        for name, server, count in durable:
-            figures[f"{name}-set-p16"] = _load(server, "set", count, 16, duration)
+        for name, server, scale in (
+            ("kv-sqlite-resp", sqlite, 1),
+            ("redis-always", always, PEER_LOADS),
+        ):
+            figures[f"{name}-set-p16"] = _load(server, "set", pipelined * scale // 2, 16)
 
 
 def _load(
-    server: Server, operation: str, requests: int, pipeline: int, duration: float, *options: str
+    server: Server, operation: str, requests: int, pipeline: int, *options: str
 ) -> LoadResult:
-    """redis-benchmark's `operation` at `server`, with its CPU time; a load that took under
-    half of `duration` (a fast server) is run again with enough requests for `duration`."""
+    """redis-benchmark's `operation` at `server`, with the server's CPU time per request."""
 
-    def one(count: int) -> LoadResult:
-        found = redis_benchmark(server.ports["resp"], operation, count, pipeline, *options)
+    def one() -> LoadResult:
+        found = redis_benchmark(server.ports["resp"], operation, requests, pipeline, *options)
         return found[operation.upper()]
 
-    result = measured(server, partial(one, requests))
-    if requests / result.requests_per_second < duration / 2:
-        result = measured(server, partial(one, int(result.requests_per_second * duration)))
-    return result
+    return measured(server, one)
 
 
 def table(results: dict[tuple[str, int, str], float], load: tuple[float, float]) -> str:

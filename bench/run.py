@@ -40,13 +40,13 @@ no line), with `KV_MAX_CONCURRENT_REQUESTS=100`, twice the load's connections, s
 measures what it serves and not the admission limit.
 
 - **RESP** (`resp`): `redis-benchmark -t set` then `-t get`, `-c 50 -r 1000`, pipelining off and
-  `-P 16`, {resp_single:,} and {resp_pipelined:,} requests per load (a server that serves them in
-  under half of {duration:g} s is loaded again with enough for {duration:g} s), at kv-server,
-  `bench/ceiling_resp.py` (a bare uvloop + hiredis server: a dict, every complete command of a
-  read run at once, one write per batch) and `redis-server` without persistence
-  (`--save "" --appendonly no`); then `SET -P 16` at kv-server with `KV_STORE=sqlite`
-  ({resp_durable:,} requests) and at `redis-server --appendonly yes --appendfsync always`.
-  redis-benchmark reports no failed requests; an error answer fails the run.
+  `-P 16`, at kv-server, at `bench/ceiling_resp.py` (a bare uvloop + hiredis server: a dict,
+  every complete command of a read run at once, one write per batch) and at `redis-server`
+  without persistence (`--save "" --appendonly no`); then `SET -P 16` at kv-server with
+  `KV_STORE=sqlite` and at `redis-server --appendonly yes --appendfsync always`. A load is
+  {resp_single:,} requests without pipelining and {resp_pipelined:,} with it ({resp_durable:,} on
+  sqlite), four times as many at the two peers, which serve several times kv-server's rate.
+  redis-benchmark counts no failed requests; an error answer fails the run.
 - **HTTP** (`http`): `wrk -t1 -c50 --latency` with `bench/wrk/kv_get.lua` (GET over 1,000 keys
   loaded first) and `kv_put.lua` (PUT of a new 32-byte string value each time, so every request
   is a real write) at kv-server and at `bench/ceiling_http.py`: aiohttp on the same event loop
@@ -146,7 +146,6 @@ def write_report(
                 resp_pipelined=pipelined,
                 resp_durable=pipelined // 2,
                 rss_keys=int(settings["rss_keys"]),
-                duration=duration,
             ),
         ]
     )
@@ -189,8 +188,10 @@ def main() -> None:
     figures: phases.Figures = {}
     started = os.getloadavg()[0]
     for phase in chosen:
-        print(f"bench: {phase} ...", file=sys.stderr, flush=True)
+        print(f"bench: {phase} ...", file=sys.stderr, end=" ", flush=True)
+        began = time.monotonic()
         runners[phase](figures)
+        print(f"{time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
     flags = " --quick" if arguments.quick else ""
     flags += "" if arguments.duration is None else f" --duration {arguments.duration:g}"
 
