@@ -92,6 +92,8 @@ def chart(path: Path, rows: Sequence[Row], figures: Figures, subtitle: str) -> N
             va="center",
             fontsize=7,
         )
+    widest = max((max(found, row.target) for row, found in shown), default=1.0)
+    axes.set_xlim(0, widest * 1.2)
     axes.set_yticks(range(len(shown)), [row.label for row, _ in shown], fontsize=7)
     axes.invert_yaxis()
     axes.axvline(1.0, color="#a0aec0", lw=1, ls="--")
