@@ -59,10 +59,14 @@ async def test_a_batch_applies_in_order_each_at_its_own_revision(store: Store) -
     assert isinstance(results[4], KeyNotFound)
     assert isinstance(results[7], PreconditionFailed)
     a1, b1, same, _, _, gone, a2, _ = results
-    assert isinstance(a1, Outcome) and isinstance(b1, Outcome) and isinstance(same, Outcome)
-    assert isinstance(gone, Outcome) and isinstance(a2, Outcome)
+    assert isinstance(a1, Outcome)
+    assert isinstance(b1, Outcome)
+    assert isinstance(same, Outcome)
+    assert isinstance(gone, Outcome)
+    assert isinstance(a2, Outcome)
     assert a1.revision < b1.revision < gone.revision < a2.revision
-    assert not same.changed and same.results[0].revision == a1.revision
+    assert not same.changed
+    assert same.results[0].revision == a1.revision
     assert same.results[0].decision is Decision.UNCHANGED
     assert gone.results[0].previous == Entry("b/b", 2, b1.revision)
     assert a2.results[0].previous == Entry("b/a", 1, a1.revision)
@@ -123,10 +127,14 @@ async def test_the_service_checks_each_write_of_a_batch_as_alone(store: Store) -
     )
     put_a, refused, replayed, deleted = answers
     assert isinstance(refused, KeyExists)
-    assert not isinstance(put_a, Exception) and put_a.entry is not None
-    assert not isinstance(replayed, Exception) and replayed.entry == put_a.entry
-    assert not first.replayed and second.replayed
-    assert not isinstance(deleted, Exception) and deleted.previous == put_a.entry
+    assert not isinstance(put_a, Exception)
+    assert put_a.entry is not None
+    assert not isinstance(replayed, Exception)
+    assert replayed.entry == put_a.entry
+    assert not first.replayed
+    assert second.replayed
+    assert not isinstance(deleted, Exception)
+    assert deleted.previous == put_a.entry
     assert await store.get("s/a") is None
 
 

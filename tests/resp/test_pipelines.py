@@ -64,6 +64,12 @@ def check(replies: list[object], steps: list[Step]) -> None:
         assert matches(reply, expected), f"#{position} {words}: {reply!r} != {expected!r}"
 
 
+def fields(reply: object) -> dict[object, object]:
+    """A KV.* entry answered in RESP2: a flat list of field, value, ..."""
+    assert isinstance(reply, list)
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
 def unique() -> str:
     return uuid.uuid4().hex[:10]
 
@@ -102,12 +108,14 @@ async def test_revisions_follow_the_order_of_the_pipeline(served: Served) -> Non
     async with wire(served) as client:
         await client.send(b"".join(command(*w) for w in words))
         replies = [await client.reply() for _ in words]
-    revisions = [dict(zip(r[::2], r[1::2], strict=True))[b"revision"] for r in replies]  # type: ignore[index]
-    values = [dict(zip(r[::2], r[1::2], strict=True))[b"value"] for r in replies]  # type: ignore[index]
+    revisions = [fields(reply)[b"revision"] for reply in replies]
+    values = [fields(reply)[b"value"] for reply in replies]
     assert values == [str(n).encode() for n in range(40)]
-    assert revisions == sorted(revisions) and len(set(revisions)) == 40
+    assert revisions == sorted(revisions)
+    assert len(set(revisions)) == 40
     entry = await served.client.get(key)
-    assert entry.value == 39 and entry.revision == revisions[-1]
+    assert entry.value == 39
+    assert entry.revision == revisions[-1]
 
 
 async def test_multi_and_watch_see_the_writes_pipelined_before_them(served: Served) -> None:
