@@ -71,16 +71,26 @@ codegen: $(STAMP)
 clean:
 	rm -rf $(VENV) build dist .coverage .mypy_cache .ruff_cache .pytest_cache .import_linter_cache src/*.egg-info
 
-# Benchmarks (not part of `make test`; a few minutes): kv-server against bare aiohttp/grpc.aio
-# and a local etcd, on loopback; writes docs/benchmarks.md and docs/benchmarks.png.
-.PHONY: bench
-bench: $(STAMP)
-	command -v wrk >/dev/null && command -v etcd >/dev/null && command -v h2load >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq wrk etcd-server nghttp2-client; }
+# Benchmarks (not part of `make test`): every speed target as a ratio of two loads of one run,
+# kv-server against redis-server, the bare ceilings (bench/ceiling_*.py) and etcd, also with TLS
+# and an auth file on; writes docs/benchmarks.md's first section and docs/benchmarks.png.
+# `make bench` (8 s loads, about 6 min, then the etcd cluster's own section); `make bench-quick`:
+# the same rows with 2 s loads (under 2 min).
+BENCH_TOOLS := wrk h2load redis-server redis-benchmark etcd openssl
+BENCH_PACKAGES := wrk nghttp2-client redis-server redis-tools etcd-server openssl
+
+.PHONY: bench bench-quick bench-tools
+bench-tools: $(STAMP)
+	missing=; for tool in $(BENCH_TOOLS); do command -v $$tool >/dev/null || missing=1; done; \
+		[ -z "$$missing" ] || { apt-get update -qq && apt-get install -y -qq $(BENCH_PACKAGES); }
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
+
+bench: bench-tools
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.etcd_cluster --write $(BENCH_ETCD_ARGS)
-	$(MAKE) bench-resp
+
+bench-quick: bench-tools
+	$(BIN)/python -m bench.run --quick $(BENCH_ARGS)
 
 # kv over a 3-member etcd cluster (1 and 2 replicas) against etcd's JSON gateway, GET and PUT,
 # one run (~40 s); writes its section of docs/benchmarks.md (docs/etcd.md quotes it).

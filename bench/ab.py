@@ -21,8 +21,8 @@ import sys
 from contextlib import ExitStack
 
 from bench import loads
+from bench.kvserver import KEYS, load_http
 from bench.processes import HOST, Server, cpu_seconds, free_port, python_module, running
-from bench.run import KEYS, load_http
 from kv.transports import TRANSPORTS
 
 PORT_VARIABLE = TRANSPORTS["http"].port.variable

@@ -30,8 +30,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from bench import loads
+from bench.kvserver import KEYS, load_http
 from bench.processes import HOST, Server, cpu_seconds, free_port, running
-from bench.run import KEYS, load_http
+from bench.tls import write_auth_file
 from kv.domain import Access, Guard, Principal, Principals
 from kv.domain.access import token_digest
 
@@ -83,11 +84,7 @@ def measure(rounds: int, duration: float, requests: int) -> dict[tuple[str, str]
     token = secrets.token_urlsafe(32)
     samples: dict[tuple[str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as directory, ExitStack() as stack:
-        auth_file = Path(directory) / "auth.toml"
-        auth_file.write_text(
-            f'[[principal]]\nname = "bench"\ntoken_sha256 = "{token_digest(token)}"\n'
-            'read = []\nwrite = [""]\n'
-        )
+        auth_file = write_auth_file(Path(directory), token)
         servers = {
             "off": (stack.enter_context(kv_server("off", {})), None),
             "on": (stack.enter_context(kv_server("on", {"KV_AUTH_FILE": str(auth_file)})), token),

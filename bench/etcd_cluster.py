@@ -19,9 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from bench.kvserver import KEYS, kv_server, load_etcd, load_http
 from bench.loads import BENCH_DIR, CONNECTIONS, LoadResult, parse_wrk
-from bench.processes import HOST, Server, cpu_seconds, free_port
-from bench.run import KEYS, kv_server, load_etcd, load_http, running
+from bench.processes import HOST, Server, cpu_seconds, free_port, running
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"

@@ -25,8 +25,8 @@ from pathlib import Path
 import uvloop
 
 from bench.etcd_cluster import etcd_cluster
+from bench.kvserver import kv_server
 from bench.processes import HOST
-from bench.run import kv_server
 from bench.watch import measure_streams, table
 
 WATCHERS = 100

@@ -1,4 +1,4 @@
-"""The benchmark's results: the table and notes in docs/benchmarks.md, and the chart.
+"""The benchmark's results: the tables in docs/benchmarks.md, and the chart.
 
 Only the part between BEGIN and END markers of docs/benchmarks.md is
 rewritten, so sections others keep in that file (e.g. "Durable store") stay.
@@ -6,76 +6,49 @@ rewritten, so sections others keep in that file (e.g. "Durable store") stay.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from bench.loads import LoadResult
+from bench.rows import BytesPerKey, Figure, Figures, Row, met, name, ratio
 
 BEGIN = "<!-- bench/run.py: begin (generated; edit bench/report.py instead) -->"
 END = "<!-- bench/run.py: end -->"
 TITLE = "# Benchmarks\n"
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """One target: `ours` measured against `baseline`, and the ratio ours/baseline required."""
-
-    label: str
-    ours: str
-    baseline: str
-    target: float
-
-
-def _ratio(ours: LoadResult | None, baseline: LoadResult | None) -> float | None:
-    if ours is None or baseline is None or baseline.requests_per_second == 0:
-        return None
-    return ours.requests_per_second / baseline.requests_per_second
-
-
-def _cell(result: LoadResult | None) -> str:
-    if result is None:
-        return "not measured"
-    errors = f", **{result.errors} errors**" if result.errors else ""
+def cell(key: str, figure: Figure | None) -> str:
+    """Who was measured and what: throughput and latency, or bytes per key."""
+    if figure is None:
+        return f"{name(key)}: not measured"
+    if isinstance(figure, BytesPerKey):
+        note = f"; {figure.note}" if figure.note else ""
+        return f"{name(key)}: {figure.bytes_per_key:.0f} B/key ({figure.keys:,} keys{note})"
+    errors = f", **{figure.errors} errors**" if figure.errors else ""
     cpu = (
-        "" if result.cpu_us_per_request is None else f", {result.cpu_us_per_request:.0f} µs CPU/req"
+        "" if figure.cpu_us_per_request is None else f", {figure.cpu_us_per_request:.0f} µs CPU/req"
     )
     return (
-        f"{result.requests_per_second:,.0f}/s (p50 {result.p50_ms:.2f} ms, "
-        f"p99 {result.p99_ms:.2f} ms{cpu}{errors})"
+        f"{name(key)}: {figure.requests_per_second:,.0f}/s "
+        f"(p99 {figure.p99_ms:.2f} ms{cpu}{errors})"
     )
 
 
-def table(
-    comparisons: Sequence[Comparison],
-    results: Mapping[str, LoadResult],
-    names: Mapping[str, str],
-    rss_per_key: float | None,
-    rss_target: float,
-) -> str:
-    """The Markdown table of every comparison: both sides, the ratio, the target, met or not."""
+def table(rows: Sequence[Row], figures: Figures, command: Callable[[Row], str]) -> str:
+    """One line per row: both figures, the ratio, the target, met or not, and its command."""
     lines = [
-        "| what | ours | against | ratio | target | met |",
-        "|---|---|---|---|---|---|",
+        "| what | ours | theirs | ratio | target | met | command |",
+        "|---|---|---|---:|---:|---|---|",
     ]
-    for c in comparisons:
-        ours, baseline = results.get(c.ours), results.get(c.baseline)
-        ratio = _ratio(ours, baseline)
-        shown = "-" if ratio is None else f"{ratio:.2f}x"
-        met = "-" if ratio is None else ("yes" if ratio >= c.target else "**no**")
+    for row in rows:
+        found, reached = ratio(row, figures), met(row, figures)
+        shown = "-" if found is None else f"{found:.2f}"
+        target = f"<= {row.target:g} B" if row.at_most_bytes else f">= {row.target:g}"
+        verdict = {None: "-", True: "yes", False: "**no**"}[reached]
         lines.append(
-            f"| {c.label} | {names[c.ours]}: {_cell(ours)} | {names[c.baseline]}: "
-            f"{_cell(baseline)} | {shown} | >= {c.target:g}x | {met} |"
-        )
-    if rss_per_key is None:
-        lines.append(
-            f"| RSS per key, in-memory store | not measured | | | <= {rss_target:g} B | - |"
-        )
-    else:
-        met = "yes" if rss_per_key <= rss_target else "**no**"
-        lines.append(
-            f"| RSS per key, in-memory store | {rss_per_key:.0f} B | Redis: about 136 B | | "
-            f"<= {rss_target:g} B | {met} |"
+            f"| {row.label} | {cell(row.ours, figures.get(row.ours))} | "
+            f"{cell(row.theirs, figures.get(row.theirs))} | {shown} | {target} | {verdict} | "
+            f"`{command(row)}` |"
         )
     return "\n".join(lines)
 
@@ -94,44 +67,39 @@ def write_section(path: Path, section: str) -> None:
     path.write_text(text)
 
 
-def chart(
-    path: Path,
-    groups: Sequence[tuple[str, Sequence[tuple[str, str]]]],
-    results: Mapping[str, LoadResult],
-    subtitle: str,
-) -> None:
-    """Grouped bars of requests per second: one group per operation, one bar per system."""
+def chart(path: Path, rows: Sequence[Row], figures: Figures, subtitle: str) -> None:
+    """One horizontal bar per measured throughput row: its ratio, and its target as a mark."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"kv-server": "#2b6cb0", "ceiling": "#a0aec0", "etcd": "#dd6b20"}
-    figure, axes = plt.subplots(figsize=(10, 4.8))
-    width = 0.27
-    for index, (_, bars) in enumerate(groups):
-        measured = [(system, results[key]) for system, key in bars if key in results]
-        for offset, (system, result) in enumerate(measured):
-            x = index + (offset - (len(measured) - 1) / 2) * width
-            axes.bar(
-                x,
-                result.requests_per_second,
-                width,
-                color=colours[system],
-                label=system if system not in axes.get_legend_handles_labels()[1] else None,
-            )
-            axes.annotate(
-                f"{result.requests_per_second / 1000:.1f}k",
-                (x, result.requests_per_second),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-            )
-    axes.set_xticks(range(len(groups)), [operation for operation, _ in groups])
-    axes.set_ylabel("requests per second (50 connections, loopback)")
-    axes.set_title(f"kv-server against its framework ceilings and etcd\n{subtitle}", fontsize=10)
-    axes.legend()
-    axes.grid(axis="y", alpha=0.3)
+    shown = [
+        (row, found)
+        for row in rows
+        if not row.at_most_bytes and (found := ratio(row, figures)) is not None
+    ]
+    figure, axes = plt.subplots(figsize=(10, 0.32 * len(shown) + 1.6))
+    for index, (row, found) in enumerate(shown):
+        colour = "#2f855a" if found >= row.target else "#c53030"
+        axes.barh(index, found, color=colour, height=0.7)
+        axes.plot([row.target, row.target], [index - 0.4, index + 0.4], color="black", lw=2)
+        ours = figures[row.ours]
+        rate = ours.requests_per_second if isinstance(ours, LoadResult) else 0.0
+        axes.annotate(
+            f" {found:.2f} ({rate / 1000:.1f}k/s)",
+            (max(found, row.target) + 0.01, index),
+            va="center",
+            fontsize=7,
+        )
+    widest = max((max(found, row.target) for row, found in shown), default=1.0)
+    axes.set_xlim(0, widest * 1.2)
+    axes.set_yticks(range(len(shown)), [row.label for row, _ in shown], fontsize=7)
+    axes.invert_yaxis()
+    axes.axvline(1.0, color="#a0aec0", lw=1, ls="--")
+    axes.set_xlabel("requests per second, kv-server / peer (black mark: target; green: met)")
+    axes.set_title(f"kv-server against its peers, one run\n{subtitle}", fontsize=10)
+    axes.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

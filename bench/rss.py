@@ -3,7 +3,9 @@
 Measured in-process: VmRSS from /proc/self/status before and after putting
 KEYS keys (16-byte keys, 32-byte string values) through KeyValueService into
 an InMemoryStore, so the figure includes the entries, the keys, the values
-and the dict, and nothing of a server's buffers.
+and the dict, and nothing of a server's buffers. `redis_per_key` measures
+redis-server the same way, from outside: its VmRSS (and its own INFO memory
+`used_memory`) before and after SETs of the same keys and values.
 
     python -m bench.rss [KEYS]
 """
@@ -14,6 +16,7 @@ import argparse
 import asyncio
 import gc
 import json
+import socket
 from pathlib import Path
 
 from kv.adapters.memory import InMemoryStore
@@ -23,20 +26,23 @@ KEY_BYTES = 16
 VALUE_BYTES = 32
 
 
-def rss_bytes() -> int:
-    """This process's resident set size, from /proc/self/status (kB there)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_bytes(pid: int | str = "self") -> int:
+    """The resident set size of process `pid` (this one by default), from /proc (kB there)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def key_and_value(n: int) -> tuple[str, str]:
+    """The n-th key (KEY_BYTES) and its string value (VALUE_BYTES)."""
+    return f"key-{n:0{KEY_BYTES - 4}d}", f"value-{n:0{VALUE_BYTES - 6}d}"
+
+
 async def fill(service: KeyValueService, keys: int) -> None:
     for n in range(keys):
         # Built per key, as a server would get them from requests.
-        key = f"key-{n:0{KEY_BYTES - 4}d}"
-        value = f"value-{n:0{VALUE_BYTES - 6}d}"
-        await service.put(key, value)
+        await service.put(*key_and_value(n))
 
 
 async def measure(keys: int) -> dict[str, float]:
@@ -54,6 +60,41 @@ async def measure(keys: int) -> dict[str, float]:
         "rss_after_bytes": after,
         "bytes_per_key": (after - before) / keys,
     }
+
+
+def redis_per_key(port: int, pid: int, keys: int) -> dict[str, float]:
+    """Bytes per key redis-server at `port` (process `pid`) grows by: VmRSS and used_memory."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        reader = connection.makefile("rb")
+
+        def used_memory() -> int:
+            connection.sendall(b"*2\r\n$4\r\nINFO\r\n$6\r\nmemory\r\n")
+            size = int(reader.readline()[1:])
+            info = reader.read(size + 2).decode()
+            return int(info.split("used_memory:", 1)[1].split()[0])
+
+        before, used_before = rss_bytes(pid), used_memory()
+        for start in range(0, keys, 1000):
+            batch = range(start, min(start + 1000, keys))
+            connection.sendall(b"".join(_set(*key_and_value(n)) for n in batch))
+            for _ in batch:
+                if reader.readline() != b"+OK\r\n":
+                    raise RuntimeError("redis-server refused a SET")
+        after, used_after = rss_bytes(pid), used_memory()
+    return {
+        "keys": keys,
+        "bytes_per_key": (after - before) / keys,
+        "used_memory_per_key": (used_after - used_before) / keys,
+    }
+
+
+def _set(key: str, value: str) -> bytes:
+    return b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (
+        len(key),
+        key.encode(),
+        len(value),
+        value.encode(),
+    )
 
 
 def main() -> None:

@@ -29,13 +29,14 @@ import ssl
 import subprocess
 import tempfile
 import urllib.request
-from collections.abc import Callable
-from contextlib import ExitStack
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
 from bench import loads
+from bench.kvserver import kv_server
 from bench.processes import HOST, Server, cpu_seconds, free_port, python_module, running
 from kv.domain.access import token_digest
 from kv.v1 import kv_pb2
@@ -54,6 +55,40 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     command += ["-keyout", str(key), "-out", str(cert)]
     subprocess.run(command, capture_output=True, check=True, timeout=60)
     return cert, key
+
+
+def write_auth_file(directory: Path, token: str) -> Path:
+    """An auth file of one principal, "bench", whose `token` may read and write every key."""
+    auth_file = directory / "auth.toml"
+    auth_file.write_text(
+        f'[[principal]]\nname = "bench"\ntoken_sha256 = "{token_digest(token)}"\n'
+        'read = []\nwrite = [""]\n'
+    )
+    return auth_file
+
+
+@dataclass(frozen=True)
+class Secured:
+    """kv-server with TLS and an auth file: its certificate (the client's CA) and a token."""
+
+    server: Server
+    ca: Path
+    token: str
+
+    def client_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca)
+
+
+@contextmanager
+def secured_kv_server(name: str, transport: str) -> Iterator[Secured]:
+    """`kvserver.kv_server` serving `transport` with TLS on and an auth file of one token."""
+    with tempfile.TemporaryDirectory(prefix="kv-bench-secured-") as scratch:
+        cert, key = make_certificate(Path(scratch))
+        token = secrets.token_urlsafe(32)
+        env = {"KV_TLS_CERT_FILE": str(cert), "KV_TLS_KEY_FILE": str(key)}
+        env["KV_AUTH_FILE"] = str(write_auth_file(Path(scratch), token))
+        with kv_server(name, transport, **env) as server:
+            yield Secured(server, cert, token)
 
 
 def redis_get(port: int, ca: Path | None, requests: int, token: str | None) -> loads.LoadResult:
@@ -94,11 +129,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kv-bench-tls-") as scratch, ExitStack() as stack:
         cert, key = make_certificate(Path(scratch))
         token = secrets.token_urlsafe(32)
-        auth_file = Path(scratch) / "auth.toml"
-        auth_file.write_text(
-            f'[[principal]]\nname = "bench"\ntoken_sha256 = "{token_digest(token)}"\n'
-            'read = []\nwrite = [""]\n'
-        )
+        auth_file = write_auth_file(Path(scratch), token)
         sides: dict[str, dict[str, Callable[[], loads.LoadResult]]] = {}
         for side, ca, sent in (("plain", None, None), ("tls", cert, None), ("auth", cert, token)):
             ports = {name: free_port() for name in TRANSPORTS}

@@ -31,8 +31,8 @@ from pathlib import Path
 import aiohttp
 
 from bench.etcd_cluster import etcd_cluster
+from bench.kvserver import kv_server
 from bench.processes import HOST
-from bench.run import kv_server
 
 CLIENTS = 16
 ROUNDS = 3

@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from redis.exceptions import AuthenticationError
 
-from tests.access.secured import APP_TOKEN, WRONG_TOKEN, serve_secured
+from tests.access.secured import ADMIN_TOKEN, APP_TOKEN, WRONG_TOKEN, serve_secured
 from tests.inprocess import serve_in_process
 
 NOAUTH = b"-NOAUTH Authentication required.\r\n"
@@ -135,10 +135,86 @@ async def test_resp_auth_without_an_auth_file_answers_as_redis_without_a_passwor
     assert replies[4].startswith(b"%")
 
 
-async def test_resp_a_huge_token_is_wrongpass_and_the_connection_goes_on(resp: int) -> None:
-    huge = APP_TOKEN + "A" * 512 * 1024
-    replies = await exchange(resp, ("AUTH", huge), ("AUTH", APP_TOKEN), ("GET", "app/x"))
+async def test_resp_a_long_token_is_wrongpass_and_the_connection_goes_on(resp: int) -> None:
+    longest = APP_TOKEN + "A" * (16384 - len(APP_TOKEN))  # the longest word before AUTH
+    replies = await exchange(resp, ("AUTH", longest), ("AUTH", APP_TOKEN), ("GET", "app/x"))
     assert replies == [WRONGPASS, b"+OK\r\n", b"$-1\r\n"]
+
+
+def frame(*words: bytes) -> bytes:
+    return b"*%d\r\n" % len(words) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in words)
+
+
+async def send_and_read_all(port: int, data: bytes) -> bytes:
+    """Write `data` at once, then read what the server answers until it closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        writer.write_eof()
+        return await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("request_", "error"),
+    [
+        (frame(*[b"GET"] * 11), b"multibulk"),
+        (frame(b"AUTH", b"x" * 16385), b"bulk"),
+        (b"*2\r\n$3\r\nSET\r\n$16385\r\n", b"bulk"),  # refused from the header alone
+        (frame(b"AUTH", WRONG_TOKEN.encode()) + frame(b"SET", b"app/k", b"v" * 16385), b"bulk"),
+    ],
+    ids=["11-words", "16385-bytes", "header", "behind-a-failed-auth"],
+)
+async def test_resp_before_auth_redis_tighter_limits_hold(
+    resp: int, request_: bytes, error: bytes
+) -> None:
+    # As Redis: past 10 words or a word past 16384 bytes before AUTH is a protocol error,
+    # and the connection is closed at once (EOF after the error, not the idle timeout).
+    reader, writer = await asyncio.open_connection("127.0.0.1", resp)
+    try:
+        writer.write(request_)
+        answer = await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+    refusal = b"-ERR Protocol error: unauthenticated " + error + b" length\r\n"
+    assert answer.endswith(refusal)
+    assert answer in (refusal, WRONGPASS + refusal)
+
+
+async def test_resp_auth_lifts_the_limits_for_what_is_pipelined_behind_it(resp: int) -> None:
+    value = b"v" * 100_000
+    words = [b"MSET"] + [b"app/%d" % i for i in range(10) for _ in "kv"]
+    answer = await send_and_read_all(
+        resp,
+        frame(b"AUTH", ADMIN_TOKEN.encode())
+        + frame(b"SET", b"app/large", value)
+        + frame(*words)
+        + frame(b"GET", b"app/large"),
+    )
+    assert answer == b"+OK\r\n+OK\r\n+OK\r\n$100000\r\n" + value + b"\r\n"
+
+
+async def test_resp_many_requests_pipelined_before_auth_are_each_answered(resp: int) -> None:
+    # One at a time, reading paused while more than one request's worth is kept:
+    # 300 KB of PINGs are all answered, then the AUTH behind them lifts the limits.
+    count = 20_000
+    answer = await send_and_read_all(
+        resp,
+        frame(b"PING") * count
+        + frame(b"AUTH", APP_TOKEN.encode())
+        + frame(b"SET", b"app/k", b"v" * 20_000),
+    )
+    assert answer == NOAUTH * count + b"+OK\r\n+OK\r\n"
+
+
+async def test_resp_without_an_auth_file_has_no_tighter_limits() -> None:
+    async with serve_in_process("resp") as served:
+        answer = await send_and_read_all(
+            served.settings.ports["resp"],
+            frame(b"SET", b"k", b"v" * 100_000) + frame(*[b"EXISTS"] + [b"k"] * 11),
+        )
+    assert answer == b"+OK\r\n:11\r\n"
 
 
 async def test_resp_multi_exec_is_refused_whole_for_one_key_without_the_right(resp: int) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -127,3 +127,49 @@ async def test_a_transaction_too_large_for_etcd_is_refused_before_it_is_sent(
         )
     assert await store.get("big/a") is None
     assert await store.get("big/b") is None
+
+
+class CountedCalls:
+    """Counts the calls an EtcdStore's client makes, by name, and passes them on."""
+
+    NAMES = ("range", "range_within_limit", "txn", "read_txn", "grant", "revoke")
+
+    def __init__(self, store: EtcdStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        client = store._client
+        for name in self.NAMES:
+            monkeypatch.setattr(client, name, self._counted(name, getattr(client, name)))
+
+    def _counted(self, name: str, call: Callable[..., Awaitable[object]]) -> object:
+        async def counted(*args: object) -> object:
+            self.calls.append(name)
+            return await call(*args)
+
+        return counted
+
+    def taken(self) -> list[str]:
+        taken, self.calls = self.calls, []
+        return taken
+
+
+async def test_each_write_to_a_key_without_expiry_is_one_etcd_txn(
+    store: EtcdStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted = CountedCalls(store, monkeypatch)
+    created = await store.write(Write.create("k", 1, b"1"))
+    assert counted.taken() == ["txn"]
+    replaced = await store.write(Write.put("k", 2, b"2"))
+    assert counted.taken() == ["txn"]
+    assert (replaced.decision, replaced.previous) == (Decision.STORE, created.entry)
+    same = await store.write(Write.put("k", 2, b"2", Condition.at_revision(replaced.revision)))
+    assert counted.taken() == ["txn"]
+    assert (same.decision, same.entry) == (Decision.UNCHANGED, replaced.entry)
+    with pytest.raises(PreconditionFailed):
+        await store.write(Write.put("k", 3, b"3", Condition.at_revision(created.revision)))
+    assert counted.taken() == ["txn"]
+    deleted = await store.write(Write.delete("k"))
+    assert counted.taken() == ["txn"]
+    assert deleted.previous == replaced.entry
+    fresh = await store.write(Write.put("fresh", 4, b"4"))
+    assert counted.taken() == ["txn"]
+    assert (fresh.decision, fresh.previous) == (Decision.STORE, None)

@@ -4,7 +4,7 @@ Peak resident memory (VmHWM) of a real `kv-server` under the probes: 16
 concurrent maximum-size gRPC messages of the costliest kind, and 300 HTTP
 clients that pipeline reads of a 1 MiB value and never read the answers.
 Each round must peak under 300 MB, and further rounds of the same load must
-not keep memory (see ROUNDS for what tells a leak from a loaded machine). A
+not keep memory (tests/hostile/rounds.py tells a leak from a loaded machine). A
 watchdog stops the server once it is far past the bound, so a regression
 fails fast instead of exhausting the machine.
 """
@@ -25,6 +25,7 @@ import pytest
 from kv.domain.model import DEFAULT_MAX_VALUE_BYTES
 from kv.transports.grpc.call_admission import READ_SLOTS, max_item_tags
 from tests.hostile.conftest import start_both
+from tests.hostile.rounds import ROUNDS, SETTLED_GROWTH, assert_no_leak, settled_rss_mb
 from tests.hostile.wire import (
     exchange,
     field,
@@ -43,35 +44,9 @@ from tests.servers import KvServer
 pytestmark = pytest.mark.e2e
 
 BOUND_MB = 300.0
-# What tells a leak from a loaded machine. A leak raises every round: what it
-# keeps stays resident after the round and under every later round's peak.
-# Scheduling raises single rounds: how many messages arrive while one is
-# parsed, or how many answers are in flight before the write timeout cuts a
-# connection, moves a round's peak by tens of MB when other processes hold the
-# cores (docs/hardening.md has the measured peaks). So each round has a peak
-# of its own (reset_peak_rss), and
-# - the settled memory (after the round, once the heap trimmer of
-#   kv.malloc_tuning ran) of the
-#   round that kept least must be within SETTLED_GROWTH of the idle memory:
-#   a leak of a tenth of it per round fails, whichever round was slow to give
-#   memory back (one in a while is, on a loaded machine);
-# - the last round's peak must be within PEAK_GROWTH of the lowest earlier
-#   one: a leak of an eighth of a round's peak per round fails it.
-ROUNDS = 3
-PEAK_GROWTH = 1.25
-SETTLED_GROWTH = 1.10
-SETTLE_SECONDS = 30.0
 # Memory a burst may cost beyond the messages the server reads at once:
 # grpc's own buffers and what the allocator keeps between frees.
 ALLOCATOR_SLACK_MB = 32.0
-
-
-def assert_no_leak(peaks: list[float], settled: list[float], idle: float) -> None:
-    """Every round under BOUND_MB, and no growth a leak would make (see ROUNDS)."""
-    shown = f"peaks {[round(mb) for mb in peaks]}, settled {[round(mb) for mb in settled]}"
-    assert max(peaks) < BOUND_MB, shown
-    assert peaks[-1] <= min(peaks[:-1]) * PEAK_GROWTH, shown
-    assert min(settled) <= idle * SETTLED_GROWTH, f"{shown}, idle {idle:.0f} MB"
 
 
 def worst_case_put(size: int, items: int | None = None) -> bytes:
@@ -107,18 +82,6 @@ def grpc_round(server: KvServer, message: bytes, calls: int = 16) -> Counter[grp
         return Counter(pool.map(lambda _: one(), range(calls)))
 
 
-def settled_rss_mb(server: KvServer, at_most: float) -> float:
-    """The resident memory once it is `at_most` MB or less, or after SETTLE_SECONDS.
-
-    Polled: the heap trimmer returns what a round freed within a fraction of
-    a second, but on a loaded machine it may run late.
-    """
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while (resident := rss_mb(server.process.pid)) > at_most and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return resident
-
-
 @pytest.mark.parametrize(
     "items",
     [None, max_item_tags(DEFAULT_MAX_VALUE_BYTES) - 8],
@@ -149,7 +112,7 @@ def test_16_concurrent_worst_case_grpc_messages(tmp_path: Path, items: int | Non
                 grpc.StatusCode.UNAVAILABLE,
             }, outcome
             assert outcome[grpc.StatusCode.RESOURCE_EXHAUSTED] >= 1
-        assert_no_leak(peaks, settled, idle)
+        assert_no_leak(peaks, settled, idle, BOUND_MB)
         # The server still serves, and a value at the limit is still accepted.
         at_limit = field(6, b"".join(field(1, b"\x11" + bytes(8)) for _ in range(1000)))
         assert (
@@ -234,7 +197,7 @@ def test_300_http_clients_that_never_read(tmp_path: Path) -> None:
             f"HTTP: peak RSS after each round {[round(peak) for peak in peaks]} MB, "
             f"settled at {[round(mb) for mb in settled]} MB from {idle:.0f}"
         )
-        assert_no_leak(peaks, settled, idle)
+        assert_no_leak(peaks, settled, idle, BOUND_MB)
         assert "has not read its responses" in server.process.log()
     finally:
         assert server.process.stop() == 0, server.process.log()[-3000:]

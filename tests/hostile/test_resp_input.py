@@ -21,7 +21,14 @@ from kv.domain.model import DEFAULT_MAX_VALUE_BYTES, MAX_KEY_BYTES
 from kv.transports.budget import received_limit
 from kv.transports.resp.server import REQUEST_SLACK_BYTES
 from tests.hostile.conftest import start_both
-from tests.hostile.wire import TIMEOUT, peak_rss_mb, read_until_closed, rss_mb, watchdog
+from tests.hostile.wire import (
+    TIMEOUT,
+    cpu_seconds,
+    peak_rss_mb,
+    read_until_closed,
+    rss_mb,
+    watchdog,
+)
 from tests.servers import KvServer, free_port, wait_port_open
 
 pytestmark = pytest.mark.e2e
@@ -63,11 +70,10 @@ def read_line(sock: socket.socket) -> bytes:
     return data
 
 
-def healthz_seconds(server: KvServer) -> float:
-    started = time.monotonic()
+def healthz(server: KvServer) -> int:
+    """/healthz's status, answered within TIMEOUT (a stalled event loop answers nothing)."""
     with urlopen(server.url + "/healthz", timeout=TIMEOUT) as response:
-        assert response.status == 200
-    return time.monotonic() - started
+        return int(response.status)
 
 
 @pytest.mark.parametrize(
@@ -83,16 +89,21 @@ def healthz_seconds(server: KvServer) -> float:
 def test_headers_announcing_too_much_are_refused_at_once(tmp_path: Path, header: bytes) -> None:
     # Refused from the header alone: nothing allocated for what it announces, no
     # stall of the event loop (so /healthz answers), the error the protocol promises.
+    # A stall is the server's own work, about 7 s of CPU per connection when the
+    # header's list was allocated: measured as CPU time, which the scheduler of a
+    # loaded machine does not stretch as it does the time /healthz takes.
     with resp_server(tmp_path) as (server, port):
-        stalled = []
+        spent = cpu_seconds(server.process.pid)
+        health = []
         for _ in range(3):
             with connect(port) as sock:
                 sock.sendall(header)
                 assert read_line(sock).startswith(b"-ERR Protocol error")
                 assert read_until_closed(sock) == b""
-            stalled.append(healthz_seconds(server))
-        # A stall would take seconds; a loaded machine answers well within them.
-        assert max(stalled) < 5.0, stalled
+            health.append(healthz(server))
+        spent = cpu_seconds(server.process.pid) - spent
+        assert health == [200] * 3
+        assert spent < 1.0, f"{spent:.2f} s of CPU for 3 headers and 3 /healthz"
         log = server.process.log()
         assert "MemoryError" not in log
         assert "Traceback" not in log
@@ -115,7 +126,7 @@ def test_uploads_that_never_finish_hold_only_the_receive_budget(tmp_path: Path) 
                     sockets.append(sock)
                     sock.sendall(head + body)
                 peak = peak_rss_mb(server.process.pid)
-                health = healthz_seconds(server)
+                health = healthz(server)
                 refused = 0
                 for sock in sockets:
                     sock.settimeout(0.05)
@@ -127,7 +138,7 @@ def test_uploads_that_never_finish_hold_only_the_receive_budget(tmp_path: Path) 
         print(f"RESP uploads: peak {peak:.0f} MB from {idle:.0f}; {refused} refused")
         assert peak - idle < RECEIVE_BUDGET_MB + SLACK_MB, (peak, idle)
         assert refused >= connections - RECEIVE_BUDGET_MB, refused
-        assert health < 5.0
+        assert health == 200
 
 
 def test_mget_of_one_large_value_many_times_is_sent_as_read(tmp_path: Path) -> None:
@@ -147,7 +158,7 @@ def test_mget_of_one_large_value_many_times_is_sent_as_read(tmp_path: Path) -> N
                     sock.sendall(command(b"MGET", *[b"big"] * 1400))
                 time.sleep(1.0)
                 peak = peak_rss_mb(server.process.pid)
-                health = healthz_seconds(server)
+                health = healthz(server)
             finally:
                 for sock in readers:
                     sock.close()
@@ -159,5 +170,5 @@ def test_mget_of_one_large_value_many_times_is_sent_as_read(tmp_path: Path) -> N
         assert received.startswith(b"*50\r\n")
         assert received.count(value) == 50
         assert peak - idle < 10 * 2 + SLACK_MB, (peak, idle)
-        assert health < 5.0
+        assert health == 200
         assert "never retrieved" not in server.process.log()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -141,6 +142,15 @@ def reset_peak_rss(pid: int) -> None:
     So that each round of a probe has a peak of its own, not the highest of every round so far.
     """
     Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time process `pid` has used so far (user and system), in seconds.
+
+    The work a stall of its event loop is made of, whatever the scheduler made of it.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:

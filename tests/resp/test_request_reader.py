@@ -55,3 +55,50 @@ def test_a_header_beyond_the_limits_is_refused_as_soon_as_it_arrives(
 ) -> None:
     with pytest.raises(ProtocolError, match=re.escape(message)):
         RequestReader(1000).feed(data)
+
+
+def test_unauthenticated_requests_are_handed_out_one_at_a_time() -> None:
+    reader = RequestReader(1 << 20)
+    reader.unauthenticated = True
+    large = b"v" * 100_000
+    data = command(b"AUTH", b"token") + command(b"SET", b"k", large) + command(b"GET", b"k")
+    assert reader.feed(data) == [[b"AUTH", b"token"]]
+    # What follows is kept unparsed: its word past the tighter limit is no error yet.
+    reader.unauthenticated = False
+    assert reader.feed(b"") == [[b"SET", b"k", large], [b"GET", b"k"]]
+    assert not reader.receiving
+
+
+def test_kept_bytes_are_parsed_behind_what_was_held() -> None:
+    reader = RequestReader(1000)
+    reader.unauthenticated = True
+    data = command(b"PING") * 3
+    assert reader.feed(data[:20]) == [[b"PING"]]
+    reader.keep(data[20:])
+    assert reader.feed(b"") == [[b"PING"]]
+    assert reader.feed(b"") == [[b"PING"]]
+    assert reader.feed(b"") == []
+    assert not reader.receiving
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"*11\r\n", "unauthenticated multibulk length"),
+        (b"*2147483647\r\n", "unauthenticated multibulk length"),
+        (b"*2\r\n$3\r\nSET\r\n$16385\r\n", "unauthenticated bulk length"),
+        (b"*1\r\n$-1\r\n", "invalid bulk length"),
+    ],
+)
+def test_unauthenticated_requests_have_redis_tighter_limits(data: bytes, message: str) -> None:
+    reader = RequestReader(1 << 20)
+    reader.unauthenticated = True
+    with pytest.raises(ProtocolError, match=re.escape(message)):
+        reader.feed(data)
+    # At the limits, and past them once authenticated: taken.
+    largest = [b"x" * 16384] * 10
+    reader = RequestReader(1 << 20)
+    reader.unauthenticated = True
+    assert reader.feed(command(*largest)) == [largest]
+    eleven, longer = [b"x"] * 11, [b"SET", b"k", b"v" * 16385]
+    assert RequestReader(1 << 20).feed(command(*eleven) + command(*longer)) == [eleven, longer]

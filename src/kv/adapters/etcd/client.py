@@ -266,7 +266,7 @@ class EtcdClient:
         signed_in_again = False
         while True:
             channel = self._channel
-            token = "" if channel is None else await self._signed_in(channel)
+            token = "" if channel is None or self._auth is None else await self._signed_in(channel)
             try:
                 return await call(max(min(self._timeout, give_up - loop.time()), RETRY_PAUSE))
             except grpc.aio.AioRpcError as exc:

@@ -33,8 +33,10 @@ REQUEST_OVERHEAD = 1024
 
 def read_request(keys: Sequence[bytes]) -> rpc_pb2.TxnRequest:
     """One read of every key, at one revision."""
-    ranges = [rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=key)) for key in keys]
-    return rpc_pb2.TxnRequest(success=ranges)
+    request = rpc_pb2.TxnRequest()
+    for key in keys:
+        request.success.add().request_range.key = key
+    return request
 
 
 def found_kvs(
@@ -62,29 +64,23 @@ def guarded_request(
     with a lease also puts its delete marker on that lease (kv.adapters.etcd.values).
     ValueTooLarge when the request would exceed `max_request_bytes`.
     """
-    guards = [
-        Compare(
-            key=key,
-            target=Compare.MOD,
-            result=Compare.EQUAL,
-            mod_revision=0 if kv is None else kv.mod_revision,
-        )
-        for key, kv in found.items()
-    ]
-    ops: list[rpc_pb2.RequestOp] = []
+    request = rpc_pb2.TxnRequest()  # filled in place: protobuf copies what it is handed
+    for key, kv in found.items():
+        guard = request.compare.add()
+        guard.key, guard.target, guard.result = key, Compare.MOD, Compare.EQUAL
+        guard.mod_revision = 0 if kv is None else kv.mod_revision
     for write, written in outcome.changes():
         key = keyspace.key(write.key)
         if written.entry is not None:
-            lease = 0 if write.ttl is None else leases[write.ttl]
-            put = rpc_pb2.PutRequest(key=key, value=stored_value(write, now), lease=lease)
-            ops.append(rpc_pb2.RequestOp(request_put=put))
+            put = request.success.add().request_put
+            put.key, put.value = key, stored_value(write, now)
+            put.lease = 0 if write.ttl is None else leases[write.ttl]
             continue
-        ops.append(rpc_pb2.RequestOp(request_delete_range=rpc_pb2.DeleteRangeRequest(key=key)))
+        request.success.add().request_delete_range.key = key
         previous = found.get(key)
         if previous is not None and previous.lease:
-            marker = rpc_pb2.PutRequest(key=delete_marker(key), value=b"", lease=previous.lease)
-            ops.append(rpc_pb2.RequestOp(request_put=marker))
-    request = rpc_pb2.TxnRequest(compare=guards, success=ops)
+            marker = request.success.add().request_put
+            marker.key, marker.value, marker.lease = delete_marker(key), b"", previous.lease
     size = request.ByteSize() + REQUEST_OVERHEAD
     if size > max_request_bytes:
         raise ValueTooLarge(

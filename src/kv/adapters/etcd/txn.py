@@ -21,9 +21,17 @@ written by a `swap_request` guarded by the `mod_revision` it read.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from kv.adapters.etcd.values import Keyspace, delete_marker
 from kv.domain import Condition, Decision, Entry, Write, WriteKind, Written
 from kv.etcdpb import kv_pb2, rpc_pb2
+
+if TYPE_CHECKING:  # the type protobuf's stubs give a repeated message field
+    from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
+
+    Ops = RepeatedCompositeFieldContainer[rpc_pb2.RequestOp]
+    Compares = RepeatedCompositeFieldContainer[rpc_pb2.Compare]
 
 Compare = rpc_pb2.Compare
 
@@ -33,60 +41,79 @@ Compare = rpc_pb2.Compare
 SINGLE_TRIP_VALUE_BYTES = 640 * 1024
 
 
-def _range(key: bytes, *, keys_only: bool = False) -> rpc_pb2.RequestOp:
-    return rpc_pb2.RequestOp(request_range=rpc_pb2.RangeRequest(key=key, keys_only=keys_only))
+# The builders below fill each request in place (`ops.add()`, `compare.add()`): protobuf copies
+# a message handed to a constructor or to `append`, so a nested Txn assembled from separately
+# built parts would be copied again at every level, on every write.
+def _add_range(ops: Ops, key: bytes, *, keys_only: bool = False) -> None:
+    read = ops.add().request_range
+    read.key = key
+    read.keys_only = keys_only
 
 
-def _put(key: bytes, value: bytes, lease: int, *, prev_kv: bool = False) -> rpc_pb2.RequestOp:
-    put = rpc_pb2.PutRequest(key=key, value=value, lease=lease, prev_kv=prev_kv)
-    return rpc_pb2.RequestOp(request_put=put)
+def _add_put(ops: Ops, key: bytes, value: bytes, lease: int, *, prev_kv: bool = False) -> None:
+    put = ops.add().request_put
+    put.key, put.value, put.lease, put.prev_kv = key, value, lease, prev_kv
 
 
-def _delete(key: bytes) -> rpc_pb2.RequestOp:
-    delete = rpc_pb2.DeleteRangeRequest(key=key, prev_kv=True)
-    return rpc_pb2.RequestOp(request_delete_range=delete)
+def _add_delete(ops: Ops, key: bytes) -> None:
+    delete = ops.add().request_delete_range
+    delete.key = key
+    delete.prev_kv = True
 
 
-def _exists(key: bytes, exists: bool) -> Compare:
-    result = Compare.GREATER if exists else Compare.EQUAL
-    return Compare(key=key, target=Compare.CREATE, result=result, create_revision=0)
+def _add_exists(compares: Compares, key: bytes, exists: bool) -> None:
+    compare = compares.add()
+    compare.key, compare.target, compare.create_revision = key, Compare.CREATE, 0
+    compare.result = Compare.GREATER if exists else Compare.EQUAL
 
 
-def _no_expiry(key: bytes) -> Compare:
-    return Compare(key=key, target=Compare.LEASE, result=Compare.EQUAL, lease=0)
+def _add_no_expiry(compares: Compares, key: bytes) -> None:
+    compare = compares.add()
+    compare.key, compare.target, compare.result, compare.lease = (
+        key,
+        Compare.LEASE,
+        Compare.EQUAL,
+        0,
+    )
 
 
-def condition_compares(key: bytes, condition: Condition | None) -> list[Compare]:
-    """The compares that hold exactly when `condition` is met by the entry at `key`."""
+def _add_unchanged(compares: Compares, key: bytes, mod_revision: int) -> None:
+    compare = compares.add()
+    compare.key, compare.target, compare.result = key, Compare.MOD, Compare.EQUAL
+    compare.mod_revision = mod_revision
+
+
+def _add_condition(compares: Compares, key: bytes, condition: Condition | None) -> None:
+    """Compares that hold exactly when `condition` is met by the entry at `key`."""
     if condition is None:
-        return []
+        return
     if condition.revision is not None:
         # An absent key has mod_revision 0, and a condition's revision is at least 1.
-        revision = condition.revision
-        return [Compare(key=key, target=Compare.MOD, result=Compare.EQUAL, mod_revision=revision)]
-    if condition.must_exist is None:
-        return []
-    return [_exists(key, condition.must_exist)]
+        _add_unchanged(compares, key, condition.revision)
+    elif condition.must_exist is not None:
+        _add_exists(compares, key, condition.must_exist)
 
 
 def request(write: Write, key: bytes, value: bytes, lease: int) -> rpc_pb2.TxnRequest:
     """The one Txn that carries out `write` on a key without expiry (`value`: what to store)."""
-    compares = [*condition_compares(key, write.condition), _no_expiry(key)]
+    txn = rpc_pb2.TxnRequest()
+    _add_condition(txn.compare, key, write.condition)
+    _add_no_expiry(txn.compare, key)
     if write.kind is WriteKind.DELETE:
-        success = [_delete(key)]
-        compares.append(_exists(key, True))
+        _add_exists(txn.compare, key, True)
+        _add_delete(txn.success, key)
     elif write.kind is WriteKind.CREATE:
-        success = [_put(key, value, lease)]
-        compares.append(_exists(key, False))
+        _add_exists(txn.compare, key, False)
+        _add_put(txn.success, key, value, lease)
     else:
-        same = Compare(key=key, target=Compare.VALUE, result=Compare.EQUAL, value=value)
-        unless_same = rpc_pb2.TxnRequest(
-            compare=[same],
-            success=[_range(key, keys_only=True)],
-            failure=[_put(key, value, lease, prev_kv=True)],
-        )
-        success = [rpc_pb2.RequestOp(request_txn=unless_same)]
-    return rpc_pb2.TxnRequest(compare=compares, success=success, failure=[_range(key)])
+        unless_same = txn.success.add().request_txn
+        same = unless_same.compare.add()
+        same.key, same.target, same.result = key, Compare.VALUE, Compare.EQUAL
+        same.value = value
+        _add_range(unless_same.success, key, keys_only=True)
+        _add_put(unless_same.failure, key, value, lease, prev_kv=True)
+    _add_range(txn.failure, key)
+    return txn
 
 
 def swap_request(
@@ -98,14 +125,15 @@ def swap_request(
     (kv.adapters.etcd.values), at the same revision: the delete was the user's.
     The compare holds only while the key is on its lease, so the lease exists.
     """
-    seen = 0 if found is None else found.mod_revision
-    unchanged = Compare(key=key, target=Compare.MOD, result=Compare.EQUAL, mod_revision=seen)
+    txn = rpc_pb2.TxnRequest()
+    _add_unchanged(txn.compare, key, 0 if found is None else found.mod_revision)
     if decision is not Decision.REMOVE:
-        return rpc_pb2.TxnRequest(compare=[unchanged], success=[_put(key, value, lease)])
-    success = [_delete(key)]
+        _add_put(txn.success, key, value, lease)
+        return txn
+    _add_delete(txn.success, key)
     if found is not None and found.lease:
-        success.append(_put(delete_marker(key), b"", found.lease))
-    return rpc_pb2.TxnRequest(compare=[unchanged], success=success)
+        _add_put(txn.success, delete_marker(key), b"", found.lease)
+    return txn
 
 
 def refused_kv(response: rpc_pb2.TxnResponse) -> kv_pb2.KeyValue | None:

@@ -19,6 +19,11 @@ Limits, so that no client holds the server's memory or a worker for ever:
   requests parsed and not yet answered, are held in the transport's receive
   budget (kv.transports.budget); a request whose announced bytes do not fit
   is refused `-TRYAGAIN` the same way, unread;
+- before AUTH (access control on, the client not yet authenticated): Redis's
+  tighter limits, one request parsed at a time, the next once the one before
+  has run, so that an AUTH lifts them for what is pipelined behind it; what
+  arrives meanwhile is kept unparsed, and reading stops while more than a
+  request at those limits is kept;
 - requests: at most `limits.max_pipelined` parsed and not yet answered, and
   at most a request at the size limit's worth; beyond that the connection
   stops reading until the worker catches up;
@@ -43,7 +48,11 @@ from kv.transports.resp.answers import ClientNotReading, Outbox
 from kv.transports.resp.auth_commands import refuse_peer
 from kv.transports.resp.commands import batchable, execute, execute_batch
 from kv.transports.resp.replies import RespError, Streamed, encode
-from kv.transports.resp.request_reader import ProtocolError, RequestReader
+from kv.transports.resp.request_reader import (
+    UNAUTHENTICATED_MAX_REQUEST_BYTES,
+    ProtocolError,
+    RequestReader,
+)
 from kv.transports.resp.session import Session
 
 log = get_logger("kv.resp")
@@ -153,6 +162,18 @@ class RespConnection(asyncio.Protocol):
             if self._discarded > LINGER_MAX_BYTES:
                 self.close()
             return
+        if not self.session.authenticated and self._worker is not None:
+            # Parsed once the request being answered has run (it may be AUTH).
+            self._reader.keep(data)
+            if not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
+            return
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
+        """Take the requests `data` completes, within the receive budget; start the worker."""
+        self._reader.unauthenticated = not self.session.authenticated
         try:
             requests = self._reader.feed(data)
         except ProtocolError as exc:
@@ -229,6 +250,8 @@ class RespConnection(asyncio.Protocol):
                     self._draining = True
                 if not self._pending:
                     await outbox.flush()
+                    if self._parse_kept():
+                        await asyncio.sleep(0)  # one kept request per turn of the event loop
                 if self._reading_paused and not self._draining and self._room_to_read():
                     self._reading_paused = False
                     self.transport.resume_reading()
@@ -277,10 +300,27 @@ class RespConnection(asyncio.Protocol):
             if outbox.add(encode(reply, protocol)):
                 await outbox.flush()
 
+    def _parse_kept(self) -> bool:
+        """Before AUTH: parse the next request kept, within the limits the last may have
+        lifted; whether there was one."""
+        if (
+            self._reader.unauthenticated
+            and self._discarded is None
+            and not self.session.quitting
+            and not self.transport.is_closing()
+        ):
+            self._parse(b"")
+            return bool(self._pending)
+        return False
+
     def _room_to_read(self) -> bool:
         return (
             len(self._pending) < self._limits.max_pipelined
             and self._pending_bytes < self._limits.max_request_bytes
+            and (
+                not self._reader.unauthenticated
+                or self._reader.buffered <= UNAUTHENTICATED_MAX_REQUEST_BYTES
+            )
         )
 
     def _forget_received(self) -> None:

@@ -14,6 +14,14 @@ would otherwise ask for a list of 2^31 items). Redis's own words name the errors
 `announced` is what the request being received will hold once its current
 word has arrived, so that a budget can be asked for it before those bytes
 come (kv.transports.budget).
+
+While `unauthenticated` is set (access control is on and the client has not
+authenticated), Redis's own tighter limits hold: an array of more than 10
+words, or a word of more than 16384 bytes, is a ProtocolError
+("unauthenticated multibulk length" / "unauthenticated bulk length"). And
+`feed` then hands out one request at a time, keeping what follows it
+unparsed: the request may be the AUTH that lifts those limits for the next
+one. `feed(b"")` parses the next once the one before has run.
 """
 
 from __future__ import annotations
@@ -24,6 +32,14 @@ CRLF = b"\r\n"
 # `*` or `$`, up to 20 digits (more than any limit), CR LF.
 MAX_HEADER_BYTES = 23
 MIN_WORD_BYTES = len(b"$0\r\n\r\n")
+# Redis's limits for a client that has not authenticated (networking.c,
+# processMultibulkBuffer).
+UNAUTHENTICATED_MAX_WORDS = 10
+UNAUTHENTICATED_MAX_WORD_BYTES = 16384
+# The largest request those limits let through, its headers included.
+UNAUTHENTICATED_MAX_REQUEST_BYTES = 5 + UNAUTHENTICATED_MAX_WORDS * (
+    UNAUTHENTICATED_MAX_WORD_BYTES + len(b"$16384\r\n\r\n")
+)
 # A header, whole: what the fast path reads (anything else goes header by header,
 # which tells a header not all here yet from a wrong one).
 _ARRAY = re.compile(rb"\*(-?[0-9]{1,20})\r\n")
@@ -44,6 +60,7 @@ class RequestReader:
         self._count = 0  # words the request announced (0: no request started)
         self._length = -1  # the length of the word being received (-1: its header next)
         self.announced = 0  # bytes of the request being received, through its current word
+        self.unauthenticated = False  # Redis's tighter limits, one request per feed
 
     @property
     def receiving(self) -> bool:
@@ -55,21 +72,31 @@ class RequestReader:
         """Bytes held of the request being received (its words so far and what follows)."""
         return len(self._buffer) + sum(map(len, self._words))
 
+    def keep(self, data: bytes) -> None:
+        """Hold `data` unparsed, behind what is held already: the next `feed` parses it."""
+        self._buffer += data
+
     def feed(self, data: bytes) -> list[list[bytes]]:
         """The requests completed by `data`, in order; ProtocolError when a header is wrong.
 
-        An empty array is no request (Redis ignores it).
+        An empty array is no request (Redis ignores it). While `unauthenticated`,
+        at most one request, within the tighter limits (module docstring).
         """
+        unauthenticated = self.unauthenticated
         if self._buffer:
             self._buffer += data
             source: bytes | bytearray = self._buffer
         else:
             source = data  # the common case: nothing held back, parsed as it came
-        requests = []
+        requests: list[list[bytes]] = []
         position = 0
         while True:
             if self._count == 0:
-                whole = _whole_request(source, position, self.max_bytes)
+                if requests and unauthenticated:
+                    break  # the next is parsed once this one has run
+                whole = (
+                    None if unauthenticated else _whole_request(source, position, self.max_bytes)
+                )
                 if whole is not None:
                     words, position = whole
                     if words:
@@ -80,6 +107,8 @@ class RequestReader:
                 count, position = _header(source, position, b"*")
                 if count is None:
                     break
+                if unauthenticated and count > UNAUTHENTICATED_MAX_WORDS:
+                    raise ProtocolError("unauthenticated multibulk length")
                 if count * MIN_WORD_BYTES > self.max_bytes:
                     raise ProtocolError("invalid multibulk length")
                 if count > 0:
@@ -91,7 +120,11 @@ class RequestReader:
                 if length is None:
                     break
                 self.announced += position - start + length + len(CRLF)
-                if length < 0 or self.announced > self.max_bytes:
+                if length < 0:
+                    raise ProtocolError("invalid bulk length")
+                if unauthenticated and length > UNAUTHENTICATED_MAX_WORD_BYTES:
+                    raise ProtocolError("unauthenticated bulk length")
+                if self.announced > self.max_bytes:
                     raise ProtocolError("invalid bulk length")
                 self._length = length
             else:
