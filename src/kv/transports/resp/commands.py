@@ -89,12 +89,10 @@ async def _run(session: Session, command: CommandSpec, args: Arguments) -> Reply
 
 
 def _plan(session: Session, command: CommandSpec, args: Arguments) -> Deferred:
-    """Plan a batched command as the connection's principal, checked as `_run` checks it."""
+    """Plan a batched command (as the connection's principal), checked as `_run` checks it."""
     assert command.batched is not None
-    guard = session.service.guard
-    with guard.acting_as(session.principal):
-        guard.require_all(_keys_used(command, args))
-        return command.batched.plan(session, args)
+    session.service.guard.require_all(_keys_used(command, args))
+    return command.batched.plan(session, args)
 
 
 # Answered even while the server refuses new work (`busy`): tiny, and what a
@@ -163,7 +161,8 @@ async def execute_batch(
     `write_batch`, and each request answered from its own results. A request
     refused while planning gets its own error and the others still apply.
     """
-    with ExitStack() as scopes:
+    # No command of a batch changes the session: one principal for all of them.
+    with ExitStack() as scopes, session.service.guard.acting_as(session.principal):
         planned: list[tuple[RequestScope, Deferred | Reply]] = []
         writes: list[PlannedWrite] = []
         for request in requests:

@@ -124,7 +124,12 @@ class SetOptions:
     keep_ttl: bool = False
 
 
+PLAIN_SET = SetOptions()
+
+
 def set_options(words: Arguments) -> SetOptions:
+    if not words:
+        return PLAIN_SET
     flags: set[bytes] = set()
     ttl = None
     position = 0
