@@ -13,9 +13,9 @@ from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, KeyDirectory
 from kv.adapters.local import LocalStore
 from kv.adapters.records import IdempotencyRecords
 from kv.adapters.sqlite.database import DATABASE_FILE, RecordRow, Row, open_database
-from kv.adapters.sqlite.staged import StagedChanges, durable, record_row, row_and_change
+from kv.adapters.sqlite.staged import Commit, StagedChanges, durable, record_row, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
-from kv.domain import Change, Entry, KVError, Outcome, StorageUnavailable, Transaction
+from kv.domain import Entry, KVError, Outcome, StorageUnavailable, Transaction
 from kv.domain.ttl import Clock
 from kv.observability import get_logger
 
@@ -158,8 +158,10 @@ class SqliteStore(LocalStore):
         """Decide `txn` on the latest (staged) entries, queue its changes, answer once durable."""
         self._refuse_if_unusable()
         commit = self._commit()
-        decided, waiting = self._decide(txn, commit)
-        self._queue_commit(commit)
+        try:
+            decided, waiting = self._decide(txn, commit)
+        finally:  # what was staged is queued, whatever happened after
+            self._queue_commit(commit)
         # Its answer rests on what it read and on its own changes: all durable first.
         await _all_durable(waiting)
         if isinstance(decided, KVError):
@@ -175,14 +177,16 @@ class SqliteStore(LocalStore):
         """
         commit = self._commit()
         decided: list[tuple[Outcome | KVError, list[asyncio.Future[None]]]] = []
-        for txn in txns:
-            try:
-                self._refuse_if_unusable()
-            except StorageUnavailable as exc:
-                decided.append((exc, []))
-                continue
-            decided.append(self._decide(txn, commit))
-        self._queue_commit(commit)
+        try:
+            for txn in txns:
+                try:
+                    self._refuse_if_unusable()
+                except StorageUnavailable as exc:
+                    decided.append((exc, []))
+                    continue
+                decided.append(self._decide(txn, commit))
+        finally:  # what was staged is queued, whatever happened after
+            self._queue_commit(commit)
         results: list[Outcome | KVError] = []
         for result, waiting in decided:
             try:
@@ -193,7 +197,7 @@ class SqliteStore(LocalStore):
         return results
 
     def _decide(
-        self, txn: Transaction, commit: _Commit
+        self, txn: Transaction, commit: Commit
     ) -> tuple[Outcome | KVError, list[asyncio.Future[None]]]:
         """Decide `txn` and stage its changes in `commit`, on the event loop with no await.
 
@@ -249,11 +253,11 @@ class SqliteStore(LocalStore):
         if self._closed or self._writer is None:
             raise StorageUnavailable("the sqlite store is not open")
 
-    def _commit(self) -> _Commit:
+    def _commit(self) -> Commit:
         assert self._loop is not None
-        return _Commit(self._loop.create_future())
+        return Commit(self._loop.create_future())
 
-    def _queue_commit(self, commit: _Commit) -> None:
+    def _queue_commit(self, commit: Commit) -> None:
         """Hand `commit` to the writer (after everything queued before it), unless it is empty."""
         if not commit.rows and not commit.records:
             return
@@ -303,32 +307,6 @@ class SqliteStore(LocalStore):
                 self._history.record(change)
         self._durable_revision = batch[-1].revision
         self._staged.settle(batch)
-
-
-class _Commit:
-    """What one SQL transaction will write: the rows, changes and records of one or more
-    transactions, in revision order, and the future that answers them all. Each is staged
-    as it is added, so that the transactions decided after it see it."""
-
-    __slots__ = ("changes", "done", "records", "rows")
-
-    def __init__(self, done: asyncio.Future[None]) -> None:
-        self.done = done
-        self.rows: list[Row] = []
-        self.changes: list[Change] = []
-        self.records: list[RecordRow] = []
-        # Nobody may be left to wait for it (an expiry's removal alone): its failure is the
-        # store's (fail-stop), not a caller's.
-        done.add_done_callback(lambda future: future.cancelled() or future.exception())
-
-    def add(self, row: Row, change: Change, staged: StagedChanges) -> None:
-        self.rows.append(row)
-        self.changes.append(change)
-        staged.stage(change.key, change.entry, self.done)
-
-    def add_record(self, record: RecordRow, staged: StagedChanges) -> None:
-        self.records.append(record)
-        staged.stage_records((record,), self.done)
 
 
 async def _all_durable(waiting: list[asyncio.Future[None]]) -> None:
