@@ -1,12 +1,13 @@
 """What the local stores (memory, sqlite) keep in memory: keys in order, and keys by expiry.
 
-`KeyDirectory`: every entry, in key order (a `SortedDict`), so a key is
-found in O(1) and a page of a listing in O(log n + page). `ExpiryIndex`:
-the keys that expire, in order of their expiry, so the due ones are found
-without a scan. `ExpirySweeper`: the bounded background task that removes
-due entries (each removal a change at its own revision) while a store is
-open. Expired entries are hidden from reads by their `expires_at` whether or
-not the sweeper has removed them yet.
+`KeyDirectory`: every entry, packed, in key order (a `SortedMap`), so a
+key or the first key of a page of a listing is found in O(log n) and the
+page is read one step per key. `ExpiryIndex`: the keys that expire, in
+order of their expiry, so the due ones are found without a scan.
+`ExpirySweeper`: the bounded background task that removes due entries
+(each removal a change at its own revision) while a store is open. Expired
+entries are hidden from reads by their `expires_at` whether or not the
+sweeper has removed them yet.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedList
 
+from kv.adapters.packed import Packed, pack, unpack
 from kv.adapters.snapshot_view import KeyDirectoryView
+from kv.adapters.sorted_map import SortedMap
 from kv.domain import Entry
 from kv.domain.ttl import Clock
 from kv.observability import get_logger
@@ -30,42 +33,64 @@ log = get_logger("kv.expiry")
 EXPIRE_BATCH = 256
 # The sweeper wakes at least this often (seconds) while entries may expire.
 SWEEP_INTERVAL_SECONDS = 1.0
+# Entries read lately kept as built (see KeyDirectory): a bound on the memory they take.
+RECENT_ENTRIES = 4096
 
 
 class KeyDirectory:
-    """Entries in key order, keyed by key; copy-on-write views of it for snapshots."""
+    """Entries in key order, keyed by key; copy-on-write views of it for snapshots.
+
+    Each entry is held packed (`kv.adapters.packed`) in a `SortedMap`, and a
+    read builds the `Entry` again. The entries of the keys read lately (at
+    most RECENT_ENTRIES) are also kept as built, so a key read again and
+    again is answered without building its entry each time; a write to a
+    kept key keeps the entry written, a removal drops it, so what is kept
+    is always what the map holds.
+    """
 
     def __init__(self, entries: Mapping[str, Entry] | None = None) -> None:
-        self._entries: SortedDict[str, Entry] = SortedDict(entries or {})
+        self._entries: SortedMap[Packed] = SortedMap(
+            (key, pack(entry)) for key, entry in (entries or {}).items()
+        )
+        self._recent: dict[str, Entry] = {}
         # Open views: each is told of a key before it changes.
         self._views: list[KeyDirectoryView] = []
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def values(self) -> list[Entry]:
-        return list(self._entries.values())
+    def recent(self, key: str) -> Entry | None:
+        """The entry at `key` if the key was read lately (None: it was not, or has no entry).
+
+        One dict lookup: safe to call while another thread writes.
+        """
+        return self._recent.get(key)
 
     def raw(self, key: str) -> Entry | None:
         """The entry at `key`, expired or not."""
-        return self._entries.get(key)
-
-    def get(self, key: str, now: float) -> Entry | None:
-        """The entry at `key` unless there is none or it has expired at `now`."""
-        entry = self._entries.get(key)
-        if entry is None or entry.expired(now):
-            return None
+        entry = self._recent.get(key)
+        if entry is None:
+            packed = self._entries.get(key)
+            if packed is None:
+                return None
+            entry = unpack(key, packed)
+            if len(self._recent) >= RECENT_ENTRIES:
+                self._recent.clear()
+            self._recent[key] = entry
         return entry
 
     def set(self, entry: Entry) -> None:
         if self._views:
             self._changing(entry.key)
-        self._entries[entry.key] = entry
+        self._entries.set(entry.key, pack(entry))
+        if entry.key in self._recent:
+            self._recent[entry.key] = entry
 
     def remove(self, key: str) -> None:
         if self._views:
             self._changing(key)
-        self._entries.pop(key, None)
+        self._entries.pop(key)
+        self._recent.pop(key, None)
 
     def view(self) -> KeyDirectoryView:
         """The entries as they are now, whatever changes later, until the view is closed."""
@@ -86,15 +111,13 @@ class KeyDirectory:
         Cost: O(log n) to find the first key, then one step per key of the
         page (plus any expired entries not yet removed among them).
         """
-        start = prefix if after is None or after < prefix else after
-        keys = self._entries.irange(
-            minimum=start, inclusive=(after is None or after < prefix, True)
-        )
+        from_prefix = after is None or after < prefix
+        pairs = self._entries.items(prefix if from_prefix else after, inclusive=from_prefix)
         found: list[Entry] = []
-        for key in keys:
+        for key, packed in pairs:
             if not key.startswith(prefix):
                 break
-            entry = self._entries[key]
+            entry = unpack(key, packed)
             if entry.expired(now):
                 continue
             if len(found) == limit:

@@ -37,9 +37,10 @@ class LocalStore(SingleWrites, ABC):
 
     `clock`: the time in Unix seconds (tests pass their own, so that nothing sleeps).
     `history`: how many recent changes the change feed keeps for watchers.
-    `lock`: held while a listing or a sweep round reads the key directory and
-    the expiry index; a store whose writes may come from another thread
-    passes a `threading.Lock` and holds it while it writes too.
+    `lock`: held while a read of a key not read lately, a listing or a sweep
+    round reads the key directory and the expiry index; a store whose writes
+    may come from another thread passes a `threading.Lock` and holds it
+    while it writes too.
     """
 
     def __init__(
@@ -72,7 +73,13 @@ class LocalStore(SingleWrites, ABC):
         await self._sweeper.stop()
 
     async def get(self, key: str) -> Entry | None:
-        return self._entries.get(key, self._clock())
+        # A key read lately is one dict lookup, safe beside a write in another thread;
+        # any other lookup is several steps, taken under the lock.
+        entry = self._entries.recent(key)
+        if entry is None:
+            with self._lock:
+                entry = self._entries.raw(key)
+        return None if entry is None or entry.expired(self._clock()) else entry
 
     def key_count(self) -> int:
         """The keys held, expired ones not yet removed included (the `kv_keys` metric)."""

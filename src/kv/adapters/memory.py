@@ -1,4 +1,21 @@
-"""InMemoryStore: the reference store, entries in key order in memory; gone with the process."""
+"""InMemoryStore: the reference store, entries in key order in memory; gone with the process.
+
+Memory layout (the key directory's, `kv.adapters.keydir`, shared with the
+sqlite store): the keys in a `SortedMap` (sorted chunks, a value beside each
+key: two pointers a key, no hash table), and an entry whose value is a
+string and that never expires packed beside its key as one `bytes`, its
+revision then its value's UTF-8 (`kv.adapters.packed`); any other entry is
+kept as the `Entry` itself. So the common entry costs its key's str, one
+bytes object a little larger than its value, and two pointers: no `Entry`,
+no int, no separate str for the value and no hash table slot, each of which
+CPython would charge a header or a slot per key. Nothing is re-encoded as JSON and
+every value comes back exactly as it was put: reads build the `Entry`
+again, and keep the entries of the keys read lately as built (a bounded
+number), so a key read often is not unpacked every time. Expiry and the
+change history hold nothing per key that does not expire or did not change
+lately: the expiry index holds only keys with a ttl, the history a bounded
+number of recent changes.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +31,16 @@ from kv.domain.ttl import Clock
 
 
 class InMemoryStore(LocalStore):
-    """A `Store` that keeps every `Entry` as it is, in key order, in this process's memory.
+    """A `Store` that keeps every entry in key order in this process's memory (see above).
 
-        The reference implementation of the port: a transaction is decided and
-        applied under one lock with nothing else in between (no await, no I/O),
-        and is visible when it returns. An entry whose ttl has passed is hidden from
-        that moment; it is removed, at a revision of its own, by the first write
-        to its key or by the expiry sweeper, whichever comes first. An idempotency
-    record is kept in the same step as the changes of its transaction. Reads, the
-        change feed and the sweep are `LocalStore`'s (its docstring names the
-        arguments).
+    The reference implementation of the port: a transaction is decided and
+    applied under one lock with nothing else in between (no await, no I/O),
+    and is visible when it returns. An entry whose ttl has passed is hidden
+    from that moment; it is removed, at a revision of its own, by the first
+    write to its key or by the expiry sweeper, whichever comes first. An
+    idempotency record is kept in the same step as the changes of its
+    transaction. Reads, the change feed and the sweep are `LocalStore`'s (its
+    docstring names the arguments).
     """
 
     def __init__(

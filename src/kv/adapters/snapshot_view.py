@@ -5,8 +5,8 @@ Nothing is copied when it opens; from then on, the first change to each key
 keeps the entry the key had before (None: it had none) in the view, so a
 page reads the live directory where a key is unchanged and the kept entry
 where it changed. What a view keeps grows with the keys written while it is
-open, never with the number of keys, and the entries it keeps are the
-store's own (immutable) objects.
+open, never with the number of keys, and what it keeps is what the
+directory held (packed, immutable), not a copy.
 
 `LocalSnapshot`: a `kv.domain.ports.StoreSnapshot` over such a view.
 
@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
 
-from sortedcontainers import SortedDict
-
+from kv.adapters.packed import Packed, unpack
+from kv.adapters.sorted_map import SortedMap
 from kv.domain import Entry, StorageUnavailable
 from kv.domain.model import Listing
 
@@ -34,18 +33,13 @@ from kv.domain.model import Listing
 COUNT_PAGE = 4096
 
 
-def _keys_after(keys: SortedDict[str, Any], after: str | None) -> Iterator[str]:
-    if after is None:
-        return iter(keys)
-    return iter(keys.irange(minimum=after, inclusive=(False, True)))
-
-
 class KeyDirectoryView:
     """The entries of a key directory as of the moment the view was opened."""
 
-    def __init__(self, live: SortedDict[str, Entry], on_close: Callable[[], None]) -> None:
+    def __init__(self, live: SortedMap[Packed], on_close: Callable[[], None]) -> None:
         self._live = live
-        self._kept: SortedDict[str, Entry | None] = SortedDict()
+        # The entries (None: no entry) that changed keys had when the view opened.
+        self._kept: SortedMap[Packed | None] = SortedMap()
         self._on_close = on_close
 
     def __len__(self) -> int:
@@ -55,21 +49,29 @@ class KeyDirectoryView:
     def changing(self, key: str) -> None:
         """`key` is about to change in the live directory: keep what it is now, the first time."""
         if key not in self._kept:
-            self._kept[key] = self._live.get(key)
+            self._kept.set(key, self._live.get(key))
 
     def page(self, after: str | None, limit: int, now: float) -> tuple[tuple[Entry, ...], bool]:
         """Up to `limit` entries after `after` not expired at `now`, in key order; more follow?
 
-        The live keys and the kept keys are merged in order, each key once.
+        The kept keys and the live keys are merged in order, each key once
+        (kept first, so a key in both is read as kept).
         """
         found: list[Entry] = []
         previous = None
-        for key in heapq.merge(_keys_after(self._live, after), _keys_after(self._kept, after)):
+        pairs = heapq.merge(
+            self._kept.items(after, inclusive=False),
+            self._live.items(after, inclusive=False),
+            key=lambda pair: pair[0],
+        )
+        for key, packed in pairs:
             if key == previous:
                 continue
             previous = key
-            entry = self._kept[key] if key in self._kept else self._live[key]
-            if entry is None or entry.expired(now):
+            if packed is None:
+                continue
+            entry = unpack(key, packed)
+            if entry.expired(now):
                 continue
             if len(found) == limit:
                 return tuple(found), True
@@ -79,7 +81,7 @@ class KeyDirectoryView:
     def close(self) -> None:
         """Stop following the live directory and drop what was kept."""
         self._on_close()
-        self._kept.clear()
+        self._kept = SortedMap()
 
 
 class LocalSnapshot:
