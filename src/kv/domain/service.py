@@ -164,6 +164,11 @@ class KeyValueService(WritePlans):
         on a durable engine). Validation and access were checked as each
         write was planned, under the caller of that moment.
         """
+        if len(planned) == 1:  # alone: the store's single-write path
+            try:
+                return [await self._write(planned[0])]
+            except KVError as exc:
+                return [exc]
         return await apply_batch(self._store, planned)
 
     async def txn(

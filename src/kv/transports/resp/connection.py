@@ -241,7 +241,7 @@ class RespConnection(asyncio.Protocol):
         assert outbox is not None
         try:
             while self._pending:
-                if batchable(self.session, self._pending[0][0]):
+                if self._batch_ahead():
                     await self._answer_batch(outbox)
                 else:
                     await self._answer_one(outbox)
@@ -266,6 +266,15 @@ class RespConnection(asyncio.Protocol):
             self._last_active = self._loop.time()
         if self._draining:
             self.close()
+
+    def _batch_ahead(self) -> bool:
+        """Whether the queue starts with two plain writes or more (one goes alone)."""
+        pending = self._pending
+        return (
+            len(pending) > 1
+            and batchable(self.session, pending[0][0])
+            and batchable(self.session, pending[1][0])
+        )
 
     async def _answer_one(self, outbox: Outbox) -> None:
         request, size = self._pending.popleft()
