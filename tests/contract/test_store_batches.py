@@ -28,7 +28,7 @@ from kv.domain import (
     Write,
 )
 from kv.domain.idempotency import IdempotentRequest
-from tests.contract.conftest import DURABLE
+from tests.contract.conftest import DURABLE, StoreClock
 from tests.store_writes import put, take
 
 
@@ -156,3 +156,31 @@ async def test_a_durable_store_keeps_a_batch_across_reopen(
         assert after.revision > results[-1].revision
     finally:
         await reopened.close()
+
+
+async def test_an_expired_key_in_a_batch_is_removed_at_a_revision_of_its_own(
+    store: Store, clock: StoreClock
+) -> None:
+    if not isinstance(store, ChangeFeed):
+        pytest.skip("the store has no change feed")
+    subscription = await store.subscribe("x/", None)
+    try:
+        first = await store.write(put("x/k", "soon gone", ttl=1))
+        await clock.advance(2)
+        results = outcomes(
+            await store.transact_many(
+                [single(put("x/a", 1)), single(put("x/k", "again")), single(put("x/b", 2))]
+            )
+        )
+        changes = await take(subscription, 5)
+    finally:
+        subscription.close()
+    revisions = [change.revision for change in changes]
+    assert revisions == sorted(revisions)
+    assert len(set(revisions)) == 5
+    assert revisions[0] == first.revision
+    assert [(c.key, c.expired) for c in changes if c.entry is None] == [("x/k", True)]
+    assert [c.revision for c in changes if c.entry is not None][1:] == [
+        outcome.revision for outcome in results
+    ]
+    assert await store.get("x/k") == Entry("x/k", "again", results[1].revision)
