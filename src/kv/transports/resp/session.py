@@ -15,6 +15,7 @@ Handler = Callable[["Session", Arguments], Awaitable[Reply]]
 
 
 def always(args: Arguments) -> bool:
+    """`Batched.applies` for a command every call of which is a plain write."""
     return True
 
 
