@@ -19,6 +19,7 @@ from kv.domain import (
     KeyValueService,
     OutcomeUnknown,
     StorageUnavailable,
+    Transaction,
     Write,
 )
 from kv.domain.model import encode_value
@@ -328,3 +329,38 @@ async def test_each_transaction_is_reported_and_keys_are_counted(tmp_path: Path)
     assert all(seconds >= 0 for _, seconds in commits)
     assert store.key_count() == 19
     await store.close()
+
+
+async def test_a_batch_is_one_sql_transaction(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    await store.open()
+    before = store.transactions
+    results = await store.transact_many(
+        [Transaction.single(put(f"b{i}", i)) for i in range(100)]
+        + [Transaction.single(Write.create("b0", 0, b"0"))]
+    )
+    assert store.transactions == before + 1
+    assert store.changes_written == 100
+    assert isinstance(results[-1], KeyExists)
+    await store.close()
+
+
+async def test_a_batch_whose_commit_fails_is_unknown_whole_and_not_half_kept(
+    tmp_path: Path,
+) -> None:
+    connection_class, broken = failing_disk("COMMIT")
+    store = SqliteStore(tmp_path, connection_class=connection_class)
+    await store.open()
+    await store.write(put("kept", "before"))
+    broken.set()
+    results = await store.transact_many(
+        [Transaction.single(put("kept", "after")), Transaction.single(put("new", "x"))]
+    )
+    assert [type(result) for result in results] == [OutcomeUnknown, OutcomeUnknown]
+    await store.close()
+    reopened = SqliteStore(tmp_path)
+    await reopened.open()
+    # The failed COMMIT wrote nothing here: neither write is on disk, not one of the two.
+    assert await reopened.get("kept") == Entry("kept", "before", 1)
+    assert await reopened.get("new") is None
+    await reopened.close()

@@ -1,6 +1,7 @@
 """The domain core: KV operations, their rules and the storage port. Imports no framework."""
 
 from kv.domain.access import Access, Guard, Principal, Principals, decide
+from kv.domain.batches import PlannedWrite
 from kv.domain.changes import Change
 from kv.domain.errors import (
     AccessRefused,
@@ -63,6 +64,7 @@ __all__ = [
     "OutcomeUnknown",
     "Page",
     "PermissionDenied",
+    "PlannedWrite",
     "PreconditionFailed",
     "Principal",
     "Principals",

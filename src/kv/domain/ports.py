@@ -5,12 +5,17 @@ Adapters in `kv.adapters` implement it; the domain never imports them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from kv.domain.changes import Change
+from kv.domain.errors import KVError
 from kv.domain.model import Entry, Listing
 from kv.domain.transactions import Outcome, Transaction
 from kv.domain.writes import Write, Written
+
+# What `Store.transact_many` answers: per transaction, its outcome or the error it met.
+BatchOutcomes = list[Outcome | KVError]
 
 
 class Store(Protocol):
@@ -46,6 +51,19 @@ class Store(Protocol):
 
     **`write(write)`**: the one-operation transaction `Transaction.single(write)`,
     answered with its write's `Written` (`SingleWrites` provides it).
+
+    **`transact_many(txns)`: a batch, as if one by one.** Each transaction
+    is applied in order, as `transact` would apply it had it been called
+    for each in turn with nothing else in between: each at a revision of
+    its own (above the one before), each deciding on what the ones before
+    it left. The answer has one item per transaction, in order: its
+    `Outcome`, or the `KVError` it raised (its own rules: KeyExists,
+    KeyNotFound, PreconditionFailed; or StorageUnavailable, OutcomeUnknown);
+    one item's error does not stop the others. It answers only once every
+    change of the batch is durable and visible. A durable engine should
+    write the batch in one commit (one sync): that is what the method is
+    for. `SingleWrites` provides it one transaction at a time, which keeps
+    the contract for any engine.
 
     **`get(key)`**: the entry as of a completed write (never one whose
     durability is still pending), or None.
@@ -98,13 +116,17 @@ class Store(Protocol):
 
     async def write(self, write: Write) -> Written: ...
 
+    async def transact_many(self, txns: Sequence[Transaction]) -> BatchOutcomes: ...
+
     async def check(self) -> None: ...
 
 
 class SingleWrites:
-    """`Store.write` for a store that implements `transact`: one write, one-op transaction.
+    """`Store.write` and `Store.transact_many` for a store that implements `transact`.
 
-    A base class for adapters (and test doubles): it supplies `write`, the store `transact`.
+    A base class for adapters (and test doubles): it supplies `write` (the
+    one-op transaction) and `transact_many` (each transaction in turn), the
+    store `transact`.
     """
 
     async def transact(self, txn: Transaction) -> Outcome:
@@ -113,6 +135,15 @@ class SingleWrites:
     async def write(self, write: Write) -> Written:
         outcome = await self.transact(Transaction.single(write))
         return outcome.results[0]
+
+    async def transact_many(self, txns: Sequence[Transaction]) -> BatchOutcomes:
+        results: BatchOutcomes = []
+        for txn in txns:
+            try:
+                results.append(await self.transact(txn))
+            except KVError as exc:
+                results.append(exc)
+        return results
 
 
 class Subscription(Protocol):

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kv.domain.access import Access, Guard, transaction_needs
-from kv.domain.errors import PreconditionFailed
-from kv.domain.idempotency import DEFAULT_TTL_SECONDS, Claim, IdempotentRequest
+from kv.domain.access import Guard, transaction_needs
+from kv.domain.batches import PlannedWrite, apply_batch
+from kv.domain.errors import KVError
+from kv.domain.idempotency import DEFAULT_TTL_SECONDS, IdempotentRequest
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
     Condition,
     Entry,
     JsonValue,
-    check_nesting,
-    check_value_size,
-    encode_value,
-    validate_key,
 )
 from kv.domain.ports import Store
-from kv.domain.reads import KeyValueReads
 from kv.domain.transactions import Outcome, Transaction
-from kv.domain.ttl import Clock, validate_ttl
+from kv.domain.ttl import Clock
 from kv.domain.txn_requests import read_transaction
 from kv.domain.watches import DEFAULT_MAX_WATCHES
-from kv.domain.writes import Write, Written
+from kv.domain.write_plans import WritePlans
+from kv.domain.writes import Written
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +33,7 @@ class PutResult:
     created: bool
 
 
-class KeyValueService(KeyValueReads):
+class KeyValueService(WritePlans):
     """The KV operations, over any `Store`.
 
     The service validates requests (key, value size, condition) and
@@ -73,8 +71,8 @@ class KeyValueService(KeyValueReads):
             clock=clock,
             max_watches=max_watches,
             guard=guard,
+            idempotency_ttl=idempotency_ttl,
         )
-        self._idempotency_ttl = idempotency_ttl
 
     async def start(self) -> None:
         """Open the store."""
@@ -113,10 +111,8 @@ class KeyValueService(KeyValueReads):
         key and fingerprint gets that answer and changes nothing
         (`idempotency.replayed`); with another fingerprint, IdempotencyKeyReused.
         """
-        key = self._writable(key)
-        write = Write.put(key, value, self._encode(value), condition, ttl=validate_ttl(ttl))
-        _check_possible(condition)
-        written = await self._write(write, idempotency)
+        planned = self.plan_put(key, value, condition, ttl=ttl, idempotency=idempotency)
+        written = await self._write(planned)
         assert written.entry is not None
         return PutResult(written.entry, created=written.previous is None)
 
@@ -135,10 +131,10 @@ class KeyValueService(KeyValueReads):
         entry (HTTP's If-Match on POST): one that needs an entry can never
         hold for a create, PreconditionFailed.
         """
-        write = Write.create(self._writable(key), value, self._encode(value), ttl=validate_ttl(ttl))
-        if condition is not None and condition.must_exist:
-            raise PreconditionFailed("create only: the key must be absent, so it cannot also exist")
-        written = await self._write(write, idempotency)
+        planned = self.plan_create(
+            key, value, ttl=ttl, condition=condition, idempotency=idempotency
+        )
+        written = await self._write(planned)
         assert written.entry is not None
         return written.entry
 
@@ -154,11 +150,26 @@ class KeyValueService(KeyValueReads):
         With a condition, PreconditionFailed when the current entry does not
         satisfy it. `idempotency` as for `put`.
         """
-        write = Write.delete(self._writable(key), condition)
-        _check_possible(condition)
-        written = await self._write(write, idempotency)
+        written = await self._write(self.plan_delete(key, condition, idempotency=idempotency))
         assert written.previous is not None
         return written.previous
+
+    async def write_batch(self, planned: Sequence[PlannedWrite]) -> list[Written | KVError]:
+        """Apply planned writes in order, as if each were `put`, `create` or `delete` in turn.
+
+        One item per write, in order: its `Written` (`previous` and `entry`
+        as those methods answer them) or the `KVError` it met; one write's
+        error does not stop the others. Answers once every write is durable:
+        the store applies the batch through `Store.transact_many` (one commit
+        on a durable engine). Validation and access were checked as each
+        write was planned, under the caller of that moment.
+        """
+        if len(planned) == 1:  # alone: the store's single-write path
+            try:
+                return [await self._write(planned[0])]
+            except KVError as exc:
+                return [exc]
+        return await apply_batch(self._store, planned)
 
     async def txn(
         self, request: object, *, idempotency: IdempotentRequest | None = None
@@ -187,38 +198,10 @@ class KeyValueService(KeyValueReads):
         idempotency.replayed = outcome.replayed
         return outcome
 
-    def _claim(self, idempotency: IdempotentRequest) -> Claim:
-        """The record a write with an idempotency key claims: the key is the caller's own."""
-        idempotency.principal = self.guard.caller_name()
-        return idempotency.claim(self._idempotency_ttl)
-
-    async def _write(self, write: Write, idempotency: IdempotentRequest | None) -> Written:
+    async def _write(self, planned: PlannedWrite) -> Written:
         """One write, through the store's transaction when it carries an idempotency key."""
-        if idempotency is None:
-            return await self._store.write(write)
-        outcome = await self._store.transact(Transaction.single(write, self._claim(idempotency)))
-        idempotency.replayed = outcome.replayed
+        if planned.idempotency is None:
+            return await self._store.write(planned.write)
+        outcome = await self._store.transact(planned.transaction)
+        planned.idempotency.replayed = outcome.replayed
         return outcome.results[0]
-
-    def _writable(self, key: str) -> str:
-        """The key, once valid and writable by the caller (InvalidRequest, PermissionDenied)."""
-        key = validate_key(key)
-        self.guard.require(Access.WRITE, key)
-        return key
-
-    def _encode(self, value: JsonValue) -> bytes:
-        """The compact JSON of a value a client sent, once it passed every value rule.
-
-        Nesting is checked first: the encoder recurses, and must never see
-        a value deeper than the limit.
-        """
-        check_nesting(value)
-        encoded = encode_value(value)
-        check_value_size(encoded, self._max_value_bytes)
-        return encoded
-
-
-def _check_possible(condition: Condition | None) -> None:
-    """PreconditionFailed for a condition no entry can meet, before any store sees it."""
-    if condition is not None and condition.unmet is not None:
-        raise PreconditionFailed(condition.unmet)

@@ -156,6 +156,8 @@ class Transaction:
 
         What a store reads before deciding, and what access control must allow.
         """
+        if not self.compare and not self.failure and len(self.success) == 1:
+            return (self.success[0].key,)  # a single write, the most common transaction
         every = [c.key for c in self.compare]
         every += [op.key for op in self.success]
         every += [op.key for op in self.failure]

@@ -35,6 +35,7 @@ from kv.domain import (
     KVError,
     Outcome,
     OutcomeUnknown,
+    SingleWrites,
     StorageUnavailable,
     Subscription,
     Transaction,
@@ -50,10 +51,11 @@ from kv.etcdpb import kv_pb2, rpc_pb2
 MAX_ATTEMPTS = 20
 
 
-class EtcdStore:
+class EtcdStore(SingleWrites):
     """A `Store` over etcd's v3 API: one round trip per operation where the rules allow it.
 
-    A single write is one etcd Txn of its own rules (kv.adapters.etcd.txn); a
+    A single write is one etcd Txn of its own rules (kv.adapters.etcd.txn); a batch
+    (`transact_many`) is its transactions one by one (`SingleWrites`); a
     transaction of several operations is a read and one guarded etcd Txn
     (kv.adapters.etcd.transactions).
 

@@ -3,7 +3,9 @@
 A change is staged from the moment its write is decided until the writer
 hands its batch back, durable or failed. Later writes to its key decide on
 top of it, and a write whose answer depends on it waits for it (`durable`),
-so that no caller hears of a state a crash could still undo.
+so that no caller hears of a state a crash could still undo. A `Commit`
+gathers what one SQL transaction will write (one transaction's changes, or a
+batch's), staging each change as it is added.
 """
 
 from __future__ import annotations
@@ -78,6 +80,32 @@ class StagedChanges:
         staged = self._by_key.get(key)
         if staged is not None and staged[1] is done:
             del self._by_key[key]
+
+
+class Commit:
+    """What one SQL transaction will write: the rows, changes and records of one or more
+    transactions, in revision order, and the future that answers them all. Each is staged
+    as it is added, so that the transactions decided after it see it."""
+
+    __slots__ = ("changes", "done", "records", "rows")
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.done = done
+        self.rows: list[Row] = []
+        self.changes: list[Change] = []
+        self.records: list[RecordRow] = []
+        # Nobody may be left to wait for it (an expiry's removal alone): its failure is the
+        # store's (fail-stop), not a caller's.
+        done.add_done_callback(lambda future: future.cancelled() or future.exception())
+
+    def add(self, row: Row, change: Change, staged: StagedChanges) -> None:
+        self.rows.append(row)
+        self.changes.append(change)
+        staged.stage(change.key, change.entry, self.done)
+
+    def add_record(self, record: RecordRow, staged: StagedChanges) -> None:
+        self.records.append(record)
+        staged.stage_records((record,), self.done)
 
 
 def row_and_change(written: Written, write: Write) -> tuple[Row, Change]:

@@ -13,9 +13,9 @@ from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS, ExpiryIndex, KeyDirectory
 from kv.adapters.local import LocalStore
 from kv.adapters.records import IdempotencyRecords
 from kv.adapters.sqlite.database import DATABASE_FILE, RecordRow, Row, open_database
-from kv.adapters.sqlite.staged import StagedChanges, durable, record_row, row_and_change
+from kv.adapters.sqlite.staged import Commit, StagedChanges, durable, record_row, row_and_change
 from kv.adapters.sqlite.writer import Batch, GroupCommitWriter, Pending
-from kv.domain import Change, Entry, KVError, Outcome, StorageUnavailable, Transaction
+from kv.domain import Entry, KVError, Outcome, StorageUnavailable, Transaction
 from kv.domain.ttl import Clock
 from kv.observability import get_logger
 
@@ -157,6 +157,53 @@ class SqliteStore(LocalStore):
     async def transact(self, txn: Transaction) -> Outcome:
         """Decide `txn` on the latest (staged) entries, queue its changes, answer once durable."""
         self._refuse_if_unusable()
+        commit = self._commit()
+        try:
+            decided, waiting = self._decide(txn, commit)
+        finally:  # what was staged is queued, whatever happened after
+            self._queue_commit(commit)
+        # Its answer rests on what it read and on its own changes: all durable first.
+        await _all_durable(waiting)
+        if isinstance(decided, KVError):
+            raise decided
+        return decided
+
+    async def transact_many(self, txns: Sequence[Transaction]) -> list[Outcome | KVError]:
+        """Decide each of `txns` in turn, as `transact` would, and queue them as ONE commit.
+
+        Each takes its own revision and decides on what the ones before it
+        staged; the writer writes the commit in one SQL transaction and one
+        sync, and each transaction is answered once what it rests on is durable.
+        """
+        commit = self._commit()
+        decided: list[tuple[Outcome | KVError, list[asyncio.Future[None]]]] = []
+        try:
+            for txn in txns:
+                try:
+                    self._refuse_if_unusable()
+                except StorageUnavailable as exc:
+                    decided.append((exc, []))
+                    continue
+                decided.append(self._decide(txn, commit))
+        finally:  # what was staged is queued, whatever happened after
+            self._queue_commit(commit)
+        results: list[Outcome | KVError] = []
+        for result, waiting in decided:
+            try:
+                await _all_durable(waiting)
+            except KVError as exc:
+                result = exc
+            results.append(result)
+        return results
+
+    def _decide(
+        self, txn: Transaction, commit: Commit
+    ) -> tuple[Outcome | KVError, list[asyncio.Future[None]]]:
+        """Decide `txn` and stage its changes in `commit`, on the event loop with no await.
+
+        Answers its outcome (or the error its rules raised) and the futures its
+        answer waits for: the staged changes it read, and its own.
+        """
         now = self._clock()
         current: dict[str, Entry | None] = {}
         waiting: list[asyncio.Future[None]] = []
@@ -166,7 +213,9 @@ class SqliteStore(LocalStore):
             if staged is not None:
                 waiting.append(staged[1])
             if entry is not None and entry.expired(now):
-                waiting.append(self._queue_removal(entry))
+                change = self._take_removal(entry)
+                commit.add(Row(entry.key, None, change.revision), change, self._staged)
+                waiting.append(commit.done)
                 entry = None
             current[key] = entry
         recorded = self._recorded(txn)
@@ -174,27 +223,20 @@ class SqliteStore(LocalStore):
             waiting += self._staged.record_pending(recorded.key)
         try:
             outcome = txn.decide(current, self._revision, now, recorded)
-        except KVError:
-            await _all_durable(waiting)
-            raise
-        records = () if outcome.record is None else (record_row(outcome.record),)
+        except KVError as exc:
+            return exc, waiting
         if outcome.record is not None:
             self._keep_record(outcome.record)
-        if not outcome.changed and not records:
-            # Its answer rests on what it read: staged changes must be durable first.
-            await _all_durable(waiting)
-            return outcome
-        rows, changes = [], []
+            commit.add_record(record_row(outcome.record), self._staged)
+            waiting.append(commit.done)
         if outcome.changed:
             self._revision = outcome.revision
+            waiting.append(commit.done)
         for write, written in outcome.changes():
             row, change = row_and_change(written, write)
-            rows.append(row)
-            changes.append(change)
+            commit.add(row, change, self._staged)
             self._track_expiry(write, current[write.key], written)
-        # Queued after every staged change it read: durable only once they are.
-        await durable(self._queue(rows, changes, records))
-        return outcome
+        return outcome, waiting
 
     async def check(self) -> None:
         """Raise StorageUnavailable once a write has failed, or when the store is not open."""
@@ -211,29 +253,17 @@ class SqliteStore(LocalStore):
         if self._closed or self._writer is None:
             raise StorageUnavailable("the sqlite store is not open")
 
-    def _queue_removal(self, expired: Entry) -> asyncio.Future[None]:
-        """Queue the removal of an expired entry, at the next revision."""
-        change = self._take_removal(expired)
-        done = self._queue([Row(expired.key, None, change.revision)], [change])
-        # Nobody may wait for it: its failure is the store's (fail-stop), not a caller's.
-        done.add_done_callback(lambda future: future.cancelled() or future.exception())
-        return done
-
-    def _queue(
-        self, rows: list[Row], changes: list[Change], records: tuple[RecordRow, ...] = ()
-    ) -> asyncio.Future[None]:
-        """Queue the changes of one transaction (`rows[i]` stores `changes[i]`): one future.
-
-        `records`: the idempotency records written or removed in the same SQL transaction.
-        """
+    def _commit(self) -> Commit:
         assert self._loop is not None
+        return Commit(self._loop.create_future())
+
+    def _queue_commit(self, commit: Commit) -> None:
+        """Hand `commit` to the writer (after everything queued before it), unless it is empty."""
+        if not commit.rows and not commit.records:
+            return
         assert self._writer is not None
-        done: asyncio.Future[None] = self._loop.create_future()
-        self._writer.put(Pending(tuple(rows), tuple(changes), done, records, self._revision))
-        for change in changes:
-            self._staged.stage(change.key, change.entry, done)
-        self._staged.stage_records(records, done)
-        return done
+        rows, changes, records = tuple(commit.rows), tuple(commit.changes), tuple(commit.records)
+        self._writer.put(Pending(rows, changes, commit.done, records, self._revision))
 
     # --- what LocalStore asks of it ------------------------------------------
 
@@ -252,13 +282,17 @@ class SqliteStore(LocalStore):
         return True
 
     def _remove_expired(self, expired: Entry) -> None:
-        self._queue_removal(expired)
+        commit = self._commit()
+        change = self._take_removal(expired)
+        commit.add(Row(expired.key, None, change.revision), change, self._staged)
+        self._queue_commit(commit)
 
     def _remove_records(self, keys: Sequence[str]) -> None:
+        commit = self._commit()
         for key in keys:
             self._records.remove(key)
-        done = self._queue([], [], tuple(RecordRow(key, None) for key in keys))
-        done.add_done_callback(lambda future: future.cancelled() or future.exception())
+            commit.add_record(RecordRow(key, None), self._staged)
+        self._queue_commit(commit)
 
     # --- completions (run on the event loop) --------------------------------
 
@@ -276,5 +310,5 @@ class SqliteStore(LocalStore):
 
 
 async def _all_durable(waiting: list[asyncio.Future[None]]) -> None:
-    for done in waiting:
+    for done in dict.fromkeys(waiting):
         await durable(done)

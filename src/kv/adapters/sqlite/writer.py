@@ -23,11 +23,13 @@ MAX_BATCH = 1024
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """The changes of one transaction waiting for the writer: rows, changes, one future.
+    """The changes of one transaction (or of a batch of them) waiting for the writer: rows,
+    changes, one future.
 
     `rows[i]` stores `changes[i]` (what watchers are told, and the entry it
-    makes visible, once durable); all at one revision. A pending transaction
-    is never split between two SQL transactions: it is on disk whole or not at all.
+    makes visible, once durable), in revision order: all at one revision for
+    one transaction, a revision per transaction for a batch. A pending is never
+    split between two SQL transactions: it is on disk whole or not at all.
     """
 
     rows: tuple[Row, ...]
@@ -40,7 +42,7 @@ class Pending:
 
     @property
     def revision(self) -> int:
-        return self.rows[0].revision if self.rows else self.store_revision
+        return self.rows[-1].revision if self.rows else self.store_revision
 
 
 Batch = list[Pending]

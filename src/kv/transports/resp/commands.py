@@ -15,8 +15,12 @@ that it is refused whole rather than done in part.
 
 from __future__ import annotations
 
-from kv.domain import Access, AccessRefused, KVError, Unauthenticated
+from collections.abc import Sequence
+from contextlib import ExitStack
+
+from kv.domain import Access, AccessRefused, KVError, PlannedWrite, Unauthenticated
 from kv.domain.access import TOKEN_REQUIRED
+from kv.observability import RequestScope
 from kv.transports.resp.auth_commands import AUTH_COMMANDS
 from kv.transports.resp.errors import (
     INTERNAL,
@@ -31,7 +35,7 @@ from kv.transports.resp.keyspace import KEYSPACE_COMMANDS
 from kv.transports.resp.kv_commands import KV_COMMANDS
 from kv.transports.resp.replies import Reply, RespError
 from kv.transports.resp.server_commands import SERVER_COMMANDS
-from kv.transports.resp.session import Arguments, CommandSpec, Session
+from kv.transports.resp.session import Arguments, CommandSpec, Deferred, Session
 from kv.transports.resp.transactions import NOT_QUEUED, TRANSACTION_COMMANDS, queue
 
 COMMANDS: dict[bytes, CommandSpec] = {
@@ -84,6 +88,13 @@ async def _run(session: Session, command: CommandSpec, args: Arguments) -> Reply
         return await command.handler(session, args)
 
 
+def _plan(session: Session, command: CommandSpec, args: Arguments) -> Deferred:
+    """Plan a batched command (as the connection's principal), checked as `_run` checks it."""
+    assert command.batched is not None
+    session.service.guard.require_all(_keys_used(command, args))
+    return command.batched.plan(session, args)
+
+
 # Answered even while the server refuses new work (`busy`): tiny, and what a
 # health check or a client leaving sends.
 ALWAYS_ANSWERED = frozenset({b"PING", b"QUIT"})
@@ -117,20 +128,97 @@ async def execute(session: Session, request: list[bytes], busy: RespError | None
                     reply = queue(session, request)
                 else:
                     reply = await _run(session, command, request[1:])
-            except KVError as exc:
-                if isinstance(exc, AccessRefused):
-                    scope.refused(exc)
-                reply = domain_error_reply(exc)
-            except CommandError as exc:
-                reply = command_error_reply(exc)
-            except Exception:
-                scope.unexpected_error()
-                reply = INTERNAL
-        if isinstance(reply, RespError):
-            scope.answered(
-                reply.code,
-                server_error=reply is INTERNAL or reply is busy or reply.code in SERVER_ERRORS,
-            )
-        else:
-            scope.answered("OK")
+            except Exception as exc:
+                reply = _failed(scope, exc)
+        _answered(scope, reply, busy)
     return reply
+
+
+def batchable(session: Session, request: list[bytes]) -> bool:
+    """Whether `request` is a plain write that `execute_batch` may run with its neighbours.
+
+    Only on an authenticated connection outside MULTI: what it answers then
+    depends on nothing but the store, and it changes nothing of the session.
+    """
+    command = session.commands.get(request[0].upper())
+    return (
+        command is not None
+        and command.batched is not None
+        and session.queued is None
+        and session.authenticated
+        and command.accepts(len(request))
+        and command.batched.applies(request[1:])
+    )
+
+
+async def execute_batch(
+    session: Session, requests: Sequence[list[bytes]], busy: RespError | None = None
+) -> list[Reply]:
+    """Run consecutive `batchable` requests, answering each as `execute` would have, in order.
+
+    Each is planned in its own request scope, as its principal, checked as
+    `execute` checks it; every write planned is then applied in ONE
+    `write_batch`, and each request answered from its own results. A request
+    refused while planning gets its own error and the others still apply.
+    """
+    # No command of a batch changes the session: one principal for all of them.
+    with ExitStack() as scopes, session.service.guard.acting_as(session.principal):
+        planned: list[tuple[RequestScope, Deferred | Reply]] = []
+        writes: list[PlannedWrite] = []
+        for request in requests:
+            name = request[0].upper()
+            command = session.commands[name]
+            scope = scopes.enter_context(
+                session.observability.request_scope(
+                    "resp", _text(name), None, remote=session.remote
+                )
+            )
+            step: Deferred | Reply
+            if busy is not None:
+                step = busy
+            else:
+                try:
+                    step = _plan(session, command, request[1:])
+                except Exception as exc:
+                    step = _failed(scope, exc)
+                else:
+                    writes += step.writes
+            planned.append((scope, step))
+        results = await session.service.write_batch(writes) if writes else []
+        replies: list[Reply] = []
+        taken = 0
+        for scope, step in planned:
+            if isinstance(step, Deferred):
+                count = len(step.writes)
+                try:
+                    reply = step.answer(results[taken : taken + count])
+                except Exception as exc:
+                    reply = _failed(scope, exc)
+                taken += count
+            else:
+                reply = step
+            _answered(scope, reply, busy)
+            replies.append(reply)
+    return replies
+
+
+def _failed(scope: RequestScope, exc: Exception) -> Reply:
+    """The reply for a command that raised `exc`, through the one error table."""
+    if isinstance(exc, KVError):
+        if isinstance(exc, AccessRefused):
+            scope.refused(exc)
+        return domain_error_reply(exc)
+    if isinstance(exc, CommandError):
+        return command_error_reply(exc)
+    scope.unexpected_error()  # called while `exc` is being handled: logged with it
+    return INTERNAL
+
+
+def _answered(scope: RequestScope, reply: Reply, busy: RespError | None) -> None:
+    if isinstance(reply, RespError):
+        scope.answered(
+            reply.code,
+            server_error=reply is INTERNAL or reply is busy or reply.code in SERVER_ERRORS,
+        )
+    else:
+        scope.answered("OK")

@@ -1,5 +1,13 @@
 """One client connection: a `RequestReader` splits the requests, a worker answers them in order.
 
+Pipelines: the worker takes the requests that have arrived in order. A run
+of consecutive plain writes (`commands.batchable`: SET, DEL of one key,
+KV.PUT, KV.CREATE, KV.DELETE, on an authenticated connection outside MULTI)
+is applied as ONE batch (`commands.execute_batch`: one commit on a durable
+store), each command answered as if it had run alone; anything else runs
+alone, after the writes before it are applied, so a read sees them. The
+replies of what has arrived go out in one write (answers.py).
+
 Limits, so that no client holds the server's memory or a worker for ever:
 
 - input: every header is checked before what it announces is kept
@@ -38,7 +46,7 @@ from kv.observability import get_logger
 from kv.transports.budget import ByteBudget
 from kv.transports.resp.answers import ClientNotReading, Outbox
 from kv.transports.resp.auth_commands import refuse_peer
-from kv.transports.resp.commands import execute
+from kv.transports.resp.commands import batchable, execute, execute_batch
 from kv.transports.resp.replies import RespError, Streamed, encode
 from kv.transports.resp.request_reader import (
     UNAUTHENTICATED_MAX_REQUEST_BYTES,
@@ -56,6 +64,8 @@ LINGER_MAX_BYTES = 64 * 1024 * 1024
 # What a request's words cost in memory beyond their bytes (a bytes object, its
 # place in a list): counted with them in the receive budget.
 WORD_OVERHEAD_BYTES = 48
+# The most plain writes applied in one batch (one commit on a durable store).
+MAX_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,17 +241,10 @@ class RespConnection(asyncio.Protocol):
         assert outbox is not None
         try:
             while self._pending:
-                request, size = self._pending.popleft()
-                self._pending_bytes -= size
-                try:
-                    reply = await execute(self.session, request, outbox.refusal())
-                finally:
-                    self._limits.received.give_back(size)
-                del request
-                if isinstance(reply, Streamed):
-                    await outbox.stream(reply, self.session.protocol)
-                elif outbox.add(encode(reply, self.session.protocol)):
-                    await outbox.flush()
+                if self._batch_ahead():
+                    await self._answer_batch(outbox)
+                else:
+                    await self._answer_one(outbox)
                 if self.session.quitting:
                     self._forget_received()
                     self._draining = True
@@ -263,6 +266,48 @@ class RespConnection(asyncio.Protocol):
             self._last_active = self._loop.time()
         if self._draining:
             self.close()
+
+    def _batch_ahead(self) -> bool:
+        """Whether the queue starts with two plain writes or more (one goes alone)."""
+        pending = self._pending
+        return (
+            len(pending) > 1
+            and batchable(self.session, pending[0][0])
+            and batchable(self.session, pending[1][0])
+        )
+
+    async def _answer_one(self, outbox: Outbox) -> None:
+        request, size = self._pending.popleft()
+        self._pending_bytes -= size
+        try:
+            reply = await execute(self.session, request, outbox.refusal())
+        finally:
+            self._limits.received.give_back(size)
+        del request
+        if isinstance(reply, Streamed):
+            await outbox.stream(reply, self.session.protocol)
+        elif outbox.add(encode(reply, self.session.protocol)):
+            await outbox.flush()
+
+    async def _answer_batch(self, outbox: Outbox) -> None:
+        """Answer the plain writes at the head of the queue, up to MAX_BATCH, as one batch."""
+        requests: list[list[bytes]] = []
+        size = 0
+        pending = self._pending
+        while pending and len(requests) < MAX_BATCH and batchable(self.session, pending[0][0]):
+            request, request_size = pending.popleft()
+            requests.append(request)
+            size += request_size
+        self._pending_bytes -= size
+        try:
+            replies = await execute_batch(self.session, requests, outbox.refusal())
+        finally:
+            self._limits.received.give_back(size)
+        del requests
+        protocol = self.session.protocol
+        for reply in replies:
+            if outbox.add(encode(reply, protocol)):
+                await outbox.flush()
 
     def _parse_kept(self) -> bool:
         """Before AUTH: parse the next request kept, within the limits the last may have

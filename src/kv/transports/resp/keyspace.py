@@ -8,7 +8,7 @@ SET's expiry options are read here and mean what `expiry.py` says.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from kv.domain import (
@@ -16,13 +16,15 @@ from kv.domain import (
     JsonValue,
     KeyExists,
     KeyNotFound,
+    KVError,
     PreconditionFailed,
+    Written,
 )
 from kv.domain.model import validate_key
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.expiry import seconds_of, whole_number
 from kv.transports.resp.replies import OK, Reply, Streamed
-from kv.transports.resp.session import Arguments, CommandSpec, Session
+from kv.transports.resp.session import Arguments, Batched, CommandSpec, Deferred, Session
 from kv.transports.resp.values import as_redis_value, key_of, text_of
 
 # SET ... GET (or KEEPTTL) reads the old entry and writes only if it is still the one
@@ -70,7 +72,27 @@ async def getdel(session: Session, args: Arguments) -> Reply:
     return as_redis_value(entry.value)
 
 
+def plan_delete(session: Session, args: Arguments) -> Deferred:
+    """DEL of one key, planned: 1 when it removed an entry, 0 when there was none."""
+    return Deferred((session.service.plan_delete(key_of(args[0])),), _removed)
+
+
+def _removed(results: Sequence[Written | KVError]) -> Reply:
+    (result,) = results
+    if isinstance(result, KeyNotFound):
+        return 0
+    if isinstance(result, KVError):
+        raise result
+    return 1
+
+
+def one_key(args: Arguments) -> bool:
+    return len(args) == 1
+
+
 async def delete(session: Session, args: Arguments) -> Reply:
+    if one_key(args):
+        return await plan_delete(session, args).run(session.service)
     removed = 0
     for word in args:
         try:
@@ -102,7 +124,12 @@ class SetOptions:
     keep_ttl: bool = False
 
 
+PLAIN_SET = SetOptions()
+
+
 def set_options(words: Arguments) -> SetOptions:
+    if not words:
+        return PLAIN_SET
     flags: set[bytes] = set()
     ttl = None
     position = 0
@@ -124,22 +151,39 @@ def set_options(words: Arguments) -> SetOptions:
     return SetOptions(must_exist, b"GET" in flags, ttl, b"KEEPTTL" in flags)
 
 
-async def set_(session: Session, args: Arguments) -> Reply:
+def plain_set(args: Arguments) -> bool:
+    """Whether a SET writes without reading first (no GET, no KEEPTTL): one planned write."""
+    return not any(word.upper() in (b"GET", b"KEEPTTL") for word in args[2:])
+
+
+def plan_set(session: Session, args: Arguments) -> Deferred:
+    """A plain SET, planned: OK, or null when NX or XX did not allow the write."""
     key, value = key_of(args[0]), text_of(args[1])
     options = set_options(args[2:])
-    if options.get or options.keep_ttl:
-        return await _set_after_reading(session, key, value, options)
     service = session.service
-    try:
-        if options.must_exist is None:
-            await service.put(key, value, ttl=options.ttl)
-        elif options.must_exist:
-            await service.put(key, value, Condition.exists(), ttl=options.ttl)
-        else:
-            await service.create(key, value, ttl=options.ttl)
-    except (KeyExists, PreconditionFailed):
+    if options.must_exist is None:
+        planned = service.plan_put(key, value, ttl=options.ttl)
+    elif options.must_exist:
+        planned = service.plan_put(key, value, Condition.exists(), ttl=options.ttl)
+    else:
+        planned = service.plan_create(key, value, ttl=options.ttl)
+    return Deferred((planned,), _set_answer)
+
+
+def _set_answer(results: Sequence[Written | KVError]) -> Reply:
+    (result,) = results
+    if isinstance(result, (KeyExists, PreconditionFailed)):
         return None
+    if isinstance(result, KVError):
+        raise result
     return OK
+
+
+async def set_(session: Session, args: Arguments) -> Reply:
+    if plain_set(args):
+        return await plan_set(session, args).run(session.service)
+    key, value = key_of(args[0]), text_of(args[1])
+    return await _set_after_reading(session, key, value, set_options(args[2:]))
 
 
 async def _set_after_reading(
@@ -217,11 +261,11 @@ def prefix_of(pattern: bytes) -> str:
 KEYSPACE_COMMANDS: dict[bytes, CommandSpec] = {
     b"GET": CommandSpec(get, 2, ("readonly", "fast"), 1, 1, 1),
     b"MGET": CommandSpec(mget, -2, ("readonly", "fast"), 1, -1, 1),
-    b"SET": CommandSpec(set_, -3, ("write",), 1, 1, 1),
+    b"SET": CommandSpec(set_, -3, ("write",), 1, 1, 1, Batched(plan_set, plain_set)),
     b"GETDEL": CommandSpec(getdel, 2, ("write", "fast"), 1, 1, 1),
-    b"DEL": CommandSpec(delete, -2, ("write",), 1, -1, 1),
+    b"DEL": CommandSpec(delete, -2, ("write",), 1, -1, 1, Batched(plan_delete, one_key)),
     # kv frees nothing in the background: UNLINK is DEL.
-    b"UNLINK": CommandSpec(delete, -2, ("write",), 1, -1, 1),
+    b"UNLINK": CommandSpec(delete, -2, ("write",), 1, -1, 1, Batched(plan_delete, one_key)),
     b"EXISTS": CommandSpec(exists, -2, ("readonly", "fast"), 1, -1, 1),
     b"SCAN": CommandSpec(scan, -2, ("readonly",)),
 }

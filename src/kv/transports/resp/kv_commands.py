@@ -20,12 +20,14 @@ client's RespKVClient speaks.
 
 from __future__ import annotations
 
-from kv.domain import Condition
+from collections.abc import Callable, Sequence
+
+from kv.domain import Condition, KVError, Written
 from kv.json_codec import write_json
 from kv.transports.resp.errors import CommandError
 from kv.transports.resp.expiry import whole_number
 from kv.transports.resp.replies import Reply
-from kv.transports.resp.session import Arguments, CommandSpec, Session
+from kv.transports.resp.session import Arguments, Batched, CommandSpec, Deferred, Session
 from kv.transports.resp.values import entry_reply, json_of, key_of, revision_of
 from kv.transports.txn_answers import txn_document
 
@@ -57,26 +59,55 @@ async def kv_get(session: Session, args: Arguments) -> Reply:
     return entry_reply(session.service, await session.service.get(key_of(args[0])))
 
 
-async def kv_put(session: Session, args: Arguments) -> Reply:
+def plan_kv_put(session: Session, args: Arguments) -> Deferred:
     key, value = key_of(args[0]), json_of(args[1])
     ttl, rest = _ttl(args[2:])
     condition = _condition(rest, allow_presence=True)
-    result = await session.service.put(key, value, condition, ttl=ttl)
-    return entry_reply(session.service, result.entry, created=result.created)
+    planned = session.service.plan_put(key, value, condition, ttl=ttl)
+    return Deferred((planned,), _entry_answer(session, "entry", created=True))
 
 
-async def kv_create(session: Session, args: Arguments) -> Reply:
+def plan_kv_create(session: Session, args: Arguments) -> Deferred:
     ttl, rest = _ttl(args[2:])
     if rest:
         raise CommandError("syntax error")
-    entry = await session.service.create(key_of(args[0]), json_of(args[1]), ttl=ttl)
-    return entry_reply(session.service, entry)
+    planned = session.service.plan_create(key_of(args[0]), json_of(args[1]), ttl=ttl)
+    return Deferred((planned,), _entry_answer(session, "entry"))
+
+
+def plan_kv_delete(session: Session, args: Arguments) -> Deferred:
+    key = key_of(args[0])
+    planned = session.service.plan_delete(key, _condition(args[1:], allow_presence=False))
+    return Deferred((planned,), _entry_answer(session, "previous"))
+
+
+def _entry_answer(
+    session: Session, shown: str, *, created: bool = False
+) -> Callable[[Sequence[Written | KVError]], Reply]:
+    """The answer of a KV.* write: the entry after it (`entry`) or before it (`previous`)."""
+
+    def answer(results: Sequence[Written | KVError]) -> Reply:
+        (result,) = results
+        if isinstance(result, KVError):
+            raise result
+        entry = result.entry if shown == "entry" else result.previous
+        assert entry is not None
+        was_created = result.previous is None if created else None
+        return entry_reply(session.service, entry, created=was_created)
+
+    return answer
+
+
+async def kv_put(session: Session, args: Arguments) -> Reply:
+    return await plan_kv_put(session, args).run(session.service)
+
+
+async def kv_create(session: Session, args: Arguments) -> Reply:
+    return await plan_kv_create(session, args).run(session.service)
 
 
 async def kv_delete(session: Session, args: Arguments) -> Reply:
-    key = key_of(args[0])
-    entry = await session.service.delete(key, _condition(args[1:], allow_presence=False))
-    return entry_reply(session.service, entry)
+    return await plan_kv_delete(session, args).run(session.service)
 
 
 async def kv_list(session: Session, args: Arguments) -> Reply:
@@ -115,9 +146,9 @@ async def kv_txn(session: Session, args: Arguments) -> Reply:
 
 KV_COMMANDS: dict[bytes, CommandSpec] = {
     b"KV.GET": CommandSpec(kv_get, 2, ("readonly", "fast"), 1, 1, 1),
-    b"KV.PUT": CommandSpec(kv_put, -3, ("write",), 1, 1, 1),
-    b"KV.CREATE": CommandSpec(kv_create, -3, ("write",), 1, 1, 1),
-    b"KV.DELETE": CommandSpec(kv_delete, -2, ("write",), 1, 1, 1),
+    b"KV.PUT": CommandSpec(kv_put, -3, ("write",), 1, 1, 1, Batched(plan_kv_put)),
+    b"KV.CREATE": CommandSpec(kv_create, -3, ("write",), 1, 1, 1, Batched(plan_kv_create)),
+    b"KV.DELETE": CommandSpec(kv_delete, -2, ("write",), 1, 1, 1, Batched(plan_kv_delete)),
     b"KV.LIST": CommandSpec(kv_list, -2, ("readonly",)),
     b"KV.TXN": CommandSpec(kv_txn, 2, ("write",)),
 }

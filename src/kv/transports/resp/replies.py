@@ -74,6 +74,8 @@ _OK_LINE = b"+OK\r\n"
 
 def encode(value: Reply, protocol: int) -> bytes:
     """`value` as the bytes of one reply in RESP`protocol` (2 or 3)."""
+    if value is OK:  # SET's answer: nothing to build
+        return _OK_LINE
     parts: list[bytes] = []
     _encode_into(parts, value, protocol)
     return b"".join(parts)
