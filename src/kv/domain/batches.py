@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kv.domain.errors import KVError
+from kv.domain.frozen import direct_init
 from kv.domain.transactions import Transaction
 from kv.domain.writes import Write, Written
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from kv.domain.ports import Store
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class PlannedWrite:
     """One validated write and, when it carries an idempotency key, the record it claims."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kv.domain.errors import InvalidRequest
+from kv.domain.frozen import direct_init
 from kv.domain.model import Entry, JsonValue
 
 # What a change costs in a history besides its key and value bytes (the
@@ -18,6 +19,7 @@ from kv.domain.model import Entry, JsonValue
 CHANGE_OVERHEAD_BYTES = 200
 
 
+@direct_init
 @dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Change:
     """One committed change of one key, at a revision of its own.

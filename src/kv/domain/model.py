@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from kv.domain.errors import InvalidRequest, PreconditionFailed, ValueTooLarge
+from kv.domain.frozen import direct_init
 
 JsonValue: TypeAlias = "str | int | float | bool | dict[str, JsonValue] | list[JsonValue] | None"
 
@@ -23,6 +24,7 @@ MAX_NESTING = 32
 _Container: TypeAlias = "dict[str, JsonValue] | list[JsonValue]"
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Entry:
     """A stored value with the store-wide revision of the write that last changed it.

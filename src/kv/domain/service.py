@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from kv.domain.access import Guard, transaction_needs
 from kv.domain.batches import PlannedWrite, apply_batch
 from kv.domain.errors import KVError
+from kv.domain.frozen import direct_init
 from kv.domain.idempotency import DEFAULT_TTL_SECONDS, IdempotentRequest
 from kv.domain.model import (
     DEFAULT_MAX_VALUE_BYTES,
@@ -25,6 +26,7 @@ from kv.domain.write_plans import WritePlans
 from kv.domain.writes import Written
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class PutResult:
     """The entry after a put, and whether the put created the key."""

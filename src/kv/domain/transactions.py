@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from kv.domain.frozen import direct_init
 from kv.domain.model import Entry, JsonValue, same_value
 from kv.domain.writes import Decision, Write, Written
 
@@ -67,6 +68,7 @@ class Read:
 Op = Write | Read
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What a transaction did: the branch that ran, one result per op of it, the revision.
@@ -131,6 +133,7 @@ def _moved(result: Written, made: int, revision: int) -> Written:
     )
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """Compares, and the ops to run when they all hold (`success`) or not (`failure`).

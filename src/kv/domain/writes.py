@@ -17,6 +17,7 @@ import enum
 from dataclasses import dataclass
 
 from kv.domain.errors import KeyExists, KeyNotFound
+from kv.domain.frozen import direct_init
 from kv.domain.model import Condition, Entry, JsonValue, same_value
 
 
@@ -36,6 +37,7 @@ class Decision(enum.Enum):
     REMOVE = "remove"  # the key is removed at the next revision
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Write:
     """One validated write: the key, the new value (with its compact JSON), condition and ttl.
@@ -123,6 +125,7 @@ class Write:
         return Entry(self.key, self.value, revision, expires_at)
 
 
+@direct_init
 @dataclass(frozen=True, slots=True)
 class Written:
     """What a store answers for a write it carried out.
