@@ -15,6 +15,7 @@ import pytest
 
 from kv.domain import (
     ChangeFeed,
+    Compare,
     Condition,
     Decision,
     Entry,
@@ -23,6 +24,7 @@ from kv.domain import (
     KeyValueService,
     Outcome,
     PreconditionFailed,
+    Read,
     Store,
     Transaction,
     Write,
@@ -184,3 +186,31 @@ async def test_an_expired_key_in_a_batch_is_removed_at_a_revision_of_its_own(
         outcome.revision for outcome in results
     ]
     assert await store.get("x/k") == Entry("x/k", "again", results[1].revision)
+
+
+async def test_a_batch_mixes_whole_transactions_with_single_writes(store: Store) -> None:
+    both = Transaction(
+        compare=(Compare("m/a", revision=0),),
+        success=(put("m/a", 1), Read("m/b"), put("m/b", 2)),
+        failure=(Read("m/a"),),
+    )
+    results = outcomes(
+        await store.transact_many(
+            [single(put("m/b", 0)), both, single(put("m/a", 3)), both, single(Write.delete("m/b"))]
+        )
+    )
+    first, ran, after, again, deleted = results
+    assert ran.succeeded
+    assert first.revision < ran.revision < after.revision < deleted.revision
+    assert [written.revision for written in ran.results] == [
+        ran.revision,
+        first.revision,
+        ran.revision,
+    ]
+    assert ran.results[1].entry == first.results[0].entry
+    assert not again.succeeded
+    assert not again.changed
+    assert again.results[0].entry == after.results[0].entry
+    assert deleted.results[0].previous == ran.results[2].entry
+    assert await store.get("m/a") == Entry("m/a", 3, after.revision)
+    assert await store.get("m/b") is None

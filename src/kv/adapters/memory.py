@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from kv.adapters.history import HistoryLimits
 from kv.adapters.keydir import SWEEP_INTERVAL_SECONDS
 from kv.adapters.local import LocalStore
-from kv.domain import Change, Entry, Outcome, Transaction
+from kv.domain import Change, Decision, Entry, KVError, Outcome, Transaction, Write, Written
+from kv.domain.ports import BatchOutcomes
 from kv.domain.ttl import Clock
 
 
@@ -35,7 +36,9 @@ class InMemoryStore(LocalStore):
 
     The reference implementation of the port: a transaction is decided and
     applied under one lock with nothing else in between (no await, no I/O),
-    and is visible when it returns. An entry whose ttl has passed is hidden
+    and is visible when it returns. A lone write (`Store.write`, or a batch
+    item that is one) is decided by `Write.written` without building the
+    transaction around it; a batch (`transact_many`) takes the lock once. An entry whose ttl has passed is hidden
     from that moment; it is removed, at a revision of its own, by the first
     write to its key or by the expiry sweeper, whichever comes first. An
     idempotency record is kept in the same step as the changes of its
@@ -61,32 +64,68 @@ class InMemoryStore(LocalStore):
     async def transact(self, txn: Transaction) -> Outcome:
         return self.apply(txn)
 
+    async def write(self, write: Write) -> Written:
+        with self._lock:
+            return self._write(write, self._clock())
+
+    async def transact_many(self, txns: Sequence[Transaction]) -> BatchOutcomes:
+        """The batch under one hold of the lock, each transaction as `apply` would carry it out."""
+        results: BatchOutcomes = []
+        with self._lock:
+            for txn in txns:
+                try:
+                    results.append(self._transact(txn))
+                except KVError as exc:
+                    results.append(exc)
+        return results
+
     def apply(self, txn: Transaction) -> Outcome:
         """Carry out `txn` at once (what `transact` does, for callers that cannot await)."""
         with self._lock:
-            now = self._clock()
-            current: dict[str, Entry | None] = {}
-            for key in txn.keys:
-                entry = self._latest(key)
-                if entry is not None and entry.expired(now):
-                    self._remove_expired(entry)
-                    entry = None
-                current[key] = entry
-            outcome = txn.decide(current, self._revision, now, self._recorded(txn))
-            if outcome.record is not None:
-                self._keep_record(outcome.record)
-            if not outcome.changed:
-                return outcome
+            return self._transact(txn)
+
+    def _transact(self, txn: Transaction) -> Outcome:
+        """Decide and apply `txn`; called with the lock held."""
+        now = self._clock()
+        write = txn.lone_write
+        if write is not None:
+            return Outcome.of_write(txn.success, self._write(write, now), self._revision)
+        current = {key: self._live(key, now) for key in txn.keys}
+        outcome = txn.decide(current, self._revision, now, self._recorded(txn))
+        if outcome.record is not None:
+            self._keep_record(outcome.record)
+        if outcome.changed:
             self._revision = outcome.revision
-            for write, written in outcome.changes():
-                if written.entry is None:
-                    self._entries.remove(write.key)
-                    self._history.record(Change.delete(write.key, self._revision))
-                else:
-                    self._entries.set(written.entry)
-                    self._history.record(Change.put(written.entry, write.value_json))
-                self._track_expiry(write, current[write.key], written)
+            for changed, written in outcome.changes():
+                self._commit(changed, current[changed.key], written)
         return outcome
+
+    def _write(self, write: Write, now: float) -> Written:
+        """Decide and apply a lone write (`Write.written`); called with the lock held."""
+        current = self._live(write.key, now)
+        written = write.written(current, self._revision, now)
+        if written.decision is not Decision.UNCHANGED:
+            self._revision = written.revision
+            self._commit(write, current, written)
+        return written
+
+    def _live(self, key: str, now: float) -> Entry | None:
+        """The entry a write to `key` decides on: None when it has expired (then removed)."""
+        entry = self._latest(key)
+        if entry is not None and entry.expired(now):
+            self._remove_expired(entry)
+            return None
+        return entry
+
+    def _commit(self, write: Write, current: Entry | None, written: Written) -> None:
+        """Make `write`'s change, decided on `current`, visible at `written.revision`."""
+        if written.entry is None:
+            self._entries.remove(write.key)
+            self._history.record(Change.delete(write.key, written.revision))
+        else:
+            self._entries.set(written.entry)
+            self._history.record(Change.put(written.entry, write.value_json))
+        self._track_expiry(write, current, written)
 
     async def check(self) -> None:
         return None

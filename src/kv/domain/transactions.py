@@ -92,6 +92,14 @@ class Outcome:
     replayed: bool = False
     record: IdempotencyRecord | None = None
 
+    @classmethod
+    def of_write(cls, ops: tuple[Op, ...], written: Written, revision: int) -> Outcome:
+        """The outcome of a lone write (`Transaction.lone_write`) that answered `written`.
+
+        `revision`: the store's revision after it. The same outcome `decide` gives.
+        """
+        return cls(True, ops, (written,), revision, written.decision is not Decision.UNCHANGED)
+
     def changes(self) -> Iterator[tuple[Write, Written]]:
         """Each write that changed its key, with its result, in op order (one per key).
 
@@ -167,6 +175,18 @@ class Transaction:
         return tuple(dict.fromkeys(every))
 
     @property
+    def lone_write(self) -> Write | None:
+        """The write, when the transaction is one write and nothing else (no compare, no claim).
+
+        Its outcome is `Outcome.of_write` of `Write.written`: a store may apply
+        such a write without deciding the whole transaction.
+        """
+        if self.compare or self.failure or self.claim is not None or len(self.success) != 1:
+            return None
+        op = self.success[0]
+        return op if isinstance(op, Write) else None
+
+    @property
     def writes(self) -> tuple[Write, ...]:
         """Every write of either branch."""
         return tuple(op for op in (*self.success, *self.failure) if isinstance(op, Write))
@@ -209,9 +229,8 @@ class Transaction:
             if isinstance(op, Read):
                 results.append(Written.apply_read(seen))
                 continue
-            decision = op.decide(seen)
-            written = Written.apply(op, seen, decision, revision + 1, now)
-            if decision is not Decision.UNCHANGED:
+            written = op.written(seen, revision, now)
+            if written.decision is not Decision.UNCHANGED:
                 changed = True
                 state[op.key] = written.entry
             results.append(written)

@@ -119,6 +119,15 @@ class Write:
             return Decision.UNCHANGED
         return Decision.STORE
 
+    def written(self, current: Entry | None, revision: int, now: float) -> Written:
+        """`decide` on `current` and its answer, the store being at `revision` at time `now`.
+
+        A change is made at `revision + 1`. Raises as `decide` does. What the
+        one-write transaction answers for its write, and what a store that
+        applies a lone write directly (without a `Transaction`) answers.
+        """
+        return Written.apply(self, current, self.decide(current), revision + 1, now)
+
     def entry(self, revision: int, now: float) -> Entry:
         """The entry this write stores when it is applied at `revision`, at time `now`."""
         expires_at = None if self.ttl is None else now + self.ttl
