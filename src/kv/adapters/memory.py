@@ -36,9 +36,10 @@ class InMemoryStore(LocalStore):
 
     The reference implementation of the port: a transaction is decided and
     applied under one lock with nothing else in between (no await, no I/O),
-    and is visible when it returns. A lone write (`Store.write`, or a batch
-    item that is one) is decided by `Write.written` without building the
-    transaction around it; a batch (`transact_many`) takes the lock once. An entry whose ttl has passed is hidden
+    and is visible when it returns. A lone write (`Store.write`, or a
+    batch item that is one) is decided by `Write.written` without building
+    the transaction around it; a batch (`transact_many`) takes the lock
+    once. An entry whose ttl has passed is hidden
     from that moment; it is removed, at a revision of its own, by the first
     write to its key or by the expiry sweeper, whichever comes first. An
     idempotency record is kept in the same step as the changes of its
