@@ -16,11 +16,10 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 from sortedcontainers import SortedList
 
-from kv.adapters.packed import Packed, pack, unpack
+from kv.adapters.packed import Packed, pack, unpack, unpack_key
 from kv.adapters.snapshot_view import KeyDirectoryView
 from kv.adapters.sorted_map import SortedMap
 from kv.domain import Entry
@@ -114,15 +113,15 @@ class KeyDirectory:
         from_prefix = after is None or after < prefix
         pairs = self._entries.items(prefix if from_prefix else after, inclusive=from_prefix)
         found: list[Entry] = []
+        build = unpack_key if keys_only else unpack
         for key, packed in pairs:
             if not key.startswith(prefix):
                 break
-            entry = unpack(key, packed)
-            if entry.expired(now):
+            if isinstance(packed, Entry) and packed.expired(now):  # only an Entry can expire
                 continue
             if len(found) == limit:
                 return tuple(found), True
-            found.append(replace(entry, value=None) if keys_only else entry)
+            found.append(build(key, packed))
         return tuple(found), False
 
 

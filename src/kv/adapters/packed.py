@@ -40,3 +40,11 @@ def unpack(key: str, packed: Packed) -> Entry:
         return Entry(key, value, _REVISION.unpack_from(packed)[0])
     assert isinstance(packed, Entry)
     return packed
+
+
+def unpack_key(key: str, packed: Packed) -> Entry:
+    """The entry at `key` that `packed` holds, its value left out (None): a keys-only listing."""
+    if type(packed) is bytes:
+        return Entry(key, None, _REVISION.unpack_from(packed)[0])
+    assert isinstance(packed, Entry)
+    return Entry(key, None, packed.revision, packed.expires_at)
