@@ -118,6 +118,14 @@ class ChangeHistory:
         self._revision = change.revision
         self._changes.append(change)
         self._bytes += change.size
+        limits = self._limits
+        if len(self._changes) - self._start > limits.events or self._bytes > limits.bytes:
+            self._drop_oldest()
+        if self._waiters:
+            self._wake_soon()
+
+    def _drop_oldest(self) -> None:
+        """Drop the oldest changes until the rest fit the limits (the newest is always kept)."""
         kept = len(self._changes) - self._start
         while kept > 1 and (kept > self._limits.events or self._bytes > self._limits.bytes):
             dropped = self._changes[self._start]
@@ -129,7 +137,6 @@ class ChangeHistory:
             del self._changes[: self._start]
             self._offset += self._start
             self._start = 0
-        self._wake_soon()
 
     def subscribe(self, prefix: str, from_revision: int | None) -> HistorySubscription:
         """A cursor at `from_revision` (None: after the last change); Compacted if dropped."""
