@@ -68,11 +68,15 @@ def entry_bytes(entry: Entry) -> int:
     encoded in Python) and ENTRY_FRAMING_BYTES."""
     value = entry.value
     if type(value) is str:
-        # An ASCII string's length is its UTF-8 length, known without a pass over it.
-        size = (len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))) + 2
+        size = _utf8_length(value) + 2
     else:
         size = 0 if value is None else len(encode_value(value))
-    return len(entry.key.encode("utf-8")) + ENTRY_FRAMING_BYTES + size
+    return _utf8_length(entry.key) + ENTRY_FRAMING_BYTES + size
+
+
+def _utf8_length(text: str) -> int:
+    # An ASCII string's length is its UTF-8 length, known without a pass over it.
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _digest(prefix: str) -> bytes:
