@@ -26,6 +26,38 @@ def test_requests_are_the_same_whatever_the_bytes_arrive_in() -> None:
         assert not reader.receiving
 
 
+def test_a_pipeline_of_small_requests_reads_as_its_requests_one_by_one() -> None:
+    """Whole small requests are read together; anything else after them, as it would alone."""
+    small = command(b"SET", b"key", b"value") + command(b"GET", b"key")
+    unusual = [
+        command(b"SET", b"k", b"a\r\nb"),  # a word holding CRLF
+        b"*2\r\n$03\r\nGET\r\n$1\r\nk\r\n",  # a length written with a leading 0
+        command(b"SET", b"k", b"v" * 2000),  # a word longer than the small ones
+        command(*[b"k"] * 100),  # more words than a small request
+        b"*0\r\n",  # no request
+    ]
+    for tail in unusual:
+        data = small * 3 + tail + small
+        expected = [*RequestReader(10_000).feed(small) * 3]
+        expected += RequestReader(10_000).feed(tail) + RequestReader(10_000).feed(small)
+        assert RequestReader(10_000).feed(data) == expected
+        reader = RequestReader(10_000)
+        assert reader.feed(data[:-3]) + reader.feed(data[-3:]) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (command(b"GET", b"k") + b"*2\r\n$3\r\nGET\r\n$1\r\nkk\r\n", "expected CRLF"),
+        (command(b"GET", b"k") + b"*1\r\n$x\r\n", "invalid bulk length"),
+        (command(b"GET", b"k") + command(b"GET", b"k" * 30), "invalid bulk length"),  # too long
+    ],
+)
+def test_a_wrong_request_after_small_ones_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        RequestReader(40).feed(data)
+
+
 def test_announced_counts_the_request_through_the_word_being_received() -> None:
     reader = RequestReader(1000)
     assert reader.feed(b"*2\r\n$3\r\nSET\r\n$500\r\nab") == []
