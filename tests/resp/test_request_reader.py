@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import re
 
+import hiredis
 import pytest
 
 from kv.transports.resp.request_reader import ProtocolError, RequestReader
@@ -134,3 +136,28 @@ def test_unauthenticated_requests_have_redis_tighter_limits(data: bytes, message
     assert reader.feed(command(*largest)) == [largest]
     eleven, longer = [b"x"] * 11, [b"SET", b"k", b"v" * 16385]
     assert RequestReader(1 << 20).feed(command(*eleven) + command(*longer)) == [eleven, longer]
+
+
+def test_requests_are_those_hiredis_reads_whatever_their_words_and_however_they_arrive() -> None:
+    """Pipelines of small and less small requests, words holding CR and LF, cut anywhere."""
+    rng = random.Random(7)
+    for _ in range(200):
+        data = b"".join(
+            command(
+                *(
+                    bytes(rng.choice(b"ab\r\n") for _ in range(rng.choice((0, 1, 3, 40, 1100))))
+                    for _ in range(rng.choice((1, 2, 3, 70)))
+                )
+            )
+            for _ in range(rng.randint(1, 12))
+        )
+        reference = hiredis.Reader()
+        reference.feed(data)
+        expected = list(iter(reference.gets, False))
+        reader = RequestReader(1_000_000)
+        cuts = sorted(rng.sample(range(1, len(data)), min(3, len(data) - 1)))
+        requests = []
+        for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+            requests += reader.feed(data[start:end])
+        assert requests == expected
+        assert RequestReader(1_000_000).feed(data) == expected

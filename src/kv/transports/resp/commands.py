@@ -139,12 +139,12 @@ def batchable(session: Session, request: list[bytes]) -> bool:
     Only on an authenticated connection outside MULTI: what it answers then
     depends on nothing but the store, and it changes nothing of the session.
     """
+    if session.queued is not None or not session.authenticated:
+        return False
     command = session.commands.get(request[0].upper())
     return (
         command is not None
         and command.batched is not None
-        and session.queued is None
-        and session.authenticated
         and command.accepts(len(request))
         and command.batched.applies(request[1:])
     )
