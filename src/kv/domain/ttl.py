@@ -36,7 +36,12 @@ def validate_ttl(ttl: object) -> int | None:
 
 
 def seconds_left(entry: Entry, now: float) -> int | None:
-    """The whole seconds `entry` has left at `now`, rounded up; None when it does not expire."""
+    """The whole seconds `entry` has left at `now`, rounded up; None when it does not expire.
+
+    At least 1: an answer describes an entry that was alive when it was read or written, and
+    the moments between that and the answer (a slow client, a loaded machine, a replayed
+    write's answer) must not turn it into "0 seconds left", a ttl no write may carry.
+    """
     if entry.expires_at is None:
         return None
-    return max(0, math.ceil(entry.expires_at - now))
+    return max(1, math.ceil(entry.expires_at - now))
