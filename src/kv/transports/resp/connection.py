@@ -182,11 +182,13 @@ class RespConnection(asyncio.Protocol):
             self._refuse(RespError("ERR", f"Protocol error: {exc}"))
             return
         received = self._limits.received
+        held = 0
         for request in requests:
             size = sum(map(len, request)) + WORD_OVERHEAD_BYTES * len(request)
-            received.hold(size)  # already in memory: counted, not refused
             self._pending.append((request, size))
-            self._pending_bytes += size
+            held += size
+        received.hold(held)  # already in memory: counted, not refused
+        self._pending_bytes += held
         announced = self._reader.announced
         if announced > self._announced:
             if not received.take(announced - self._announced):
