@@ -80,6 +80,20 @@ def test_the_request_id_is_bound_for_every_line_of_the_request_only(log_lines: L
     assert line["request_id"] == "rid-inner"
 
 
+def test_a_made_up_request_id_is_one_per_request_on_all_its_lines(log_lines: Lines) -> None:
+    observability = Observability(access_log="all")
+    scopes = []
+    for _ in range(2):
+        with observability.request_scope("test", "op", None) as scope:
+            get_logger("kv.test").info("inside")
+            scope.answered("200")
+        scopes.append(scope)
+    inside = [line["request_id"] for line in log_lines if line["event"] == "inside"]
+    access = [line["request_id"] for line in access_lines(log_lines)]
+    assert inside == access == [scope.request_id for scope in scopes]
+    assert len(set(inside)) == 2
+
+
 @pytest.mark.parametrize("offered", [None, "", "x" * 129, "tab\there", "caf\u00e9"])
 def test_a_missing_or_unsafe_request_id_is_replaced(offered: str | None) -> None:
     with Observability().request_scope("test", "op", offered) as scope:

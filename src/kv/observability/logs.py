@@ -6,7 +6,7 @@ logger cached on first use, an orjson renderer and a bytes logger. Lines of
 libraries that log through the standard `logging` module (aiohttp, grpc,
 asyncio) are rendered by the same processors, so every line carries the
 same fields: `time`, `level`, `logger`, `message`, `service`, the
-`request_id` of the request being served (`bound_request_id`, set by
+`request_id` of the request being served (`bound_request`, set by
 `kv.observability.scope`; `add_request_id` writes it), and the line's own
 fields.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import sys
 from contextvars import ContextVar
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 import structlog
@@ -47,17 +47,24 @@ def name_the_logger(logger: WrappedLogger, method: str, event: EventDict) -> Eve
     return event
 
 
-# The id of the request being served, set by its request scope. A context
-# variable of its own rather than structlog's bound contextvars: every request
-# sets and resets it, and most write no line.
-bound_request_id: ContextVar[str | None] = ContextVar("kv_request_id", default=None)
+class Identified(Protocol):
+    """What is bound for the request being served: its id, made when first asked for."""
+
+    @property
+    def request_id(self) -> str: ...
+
+
+# The request being served, set by its request scope. A context variable of
+# its own rather than structlog's bound contextvars: every request sets and
+# resets it, and most write no line, so its id is made only for a line.
+bound_request: ContextVar[Identified | None] = ContextVar("kv_request", default=None)
 
 
 def add_request_id(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     """A processor: the `request_id` of the request being served, on every line logged in it."""
-    request_id = bound_request_id.get()
-    if request_id is not None:
-        event.setdefault("request_id", request_id)
+    request = bound_request.get()
+    if request is not None:
+        event.setdefault("request_id", request.request_id)
     return event
 
 

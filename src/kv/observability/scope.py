@@ -23,7 +23,9 @@ and requests slower than `KV_SLOW_REQUEST_SECONDS` (`errors`), or none (`off`).
 A plain (not async) context manager: nothing in it waits, and it runs for
 every request of every transport. So it does only what every request needs:
 one context variable set and reset, two clock reads and one histogram
-update; the access line's fields are gathered only when a line is written.
+update; a made-up request id is made only when something asks for it (a
+line written, a transport echoing it), and the access line's fields are
+gathered only when a line is written.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import Any
 
 from kv.config import DEFAULTS
 from kv.domain.errors import AccessRefused
-from kv.observability.logs import bound_request_id, get_logger
+from kv.observability.logs import bound_request, get_logger
 from kv.observability.metrics import Metrics
 
 MAX_REQUEST_ID_LENGTH = 128
@@ -73,6 +75,11 @@ new_request_id = _RequestIds()
 
 def accept_request_id(offered: str | None) -> str:
     """The caller's request id if it is short printable ASCII, else a new one."""
+    accepted = _acceptable(offered)
+    return accepted if accepted is not None else new_request_id()
+
+
+def _acceptable(offered: str | None) -> str | None:
     if (
         offered
         and len(offered) <= MAX_REQUEST_ID_LENGTH
@@ -80,13 +87,13 @@ def accept_request_id(offered: str | None) -> str:
         and offered.isprintable()
     ):
         return offered
-    return new_request_id()
+    return None
 
 
 def current_request_id() -> str:
     """The id of the request being served (inside a `request_scope`), else a new one."""
-    request_id = bound_request_id.get()
-    return request_id if request_id is not None else new_request_id()
+    request = bound_request.get()
+    return request.request_id if request is not None else new_request_id()
 
 
 class Observability:
@@ -109,7 +116,7 @@ class Observability:
         self, transport: str, operation: str, offered_id: str | None, **details: object
     ) -> RequestScope:
         """The scope of one request; `details` are extra fields of its access line."""
-        return RequestScope(self, transport, operation, accept_request_id(offered_id), details)
+        return RequestScope(self, transport, operation, _acceptable(offered_id), details)
 
 
 class RequestScope:
@@ -118,11 +125,11 @@ class RequestScope:
     __slots__ = (
         "_bound",
         "_observability",
+        "_request_id",
         "_started",
         "details",
         "operation",
         "outcome",
-        "request_id",
         "server_error",
         "transport",
     )
@@ -132,16 +139,24 @@ class RequestScope:
         observability: Observability,
         transport: str,
         operation: str,
-        request_id: str,
+        request_id: str | None,
         details: dict[str, object],
     ) -> None:
+        """`request_id`: the caller's, or None for one made up when first asked for."""
         self._observability = observability
         self.transport = transport
         self.operation = operation
-        self.request_id = request_id
+        self._request_id = request_id
         self.details = details
         self.outcome: str | None = None
         self.server_error = False
+
+    @property
+    def request_id(self) -> str:
+        """The caller's request id, or one made up (the same every time it is asked)."""
+        if self._request_id is None:
+            self._request_id = new_request_id()
+        return self._request_id
 
     def answered(self, outcome: str, *, server_error: bool = False) -> None:
         """Record the answer in the protocol's own terms ("404", "NOT_FOUND").
@@ -181,7 +196,7 @@ class RequestScope:
         self._observability.metrics.observe_refusal(self.transport, reason)
 
     def __enter__(self) -> RequestScope:
-        self._bound = bound_request_id.set(self.request_id)
+        self._bound = bound_request.set(self)
         self._started = time.perf_counter()
         return self
 
@@ -213,7 +228,7 @@ class RequestScope:
             ):
                 self._log_access(outcome, seconds)
         finally:
-            bound_request_id.reset(self._bound)
+            bound_request.reset(self._bound)
 
     def _log_access(self, outcome: str, seconds: float) -> None:
         fields: dict[str, Any] = {

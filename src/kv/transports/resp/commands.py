@@ -16,7 +16,6 @@ that it is refused whole rather than done in part.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import ExitStack
 
 from kv.domain import Access, AccessRefused, KVError, PlannedWrite, Unauthenticated
 from kv.domain.access import TOKEN_REQUIRED
@@ -140,12 +139,12 @@ def batchable(session: Session, request: list[bytes]) -> bool:
     Only on an authenticated connection outside MULTI: what it answers then
     depends on nothing but the store, and it changes nothing of the session.
     """
+    if session.queued is not None or not session.authenticated:
+        return False
     command = session.commands.get(request[0].upper())
     return (
         command is not None
         and command.batched is not None
-        and session.queued is None
-        and session.authenticated
         and command.accepts(len(request))
         and command.batched.applies(request[1:])
     )
@@ -162,29 +161,30 @@ async def execute_batch(
     refused while planning gets its own error and the others still apply.
     """
     # No command of a batch changes the session: one principal for all of them.
-    with ExitStack() as scopes, session.service.guard.acting_as(session.principal):
-        planned: list[tuple[RequestScope, Deferred | Reply]] = []
-        writes: list[PlannedWrite] = []
-        for request in requests:
-            name = request[0].upper()
-            command = session.commands[name]
-            scope = scopes.enter_context(
-                session.observability.request_scope(
-                    "resp", _text(name), None, remote=session.remote
-                )
-            )
-            step: Deferred | Reply
-            if busy is not None:
-                step = busy
-            else:
-                try:
-                    step = _plan(session, command, request[1:])
-                except Exception as exc:
-                    step = _failed(scope, exc)
+    observability, remote = session.observability, session.remote
+    planned: list[tuple[RequestScope, Deferred | Reply]] = []
+    escaped: BaseException | None = None
+    try:
+        with session.service.guard.acting_as(session.principal):
+            writes: list[PlannedWrite] = []
+            for request in requests:
+                name = request[0].upper()
+                command = session.commands[name]
+                # Entered here, left once answered (in the `finally` below).
+                scope = observability.request_scope("resp", _text(name), None, remote=remote)
+                scope.__enter__()
+                step: Deferred | Reply
+                if busy is not None:
+                    step = busy
                 else:
-                    writes += step.writes
-            planned.append((scope, step))
-        results = await session.service.write_batch(writes) if writes else []
+                    try:
+                        step = _plan(session, command, request[1:])
+                    except Exception as exc:
+                        step = _failed(scope, exc)
+                    else:
+                        writes += step.writes
+                planned.append((scope, step))
+            results = await session.service.write_batch(writes) if writes else []
         replies: list[Reply] = []
         taken = 0
         for scope, step in planned:
@@ -199,7 +199,13 @@ async def execute_batch(
                 reply = step
             _answered(scope, reply, busy)
             replies.append(reply)
-    return replies
+        return replies
+    except BaseException as exc:  # a bug, a cancellation: every scope not answered records it
+        escaped = exc
+        raise
+    finally:
+        for scope, _ in reversed(planned):  # last in, first out, as nested scopes leave
+            scope.__exit__(type(escaped) if escaped else None, escaped, None)
 
 
 def _failed(scope: RequestScope, exc: Exception) -> Reply:

@@ -47,6 +47,7 @@ from kv.transports.budget import ByteBudget
 from kv.transports.resp.answers import ClientNotReading, Outbox
 from kv.transports.resp.auth_commands import refuse_peer
 from kv.transports.resp.commands import batchable, execute, execute_batch
+from kv.transports.resp.eager import start_eagerly
 from kv.transports.resp.replies import RespError, Streamed, encode
 from kv.transports.resp.request_reader import (
     UNAUTHENTICATED_MAX_REQUEST_BYTES,
@@ -104,7 +105,8 @@ class RespConnection(asyncio.Protocol):
         self._announced = 0  # of the request being received, held in the receive budget
         self._transport: asyncio.Transport | None = None
         self._outbox: Outbox | None = None
-        self._worker: asyncio.Task[None] | None = None
+        self._answering = False  # the worker is answering what was received
+        self._worker: asyncio.Task[None] | None = None  # the task it goes on in, once it waits
         self._reading_paused = False
         self._draining = False
         self._discarded: int | None = None  # bytes dropped after a refusal, or None
@@ -162,7 +164,7 @@ class RespConnection(asyncio.Protocol):
             if self._discarded > LINGER_MAX_BYTES:
                 self.close()
             return
-        if not self.session.authenticated and self._worker is not None:
+        if not self.session.authenticated and self._answering:
             # Parsed once the request being answered has run (it may be AUTH).
             self._reader.keep(data)
             if not self._reading_paused:
@@ -180,11 +182,13 @@ class RespConnection(asyncio.Protocol):
             self._refuse(RespError("ERR", f"Protocol error: {exc}"))
             return
         received = self._limits.received
+        held = 0
         for request in requests:
             size = sum(map(len, request)) + WORD_OVERHEAD_BYTES * len(request)
-            received.hold(size)  # already in memory: counted, not refused
             self._pending.append((request, size))
-            self._pending_bytes += size
+            held += size
+        received.hold(held)  # already in memory: counted, not refused
+        self._pending_bytes += held
         announced = self._reader.announced
         if announced > self._announced:
             if not received.take(announced - self._announced):
@@ -199,13 +203,14 @@ class RespConnection(asyncio.Protocol):
         ):
             self._reading_paused = True
             self.transport.pause_reading()
-        if self._pending and self._worker is None:
-            self._worker = self._loop.create_task(self._answer_pending())
+        if self._pending and not self._answering:
+            self._answering = True
+            self._worker = start_eagerly(self._loop, self._answer_pending())
 
     def eof_received(self) -> bool:
         # Answer what was received, then close (see _answer_pending).
         self._draining = True
-        if self._worker is None:
+        if not self._answering:
             self.close()
         return True
 
@@ -221,7 +226,7 @@ class RespConnection(asyncio.Protocol):
         self._draining = True
         if self._transport is None or self._transport.is_closing():
             return
-        if self._worker is None:
+        if not self._answering:
             self.close()
         elif not self._reading_paused:
             self._reading_paused = True
@@ -236,7 +241,12 @@ class RespConnection(asyncio.Protocol):
             self._transport.abort()
 
     async def _answer_pending(self) -> None:
-        """Answer every parsed request in order, through the outbox (answers.py)."""
+        """Answer every parsed request in order, through the outbox (answers.py).
+
+        The worker: started eagerly by the callback that received the requests,
+        so that what needs no wait is answered there; a task goes on with it
+        once it waits (eager.py).
+        """
         outbox = self._outbox
         assert outbox is not None
         try:
@@ -262,6 +272,7 @@ class RespConnection(asyncio.Protocol):
             log.exception("reply failed after it started; disconnected", remote=self.session.remote)
             self.abort()
         finally:
+            self._answering = False
             self._worker = None
             self._last_active = self._loop.time()
         if self._draining:
@@ -354,7 +365,7 @@ class RespConnection(asyncio.Protocol):
     def _check_idle(self) -> None:
         quiet = self._loop.time() - self._last_active
         limit = LINGER_SECONDS if self._discarded is not None else self._limits.idle_timeout
-        if self._worker is None and quiet >= limit:
+        if not self._answering and quiet >= limit:
             self.close()
             return
         self._idle_timer = self._loop.call_later(max(limit - quiet, 0.05), self._check_idle)

@@ -74,8 +74,13 @@ _OK_LINE = b"+OK\r\n"
 
 def encode(value: Reply, protocol: int) -> bytes:
     """`value` as the bytes of one reply in RESP`protocol` (2 or 3)."""
-    if value is OK:  # SET's answer: nothing to build
+    # The common replies built whole: SET's, then GET's (a value or null).
+    if value is OK:
         return _OK_LINE
+    if type(value) is bytes:
+        return b"$%d\r\n%b\r\n" % (len(value), value)
+    if value is None:
+        return _NULL[protocol]
     parts: list[bytes] = []
     _encode_into(parts, value, protocol)
     return b"".join(parts)

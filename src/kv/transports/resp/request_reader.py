@@ -40,6 +40,11 @@ UNAUTHENTICATED_MAX_WORD_BYTES = 16384
 UNAUTHENTICATED_MAX_REQUEST_BYTES = 5 + UNAUTHENTICATED_MAX_WORDS * (
     UNAUTHENTICATED_MAX_WORD_BYTES + len(b"$16384\r\n\r\n")
 )
+# The headers of small arrays and words, whole: `_small_requests` reads them by lookup.
+_ARRAY_HEADERS = {b"*%d" % count: count for count in range(64)}
+_BULK_HEADERS = tuple(b"$%d" % length for length in range(1024))
+# The most bytes `_small_requests` splits at once (it copies them into lines).
+SPLIT_MAX_BYTES = 256 * 1024
 # A header, whole: what the fast path reads (anything else goes header by header,
 # which tells a header not all here yet from a wrong one).
 _ARRAY = re.compile(rb"\*(-?[0-9]{1,20})\r\n")
@@ -90,6 +95,12 @@ class RequestReader:
             source = data  # the common case: nothing held back, parsed as it came
         requests: list[list[bytes]] = []
         position = 0
+        if (
+            self._count == 0
+            and not unauthenticated
+            and len(source) <= min(SPLIT_MAX_BYTES, self.max_bytes)
+        ):
+            requests, position = _small_requests(source, self.max_bytes)
         while True:
             if self._count == 0:
                 if requests and unauthenticated:
@@ -203,6 +214,43 @@ def _whole_request(
         words.append(word if type(word) is bytes else bytes(word))
         position = end + 2
     return words, position
+
+
+def _small_requests(source: bytes | bytearray, max_bytes: int) -> tuple[list[list[bytes]], int]:
+    """The whole requests at the start of `source`, read line by line, and where they end.
+
+    The common case of a pipeline, in one pass: `source` split at every CRLF,
+    each request taken whole when its array header and every word's header are
+    the canonical ones of a small request (`*3`, then `$3` and 3 bytes, ...) and
+    it is all here. It stops at the first request that is anything else (a word
+    holding CRLF, a header written otherwise, one not all here), which the
+    header-by-header path then reads from its start, and decides; so this
+    raises nothing. Only for a `source` no longer than `max_bytes`, so that no
+    request in it can be past the limit.
+    """
+    lines = (source if type(source) is bytes else bytes(source)).split(CRLF)
+    last = len(lines) - 1  # what follows the last CRLF: not a whole line
+    requests: list[list[bytes]] = []
+    index = 0
+    while index < last:
+        count = _ARRAY_HEADERS.get(lines[index])
+        if count is None:
+            break
+        end = index + 1 + 2 * count
+        if end > last:
+            break
+        words = lines[index + 2 : end : 2]
+        try:
+            canonical = list(map(_BULK_HEADERS.__getitem__, map(len, words)))
+        except IndexError:  # a word too long for the table
+            break
+        if lines[index + 1 : end : 2] != canonical:
+            break
+        if words:
+            requests.append(words)
+        index = end
+    # Every line taken, and the CRLF after it.
+    return requests, sum(map(len, lines[:index])) + len(CRLF) * index
 
 
 def _expected(kind: bytes, got: bytes | bytearray) -> str:
