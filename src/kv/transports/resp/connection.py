@@ -1,4 +1,4 @@
-"""One client connection: a `RequestReader` splits the requests, a worker answers them in order.
+"""One client connection: its `Inbox` takes the requests, a worker answers them in order.
 
 Pipelines: the worker takes the requests that have arrived in order. A run
 of consecutive plain writes (`commands.batchable`: SET, DEL of one key,
@@ -11,7 +11,8 @@ replies of what has arrived go out in one write (answers.py).
 Limits, so that no client holds the server's memory or a worker for ever:
 
 - input: every header is checked before what it announces is kept
-  (request_reader.py); a request past `limits.max_request_bytes` is answered
+  (request_reader.py, through the connection's `Inbox`, inbox.py); a
+  request past `limits.max_request_bytes` is answered
   `-ERR Protocol error: ...` as soon as its header arrives, the rest of what
   the client sends is read and dropped until it is quiet (so that it reads
   the error rather than a reset), then the connection is closed;
@@ -37,7 +38,6 @@ Limits, so that no client holds the server's memory or a worker for ever:
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
@@ -48,12 +48,8 @@ from kv.transports.resp.answers import ClientNotReading, Outbox
 from kv.transports.resp.auth_commands import refuse_peer
 from kv.transports.resp.commands import batchable, execute, execute_batch
 from kv.transports.resp.eager import start_eagerly
+from kv.transports.resp.inbox import Inbox
 from kv.transports.resp.replies import RespError, Streamed, encode
-from kv.transports.resp.request_reader import (
-    UNAUTHENTICATED_MAX_REQUEST_BYTES,
-    ProtocolError,
-    RequestReader,
-)
 from kv.transports.resp.session import Session
 
 log = get_logger("kv.resp")
@@ -62,9 +58,6 @@ log = get_logger("kv.resp")
 # quiet before the connection is closed, and how much more is read meanwhile.
 LINGER_SECONDS = 2.0
 LINGER_MAX_BYTES = 64 * 1024 * 1024
-# What a request's words cost in memory beyond their bytes (a bytes object, its
-# place in a list): counted with them in the receive budget.
-WORD_OVERHEAD_BYTES = 48
 # The most plain writes applied in one batch (one commit on a durable store).
 MAX_BATCH = 256
 
@@ -99,10 +92,7 @@ class RespConnection(asyncio.Protocol):
         self._limits = limits
         self._closed = closed
         self._opened = opened
-        self._reader = RequestReader(limits.max_request_bytes)
-        self._pending: deque[tuple[list[bytes], int]] = deque()  # requests and their sizes
-        self._pending_bytes = 0  # held in the receive budget
-        self._announced = 0  # of the request being received, held in the receive budget
+        self._inbox = Inbox(limits.max_request_bytes, limits.max_pipelined, limits.received)
         self._transport: asyncio.Transport | None = None
         self._outbox: Outbox | None = None
         self._answering = False  # the worker is answering what was received
@@ -141,7 +131,7 @@ class RespConnection(asyncio.Protocol):
         self._idle_timer = self._loop.call_later(self._limits.idle_timeout, self._check_idle)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._forget_received()
+        self._inbox.forget()
         if self._idle_timer is not None:
             self._idle_timer.cancel()
         # A worker waiting to write wakes and finds the connection closing.
@@ -166,7 +156,7 @@ class RespConnection(asyncio.Protocol):
             return
         if not self.session.authenticated and self._answering:
             # Parsed once the request being answered has run (it may be AUTH).
-            self._reader.keep(data)
+            self._inbox.keep(data)
             if not self._reading_paused:
                 self._reading_paused = True
                 self.transport.pause_reading()
@@ -175,35 +165,15 @@ class RespConnection(asyncio.Protocol):
 
     def _parse(self, data: bytes) -> None:
         """Take the requests `data` completes, within the receive budget; start the worker."""
-        self._reader.unauthenticated = not self.session.authenticated
-        try:
-            requests = self._reader.feed(data)
-        except ProtocolError as exc:
-            self._refuse(RespError("ERR", f"Protocol error: {exc}"))
+        inbox = self._inbox
+        refusal = inbox.take(data, authenticated=self.session.authenticated)
+        if refusal is not None:
+            self._refuse(refusal)
             return
-        received = self._limits.received
-        held = 0
-        for request in requests:
-            size = sum(map(len, request)) + WORD_OVERHEAD_BYTES * len(request)
-            self._pending.append((request, size))
-            held += size
-        received.hold(held)  # already in memory: counted, not refused
-        self._pending_bytes += held
-        announced = self._reader.announced
-        if announced > self._announced:
-            if not received.take(announced - self._announced):
-                self._refuse(RespError("TRYAGAIN", received.refusal()))
-                return
-        else:
-            received.give_back(self._announced - announced)
-        self._announced = announced
-        if not self._reading_paused and (
-            len(self._pending) >= self._limits.max_pipelined
-            or self._pending_bytes >= self._limits.max_request_bytes
-        ):
+        if not self._reading_paused and inbox.full():
             self._reading_paused = True
             self.transport.pause_reading()
-        if self._pending and not self._answering:
+        if inbox and not self._answering:
             self._answering = True
             self._worker = start_eagerly(self._loop, self._answer_pending())
 
@@ -250,19 +220,20 @@ class RespConnection(asyncio.Protocol):
         outbox = self._outbox
         assert outbox is not None
         try:
-            while self._pending:
+            inbox = self._inbox
+            while inbox:
                 if self._batch_ahead():
                     await self._answer_batch(outbox)
                 else:
                     await self._answer_one(outbox)
                 if self.session.quitting:
-                    self._forget_received()
+                    inbox.forget()
                     self._draining = True
-                if not self._pending:
+                if not inbox:
                     await outbox.flush()
                     if self._parse_kept():
                         await asyncio.sleep(0)  # one kept request per turn of the event loop
-                if self._reading_paused and not self._draining and self._room_to_read():
+                if self._reading_paused and not self._draining and inbox.room_to_read():
                     self._reading_paused = False
                     self.transport.resume_reading()
         except ClientNotReading:
@@ -280,20 +251,19 @@ class RespConnection(asyncio.Protocol):
 
     def _batch_ahead(self) -> bool:
         """Whether the queue starts with two plain writes or more (one goes alone)."""
-        pending = self._pending
+        inbox = self._inbox
         return (
-            len(pending) > 1
-            and batchable(self.session, pending[0][0])
-            and batchable(self.session, pending[1][0])
+            len(inbox) > 1
+            and batchable(self.session, inbox.head(0))
+            and batchable(self.session, inbox.head(1))
         )
 
     async def _answer_one(self, outbox: Outbox) -> None:
-        request, size = self._pending.popleft()
-        self._pending_bytes -= size
+        request, size = self._inbox.pop()
         try:
             reply = await execute(self.session, request, outbox.refusal())
         finally:
-            self._limits.received.give_back(size)
+            self._inbox.answered(size)
         del request
         if isinstance(reply, Streamed):
             await outbox.stream(reply, self.session.protocol)
@@ -302,18 +272,12 @@ class RespConnection(asyncio.Protocol):
 
     async def _answer_batch(self, outbox: Outbox) -> None:
         """Answer the plain writes at the head of the queue, up to MAX_BATCH, as one batch."""
-        requests: list[list[bytes]] = []
-        size = 0
-        pending = self._pending
-        while pending and len(requests) < MAX_BATCH and batchable(self.session, pending[0][0]):
-            request, request_size = pending.popleft()
-            requests.append(request)
-            size += request_size
-        self._pending_bytes -= size
+        session = self.session
+        requests, size = self._inbox.pop_run(lambda request: batchable(session, request), MAX_BATCH)
         try:
-            replies = await execute_batch(self.session, requests, outbox.refusal())
+            replies = await execute_batch(session, requests, outbox.refusal())
         finally:
-            self._limits.received.give_back(size)
+            self._inbox.answered(size)
         del requests
         protocol = self.session.protocol
         for reply in replies:
@@ -324,36 +288,19 @@ class RespConnection(asyncio.Protocol):
         """Before AUTH: parse the next request kept, within the limits the last may have
         lifted; whether there was one."""
         if (
-            self._reader.unauthenticated
+            self._inbox.unauthenticated
             and self._discarded is None
             and not self.session.quitting
             and not self.transport.is_closing()
         ):
             self._parse(b"")
-            return bool(self._pending)
+            return bool(self._inbox)
         return False
-
-    def _room_to_read(self) -> bool:
-        return (
-            len(self._pending) < self._limits.max_pipelined
-            and self._pending_bytes < self._limits.max_request_bytes
-            and (
-                not self._reader.unauthenticated
-                or self._reader.buffered <= UNAUTHENTICATED_MAX_REQUEST_BYTES
-            )
-        )
-
-    def _forget_received(self) -> None:
-        """Drop what was received and not answered, and give its budget back."""
-        self._pending.clear()
-        self._limits.received.give_back(self._pending_bytes + self._announced)
-        self._pending_bytes = self._announced = 0
 
     def _refuse(self, error: RespError) -> None:
         """Answer a request that cannot be parsed or taken on, then linger and close."""
         log.info("connection refused", reason=error.message, remote=self.session.remote)
-        self._forget_received()
-        self._reader = RequestReader(0)  # what it held goes; nothing more is parsed
+        self._inbox.close()  # what it held goes; nothing more is parsed
         self._discarded = 0
         self.transport.write(error.line())
         if self.transport.can_write_eof():
