@@ -38,7 +38,7 @@ class KeyValueReads:
         max_watches: int = DEFAULT_MAX_WATCHES,
         guard: Guard | None = None,
     ) -> None:
-        """The parameters as for `KeyValueService`."""
+        """The parameters as for `KeyValueService` (domain/write_plans.py says what each is)."""
         self.guard = guard if guard is not None else Guard()
         self._store = store
         self._max_value_bytes = max_value_bytes

@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kv.domain.access import Guard, transaction_needs
+from kv.domain.access import transaction_needs
 from kv.domain.batches import PlannedWrite, apply_batch
 from kv.domain.errors import KVError
 from kv.domain.frozen import direct_init
-from kv.domain.idempotency import DEFAULT_TTL_SECONDS, IdempotentRequest
+from kv.domain.idempotency import IdempotentRequest
 from kv.domain.model import (
-    DEFAULT_MAX_VALUE_BYTES,
     Condition,
     Entry,
     JsonValue,
 )
-from kv.domain.ports import Store
 from kv.domain.transactions import Outcome, Transaction
-from kv.domain.ttl import Clock
 from kv.domain.txn_requests import read_transaction
-from kv.domain.watches import DEFAULT_MAX_WATCHES
 from kv.domain.write_plans import WritePlans
 from kv.domain.writes import Written
 
@@ -48,33 +43,6 @@ class KeyValueService(WritePlans):
     stored changes nothing and keeps the revision; a second delete finds no
     key and changes nothing.
     """
-
-    def __init__(
-        self,
-        store: Store,
-        *,
-        max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
-        clock: Clock = time.time,
-        max_watches: int = DEFAULT_MAX_WATCHES,
-        guard: Guard | None = None,
-        idempotency_ttl: int = DEFAULT_TTL_SECONDS,
-    ) -> None:
-        """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry).
-
-        `max_watches`: watches open at once, over every transport; one more is TooManyWatches.
-        `guard`: access control (domain/access.py); every operation on keys asks it first,
-        and raises PermissionDenied (or Unauthenticated) for a caller it does not cover.
-        Without one, every caller may do everything.
-        `idempotency_ttl`: seconds the answer of a write with an idempotency key is kept.
-        """
-        super().__init__(
-            store,
-            max_value_bytes=max_value_bytes,
-            clock=clock,
-            max_watches=max_watches,
-            guard=guard,
-            idempotency_ttl=idempotency_ttl,
-        )
 
     async def start(self) -> None:
         """Open the store."""

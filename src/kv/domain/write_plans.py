@@ -48,7 +48,14 @@ class WritePlans(KeyValueReads):
         guard: Guard | None = None,
         idempotency_ttl: int = DEFAULT_TTL_SECONDS,
     ) -> None:
-        """The parameters as for `KeyValueService`."""
+        """`clock`: the time in Unix seconds, for `ttl_left` (the store has its own for expiry).
+
+        `max_watches`: watches open at once, over every transport; one more is TooManyWatches.
+        `guard`: access control (domain/access.py); every operation on keys asks it first,
+        and raises PermissionDenied (or Unauthenticated) for a caller it does not cover.
+        Without one, every caller may do everything.
+        `idempotency_ttl`: seconds the answer of a write with an idempotency key is kept.
+        """
         super().__init__(
             store,
             max_value_bytes=max_value_bytes,
