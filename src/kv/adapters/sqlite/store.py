@@ -213,8 +213,7 @@ class SqliteStore(LocalStore):
             if staged is not None:
                 waiting.append(staged[1])
             if entry is not None and entry.expired(now):
-                change = self._take_removal(entry)
-                commit.add(Row(entry.key, None, change.revision), change, self._staged)
+                self._stage_removal(commit, entry)
                 waiting.append(commit.done)
                 entry = None
             current[key] = entry
@@ -257,6 +256,11 @@ class SqliteStore(LocalStore):
         assert self._loop is not None
         return Commit(self._loop.create_future())
 
+    def _stage_removal(self, commit: Commit, expired: Entry) -> None:
+        """Stage in `commit` the removal of an expired entry, at a revision of its own."""
+        change = self._take_removal(expired)
+        commit.add(Row(expired.key, None, change.revision), change, self._staged)
+
     def _queue_commit(self, commit: Commit) -> None:
         """Hand `commit` to the writer (after everything queued before it), unless it is empty."""
         if not commit.rows and not commit.records:
@@ -283,8 +287,7 @@ class SqliteStore(LocalStore):
 
     def _remove_expired(self, expired: Entry) -> None:
         commit = self._commit()
-        change = self._take_removal(expired)
-        commit.add(Row(expired.key, None, change.revision), change, self._staged)
+        self._stage_removal(commit, expired)
         self._queue_commit(commit)
 
     def _remove_records(self, keys: Sequence[str]) -> None:
