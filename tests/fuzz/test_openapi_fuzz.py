@@ -40,6 +40,8 @@ EXCLUDED_CHECKS = "positive_data_acceptance,ignored_auth,object_level_authorizat
 # request timeout. Its answers are tested in tests/http/test_watch*.py instead
 # (400 on bad parameters, 410 compacted, the events' shape against the document).
 UNFUZZED_PATHS = ("/v1/watch",)
+# Each request with a valid idempotency key gets a key of its own (the module says why).
+HOOKS = Path(__file__).with_name("unique_idempotency_keys.py")
 
 
 def test_no_server_error_and_every_answer_as_documented(
@@ -67,6 +69,7 @@ def test_no_server_error_and_every_answer_as_documented(
         timeout=RUN_TIMEOUT,
         check=False,
         cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS)},
     )
     assert finished.returncode == 0, finished.stdout[-20_000:] + finished.stderr[-5_000:]
     document = json.loads(_fetch(kv_server.url + "/openapi.json"))
